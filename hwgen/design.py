@@ -25,8 +25,8 @@ from amaranth.lib import wiring
 from . import __version__
 from .boards import Board, load_board
 from .config import BlockConfig
-from .errors import ConfigError
-from .sim.packing import leaves
+from .errors import BoardError, ConfigError
+from .sim.packing import field_summary
 from .sim.vectors import stream_ports
 from .verilog import sha256, to_verilog
 
@@ -60,7 +60,10 @@ class Design:
         if not isinstance(self.top, BlockConfig):
             raise ConfigError("design.top", f"expected a block config (e.g. MacPEConfig(...)), not {self.top!r}")
         if self.board is not None:
-            load_board(self.board)
+            try:
+                load_board(self.board)
+            except BoardError as e:
+                raise BoardError("design.board", e.detail) from None
         if self.clock_mhz is not None and (isinstance(self.clock_mhz, bool) or
                                            not isinstance(self.clock_mhz, (int, float)) or
                                            not 0 < self.clock_mhz <= 2000):
@@ -117,8 +120,7 @@ class Design:
         for p in ins + outs:
             shape = getattr(comp, p).payload.shape()
             streams[p] = {"dir": "in" if p in ins else "out",
-                          "payload": [{"field": l.name or p, "offset": l.offset, "width": l.width,
-                                       "signed": l.signed} for l in leaves(shape)]}
+                          "payload": field_summary(shape)}
         est = estimate(self.top, self.family)
         return {
             "hwgen_version": __version__,
@@ -146,16 +148,26 @@ class Design:
         }
 
     # ------------------------------------------------------------- build
-    def build(self, out_dir: str | Path = "rtl_out") -> dict[str, Path]:
-        """Write ``<name>.v`` and ``<name>.json`` into ``out_dir``; returns their paths."""
+    def files(self, *, report: bool = False) -> dict[str, tuple[str, str]]:
+        """The build outputs as ``{kind: (file name, text)}``: verilog, manifest, and report."""
+        manifest = self.manifest()
         files = {"verilog": (f"{self.name}.v", self.verilog),
-                 "manifest": (f"{self.name}.json", json.dumps(self.manifest(), indent=2, sort_keys=False) + "\n")}
-        return write_files(out_dir, files)
+                 "manifest": (f"{self.name}.json", json.dumps(manifest, indent=2) + "\n")}
+        if report:
+            from .report import render
+            files["report"] = (f"{self.name}.md", render("report.md.j2", manifest))
+        return files
+
+    def build(self, out_dir: str | Path = "rtl_out", *, report: bool = False) -> dict[str, Path]:
+        """Write ``<name>.v`` and ``<name>.json`` (and ``<name>.md`` with ``report``) into ``out_dir``."""
+        return write_files(out_dir, self.files(report=report))
 
 
 def write_files(out_dir: str | Path, files: dict[str, tuple[str, str]]) -> dict[str, Path]:
     """Write every file atomically; on any failure none of them is left behind."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("out", f"{out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:

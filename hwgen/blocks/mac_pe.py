@@ -329,12 +329,17 @@ class MacPE(wiring.Component):
         first = Signal(init=1)  # next beat starts a new accumulation
         acc = Signal(cfg.acc.shape, reset_less=True)
         result = Signal(cfg.acc.shape, reset_less=True)
-        full = Mux(first, 0, acc) + total
-        if cfg.overflow == "saturate":
-            new = Mux(full > cfg.acc.max, cfg.acc.max, Mux(full < cfg.acc.min, cfg.acc.min, full))
-        else:
-            new = full  # wrap: keep the low acc.width bits
+        # exact sum of the (cleared) accumulator and this beat's tree sum
+        full_type = NumType.fitting(min(0, cfg.acc.min) + cfg.tree_type.min, cfg.acc.max + cfg.tree_type.max)
+        full = Signal(full_type.shape)
+        m.d.comb += full.eq(Mux(first, 0, acc) + total)
         nxt = Signal(cfg.acc.shape)
+        new: Value = full  # wrap: keep the low acc.width bits
+        if cfg.overflow == "saturate":  # clamp only against the edges the sum can reach
+            if full_type.min < cfg.acc.min:
+                new = Mux(full < cfg.acc.min, cfg.acc.min, new)
+            if full_type.max > cfg.acc.max:
+                new = Mux(full > cfg.acc.max, cfg.acc.max, new)
         m.d.comb += nxt.eq(new)
 
         stall = valid & last & self.o.valid & ~self.o.ready

@@ -112,3 +112,20 @@ def unpack(shape: Any, raws: list[int]) -> dict[str, np.ndarray]:
 def _is_array_leaf(lv: list[Leaf], key: str) -> bool:
     return any(isinstance(l.path[-1], int) for l in lv if l.path and
                ".".join(str(p) for p in l.path if not isinstance(p, int)) == key)
+
+
+def field_summary(shape: Any) -> list[dict[str, Any]]:
+    """Payload fields for manifests: array elements folded into one entry with a ``count``.
+
+    Each entry: ``field`` (name), ``offset`` of element 0, ``width`` of one
+    element, ``signed``, ``count`` (elements, packed LSB first).
+    """
+    out: list[dict[str, Any]] = []
+    for leaf in leaves(shape):
+        name = ".".join(str(p) for p in leaf.path if not isinstance(p, int))
+        if out and out[-1]["field"] == name and leaf.path and isinstance(leaf.path[-1], int):
+            out[-1]["count"] += 1
+            continue
+        out.append({"field": name, "offset": leaf.offset, "width": leaf.width, "signed": leaf.signed,
+                    "count": 1})
+    return out

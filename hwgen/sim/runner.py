@@ -156,7 +156,7 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
         what = "Verilator model (C++ compile, ~30 s)" if sim == "verilator" else "Icarus model"
         try:
             with step(f"{sim}: building {what} of {top}"):
-                runner.build(verilog_sources=[src], hdl_toplevel=top, build_dir=build_dir,
+                runner.build(sources=[src], hdl_toplevel=top, build_dir=build_dir,
                              build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else [],
                              timescale=TIMESCALE, log_file=log)
         except (RuntimeError, SystemExit) as e:

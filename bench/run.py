@@ -1,0 +1,137 @@
+"""hwgen benchmarks: speed and size figures, written to JSON (never asserted as tests).
+
+    python bench/run.py [--out bench/results.json] [--only NAME ...]
+
+Each section is a function below registered in ``SECTIONS``; results from a
+partial run (``--only``) are merged into the existing JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hwgen import Design, Int  # noqa: E402
+from hwgen.blocks import MacPEConfig  # noqa: E402
+from hwgen.progress import say  # noqa: E402
+
+SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def section(fn: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    SECTIONS[fn.__name__] = fn
+    return fn
+
+
+def _timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+@section
+def mac_pe() -> dict[str, Any]:
+    """Issue 2: Verilog generation time (64 lanes), Verilator build time, vectors/s in both simulators."""
+    from hwgen.sim.amaranth_sim import run_amaranth
+    from hwgen.sim.check import FULL_RATE, check_run
+    from hwgen.sim.runner import run_cocotb
+    from hwgen.sim.vectors import to_raw
+    from hwgen.sim.verify import make_vectors
+
+    cfg64 = MacPEConfig(lanes=64, pipeline=3, acc=Int(32), overflow="saturate")
+    say("mac_pe: Verilog generation of a 64-lane MAC PE")
+    gen_s, text = _timed(lambda: Design(name="mac64", top=cfg64).verilog, repeat=5)
+    cold = subprocess.run([sys.executable, "-c",
+                           "import time; t=time.perf_counter(); from hwgen import Design, Int; "
+                           "from hwgen.blocks import MacPEConfig; "
+                           "Design(name='mac64', top=MacPEConfig(lanes=64, pipeline=3, acc=Int(32), "
+                           "overflow='saturate')).verilog; print(time.perf_counter()-t)"],
+                          capture_output=True, text=True, check=True)
+    cold_s = float(cold.stdout.strip().splitlines()[-1])
+
+    out: dict[str, Any] = {"verilog_generation_s_64_lanes": round(gen_s, 4),
+                           "verilog_generation_s_64_lanes_cold_process_incl_imports": round(cold_s, 3),
+                           "verilog_bytes_64_lanes": len(text)}
+    for lanes in (1, 64):
+        cfg = cfg64 if lanes == 64 else MacPEConfig(lanes=1, pipeline=1)
+        design = Design(name=f"bench_mac{lanes}", top=cfg)
+        n = 4000
+        stim = make_vectors(cfg, n, seed=1)
+        beats = len(stim.inputs["i"]["last"])
+        results = len(stim.expected["o"])
+        with tempfile.TemporaryDirectory() as tmp:
+            comp = design.component()
+            raw_in, raw_exp = to_raw(comp, stim)
+            say(f"mac_pe: Verilator cold build, {lanes} lane(s)")
+            t0 = time.perf_counter()
+            from hwgen.sim.runner import build
+            build(design.verilog, design.name, "verilator", Path(tmp))
+            build_s = time.perf_counter() - t0
+            say(f"mac_pe: Verilator simulation of {results} vectors ({beats} beats)")
+            t0 = time.perf_counter()
+            run = run_cocotb(design.verilog, design.name, raw_in, raw_exp, [FULL_RATE], work_dir=Path(tmp))
+            sim_s = time.perf_counter() - t0
+            assert run.passed, "benchmark run must also be correct"
+            cycles = run.phases[0].cycles
+        say(f"mac_pe: Amaranth simulation, {lanes} lane(s)")
+        small = make_vectors(cfg, 400, seed=1)
+        sbeats = len(small.inputs["i"]["last"])
+        t0 = time.perf_counter()
+        comp = cfg.component()
+        res = run_amaranth(comp, small, [FULL_RATE])
+        am_s = time.perf_counter() - t0
+        assert check_run(cfg, comp, small, res, [FULL_RATE]).passed
+        out[f"lanes_{lanes}"] = {
+            "verilator_build_s": round(build_s, 2),
+            "verilator_run_s_incl_startup": round(sim_s, 2),
+            "verilator_vectors_per_s": round(results / sim_s, 1),
+            "verilator_beats_per_s": round(beats / sim_s, 1),
+            "verilator_cycles_per_s": round(cycles / sim_s, 1),
+            "amaranth_vectors_per_s": round(len(small.expected["o"]) / am_s, 1),
+            "amaranth_beats_per_s": round(sbeats / am_s, 1),
+            "amaranth_cycles_per_s": round(res[0].cycles / am_s, 1),
+            "note": "a vector is one accumulation (1-8 random beats, plus corner sequences); "
+                    "cocotb drives every cycle from Python",
+        }
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), default=None)
+    args = ap.parse_args()
+    path = Path(args.out)
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
+                       "platform": platform.platform()}
+    for name in args.only or SECTIONS:
+        say(f"benchmark section {name}")
+        t0 = time.perf_counter()
+        data[name] = SECTIONS[name]()
+        data[name]["section_wall_s"] = round(time.perf_counter() - t0, 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in data.items() if k in (args.only or SECTIONS)}, indent=2))
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The ``hwgen`` command line.
+
+Commands: ``build``, ``sim``, ``estimate``, ``lint``, ``blocks``, ``boards``.
+Exit status: 0 success, 1 a verification failed (mismatch, lint warnings),
+2 bad input or a tool failure (one line on stderr, no traceback, nothing
+written to the output folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import HwgenError, ToolError
+
+
+def _designs(paths: list[str]):
+    from .spec import load_designs
+
+    out = []
+    for p in paths:
+        out += load_designs(p)
+    names = [d.name for d in out]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        from .errors import SpecError
+        raise SpecError("designs", f"several design files define {', '.join(sorted(dup))}")
+    return out
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .design import write_files
+
+    designs = _designs(args.designs)
+    files: dict[str, tuple[str, str]] = {}
+    for d in designs:  # generate everything first: a failure writes nothing
+        for kind, entry in d.files(report=not args.no_report).items():
+            files[f"{d.name}/{kind}"] = entry
+    written = write_files(args.out, files)
+    for d in designs:
+        t = d.top.timing()
+        print(f"{d.name}: {d.top.block_name}, latency {t.latency} cycles, II {t.ii} -> "
+              + ", ".join(str(p) for k, p in written.items() if k.startswith(d.name + "/")))
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from .sim.verify import verify_cocotb
+
+    designs = _designs([args.design])
+    status = 0
+    for d in designs:
+        verdict = verify_cocotb(d, sim=args.sim, vectors=args.vectors, seed=args.seed,
+                                work_dir=Path(args.work_dir) if args.work_dir else None)
+        print(f"{d.name} ({d.top.block_name}) on {args.sim}, {args.vectors} random vectors + corners, "
+              f"seed {args.seed}: {'PASS' if verdict.passed else 'FAIL'}")
+        print(verdict)
+        status |= 0 if verdict.passed else 1
+    return status
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    designs = _designs([args.design])
+    rows = []
+    for d in designs:
+        m = d.manifest() if args.family is None else _with_family(d, args.family)
+        rows.append({"design": d.name, "block": d.top.block_name, "family": m["estimate"]["family"],
+                     "clock_mhz": m["clock_mhz"], "timing": m["timing"], "resources": m["estimate"]["analytic"],
+                     "breakdown": m["estimate"]["breakdown"]})
+    if args.json:
+        print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
+        return 0
+    for r in rows:
+        t = r["timing"]
+        print(f"{r['design']} ({r['block']}) on {r['family']} at {r['clock_mhz']} MHz")
+        print(f"  latency      {t['latency_cycles']} cycles (accept of the completing beat -> result valid)")
+        print(f"  throughput   {t['ops_per_cycle']:g} ops/cycle, II {t['initiation_interval']}, "
+              f"{t['throughput_gops']:.3f} GOP/s")
+        print("  resources    " + ", ".join(f"{k.upper()} {v}" for k, v in r["resources"].items()))
+    return 0
+
+
+def _with_family(design, family: str):
+    from .estimate import estimate
+
+    m = design.manifest()
+    est = estimate(design.top, family)
+    m["estimate"] = {"family": family, "analytic": est.rounded(),
+                     "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in est.breakdown.items()}}
+    return m
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .verilog import LINT_WAIVERS, lint
+
+    status = 0
+    for d in _designs(args.designs):
+        warnings = lint(d.verilog, d.name)
+        print(f"{d.name}: verilator --lint-only -Wall "
+              f"(waived: {', '.join(LINT_WAIVERS)}): {'clean' if not warnings else f'{len(warnings)} warning(s)'}")
+        for w in warnings:
+            print("  " + w)
+        status |= 1 if warnings else 0
+    return status
+
+
+def cmd_blocks(args: argparse.Namespace) -> int:
+    from .blocks import BLOCKS
+
+    for name, cls in sorted(BLOCKS.items()):
+        print(f"{name}: {cls.summary}")
+        for pname, default, allowed, doc in cls.describe_params():
+            extra = f" [{allowed}]" if allowed else ""
+            print(f"    {pname:<10} = {default:<10} {doc}{extra}")
+        print()
+    return 0
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from .boards import available_boards, load_board
+
+    for name in available_boards():
+        b = load_board(name)
+        cap = ", ".join(f"{k.upper()} {v:,}" for k, v in b.capacity.items())
+        print(f"{name:<14} {b.family:<6} {b.part:<24} {b.default_clock_mhz:g} MHz  {cap}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hwgen", description="Hardware generator for ML accelerators.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="generate Verilog, manifest and report for design files")
+    b.add_argument("designs", nargs="+", help="design files (.py defining `design`/`designs`/`make_design()`, or .toml)")
+    b.add_argument("--out", default="rtl_out", help="output folder (default: rtl_out/)")
+    b.add_argument("--no-report", action="store_true", help="skip the Markdown report")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("sim", help="verify the generated Verilog with cocotb against the golden model")
+    s.add_argument("design")
+    s.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    s.add_argument("--vectors", type=_positive, default=1000, help="random vectors (default 1000), plus corners")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--work-dir", default=None, help="simulator build cache (default: ./sim_build)")
+    s.set_defaults(func=cmd_sim)
+
+    e = sub.add_parser("estimate", help="analytic latency, throughput and resources (instant)")
+    e.add_argument("design")
+    e.add_argument("--family", choices=["xc7", "xcup", "ecp5", "ice40"], default=None,
+                   help="device family (default: the design's board, else xc7)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_estimate)
+
+    li = sub.add_parser("lint", help="verilator --lint-only -Wall on the generated Verilog")
+    li.add_argument("designs", nargs="+")
+    li.set_defaults(func=cmd_lint)
+
+    sub.add_parser("blocks", help="list the blocks and their parameters").set_defaults(func=cmd_blocks)
+    sub.add_parser("boards", help="list the known boards").set_defaults(func=cmd_boards)
+    return p
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is not a positive count")
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ToolError as e:
+        print(f"hwgen: error: {e}", file=sys.stderr)
+        if e.log_tail:
+            print("  last lines of the tool's output:", file=sys.stderr)
+            for line in e.log_tail.splitlines()[-15:]:
+                print("    " + line, file=sys.stderr)
+        return 2
+    except HwgenError as e:
+        print(f"hwgen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hwgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Load designs from design files: Python (``design``/``designs``/``make_design()``) or TOML.
+
+TOML form::
+
+    [design]
+    name = "mac16"          # Verilog identifier
+    top = "mac_pe"          # a block from `hwgen blocks`
+    board = "arty_a7_100t"  # optional, from `hwgen boards`
+    clock_mhz = 150         # optional
+
+    [params]                # the top block's parameters
+    lanes = 16
+    act = "Int(8)"
+
+Every problem raises :class:`~hwgen.errors.SpecError` naming ``file:key``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .blocks import block_class
+from .design import Design
+from .errors import ConfigError, HwgenError, SpecError
+
+_DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "board": (str,),
+                                             "clock_mhz": (int, float)}
+
+
+def load_designs(path: str | Path) -> list[Design]:
+    """All designs defined by a ``.py`` or ``.toml`` file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(str(path), "no such design file")
+    if p.suffix == ".toml":
+        return [_load_toml(p)]
+    if p.suffix == ".py":
+        return _load_python(p)
+    raise SpecError(str(path), "a design file must end in .py or .toml")
+
+
+def load_design(path: str | Path) -> Design:
+    """The single design of a file (an error if it defines several)."""
+    designs = load_designs(path)
+    if len(designs) != 1:
+        names = ", ".join(d.name for d in designs)
+        raise SpecError(str(path), f"defines {len(designs)} designs ({names}); this command takes one")
+    return designs[0]
+
+
+def _load_toml(p: Path) -> Design:
+    f = str(p)
+    try:
+        doc = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f, f"not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f, "not a text file") from None
+    for key in doc:
+        if key not in ("design", "params"):
+            raise SpecError(f"{f}:{key}", "unknown table or key; a design file has [design] and [params]")
+    design = doc.get("design")
+    if not isinstance(design, dict):
+        raise SpecError(f"{f}:design", "missing [design] table (name, top, and optional board, clock_mhz)")
+    for key, value in design.items():
+        if key not in _DESIGN_KEYS:
+            raise SpecError(f"{f}:design.{key}", f"unknown key; allowed: {', '.join(_DESIGN_KEYS)}")
+        if not isinstance(value, _DESIGN_KEYS[key]) or isinstance(value, bool):
+            want = "a number" if key == "clock_mhz" else "text"
+            raise SpecError(f"{f}:design.{key}", f"expected {want}, not {value!r}")
+    for key in ("name", "top"):
+        if key not in design:
+            raise SpecError(f"{f}:design.{key}", "missing")
+    params = doc.get("params", {})
+    if not isinstance(params, dict):
+        raise SpecError(f"{f}:params", "must be a table of the top block's parameters")
+    try:
+        cls = block_class(design["top"], where=f"{f}:design.top")
+        config = cls.from_params(params, where=f"{f}:params")
+        return Design(name=design["name"], top=config, board=design.get("board"),
+                      clock_mhz=design.get("clock_mhz"))
+    except SpecError:
+        raise
+    except ConfigError as e:
+        where = e.where if e.where.startswith(f) else f"{f}:{e.where}"
+        raise SpecError(where, e.detail) from None
+
+
+def _load_python(p: Path) -> list[Design]:
+    f = str(p)
+    mod_name = f"_hwgen_design_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, p)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+        if hasattr(module, "make_design"):
+            found: Any = module.make_design()
+        elif hasattr(module, "designs"):
+            found = module.designs
+        elif hasattr(module, "design"):
+            found = module.design
+        else:
+            raise SpecError(f, "defines none of `design`, `designs` or `make_design()`")
+    except HwgenError as e:
+        if isinstance(e, SpecError):
+            raise
+        raise SpecError(f, str(e)) from None
+    except Exception as e:  # the user's own code failed: say where, in one line
+        frames = [fr for fr in traceback.extract_tb(e.__traceback__) if fr.filename == str(p)]
+        line = f":{frames[-1].lineno}" if frames else (f":{e.lineno}" if isinstance(e, SyntaxError) else "")
+        raise SpecError(f"{f}{line}", f"{type(e).__name__}: {e}") from None
+    finally:
+        sys.modules.pop(mod_name, None)
+    designs = list(found) if isinstance(found, (list, tuple)) else [found]
+    if not designs or not all(isinstance(d, Design) for d in designs):
+        raise SpecError(f, "`design`/`designs`/`make_design()` must give hwgen.Design objects")
+    names = [d.name for d in designs]
+    if len(set(names)) != len(names):
+        raise SpecError(f, f"two designs share a name: {names}")
+    return designs

@@ -1,0 +1,73 @@
+"""Proof that a wrong golden model or a broken design fails the cocotb test *and* pytest.
+
+The inner tests run in a child pytest process, as CI would run them; the
+outer test asserts that the child's pytest exits with failures and that the
+cocotb results themselves record the failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from hwgen import Design, Int
+from hwgen.blocks import MacPEConfig
+from hwgen.sim.check import DEFAULT_PHASES
+from hwgen.sim.runner import run_cocotb
+from hwgen.sim.verify import make_vectors
+from hwgen.sim.vectors import to_raw
+
+HERE = Path(__file__).resolve().parent
+CFG = MacPEConfig(lanes=2, acc=Int(20), overflow="wrap")
+
+INNER = textwrap.dedent('''
+    import numpy as np
+    from conftest import require_pass
+    from hwgen import Design, Int
+    from hwgen.blocks import MacPEConfig, mac_pe
+    from hwgen.sim.verify import make_vectors, verify_cocotb
+
+    CFG = MacPEConfig(lanes=2, acc=Int(20), overflow="wrap")
+
+    def test_wrong_golden_model():
+        design = Design(name="pe_fail", top=CFG)
+        stim = make_vectors(CFG, 100, seed=3)
+        stim.expected["o"] = stim.expected["o"] ^ 1          # the deliberately wrong model (LSB flipped)
+        require_pass(verify_cocotb(design, stim=stim))
+
+    def test_broken_design(monkeypatch):
+        original = mac_pe._adder_tree
+        monkeypatch.setattr(mac_pe, "_adder_tree", lambda v: original(v[:-1]))   # drops a lane
+        require_pass(verify_cocotb(Design(name="pe_fail", top=CFG), vectors=100))
+''')
+
+
+def test_failing_comparisons_fail_pytest(tmp_path):
+    inner = tmp_path / "test_inner.py"
+    inner.write_text(INNER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "--rootdir", str(tmp_path), str(inner)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    report = proc.stdout + proc.stderr
+    assert proc.returncode == 1, report
+    assert "2 failed" in report, report
+    assert "first mismatch at beat #0" in report      # wrong model: every beat differs
+    broken_section = report.split("_ test_broken_design _")[1].split("short test summary")[0]
+    assert "mismatch" in broken_section, report
+
+
+def test_cocotb_itself_records_the_failure():
+    """Below pytest: cocotb's results XML counts the bench as failed."""
+    design = Design(name="pe_fail", top=CFG)
+    stim = make_vectors(CFG, 50, seed=4)
+    stim.expected["o"] = stim.expected["o"] ^ 2
+    raw_in, raw_exp = to_raw(design.component(), stim)
+    run = run_cocotb(design.verilog, design.name, raw_in, raw_exp, DEFAULT_PHASES)
+    assert (run.tests, run.failed) == (1, 1)
+    assert not run.passed
+    assert any("mismatch" in e for p in run.phases for e in p.errors)

@@ -1,0 +1,126 @@
+"""MAC PE golden model and configuration checks."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from hwgen import ConfigError, Fixed, Int, UFixed, UInt
+from hwgen.blocks import MacPEConfig
+
+
+def reference(cfg: MacPEConfig, a, w, last) -> list[int]:
+    """An independent, loop-by-loop statement of the PE's semantics (Python ints)."""
+    out, acc = [], 0
+    for beat in range(len(last)):
+        s = sum(int(x) * int(y) for x, y in zip(a[beat], w[beat]))
+        acc += s
+        if cfg.overflow == "saturate":
+            acc = min(cfg.acc.max, max(cfg.acc.min, acc))
+        elif cfg.overflow == "wrap":
+            acc = (acc + (1 << (cfg.acc.width - 1))) % (1 << cfg.acc.width) - (1 << (cfg.acc.width - 1)) \
+                if cfg.acc.signed else acc % (1 << cfg.acc.width)
+        if last[beat]:
+            out.append(acc)
+            acc = 0
+    return out
+
+
+CONFIGS = [
+    MacPEConfig(),
+    MacPEConfig(lanes=4, acc=Int(12), overflow="saturate"),
+    MacPEConfig(lanes=3, act=UInt(8), acc=Int(10), overflow="wrap"),
+    MacPEConfig(lanes=2, act=UInt(4), weight=UInt(4), acc=UInt(9), overflow="saturate"),
+    MacPEConfig(lanes=2, act=UInt(4), weight=UInt(4), acc=UInt(9), overflow="wrap"),
+    MacPEConfig(lanes=8, act=Int(32), weight=Int(32), acc=Int(80), overflow="wrap"),
+    MacPEConfig(lanes=8, act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(20, 14), overflow="saturate"),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.act}x{c.weight}->{c.acc}-{c.overflow}-L{c.lanes}")
+def test_model_equals_reference_on_random_and_corner_streams(cfg):
+    stim = cfg.stimulus(np.random.default_rng(11), 300)
+    i = stim.inputs["i"]
+    got = cfg.model(i["a"], i["w"], i["last"])
+    assert np.array_equal(got.astype(object), np.array(reference(cfg, i["a"], i["w"], i["last"]), dtype=object))
+    assert len(got) == int(np.sum(i["last"]))
+
+
+def test_hand_computed_cases():
+    cfg = MacPEConfig(lanes=2)
+    # (-128)(-128) + (-128)(-128) = 32768 ; then 3*4 + (-2)*5 = 2 over two beats with the second last
+    a = [[-128, -128], [3, 0], [0, -2]]
+    w = [[-128, -128], [4, 0], [0, 5]]
+    assert cfg.model(a, w, [1, 0, 1]).tolist() == [32768, 2]
+    sat = MacPEConfig(lanes=1, acc=Int(8), overflow="saturate", max_len=4)
+    # 100 -> 127 (clamped from 200) -> 77: saturation is per beat, so the sum comes back down
+    assert sat.model([[10], [10], [-10]], [[10], [10], [5]], [0, 0, 1]).tolist() == [77]
+    wrap = MacPEConfig(lanes=1, acc=Int(8), overflow="wrap")
+    assert wrap.model([[10], [10]], [[10], [3]], [0, 1]).tolist() == [-126]   # 130 wraps to -126
+    # beats after the last `last` are an open accumulation: no result
+    assert cfg.model([[1, 1], [1, 1]], [[1, 1], [1, 1]], [1, 0]).tolist() == [2]
+
+
+def test_error_mode_rejects_streams_longer_than_max_len():
+    cfg = MacPEConfig(max_len=3)
+    with pytest.raises(ValueError, match="exceeds max_len=3"):
+        cfg.model([[1]] * 4, [[1]] * 4, [0, 0, 0, 1])
+
+
+def test_out_of_range_inputs_are_rejected():
+    with pytest.raises(ValueError, match="outside -128..127"):
+        MacPEConfig().model([[128]], [[1]], [1])
+
+
+def test_corners_reach_the_accumulator_edges():
+    cfg = MacPEConfig(lanes=4, acc=Int(12), overflow="wrap")
+    stim = cfg.stimulus(np.random.default_rng(0), 0)
+    i = stim.inputs["i"]
+    # the exact sums (without wrap) must include acc.max, acc.max + 1, acc.min and acc.min - 1
+    exact = MacPEConfig(lanes=4, acc=Int(40), overflow="wrap").model(i["a"], i["w"], i["last"]).tolist()
+    for edge in (cfg.acc.max, cfg.acc.max + 1, cfg.acc.min, cfg.acc.min - 1):
+        assert edge in exact
+    assert "min×min for 1024 beats" in stim.corners
+
+
+def test_narrow_accumulator_message_names_field_value_and_fix():
+    with pytest.raises(ConfigError, match=re.escape(
+            "mac_pe.acc: Int(12) cannot hold the sum of 64 products of Int(8)×Int(8) without overflow; "
+            "need ≥ 22 bits or set overflow='wrap'")):
+        MacPEConfig(acc=Int(12), lanes=64, max_len=1)
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"lanes": 0}, r"mac_pe\.lanes: 0 is out of range; allowed 1\.\.64"),
+    ({"lanes": 65}, r"mac_pe\.lanes: 65 is out of range; allowed 1\.\.64"),
+    ({"pipeline": 4}, r"mac_pe\.pipeline: 4 is out of range; allowed 0\.\.3"),
+    ({"max_len": 0}, r"mac_pe\.max_len: 0 is out of range"),
+    ({"overflow": "clip"}, r"mac_pe\.overflow: 'clip' is not one of 'wrap', 'saturate', 'error'"),
+    ({"lanes": "4"}, r"mac_pe\.lanes: expected an integer, not '4'"),
+    ({"lanes": True}, r"mac_pe\.lanes: expected an integer"),
+    ({"act": 8}, r"mac_pe\.act: expected a number type such as Int\(8\), not 8"),
+    ({"act": Int(33)}, r"mac_pe\.act: Int\(33\) is wider than 32 bits"),
+    ({"acc": Fixed(32, 4)}, r"mac_pe\.acc: Fixed\(32, frac=4\) has 4 fractional bits but products of "
+                            r"Int\(8\)×Int\(8\) have 0; use an accumulator with frac=0"),
+    ({"acc": UInt(40)}, r"mac_pe\.acc: UInt\(40\) cannot hold .* need ≥ 26 signed bits"),
+])
+def test_bad_configs_raise_config_errors(kwargs, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        MacPEConfig(**kwargs)
+
+
+def test_configs_are_frozen_and_keyword_only():
+    cfg = MacPEConfig()
+    with pytest.raises(Exception):
+        cfg.lanes = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        MacPEConfig(Int(8))  # type: ignore[misc]
+
+
+def test_timing_model():
+    for p in range(4):
+        t = MacPEConfig(pipeline=p, lanes=16).timing()
+        assert (t.latency, t.ii, t.ops_per_beat) == (p + 1, 1, 16)
+    assert MacPEConfig(pipeline=2).cycles(10) == 12
