@@ -66,9 +66,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     rows = []
     for d in designs:
         m = d.manifest() if args.family is None else _with_family(d, args.family)
-        rows.append({"design": d.name, "block": d.top.block_name, "family": m["estimate"]["family"],
-                     "clock_mhz": m["clock_mhz"], "timing": m["timing"], "resources": m["estimate"]["analytic"],
-                     "breakdown": m["estimate"]["breakdown"]})
+        row = {"design": d.name, "block": d.top.block_name, "family": m["estimate"]["family"],
+               "clock_mhz": m["clock_mhz"], "timing": m["timing"], "resources": m["estimate"]["analytic"],
+               "breakdown": m["estimate"]["breakdown"]}
+        if args.gemm:
+            row["gemm"] = _gemm_estimate(d, args.gemm)
+        rows.append(row)
     if args.json:
         print(json.dumps(rows if len(rows) > 1 else rows[0], indent=2))
         return 0
@@ -79,7 +82,25 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(f"  throughput   {t['ops_per_cycle']:g} ops/cycle, II {t['initiation_interval']}, "
               f"{t['throughput_gops']:.3f} GOP/s")
         print("  resources    " + ", ".join(f"{k.upper()} {v}" for k, v in r["resources"].items()))
+        if "gemm" in r:
+            g = r["gemm"]
+            print(f"  GEMM {g['M']}×{g['K']}×{g['N']}: {g['cycles']} cycles first input -> last output "
+                  f"({g['tiles']} tiles), PE utilization {g['pe_utilization']:.3f}, "
+                  f"{g['macs_per_cycle']:.1f} MAC/cycle, {g['seconds'] * 1e6:.2f} µs at {r['clock_mhz']} MHz")
     return 0
+
+
+def _gemm_estimate(design, shape: list[int]) -> dict:
+    from .blocks.systolic import SystolicArrayConfig, gemm_cycles
+    from .errors import ConfigError
+
+    if not isinstance(design.top, SystolicArrayConfig):
+        raise ConfigError("--gemm", f"applies to systolic_array designs, not {design.top.block_name}")
+    M, K, N = shape
+    if min(shape) < 1:
+        raise ConfigError("--gemm", f"M, K, N must be positive, not {M} {K} {N}")
+    g = gemm_cycles(design.top, M, K, N)
+    return {"M": M, "K": K, "N": N, **g, "seconds": g["cycles"] / (design.clock * 1e6)}
 
 
 def _with_family(design, family: str):
@@ -151,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--family", choices=["xc7", "xcup", "ecp5", "ice40"], default=None,
                    help="device family (default: the design's board, else xc7)")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--gemm", type=int, nargs=3, metavar=("M", "K", "N"),
+                   help="systolic arrays: cycles and PE utilization of C[M,N] = A[M,K]·B[K,N], tiled")
     e.set_defaults(func=cmd_estimate)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on the generated Verilog")

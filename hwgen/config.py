@@ -74,6 +74,13 @@ class BlockConfig:
         """The cycle-exact timing model."""
         raise NotImplementedError
 
+    def check_outputs(self, vectors, outputs: dict) -> tuple[list[str], list[str]]:
+        """Block-level checks of decoded outputs beyond beat-by-beat equality.
+
+        Returns ``(summary lines, problems)``; the default checks nothing more.
+        """
+        return [], []
+
     # -- shared -----------------------------------------------------------
     def where(self, name: str) -> str:
         return f"{self.block_name}.{name}"
@@ -83,7 +90,11 @@ class BlockConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = str(value) if isinstance(value, NumType) else value
+            if isinstance(value, NumType):
+                value = str(value)
+            elif isinstance(value, BlockConfig):
+                value = value.params()
+            out[f.name] = value
         return out
 
     @classmethod
@@ -113,6 +124,11 @@ class BlockConfig:
             hint = hints[key]
             if hint is NumType:
                 value = NumType.parse(value, f"{prefix}.{key}")
+            elif isinstance(hint, type) and issubclass(hint, BlockConfig):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{prefix}.{key}", f"expected a table of {hint.block_name} parameters, "
+                                                         f"not {value!r}")
+                value = hint.from_params(value, where=f"{prefix}.{key}")
             kwargs[key] = value
         try:
             return cls(**kwargs)
@@ -141,6 +157,8 @@ class BlockConfig:
                 raise ConfigError(self.where(f.name), f"{value!r} is not one of {allowed}")
             if expected is str and not isinstance(value, str):
                 raise ConfigError(self.where(f.name), f"expected text, not {value!r}")
+            if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
+                raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
 
 
 def check_range(where: str, value: int, lo: int, hi: int) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from ..config import BlockConfig
 from ..errors import ConfigError
 from .mac_pe import MacPE, MacPEConfig
+from .systolic import SystolicArrayConfig
 
 BLOCKS: dict[str, type[BlockConfig]] = {
     MacPEConfig.block_name: MacPEConfig,
+    SystolicArrayConfig.block_name: SystolicArrayConfig,
 }
 
 
@@ -23,4 +25,4 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
         raise ConfigError(where, f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}") from None
 
 
-__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig"]
+__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig"]

@@ -108,4 +108,30 @@ def _mac_pe(cfg, res: Resources) -> None:
     res.add("control", lut=3)
 
 
-_ESTIMATORS = {"mac_pe": _mac_pe}
+def _systolic(cfg, res: Resources) -> None:
+    from ..blocks.systolic.mesh import tile_spans
+
+    R, C, pe = cfg.rows, cfg.cols, cfg.pe
+    aw, ww, accw = pe.act.width, pe.weight.width, pe.acc.width
+    NI, NJ = cfg.tile_rows, cfg.tile_cols
+    multiplier(res, "PEs", aw, ww, R * C)
+    if pe.overflow == "saturate":
+        res.add("PEs", lut=R * C * accw)
+    if cfg.ws:
+        register(res, "mesh registers", R * (NJ - 1) * aw)                   # activations between tiles
+        register(res, "skew / de-skew", sum(I for I, (_, nr) in enumerate(tile_spans(R, cfg.tile)) for _ in range(nr)) * aw)
+        if cfg.psum_input:
+            register(res, "skew / de-skew", sum(J * nc for J, (_, nc) in enumerate(tile_spans(C, cfg.tile))) * accw)
+            register(res, "input register", C * accw)
+        register(res, "skew / de-skew", sum((NJ - 1 - J) * nc for J, (_, nc) in enumerate(tile_spans(C, cfg.tile))) * accw)
+        register(res, "input register", R * aw)
+        res.add("control", lut=R + 8, ff=R.bit_length() + 8 + NI + NJ)
+    else:
+        register(res, "mesh registers", R * (C - 1) * (aw + 2) + (R - 1) * C * ww)
+        register(res, "skew / de-skew", R * (R - 1) // 2 * (aw + 2) + C * (C - 1) // 2 * (ww + accw) + C * accw)
+        res.add("read-out", lut=R * C * accw / 2)
+        register(res, "input register", R * aw + C * ww + 2)
+        res.add("control", lut=8, ff=8 + C)
+
+
+_ESTIMATORS = {"mac_pe": _mac_pe, "systolic_array": _systolic}

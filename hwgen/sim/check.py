@@ -55,27 +55,22 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
                     problems.append(_first_difference(port, name, e, g, vectors))
                     break
         full_rate = phase.in_gap == 0 and phase.out_stall == 0
+        if full_rate:
+            decoded = {p: decode(component, p, res.got.get(p, [])) for p in vectors.expected}
+            extra_lines, extra_problems = config.check_outputs(vectors, decoded)
+            problems += extra_problems
+        else:
+            extra_lines = []
         for port, (in_port, idx) in vectors.triggers.items():
             fv, acc = res.first_valid.get(port, []), res.accepted.get(in_port, [])
-            n = min(len(fv), len(idx))
-            lat = [fv[j] - acc[idx[j]] for j in range(n) if idx[j] < len(acc)]
+            lat = [fv[j] - acc[idx[j]] for j in range(min(len(fv), len(idx))) if idx[j] < len(acc)]
             if full_rate:
                 v.latency_measured = sorted(set(lat))
-                bad = [j for j, x in enumerate(lat) if x != timing.latency]
-                if bad:
-                    j = bad[0]
-                    problems.append(f"latency of {port} beat #{j} is {lat[j]} cycles; the timing model "
-                                    f"says {timing.latency} ({len(bad)} of {len(lat)} results differ)")
-            elif any(x < timing.latency for x in lat):
+            elif lat and min(lat) < timing.latency:
                 problems.append(f"{port}: a result came out after {min(lat)} cycles, sooner than the "
                                 f"model's {timing.latency}")
         if full_rate:
-            for in_port, acc in res.accepted.items():
-                gaps = np.diff(acc)
-                if len(gaps) and not np.all(gaps == timing.ii):
-                    k = int(np.argmax(gaps != timing.ii))
-                    problems.append(f"{in_port}: beat #{k + 1} was taken {gaps[k]} cycles after the previous "
-                                    f"one at full rate; the model's initiation interval is {timing.ii}")
+            problems += _check_cycles(vectors, res, timing)
         outs = ", ".join(f"{len(res.got.get(p, []))} {p} beats" for p in vectors.expected)
         ins = ", ".join(f"{len(res.accepted.get(p, []))} {p} beats" for p in vectors.inputs)
         stall = "" if full_rate else f" (input gaps {phase.in_gap:.0%}, output stalls {phase.out_stall:.0%})"
@@ -84,9 +79,33 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
         if full_rate and v.latency_measured and not problems:
             line += f"; latency {'/'.join(map(str, v.latency_measured))} cycles (model {timing.latency})"
         v.lines.append(line)
+        v.lines += [f"    {x}" for x in extra_lines]
         v.problems += [f"[{phase.name}] {p}" for p in problems]
     v.passed = not v.problems
     return v
+
+
+def _check_cycles(vectors: StreamVectors, res: PhaseResult, timing) -> list[str]:
+    """Full rate: every transfer must happen in the cycle the model predicts."""
+    predicted = vectors.schedule
+    if predicted is None:  # default model: one beat per ii, results `latency` after their trigger
+        predicted = {}
+        for port in vectors.inputs:
+            predicted[port] = [i * timing.ii for i in range(vectors.beats(port))]
+        for port, (in_port, idx) in vectors.triggers.items():
+            predicted[port] = [predicted[in_port][i] + timing.latency for i in idx]
+    problems = []
+    for port, cycles in predicted.items():
+        measured = res.accepted.get(port, []) if port in vectors.inputs else res.first_valid.get(port, [])
+        what = "taken" if port in vectors.inputs else "valid"
+        diff = [i for i, (p, q) in enumerate(zip(cycles, measured)) if p != q]
+        if diff:
+            i = diff[0]
+            problems.append(f"{port} beat #{i} was {what} in cycle {measured[i]}; the cycle model says "
+                            f"{cycles[i]} ({len(diff)} of {len(cycles)} beats differ)")
+        elif len(measured) != len(cycles) and not problems:
+            problems.append(f"{port}: {len(measured)} beats {what}, the cycle model expects {len(cycles)}")
+    return problems
 
 
 def _first_difference(port: str, name: str, exp: np.ndarray, got: np.ndarray, vectors: StreamVectors) -> str:

@@ -16,7 +16,7 @@ import os
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, Timer
 
 from hwgen.sim.engine import Phase, StreamEngine
 
@@ -46,6 +46,11 @@ async def stream_bench(dut):
             handles[f"{p}__{s}"] = getattr(dut, f"{p}__{s}")
     driven = [f"{p}__{s}" for p in inputs for s in ("valid", "payload")] + [f"{p}__ready" for p in expected]
 
+    # Let the design settle at time 0 before the first clock edge: a rising edge at time 0 races
+    # Amaranth's time-0 evaluation of its `always @*` blocks on Icarus and latches X into registers.
+    for name in driven:
+        handles[name].value = 0
+    await Timer(1, "ns")
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     results = []
     total_out = sum(len(v) for v in expected.values())
@@ -64,7 +69,12 @@ async def stream_bench(dut):
             for name, value in engine.drive().items():
                 handles[name].value = value
             await ReadOnly()
-            engine.sample({name: int(h.value) for name, h in handles.items()})
+            try:
+                engine.sample({name: int(h.value) for name, h in handles.items()})
+            except ValueError:
+                bad = [n for n, h in handles.items() if not h.value.is_resolvable]
+                raise AssertionError(f"[{phase.name}] cycle {engine.cycle}: {', '.join(bad)} carry X/Z bits "
+                                     f"(an uninitialized or undriven signal)") from None
             if engine.cycle % 4096 == 0:
                 done = sum(len(v) for v in engine.result.got.values())
                 _write_progress(progress, f"phase {phase.name}: {done}/{total_out} results, "

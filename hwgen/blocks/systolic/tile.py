@@ -1,0 +1,78 @@
+"""Tiles: combinational grids of PEs (Gemmini's Tile level).
+
+Inside a tile nothing is registered between PEs: activations are broadcast
+along a tile row, partial sums (WS) ripple down a tile column in the same
+cycle. Tile latency is therefore 0 cycles; the mesh puts registers between
+tiles. A ``rows × cols`` tile holds ``rows·cols`` PEs.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..mac_pe import MacPEConfig
+from .pe import OutputStationaryPE, WeightStationaryPE
+
+#: Cycles from a tile's inputs to its outputs.
+TILE_LATENCY = 0
+
+
+class WeightStationaryTile(wiring.Component):
+    """``rows × cols`` weight-stationary PEs.
+
+    In: ``a[rows]``, ``psum_in[cols]``, ``w_bus[cols]``, ``load[rows]``.
+    Out: ``psum_out[cols]`` = the column sums after the tile's last row.
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int):
+        self.pe, self.rows, self.cols = pe, rows, cols
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "load": In(rows),
+            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for c in range(self.cols):
+            psum = self.psum_in[c]
+            for r in range(self.rows):
+                pe = m.submodules[f"pe_{r}_{c}"] = WeightStationaryPE(self.pe)
+                m.d.comb += [pe.a.eq(self.a[r]), pe.psum_in.eq(psum),
+                             pe.w_bus.eq(self.w_bus[c]), pe.load.eq(self.load[r])]
+                psum = pe.psum_out
+            m.d.comb += self.psum_out[c].eq(psum)
+        return m
+
+
+class OutputStationaryTile(wiring.Component):
+    """``rows × cols`` output-stationary PEs.
+
+    In: ``a[rows]``, ``w[cols]``, ``first[rows]``, ``last[rows]``, ``en``.
+    Out: ``acc[rows][cols]``, ``done[rows][cols]`` (see the PE).
+    """
+
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int):
+        self.pe, self.rows, self.cols = pe, rows, cols
+        grid = data.ArrayLayout(data.ArrayLayout(pe.acc.shape, cols), rows)
+        super().__init__({
+            "a": In(data.ArrayLayout(pe.act.shape, rows)),
+            "w": In(data.ArrayLayout(pe.weight.shape, cols)),
+            "first": In(rows), "last": In(rows), "en": In(1),
+            "acc": Out(grid),
+            "done": Out(data.ArrayLayout(cols, rows)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for r in range(self.rows):
+            for c in range(self.cols):
+                pe = m.submodules[f"pe_{r}_{c}"] = OutputStationaryPE(self.pe)
+                m.d.comb += [pe.a.eq(self.a[r]), pe.w.eq(self.w[c]), pe.en.eq(self.en),
+                             pe.first.eq(self.first[r]), pe.last.eq(self.last[r]),
+                             self.acc[r][c].eq(pe.acc), self.done[r][c].eq(pe.done)]
+        return m
