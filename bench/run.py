@@ -112,6 +112,70 @@ def mac_pe() -> dict[str, Any]:
     return out
 
 
+@section
+def systolic() -> dict[str, Any]:
+    """Issue 7: xc7 resources per PE (4/8/16, both dataflows), 32×32 generation time, 16×16 sim speed."""
+    from hwgen.blocks import MacPEConfig, SystolicArrayConfig
+    from hwgen.estimate.synth import synthesize
+    from hwgen.sim.check import FULL_RATE
+    from hwgen.sim.verify import verify_cocotb
+
+    pe = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
+    out: dict[str, Any] = {"pe": "INT8 x INT8 -> Int(32), overflow='error'", "family": "xc7",
+                           "reference_handwritten_8x8_axis_per_pe": {"lut": 33, "ff": 50, "dsp": 1,
+                                                                     "source": "measured here (issue 7 text)"},
+                           "resources_per_pe": {}}
+    variants = [("default", {}), ("tile2", {"tile": 2}), ("no_psum_input", {"psum_input": False}),
+                ("tile2_no_psum_input", {"tile": 2, "psum_input": False})]
+    for n in (4, 8, 16):
+        for df in ("weight_stationary", "output_stationary"):
+            for vname, kw in variants:
+                if df == "output_stationary" and vname != "default":
+                    continue
+                cfg = SystolicArrayConfig(rows=n, cols=n, dataflow=df, pe=pe, **kw)
+                d = Design(name=f"sa{n}", top=cfg)
+                say(f"systolic: synthesizing {n}x{n} {df} {vname}")
+                r = synthesize(d.verilog, d.name, "xc7")
+                res, pes = r.resources, n * n
+                out["resources_per_pe"][f"{n}x{n}_{df}_{vname}"] = {
+                    "lut_logic": round(res["lut_logic"] / pes, 2), "srl": round(res["srl"] / pes, 2),
+                    "ff": round(res["ff"] / pes, 2), "ff_plus_srl": round((res["ff"] + res["srl"]) / pes, 2),
+                    "dsp": round(res["dsp"] / pes, 3), "carry": round(res["carry"] / pes, 3),
+                    "totals": {k: v for k, v in res.items() if v}, "synth_s": r.seconds}
+    for df in ("weight_stationary", "output_stationary"):
+        cfg = SystolicArrayConfig(rows=32, cols=32, dataflow=df, pe=pe)
+        say(f"systolic: Verilog generation 32x32 {df}")
+        gen_s, text = _timed(lambda: Design(name="sa32", top=cfg).verilog, repeat=3)
+        cold = subprocess.run([sys.executable, "-c",
+                               "import time; t=time.perf_counter(); from hwgen import Design; "
+                               "from hwgen.blocks import SystolicArrayConfig; "
+                               f"Design(name='sa32', top=SystolicArrayConfig(rows=32, cols=32, dataflow='{df}'))"
+                               ".verilog; print(time.perf_counter()-t)"], capture_output=True, text=True, check=True)
+        out[f"generation_s_32x32_{df}"] = round(gen_s, 2)
+        out[f"generation_s_32x32_{df}_cold_process"] = round(float(cold.stdout.split()[-1]), 2)
+        out[f"verilog_bytes_32x32_{df}"] = len(text)
+    for df in ("weight_stationary", "output_stationary"):
+        cfg = SystolicArrayConfig(rows=16, cols=16, dataflow=df, pe=pe)
+        d = Design(name=f"bench_sa16_{df[0]}s", top=cfg)
+        with tempfile.TemporaryDirectory() as tmp:
+            say(f"systolic: Verilator 16x16 {df}")
+            t0 = time.perf_counter()
+            from hwgen.sim.runner import build
+            build(d.verilog, d.name, "verilator", Path(tmp))
+            build_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            v = verify_cocotb(d, vectors=4000, seed=1, phases=[FULL_RATE], work_dir=Path(tmp))
+            sim_s = time.perf_counter() - t0
+            assert v.passed, str(v)
+        cycles = v.cycles["full-rate"]
+        out[f"verilator_16x16_{df}"] = {"build_s": round(build_s, 1), "cycles": cycles,
+                                        "run_s_incl_startup": round(sim_s, 2),
+                                        "cycles_per_s": round(cycles / sim_s, 1),
+                                        "macs_per_s_simulated": round(cycles * 256 / sim_s),
+                                        "note": "cocotb drives and samples every cycle from Python"}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
