@@ -89,14 +89,34 @@ class SystolicArrayConfig(BlockConfig):
         """NJ: tile columns of the mesh."""
         return len(tile_spans(self.cols, self.tile))
 
+    # ---- latency of each level (cycles) -------------------------------------------------
+    #: PE: combinational (its registers belong to the mesh).
+    pe_latency: ClassVar[int] = 0
+    #: Tile: a combinational grid of PEs.
+    tile_latency: ClassVar[int] = 0
+    #: Wrapper input register (stream payload -> skew).
+    input_latency: ClassVar[int] = 1
+
+    @property
+    def mesh_latency(self) -> int:
+        """WS: mesh input of tile row 0 -> registered result of tile column 0 (one register per tile row)."""
+        return self.tile_rows * (self.tile_latency + 1)
+
+    @property
+    def deskew_latency(self) -> int:
+        """WS: de-skew of tile column 0 (the last column needs none and drives the output directly)."""
+        return self.tile_cols - 1
+
     @property
     def ws_latency(self) -> int:
         """WS: cycles from taking an activation row to its result row being valid."""
-        return self.tile_rows + self.tile_cols
+        return self.input_latency + self.mesh_latency + self.deskew_latency
 
     def os_latency(self, row: int) -> int:
-        """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid."""
-        return self.cols + 2 + row
+        """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid:
+        input register, the wavefront to PE (row, j) (``row + j``), the PE's accumulator (1),
+        the read-out register (1), de-skew of column j (``C - 1 - j``)."""
+        return self.input_latency + row + 1 + 1 + (self.cols - 1)
 
     @property
     def ws_drain(self) -> int:
