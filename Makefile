@@ -13,7 +13,7 @@ export AMARANTH_USE_YOSYS := builtin
 .PHONY: help demo test test-full bench lint clean distclean
 
 help:
-	@echo "make demo       build every design in examples/ into rtl_out/ (Verilog, manifest, report)"
+	@echo "make demo       build every design in examples/ into rtl_out/ (Verilog, manifest, HTML report)"
 	@echo "make test       run the test suite (unit tests, Amaranth and cocotb simulations)"
 	@echo "make test-full  the test suite plus the long sweeps"
 	@echo "make bench      benchmarks -> bench/results.json"
@@ -27,9 +27,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/hwgen build examples/*.py examples/*.toml --out rtl_out
+	$(BIN)/hwgen report examples/*.py examples/*.toml --out rtl_out
 	@echo
-	@echo "Verilog (.v), manifests (.json) and reports (.md) are in $(CURDIR)/rtl_out/"
+	@echo "Verilog (.v), manifests (.json) and reports (.md, .html: analytic vs Yosys, board fit)"
+	@echo "are in $(CURDIR)/rtl_out/"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"

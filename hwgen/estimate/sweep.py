@@ -1,0 +1,79 @@
+"""Design-point sweeps for calibrating and scoring the analytic estimator.
+
+Each block contributes a deterministic list of configurations spanning its
+parameters (sizes, widths, lanes, overflow rules, dataflows). Points are
+split into a calibration set (coefficients are fitted on it) and a disjoint
+evaluation set (accuracy is reported on it), so the reported accuracy is not
+measured on the data the model was fitted to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Callable
+
+from ..blocks import MacPEConfig, SystolicArrayConfig
+from ..config import BlockConfig
+from ..errors import ConfigError
+from ..numtype import Int, UInt
+
+SWEEPS: dict[str, Callable[[random.Random], list[BlockConfig]]] = {}
+
+
+def sweep(fn: Callable[[random.Random], list[BlockConfig]]):
+    SWEEPS[fn.__name__] = fn
+    return fn
+
+
+def _try(make: Callable[[], BlockConfig]) -> BlockConfig | None:
+    try:
+        return make()
+    except ConfigError:
+        return None
+
+
+@sweep
+def mac_pe(rng: random.Random) -> list[BlockConfig]:
+    types = [(Int(8), Int(8)), (UInt(8), Int(8)), (Int(4), Int(4)), (Int(16), Int(16)), (Int(12), Int(6)),
+             (UInt(4), UInt(4)), (Int(2), Int(8)), (Int(8), UInt(3))]
+    out = []
+    for lanes, (a, w), pipeline, overflow in itertools.product([1, 2, 3, 4, 8, 16, 32, 64], types, range(4),
+                                                               ["wrap", "saturate", "error"]):
+        accw = rng.choice([20, 24, 32, 40])
+        cfg = _try(lambda: MacPEConfig(act=a, weight=w, acc=Int(accw), overflow=overflow, pipeline=pipeline,
+                                       lanes=lanes, max_len=rng.choice([16, 256, 1024])))
+        if cfg:
+            out.append(cfg)
+    rng.shuffle(out)
+    return out[:70]
+
+
+@sweep
+def systolic_array(rng: random.Random) -> list[BlockConfig]:
+    pes = [MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
+           MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(20), overflow="saturate", pipeline=0),
+           MacPEConfig(act=Int(4), weight=Int(4), acc=Int(12), overflow="wrap", pipeline=0),
+           MacPEConfig(act=Int(16), weight=Int(16), acc=Int(40), pipeline=0, max_len=256)]
+    out = []
+    for rows, cols, df, tile, psum, pe in itertools.product([2, 3, 4, 6, 8, 12, 16], [2, 4, 5, 8, 12, 16],
+                                                            ["weight_stationary", "output_stationary"], [1, 2, 3],
+                                                            [True, False], pes):
+        if df == "output_stationary" and (tile != 1 or not psum):
+            continue
+        if rows * cols > 160:
+            continue
+        cfg = _try(lambda: SystolicArrayConfig(rows=rows, cols=cols, dataflow=df, tile=tile, psum_input=psum, pe=pe))
+        if cfg:
+            out.append(cfg)
+    rng.shuffle(out)
+    return out[:50]
+
+
+def points(seed: int = 2026) -> dict[str, tuple[list[BlockConfig], list[BlockConfig]]]:
+    """Per block: (calibration points, evaluation points), disjoint, deterministic."""
+    result = {}
+    for name, fn in SWEEPS.items():
+        pts = fn(random.Random(seed))
+        result[name] = (pts[0::2], pts[1::2])
+    return result
