@@ -176,6 +176,62 @@ def systolic() -> dict[str, Any]:
     return out
 
 
+@section
+def estimator_accuracy() -> dict[str, Any]:
+    """Issue 6: analytic estimate vs Yosys on the evaluation half of the sweep (never used for fitting)."""
+    from hwgen.estimate import estimate
+    from hwgen.estimate.calibration import metrics
+    from hwgen.estimate.sweep import points
+    from hwgen.estimate.synth import synthesize
+    from hwgen.svg import scatter_loglog
+
+    families = [f for f in ("xc7", "ecp5", "xcup", "ice40")
+                if f in os.environ.get("HWGEN_BENCH_FAMILIES", "xc7 ecp5 xcup ice40").split()]
+    pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    timings = []
+    n_points = 0
+    for block, (_cal, ev) in points().items():
+        for fam in families:
+            for i, cfg in enumerate(ev):
+                d = Design(name="dut", top=cfg)
+                r = synthesize(d.verilog, "dut", fam)
+                t0 = time.perf_counter()
+                est = estimate(cfg, fam).rounded()
+                timings.append(time.perf_counter() - t0)
+                n_points += 1
+                say(f"accuracy {block} {fam} {i + 1}/{len(ev)}")
+                for res in ("lut", "ff", "dsp", "carry"):
+                    pairs.setdefault((block, fam, res), []).append((r.resources.get(res, 0), est[res]))
+    per_family: dict[str, Any] = {}
+    for fam in families:
+        per_family[fam] = {}
+        for res in ("lut", "ff", "dsp", "carry"):
+            pts = [p for (b, f, r), v in pairs.items() if f == fam and r == res for p in v]
+            per_family[fam][res] = metrics([p[0] for p in pts], [p[1] for p in pts])
+            per_family[fam][res]["per_block"] = {
+                b: metrics([p[0] for p in v], [p[1] for p in v]) for (b, f, r), v in pairs.items()
+                if f == fam and r == res}
+    result = {"design_points": n_points, "families": families,
+              "estimate_time_ms_max": round(max(timings) * 1e3, 3),
+              "estimate_time_ms_mean": round(sum(timings) / len(timings) * 1e3, 3),
+              "metrics": per_family,
+              "target": "p95 <= 10 %, median <= 5 % for LUT, FF, DSP on xc7 and ECP5",
+              "note": "evaluation half of hwgen.estimate.sweep; coefficients fitted on the other half"}
+    out = ROOT / "bench" / "estimator_accuracy.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    svgs = []
+    for fam in families:
+        for res in ("lut", "ff", "dsp"):
+            svgs.append(scatter_loglog({b: v for (b, f, r), v in pairs.items() if f == fam and r == res},
+                                       f"{fam} {res.upper()}: analytic vs Yosys", "Yosys", "analytic", size=300))
+    (ROOT / "bench" / "estimator_accuracy.html").write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hwgen estimator accuracy</title></head><body>"
+        "<h1>Analytic estimate vs Yosys (evaluation points)</h1>" + "".join(svgs) + "</body></html>\n")
+    return {k: v for k, v in result.items() if k != "metrics"} | {
+        "summary": {f: {r: {k: m[k] for k in ("p50_abs_rel_err_pct", "p95_abs_rel_err_pct", "smape_pct", "r2")}
+                        for r, m in v.items()} for f, v in per_family.items()}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))

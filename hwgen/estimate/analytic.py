@@ -1,34 +1,40 @@
 """Analytic (instant) resource estimates from block parameters.
 
-Counts follow the structure the generator emits, per device family:
-multipliers map to DSP blocks when both operands are at least 2 bits and the
-product at least 9 bits (Yosys ``mul2dsp`` thresholds), otherwise to LUTs;
-adders cost one LUT per bit (plus carry cells on families that have them);
-registers cost one flip-flop per bit.
+``estimate(config, family)`` evaluates the block's structural features
+(:mod:`hwgen.estimate.model`) against coefficients calibrated on Yosys
+(``coefficients.json``, written by ``bench/calibrate.py``), per sub-block, so
+reports can show where the resources go. DSP counts are exact mapping rules.
+A block or family without calibrated coefficients falls back to textbook
+costs (one LUT per adder bit, one FF per register bit) and says so in
+``Resources.calibrated``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..boards import FAMILIES
 from ..config import BlockConfig
 from ..errors import ConfigError
+from . import model
+from .calibration import FITTED, load_coefficients
 
-#: Multiplier operand limits (signed widths) of one DSP block per family.
-DSP_OPERAND_BITS = {"xc7": (25, 18), "xcup": (27, 18), "ecp5": (18, 18), "ice40": (16, 16)}
-#: Bits covered by one carry cell (CARRY4 / CARRY8 / CCU2C / SB_CARRY).
+#: Bits covered by one carry cell (CARRY4 / CARRY8 / CCU2C / SB_CARRY), for the fallback model.
 CARRY_BITS = {"xc7": 4, "xcup": 8, "ecp5": 2, "ice40": 1}
+#: Fallback costs when a block/family is not calibrated: resource -> feature-name suffix -> cost.
+FALLBACK = {
+    "lut": {"lut_mul": 0.6, "tree_bits": 1.0, "acc_add_bits": 1.0, "sat_bits": 1.5, "srl_lines": 1.0,
+            "readout_bits": 0.5, "pe_sat_bits": 1.5, "ctrl": 4.0},
+    "ff": {"reg_bits": 1.0, "delay_ff_bits": 1.0, "valid_bits": 1.0, "ctrl": 4.0},
+    "carry": {},
+}
 
 
 @dataclass
 class Resources:
-    """Resource counts of one design on one family.
-
-    ``lut`` counts LUT6 on Xilinx and LUT4 on Lattice; ``bram`` counts the
-    family's native block (RAMB36 / 18 Kb EBR / 4 Kb EBR).
-    """
+    """Resource counts of one design on one family (LUT6 on Xilinx, LUT4 on Lattice; BRAM in native blocks)."""
 
     family: str
     lut: float = 0
@@ -36,10 +42,10 @@ class Resources:
     dsp: float = 0
     bram: float = 0
     carry: float = 0
+    calibrated: bool = True
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def add(self, part: str, **counts: float) -> None:
-        """Add counts for a named sub-block (kept in the breakdown)."""
         row = self.breakdown.setdefault(part, {})
         for k, v in counts.items():
             setattr(self, k, getattr(self, k) + v)
@@ -54,84 +60,37 @@ def check_family(family: str) -> None:
         raise ConfigError("family", f"{family!r} is not supported; supported: {', '.join(FAMILIES)}")
 
 
-def multiplier(res: Resources, part: str, wa: int, wb: int, count: int = 1) -> None:
-    """``count`` multipliers of ``wa``×``wb`` bits."""
-    amax, bmax = DSP_OPERAND_BITS[res.family]
-    if min(wa, wb) >= 2 and wa + wb >= 9:
-        a, b = max(wa, wb), min(wa, wb)
-        tiles = math.ceil(a / amax) * math.ceil(b / bmax)
-        res.add(part, dsp=count * tiles)
-    else:
-        res.add(part, lut=count * wa * wb * 0.6)
+@lru_cache(maxsize=1)
+def _coefficients() -> dict:
+    return load_coefficients()
 
 
-def adder(res: Resources, part: str, width: int, count: int = 1) -> None:
-    """``count`` ripple-carry adders of ``width`` bits."""
-    res.add(part, lut=count * width, carry=count * math.ceil(width / CARRY_BITS[res.family]))
-
-
-def register(res: Resources, part: str, bits: int) -> None:
-    res.add(part, ff=bits)
+def _fallback_cost(resource: str, feature: str) -> float:
+    for suffix, cost in FALLBACK[resource].items():
+        if suffix in feature:
+            return cost
+    return 0.0
 
 
 def estimate(config: BlockConfig, family: str) -> Resources:
-    """Analytic resource estimate of ``config`` on ``family``."""
+    """Analytic resource estimate of ``config`` on ``family`` (microseconds; no synthesis)."""
     check_family(family)
-    fn = _ESTIMATORS.get(config.block_name)
-    if fn is None:
-        raise ConfigError("estimate", f"no analytic estimator for block {config.block_name!r}")
-    res = Resources(family=family)
-    fn(config, res)
+    try:
+        feats = model.features(config, family)
+    except KeyError:
+        raise ConfigError("estimate", f"no analytic estimator for block {config.block_name!r}") from None
+    coefs = _coefficients().get("blocks", {}).get(config.block_name, {}).get(family)
+    res = Resources(family=family, calibrated=coefs is not None)
+    for part, values in feats.items():
+        counts: dict[str, float] = {"dsp": values.get("dsp", 0.0)}
+        for resource in FITTED:
+            if coefs is not None:
+                c = coefs.get(resource, {})
+                counts[resource] = sum(c.get(k, 0.0) * v for k, v in values.items())
+            elif resource == "carry":
+                counts[resource] = sum(math.ceil(v / CARRY_BITS[family]) for k, v in values.items()
+                                       if "tree_bits" in k or "acc_add" in k)
+            else:
+                counts[resource] = sum(_fallback_cost(resource, k) * v for k, v in values.items())
+        res.add(part, **{k: v for k, v in counts.items() if v})
     return res
-
-
-def _mac_pe(cfg, res: Resources) -> None:
-    L, P = cfg.lanes, cfg.pipeline
-    pw, tw, aw = cfg.product_type.width, cfg.tree_type.width, cfg.acc.width
-    multiplier(res, "multipliers", cfg.act.width, cfg.weight.width, L)
-    # adder tree: level k has ceil(L / 2^k) adders of width pw + k
-    n, k = L, 0
-    while n > 1:
-        adder(res, "adder tree", pw + k + 1, n // 2)
-        n = (n + 1) // 2
-        k += 1
-    adder(res, "accumulator", max(aw, tw) + 1)
-    if cfg.overflow == "saturate":
-        res.add("accumulator", lut=max(aw, tw) + aw // 2)
-    if P >= 2:
-        register(res, "pipeline", L * (cfg.act.width + cfg.weight.width) + 2)
-    if P >= 1:
-        register(res, "pipeline", L * pw + 2)
-    if P >= 3:
-        register(res, "pipeline", tw + 2)
-    register(res, "accumulator", 2 * aw + 2)
-    res.add("control", lut=3)
-
-
-def _systolic(cfg, res: Resources) -> None:
-    from ..blocks.systolic.mesh import tile_spans
-
-    R, C, pe = cfg.rows, cfg.cols, cfg.pe
-    aw, ww, accw = pe.act.width, pe.weight.width, pe.acc.width
-    NI, NJ = cfg.tile_rows, cfg.tile_cols
-    multiplier(res, "PEs", aw, ww, R * C)
-    if pe.overflow == "saturate":
-        res.add("PEs", lut=R * C * accw)
-    if cfg.ws:
-        register(res, "mesh registers", R * (NJ - 1) * aw)                   # activations between tiles
-        register(res, "skew / de-skew", sum(I for I, (_, nr) in enumerate(tile_spans(R, cfg.tile)) for _ in range(nr)) * aw)
-        if cfg.psum_input:
-            register(res, "skew / de-skew", sum(J * nc for J, (_, nc) in enumerate(tile_spans(C, cfg.tile))) * accw)
-            register(res, "input register", C * accw)
-        register(res, "skew / de-skew", sum((NJ - 1 - J) * nc for J, (_, nc) in enumerate(tile_spans(C, cfg.tile))) * accw)
-        register(res, "input register", R * aw)
-        res.add("control", lut=R + 8, ff=R.bit_length() + 8 + NI + NJ)
-    else:
-        register(res, "mesh registers", R * (C - 1) * (aw + 2) + (R - 1) * C * ww)
-        register(res, "skew / de-skew", R * (R - 1) // 2 * (aw + 2) + C * (C - 1) // 2 * (ww + accw) + C * accw)
-        res.add("read-out", lut=R * C * accw / 2)
-        register(res, "input register", R * aw + C * ww + 2)
-        res.add("control", lut=8, ff=8 + C)
-
-
-_ESTIMATORS = {"mac_pe": _mac_pe, "systolic_array": _systolic}
