@@ -94,6 +94,8 @@ class BlockConfig:
                 value = str(value)
             elif isinstance(value, BlockConfig):
                 value = value.params()
+            elif isinstance(value, tuple):
+                value = list(value)
             out[f.name] = value
         return out
 
@@ -124,6 +126,8 @@ class BlockConfig:
             hint = hints[key]
             if hint is NumType:
                 value = NumType.parse(value, f"{prefix}.{key}")
+            elif typing.get_origin(hint) is tuple and isinstance(value, list):
+                value = tuple(value)
             elif isinstance(hint, type) and issubclass(hint, BlockConfig):
                 if not isinstance(value, dict):
                     raise ConfigError(f"{prefix}.{key}", f"expected a table of {hint.block_name} parameters, "
@@ -157,6 +161,10 @@ class BlockConfig:
                 raise ConfigError(self.where(f.name), f"{value!r} is not one of {allowed}")
             if expected is str and not isinstance(value, str):
                 raise ConfigError(self.where(f.name), f"expected text, not {value!r}")
+            if origin is tuple:
+                item = typing.get_args(expected)[0]
+                if not isinstance(value, tuple) or not value or not all(isinstance(v, item) for v in value):
+                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {item.__name__}, not {value!r}")
             if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
                 raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from ..config import BlockConfig
 from ..errors import ConfigError
 from .mac_pe import MacPE, MacPEConfig
+from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
 
 BLOCKS: dict[str, type[BlockConfig]] = {
     MacPEConfig.block_name: MacPEConfig,
     SystolicArrayConfig.block_name: SystolicArrayConfig,
+    SparseChainConfig.block_name: SparseChainConfig,
 }
 
 
@@ -25,4 +27,4 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
         raise ConfigError(where, f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}") from None
 
 
-__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig"]
+__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig"]

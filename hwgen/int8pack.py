@@ -1,0 +1,40 @@
+"""Two INT8 products in one multiplier (the DSP48E2 packing trick), with its exactness bound.
+
+With ``A = a << 18``, ``D = b`` (pre-adder ``A + D``) and ``B = c``, one
+27×18 multiply gives ``P = a·c·2^18 + b·c``. The low field is recovered as
+``bc = signed(P[17:0])`` and the high one as ``ac = signed(P[47:18]) + P[17]``
+(the borrow the negative low field took from the high field).
+
+Accumulating packed products ``Σ P_k`` and unpacking once is exact while the
+low-field sum stays inside 18 signed bits: each INT8 product lies in
+``[-16256, 16384]``, so any 7 fit (``7·16384 = 114688 < 2^17``); 8 overflow
+only when every product is ``(-128)·(-128) = 16384`` (``8·16384 = 2^17``).
+:data:`MAX_EXACT_TERMS` is therefore 7.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHIFT = 18
+MAX_EXACT_TERMS = 7
+
+
+def pack(a, b) -> np.ndarray:
+    """The packed operand ``a·2^18 + b`` (int64)."""
+    return (np.asarray(a, dtype=np.int64) << SHIFT) + np.asarray(b, dtype=np.int64)
+
+
+def unpack(p) -> tuple[np.ndarray, np.ndarray]:
+    """``(high, low)`` fields of a packed product or packed sum, with the borrow correction."""
+    p = np.asarray(p, dtype=np.int64)
+    low = p & ((1 << SHIFT) - 1)
+    borrow = (low >> (SHIFT - 1)) & 1
+    low = low - (borrow << SHIFT)
+    high = (p >> SHIFT) + borrow
+    return high, low
+
+
+def packed_dot(a, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """``(Σ a·c, Σ b·c)`` over the last axis through one packed accumulation (exact for ≤ 7 terms)."""
+    return unpack(np.sum(pack(a, b) * np.asarray(c, dtype=np.int64), axis=-1))
