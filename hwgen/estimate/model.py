@@ -28,6 +28,7 @@ DSP_SHAPE = {"xc7": (25, 18, 9), "xcup": (27, 18, 9), "ecp5": (18, 18, 2), "ice4
 #: Families with shift-register LUTs (SRL16E/SRLC32E) that absorb long delay lines.
 HAS_SRL = {"xc7", "xcup"}
 SRL_MIN = 3          # Yosys's minimum chain length for SRL inference
+SHIFT_PACK = 18      # operand growth of the INT8 packing trick (a << 18) + b
 SRL_DEPTH = 16
 
 Features = dict[str, dict[str, float]]   # sub-block -> feature -> value
@@ -145,6 +146,44 @@ def systolic_array(cfg, family: str) -> Features:
         _add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
         _add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
         _add(feat, "control", ctrl=1, valid_bits=C)
+    return feat
+
+
+@features_for("sparse_chain")
+def sparse_chain(cfg, family: str) -> Features:
+    S, G, gmin = cfg.stages, cfg.taps, cfg.g_min
+    wa, wb, A = cfg.act.width, cfg.weight.width, cfg.acc.width
+    lanes = 2 if cfg.pack_int8 else 1
+    pats = cfg.nm
+    cw = cfg.chain_type.width
+    feat: Features = {}
+    if cfg.pack_int8:
+        tiles = dsp_tiles(SHIFT_PACK + wa, wb, family)
+        _add(feat, "stages", **({"dsp": S * tiles} if tiles else {"lut_mul": S * (SHIFT_PACK + wa) * wb}))
+        _add(feat, "stages", unpack_bits=S * 2 * cw)
+    else:
+        tiles = dsp_tiles(wa, wb, family)
+        _add(feat, "stages", **({"dsp": S * tiles} if tiles else {"lut_mul": S * wa * wb}))
+    _add(feat, "stages", chain_reg_bits=S * lanes * cw, link_bits=(G - 1) * lanes * cw)
+    mux_inputs = 0
+    for s in range(S):
+        cands = set()
+        for p in pats:
+            g = cfg.group_len(p)
+            base = ((s % g) // p.n) * p.m
+            cands |= set(range(base, base + p.m))
+        mux_inputs += len(cands)
+    _add(feat, "sparse muxes", mux_input_bits=mux_inputs * wa * lanes, mode_bits=S * len(pats))
+    for s in range(S):
+        _merge(feat, "skew", delay_line(family, wa * lanes + wb, s))
+    _add(feat, "input register", in_reg_bits=S * (wa * lanes + wb + cfg.index_bits) + 8)
+    _add(feat, "tap accumulators", acc_add_bits=G * lanes * A, acc_reg_bits=2 * G * lanes * A, ctrl=1)
+    if cfg.overflow == "saturate":
+        _add(feat, "tap accumulators", sat_bits=G * lanes * A)
+    for k in range(G):
+        _merge(feat, "tap accumulators", delay_line(family, A * lanes, (G - 1 - k) * gmin))
+        _merge(feat, "tap accumulators", delay_line(family, 4, (k + 1) * gmin))
+    _add(feat, "output", out_reg_bits=G * lanes * A, out_mux_bits=G * lanes * A * len(pats))
     return feat
 
 

@@ -70,6 +70,27 @@ def systolic_array(rng: random.Random) -> list[BlockConfig]:
     return out[:50]
 
 
+@sweep
+def sparse_chain(rng: random.Random) -> list[BlockConfig]:
+    from ..blocks import SparseChainConfig
+
+    pattern_sets = [("dense", "1:2", "2:4", "1:4", "2:8", "4:8"), ("dense", "2:4"), ("dense", "2:4", "1:4"),
+                    ("dense", "1:2", "2:4", "1:4")]
+    out = []
+    for S, pats, (a, w), overflow, pack in itertools.product([8, 16, 24, 32, 48], pattern_sets,
+                                                             [(Int(8), Int(8)), (Int(8), Int(4)), (UInt(8), Int(8))],
+                                                             ["wrap", "saturate", "error"], [False, True]):
+        if pack and (a != Int(8) or w != Int(8)):
+            continue
+        accw = rng.choice([24, 32])
+        cfg = _try(lambda: SparseChainConfig(stages=S, patterns=pats, act=a, weight=w, acc=Int(accw),
+                                             overflow=overflow, pack_int8=pack, max_len=64))
+        if cfg:
+            out.append(cfg)
+    rng.shuffle(out)
+    return out[:24]
+
+
 def points(seed: int = 2026) -> dict[str, tuple[list[BlockConfig], list[BlockConfig]]]:
     """Per block: (calibration points, evaluation points), disjoint, deterministic."""
     result = {}
