@@ -51,17 +51,28 @@ def collect(configs, family: str, label: str) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", nargs="+", default=["xc7", "ecp5", "xcup", "ice40"])
+    ap.add_argument("--sweeps", nargs="+", default=None, help="only these sweeps (default: all)")
     args = ap.parse_args()
     os.environ.setdefault("HWGEN_QUIET", "0")
-    data, coefs = [], {"yosys": yosys_version(), "note": "fitted by bench/calibrate.py; do not edit", "blocks": {}}
-    for block, (cal, _ev) in points().items():
+    data = []
+    coefs = {"yosys": yosys_version(), "note": "fitted by bench/calibrate.py; do not edit", "blocks": {}}
+    if args.sweeps and COEFFICIENTS_FILE.exists():      # a partial run keeps the other blocks' coefficients
+        coefs["blocks"] = json.loads(COEFFICIENTS_FILE.read_text()).get("blocks", {})
+    for sweep_name, (cal, _ev) in points().items():
+        if args.sweeps and sweep_name not in args.sweeps:
+            continue
         for fam in args.families:
-            rows = collect(cal, fam, f"calibrate {block}")
+            rows = collect(cal, fam, f"calibrate {sweep_name}")
             data += rows
-            coefs["blocks"].setdefault(block, {})[fam] = {
-                res: fit([(r["features"], r["resources"]) for r in rows], res) for res in FITTED}
+            for block in sorted({r["block"] for r in rows}):
+                mine = [r for r in rows if r["block"] == block]
+                coefs["blocks"].setdefault(block, {})[fam] = {
+                    res: fit([(r["features"], r["resources"]) for r in mine], res) for res in FITTED}
     COEFFICIENTS_FILE.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     out = ROOT / "bench" / "calibration" / "data.json"
+    if args.sweeps and out.exists():
+        fresh = {(d["block"], d["family"]) for d in data}
+        data = [r for r in json.loads(out.read_text()) if (r["block"], r["family"]) not in fresh] + data
     out.write_text(json.dumps(data, indent=0) + "\n")
     print(f"coefficients -> {COEFFICIENTS_FILE}\ncalibration data ({len(data)} synthesized points) -> {out}")
     return 0

@@ -57,6 +57,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         print(f"{d.name} ({d.top.block_name}) on {args.sim}, {args.vectors} random vectors + corners, "
               f"seed {args.seed}: {'PASS' if verdict.passed else 'FAIL'}")
         print(verdict)
+        if verdict.corners:
+            print("  vectors included: " + "; ".join(verdict.corners))
         status |= 0 if verdict.passed else 1
     return status
 

@@ -14,10 +14,10 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from amaranth.hdl import Value
 from amaranth.lib import wiring
@@ -43,12 +43,15 @@ class Design:
         top: the top block's config, e.g. ``MacPEConfig(lanes=16)``.
         board: a board name from ``boards/`` (``hwgen boards`` lists them), or None.
         clock_mhz: target clock; defaults to the board's default clock, else 100 MHz.
+        stimulus: optional ``f(rng, n) -> StreamVectors`` that ``hwgen sim`` uses instead of the
+            block's random stimulus (e.g. a real quantized matrix-vector product).
     """
 
     name: str
     top: BlockConfig
     board: str | None = None
     clock_mhz: float | None = None
+    stimulus: Callable[..., Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         self.validate()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ..config import BlockConfig
 from ..errors import ConfigError
+from .bitserial import BitSerialPEConfig
+from .lowbit_pes import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
@@ -16,6 +18,10 @@ BLOCKS: dict[str, type[BlockConfig]] = {
     MacPEConfig.block_name: MacPEConfig,
     SystolicArrayConfig.block_name: SystolicArrayConfig,
     SparseChainConfig.block_name: SparseChainConfig,
+    BitSerialPEConfig.block_name: BitSerialPEConfig,
+    MixPEConfig.block_name: MixPEConfig,
+    OliveMACConfig.block_name: OliveMACConfig,
+    TernaryPEConfig.block_name: TernaryPEConfig,
 }
 
 
@@ -27,4 +33,5 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
         raise ConfigError(where, f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}") from None
 
 
-__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig"]
+__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig", "BitSerialPEConfig",
+           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig"]

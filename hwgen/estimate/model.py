@@ -82,17 +82,24 @@ def mac_pe(cfg, family: str) -> Features:
     pw = cfg.product_type.width
     tiles = dsp_tiles(wa, wb, family)
     dsp = tiles > 0
+    # adders only need the bits that reach the accumulator, unless saturation looks at all of them
+    cap = 10 ** 6 if cfg.overflow == "saturate" else A + 1
     tree_bits, n, k = 0, L, 0
     while n > 1:
-        tree_bits += (n // 2) * (pw + k + 1)
+        tree_bits += (n // 2) * min(pw + k + 1, cap)
         n, k = (n + 1) // 2, k + 1
     feat: Features = {}
     if dsp:
         _add(feat, "multipliers", dsp=L * tiles)
     else:
         _add(feat, "multipliers", lut_mul=L * wa * wb, lut_mul_lanes=L)
-    regime = "dsp_p0" if dsp and P == 0 else ("dsp_piped" if dsp else "fabric")
-    _add(feat, "adder tree", **{f"tree_bits_{regime}": tree_bits})
+    if not dsp:
+        regime = "fabric"
+    elif P == 0 and cfg.act.signed == cfg.weight.signed:
+        regime = "cascade"          # products and the tree fold into the DSP post-adder chain
+    else:
+        regime = "dsp"
+    _add(feat, "adder tree", **{f"tree_bits_{regime}": tree_bits, f"tree_adders_{regime}": L - 1})
     if cfg.overflow == "saturate":
         _add(feat, "adder tree", **{f"tree_bits_sat_{regime}": tree_bits})
         _add(feat, "accumulator", sat_bits=A)
@@ -101,9 +108,9 @@ def mac_pe(cfg, family: str) -> Features:
     if P >= 2:
         _add(feat, "pipeline", **{f"opnd_reg_bits_{absorb}": L * (wa + wb)})
     if P >= 1:
-        _add(feat, "pipeline", **{f"prod_reg_bits_{absorb}": L * pw})
+        _add(feat, "pipeline", **{f"prod_reg_bits_{absorb}": L * min(pw, cap)})
     if P >= 3:
-        _add(feat, "pipeline", tree_reg_bits=cfg.tree_type.width)
+        _add(feat, "pipeline", tree_reg_bits=min(cfg.tree_type.width, cap))
     return feat
 
 
@@ -184,6 +191,73 @@ def sparse_chain(cfg, family: str) -> Features:
         _merge(feat, "tap accumulators", delay_line(family, A * lanes, (G - 1 - k) * gmin))
         _merge(feat, "tap accumulators", delay_line(family, 4, (k + 1) * gmin))
     _add(feat, "output", out_reg_bits=G * lanes * A, out_mux_bits=G * lanes * A * len(pats))
+    return feat
+
+
+def _tree_bits(n: int, width: int) -> int:
+    bits, k = 0, 0
+    while n > 1:
+        bits += (n // 2) * (width + k + 1)
+        n, k = (n + 1) // 2, k + 1
+    return bits
+
+
+@features_for("ternary_pe")
+def ternary_pe(cfg, family: str) -> Features:
+    L, wa, A = cfg.lanes, cfg.act.width, cfg.acc.width
+    feat: Features = {}
+    _add(feat, "lanes", negate_bits=L * (wa + 1), tree_bits_fabric=_tree_bits(L, wa + 1))
+    _add(feat, "accumulator", acc_add_bits=A, acc_reg_bits=2 * A, ctrl=1)
+    _add(feat, "input register", in_reg_bits=L * (wa + 2) + 1)
+    return feat
+
+
+@features_for("olive_mac")
+def olive_mac(cfg, family: str) -> Features:
+    L, wa, A = cfg.lanes, cfg.act.width, cfg.acc.width
+    tiles = dsp_tiles(wa, 4, family)
+    feat: Features = {}
+    _add(feat, "decoders", decode_lanes=L)
+    _add(feat, "lanes", **({"dsp": L * tiles} if tiles else {"lut_mul": L * wa * 4}))
+    _add(feat, "lanes", shift_bits=L * (wa + 4) * 2, tree_bits_fabric=_tree_bits(L, wa + 11))
+    _add(feat, "accumulator", acc_add_bits=A, acc_reg_bits=2 * A, ctrl=1)
+    _add(feat, "input register", in_reg_bits=L * (wa + 4) + 1)
+    return feat
+
+
+@features_for("mixpe")
+def mixpe(cfg, family: str) -> Features:
+    L, wa, wb = cfg.lanes, cfg.act.width, cfg.weight_bits
+    feat: Features = {}
+    _add(feat, "shift-add lanes", shift_add_bits=L * wb * (wa + wb), tree_bits_fabric=_tree_bits(L, wa + wb)
+         + _tree_bits(L, wa))
+    g_qa, g_a, c = cfg.group_qa_type.width, cfg.group_a_type.width, cfg.corrected_type.width
+    _add(feat, "group sums", acc_add_bits=g_qa + g_a, acc_reg_bits=g_qa + g_a, ctrl=1)
+    zt = dsp_tiles(g_a, wb, family) if cfg.asymmetric else 0
+    st = dsp_tiles(c, cfg.scale_bits, family)
+    _add(feat, "dequantizer", dsp=zt + st, corr_bits=c, corr_reg_bits=c + cfg.scale_bits)
+    _add(feat, "dequantizer", total_add_bits=cfg.acc.width, total_reg_bits=2 * cfg.acc.width)
+    _add(feat, "input register", in_reg_bits=L * (wa + wb) + cfg.scale_bits + wb + 2)
+    return feat
+
+
+@features_for("bitserial_pe")
+def bitserial_pe(cfg, family: str) -> Features:
+    R, L, wa = cfg.rows, cfg.lanes, cfg.act.width
+    sh = cfg.max_shift
+    G, T = cfg.group_type.width, cfg.total_type.width
+    codes = sum(1 << d.bits for d in cfg.dts)
+    feat: Features = {}
+    _add(feat, "term decoders", decode_lanes=R * L, decode_rom_bits=R * L * codes)
+    _add(feat, "lanes", shift_bits=R * L * (wa + sh) * max(1, sh.bit_length()), negate_bits=R * L * (wa + sh),
+         tree_bits_fabric=R * _tree_bits(L, wa + sh + 1))
+    _add(feat, "group accumulators", acc_add_bits=R * G, acc_reg_bits=2 * R * G, ctrl=1)
+    if cfg.dequant == "serial":
+        _add(feat, "dequantizers", serial_add_bits=R * T, acc_reg_bits=R * (T + cfg.scale_bits))
+    else:
+        _add(feat, "dequantizers", dsp=R * dsp_tiles(G, cfg.scale_bits, family), acc_reg_bits=R * cfg.scale_bits)
+    _add(feat, "totals", acc_add_bits=R * T, acc_reg_bits=2 * R * T)
+    _add(feat, "input register", in_reg_bits=L * wa + R * (L * cfg.code_bits + cfg.fmt_bits + cfg.scale_bits) + 2)
     return feat
 
 

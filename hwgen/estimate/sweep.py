@@ -91,6 +91,27 @@ def sparse_chain(rng: random.Random) -> list[BlockConfig]:
     return out[:24]
 
 
+@sweep
+def lowbit_units(rng: random.Random) -> list[BlockConfig]:
+    from ..blocks import BitSerialPEConfig, MixPEConfig, OliveMACConfig, TernaryPEConfig
+    from ..lowbit import BITMOD_FP3, BITMOD_FP4
+
+    out: list[BlockConfig] = []
+    for lanes in (2, 4, 8, 16):
+        for rows in (1, 2, 4):
+            for fm in (BITMOD_FP4, BITMOD_FP3, ("INT8", "INT4", "FP4", "FLINT4")):
+                for dq in ("serial", "multiplier"):
+                    out.append(BitSerialPEConfig(lanes=lanes, rows=rows, formats=fm, dequant=dq))
+        for wb in (2, 3, 4):
+            for asym in (False, True):
+                out.append(MixPEConfig(lanes=lanes * 2, weight_bits=wb, asymmetric=asym,
+                                       act=rng.choice([Int(8), Int(16)])))
+        out.append(OliveMACConfig(pairs=lanes, act=rng.choice([Int(8), Int(16)]), acc=Int(40)))
+        out.append(TernaryPEConfig(lanes=lanes * 4, acc=Int(32)))
+    rng.shuffle(out)
+    return out[:40]
+
+
 def points(seed: int = 2026) -> dict[str, tuple[list[BlockConfig], list[BlockConfig]]]:
     """Per block: (calibration points, evaluation points), disjoint, deterministic."""
     result = {}

@@ -41,6 +41,8 @@ def verify_cocotb(design: Design, *, sim: str = "verilator", vectors: int = 1000
                   stim: StreamVectors | None = None, phases: list[Phase] = DEFAULT_PHASES,
                   work_dir: Path | None = None) -> Verdict:
     """Check ``design``'s generated Verilog under cocotb on ``sim``."""
+    if stim is None and design.stimulus is not None:
+        stim = design.stimulus(np.random.default_rng(seed), vectors)
     stim = stim or make_vectors(design.top, vectors, seed)
     comp = design.component()
     verilog = design.verilog
