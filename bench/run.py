@@ -288,6 +288,43 @@ def sparse_chain() -> dict[str, Any]:
     return out
 
 
+@section
+def lowbit_units() -> dict[str, Any]:
+    """Issue 3: LUT/FF per lane (xc7, ice40) of the bit-serial / shift-add / ternary / OliVe units vs a plain
+    parallel INT8×INT4 MAC; cycles per weight by datatype; MACs per LUT per cycle."""
+    from hwgen.blocks import BitSerialPEConfig, MacPEConfig, MixPEConfig, OliveMACConfig, TernaryPEConfig
+    from hwgen.estimate.synth import synthesize
+    from hwgen.lowbit import BITMOD_FP4, DATATYPES
+
+    out: dict[str, Any] = {"cycles_per_weight": {n: d.cycles for n, d in DATATYPES.items()}, "area": {}}
+    for L in (8, 16):
+        units = {
+            "bitmod_fp4_serial_dequant": (BitSerialPEConfig(lanes=L, formats=BITMOD_FP4), L / 2),
+            "bitmod_int4_fp4_mult_dequant": (BitSerialPEConfig(lanes=L, formats=("INT4", "FP4-ER-POS", "FP4-EA-POS",
+                                                                                  "FLINT4"), dequant="multiplier"), L / 2),
+            "mixpe_int4_x_int8": (MixPEConfig(lanes=L, weight_bits=4), L),
+            "olive_int4_pairs_x_int8": (OliveMACConfig(pairs=L // 2), L),
+            "ternary_x_int8": (TernaryPEConfig(lanes=L, acc=Int(32)), L),
+            "baseline_int8_x_int4_mac": (MacPEConfig(act=Int(8), weight=Int(4), acc=Int(32), lanes=L, pipeline=1), L),
+        }
+        for name, (cfg, macs) in units.items():
+            d = Design(name=f"u_{name}", top=cfg)
+            for fam in ("xc7", "ice40"):
+                for dsp in ((True, False) if name.startswith("baseline") else (True,)):
+                    say(f"lowbit: synthesizing {name} L={L} on {fam}{'' if dsp else ' without DSPs'}")
+                    r = synthesize(d.verilog, d.name, fam, dsp=dsp)
+                    res = r.resources
+                    key = f"L{L}_{name}_{fam}{'' if dsp else '_lut_only'}"
+                    out["area"][key] = {
+                        "lut_per_lane": round(res["lut"] / L, 1), "ff_per_lane": round(res["ff"] / L, 1),
+                        "dsp": res["dsp"], "macs_per_cycle": macs,
+                        "macs_per_lut_per_cycle": round(macs / max(res["lut"], 1), 4),
+                        "totals": {k: v for k, v in res.items() if v}}
+    out["note"] = ("BitMoD MACs/cycle assume FP4 groups (2 cycles per weight); the baseline is hwgen's mac_pe "
+                   "(INT8 x INT4, pipeline 1), synthesized with and without DSP blocks")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))

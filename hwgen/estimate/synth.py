@@ -50,6 +50,13 @@ class SynthResult:
     extra: dict = field(default_factory=dict)
 
 
+def _synth_command(family: str, top: str, dsp: bool) -> str:
+    cmd = SYNTH_COMMANDS[family].format(top=top)
+    if not dsp:
+        cmd = cmd.replace(" -dsp", "") if family == "ice40" else cmd + " -nodsp"
+    return cmd
+
+
 def yosys_version() -> str:
     try:
         from importlib.metadata import version
@@ -108,14 +115,17 @@ def _run_yosys(args: list[str], cwd: Path, log: Path, timeout: float) -> None:
 
 
 def synthesize(verilog: str, top: str, family: str, *, keep_netlist: bool = False,
-               timeout: float = 3600, use_cache: bool = True) -> SynthResult:
-    """Synthesize ``verilog`` for ``family`` and count resources (cached)."""
+               timeout: float = 3600, use_cache: bool = True, dsp: bool = True) -> SynthResult:
+    """Synthesize ``verilog`` for ``family`` and count resources (cached).
+
+    ``dsp=False`` keeps multipliers out of DSP blocks (LUT-only comparisons).
+    """
     if family not in SYNTH_COMMANDS:
         raise ToolError("yosys", f"family {family!r} is not supported for synthesis; "
                                  f"choose one of {', '.join(SYNTH_COMMANDS)}")
     version = yosys_version()
-    key = hashlib.sha256("\0".join([verilog, top, family, SCRIPT_VERSION, version, str(keep_netlist)]).encode()
-                         ).hexdigest()[:20]
+    parts = [verilog, top, family, SCRIPT_VERSION, version, str(keep_netlist)] + ([] if dsp else ["nodsp"])
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
     cdir = cache_dir() / "synth"
     cached = cdir / f"{key}.json"
     if use_cache and cached.exists():
@@ -132,7 +142,7 @@ def synthesize(verilog: str, top: str, family: str, *, keep_netlist: bool = Fals
         "proc",
         "flatten",
         "opt_clean -purge",
-        SYNTH_COMMANDS[family].format(top=top),
+        _synth_command(family, top, dsp),
         "tee -q -o stat.json stat -json",
     ]
     if keep_netlist:
