@@ -1,0 +1,206 @@
+"""Task graphs for multi-task schedules (InTAR): GEMM layers and element-wise ops with exact semantics.
+
+A graph has one or more inputs (``[M, K]`` integer matrices streamed from
+off-chip memory) and tasks that consume earlier tensors by name:
+
+* ``gemm``: ``Y = X · W`` with a constant weight matrix ``W [K, N]`` (part of
+  the model), accumulated exactly and brought into ``acc`` by its overflow
+  rule (wrap, by default: the hardware's accumulators are ``acc.width`` bits);
+* ``relu``: ``max(0, x)``;
+* ``requant``: ``clamp(zp + round_shift(x · M0, n), out.min, out.max)`` with a
+  31-bit multiplier ``M0`` and right shift ``n``; ``round_shift`` rounds half
+  away from zero;
+* ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit.
+
+Tensors flow along edges; an edge's data volume is ``rows × cols ×
+ceil(bits / 8)`` bytes. :meth:`TaskGraph.validate` rejects cycles, unknown
+inputs and shape mismatches with errors naming the task.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..numtype import Int, NumType
+
+OPS = ("input", "gemm", "relu", "requant", "add")
+
+
+@dataclass
+class Task:
+    """One node: its op, input tensor names, output shape/type and op parameters."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    rows: int = 0
+    cols: int = 0
+    dtype: NumType = Int(8)
+    weight: np.ndarray | None = None          # gemm: [K, N] raw integers
+    weight_type: NumType = Int(8)
+    overflow: str = "wrap"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        """Size of this task's output tensor in bytes."""
+        return self.rows * self.cols * math.ceil(self.dtype.width / 8)
+
+    @property
+    def macs(self) -> int:
+        if self.op == "gemm":
+            return self.rows * self.weight.shape[0] * self.cols
+        return 0
+
+    @property
+    def elements(self) -> int:
+        return self.rows * self.cols
+
+
+class TaskGraph:
+    """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.tasks: dict[str, Task] = {}
+
+    # -- construction ------------------------------------------------------------
+    def _add(self, task: Task) -> str:
+        if task.name in self.tasks:
+            raise ConfigError(f"graph.{task.name}", "a task of this name exists already")
+        self.tasks[task.name] = task
+        return task.name
+
+    def input(self, name: str, rows: int, cols: int, dtype: NumType = Int(8)) -> str:
+        return self._add(Task(name, "input", [], rows, cols, dtype))
+
+    def gemm(self, name: str, x: str, weight, *, acc: NumType = Int(32), weight_type: NumType = Int(8),
+             overflow: str = "wrap") -> str:
+        w = np.asarray(weight)
+        if w.ndim != 2:
+            raise ConfigError(f"graph.{name}", f"weight must be a [K, N] matrix, not {w.ndim}-D")
+        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, weight_type, overflow))
+
+    def relu(self, name: str, x: str) -> str:
+        return self._add(Task(name, "relu", [x]))
+
+    def requant(self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0,
+                out: NumType = Int(8)) -> str:
+        return self._add(Task(name, "requant", [x], dtype=out,
+                              params={"multiplier": multiplier, "shift": shift, "zero_point": zero_point}))
+
+    def add(self, name: str, a: str, b: str) -> str:
+        return self._add(Task(name, "add", [a, b]))
+
+    # -- structure ---------------------------------------------------------------
+    def order(self) -> list[str]:
+        """Tasks in topological order; raises on unknown inputs and cycles (naming the cycle)."""
+        for t in self.tasks.values():
+            for i in t.inputs:
+                if i not in self.tasks:
+                    raise ConfigError(f"graph.{t.name}", f"input {i!r} is not a task of graph {self.name!r}")
+        state: dict[str, int] = {}
+        out: list[str] = []
+
+        def visit(n: str, path: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cyc = path[path.index(n):] + [n]
+                raise ConfigError(f"graph.{n}", f"the graph has a cycle: {' -> '.join(cyc)}")
+            state[n] = 1
+            for i in self.tasks[n].inputs:
+                visit(i, path + [n])
+            state[n] = 2
+            out.append(n)
+
+        for n in self.tasks:
+            visit(n, [])
+        return out
+
+    def consumers(self, name: str) -> list[str]:
+        return [t.name for t in self.tasks.values() if name in t.inputs]
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(producer, consumer) pairs between tasks (inputs from off-chip excluded)."""
+        return [(i, t.name) for t in (self.tasks[n] for n in self.order()) for i in t.inputs
+                if self.tasks[i].op != "input"]
+
+    def outputs(self) -> list[str]:
+        return [n for n in self.order() if not self.consumers(n) and self.tasks[n].op != "input"]
+
+    def validate(self) -> list[str]:
+        """Check shapes and types, fill in derived shapes; returns the topological order."""
+        order = self.order()
+        if not any(t.op != "input" for t in self.tasks.values()):
+            raise ConfigError(f"graph.{self.name}", "has no tasks besides inputs")
+        for n in order:
+            t = self.tasks[n]
+            if t.op == "input":
+                if t.rows < 1 or t.cols < 1:
+                    raise ConfigError(f"graph.{n}", f"input shape {t.rows}×{t.cols} is empty")
+                continue
+            src = [self.tasks[i] for i in t.inputs]
+            x = src[0]
+            if t.op == "gemm":
+                if x.cols != t.weight.shape[0]:
+                    raise ConfigError(f"graph.{n}", f"shape mismatch: input {x.name} is {x.rows}×{x.cols} but the "
+                                                    f"weight is {t.weight.shape[0]}×{t.weight.shape[1]} "
+                                                    f"({x.cols} != {t.weight.shape[0]})")
+                t.rows = x.rows
+                t.weight_type.array(t.weight)
+            elif t.op in ("relu", "requant"):
+                t.rows, t.cols = x.rows, x.cols
+                if t.op == "relu":
+                    t.dtype = x.dtype
+            elif t.op == "add":
+                y = src[1]
+                if (x.rows, x.cols) != (y.rows, y.cols):
+                    raise ConfigError(f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {y.name} is "
+                                                    f"{y.rows}×{y.cols}")
+                t.rows, t.cols = x.rows, x.cols
+                t.dtype = NumType(max(x.dtype.width, y.dtype.width) + 1, True)
+        return order
+
+    # -- golden model -------------------------------------------------------------
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Execute the graph in NumPy with the integer semantics above; returns every tensor."""
+        order = self.validate()
+        env: dict[str, np.ndarray] = {}
+        for n in order:
+            t = self.tasks[n]
+            if t.op == "input":
+                if n not in inputs:
+                    raise ConfigError(f"graph.{n}", "no data given for this input")
+                v = t.dtype.array(inputs[n])
+                if v.shape != (t.rows, t.cols):
+                    raise ConfigError(f"graph.{n}", f"data is {v.shape}, the input is declared {t.rows}×{t.cols}")
+                env[n] = v
+                continue
+            x = env[t.inputs[0]]
+            if t.op == "gemm":
+                y = x.astype(object) @ t.weight.astype(object)
+                y = t.dtype.wrap(y) if t.overflow == "wrap" else t.dtype.saturate(y)
+            elif t.op == "relu":
+                y = np.maximum(x, 0)
+            elif t.op == "requant":
+                p = t.params
+                y = t.dtype.saturate(p["zero_point"] + round_shift(x.astype(object) * p["multiplier"], p["shift"]))
+            else:
+                y = x.astype(object) + env[t.inputs[1]].astype(object)
+            env[n] = np.asarray(y).astype(t.dtype.dtype())
+        return env
+
+
+def round_shift(x, n: int):
+    """``x / 2^n`` rounded half away from zero (exact integers)."""
+    if n == 0:
+        return x
+    half = 1 << (n - 1)
+    f = np.vectorize(lambda v: (v + half) >> n if v >= 0 else -((-v + half) >> n), otypes=[object])
+    return f(np.asarray(x, dtype=object))

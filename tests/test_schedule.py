@@ -1,0 +1,131 @@
+"""Task graphs, their integer golden model, and the schedule compiler's decisions and costs."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from hwgen import ConfigError, Int
+from hwgen.schedule import Machine, TaskGraph, compile_schedule, round_shift
+
+
+def chain(widths: list[int], rows: int = 8, acc=Int(24)) -> TaskGraph:
+    g = TaskGraph("chain")
+    g.input("x", rows, widths[0])
+    prev = "x"
+    for i, (k, n) in enumerate(zip(widths, widths[1:])):
+        prev = g.gemm(f"l{i}", prev, np.ones((k, n), dtype=np.int64), acc=acc)
+    return g
+
+
+def test_golden_model_semantics():
+    g = TaskGraph("t")
+    g.input("x", 2, 3)
+    g.gemm("y", "x", np.array([[1, -2], [3, 4], [-5, 6]]), acc=Int(8))        # wraps at 8 bits
+    g.requant("q", "y", multiplier=3, shift=1, zero_point=1, out=Int(4))
+    g.relu("r", "q")
+    x = np.array([[1, 2, 3], [100, 100, 100]])
+    env = g.run({"x": x})
+    full = x @ np.array([[1, -2], [3, 4], [-5, 6]])
+    assert env["y"].tolist() == (((full + 128) % 256) - 128).tolist()
+    q = np.clip(1 + np.array([[(3 * v + 1) >> 1 if v >= 0 else -((-3 * v + 1) >> 1) for v in r]
+                              for r in env["y"].tolist()]), -8, 7)
+    assert env["q"].tolist() == q.tolist() and env["r"].tolist() == np.maximum(q, 0).tolist()
+
+
+def test_round_shift_ties_go_away_from_zero():
+    assert list(round_shift(np.array([5, -5, 6, -6, 7, -7]), 1)) == [3, -3, 3, -3, 4, -4]
+    assert list(round_shift(np.array([2, -2, 1]), 2)) == [1, -1, 0]
+
+
+def test_fork_join_graph_runs_and_compiles():
+    g = TaskGraph("fj")
+    g.input("x", 4, 8)
+    g.gemm("a", "x", np.eye(8, dtype=np.int64), acc=Int(16))
+    g.gemm("b", "x", 2 * np.eye(8, dtype=np.int64), acc=Int(16))
+    g.add("s", "a", "b")
+    x = np.arange(32).reshape(4, 8)
+    assert g.run({"x": x})["s"].tolist() == (3 * x).tolist()
+    s = compile_schedule(g, Machine(cores=3))
+    assert {r.task for r in s.records} == {"a", "b", "s"}
+
+
+def test_every_boundary_dataflow_when_intermediates_are_huge():
+    # four layers of equal work (8·64·4096 MACs), four cores: streaming loses no compute (one layer per
+    # core runs as fast as each layer on all four in turn), while storing a 4096-wide 16-bit
+    # intermediate (64 KiB) means spilling it past the 40 KiB buffer to slow memory.
+    g = chain([64, 4096, 64, 4096, 64], acc=Int(16))
+    m = Machine(cores=4, lanes=64, onchip_bytes=40 * 1024, offchip_bytes_per_cycle=1, offchip_latency=100,
+                fill=0, switch_cycles=100)
+    s = compile_schedule(g, m)
+    assert set(s.decisions.values()) == {"dataflow"} and s.stages == [["l0", "l1", "l2", "l3"]]
+    assert s.offchip_bytes == 8 * 64 + 8 * 64 * 2      # only the graph input and the final output
+    assert s.compute_cycles == 8 * 64 * 4096 // 64 + 100
+
+
+def test_every_boundary_sequential_when_intermediates_are_tiny():
+    # small intermediates fit on chip; one layer dominates the work: running each layer alone on
+    # all four cores beats splitting the cores between streaming layers.
+    g = chain([512, 16, 512, 16])
+    m = Machine(cores=4, lanes=16, onchip_bytes=64 * 1024, offchip_bytes_per_cycle=16)
+    s = compile_schedule(g, m)
+    assert set(s.decisions.values()) == {"sequential-onchip"}
+    assert s.stages == [["l0"], ["l1"], ["l2"]] and all(c == 4 for c in s.cores.values())
+    # hand-computed: each layer 8·K·N MACs on 4·16 lanes, + switch; transfers: input, output
+    work = [8 * 512 * 16, 8 * 16 * 512, 8 * 512 * 16]
+    compute = sum(-(-w // 64) + m.switch_cycles for w in work)
+    transfer = (-(-8 * 512 // 16) + m.offchip_latency) + (-(-8 * 16 * 3 // 16) + m.offchip_latency)
+    assert s.compute_cycles == compute and s.transfer_cycles == transfer
+
+
+def test_auto_is_never_worse_than_both_fixed_policies():
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        widths = [int(w) for w in rng.choice([16, 64, 256, 1024, 2048], size=4)]
+        g = chain(widths, rows=int(rng.integers(4, 40)))
+        m = Machine(cores=int(rng.integers(1, 4)), lanes=32, onchip_bytes=int(rng.choice([4096, 32768])),
+                    offchip_bytes_per_cycle=float(rng.choice([2, 16])))
+        try:
+            auto = compile_schedule(g, m, "auto").cycles
+        except ConfigError as e:        # the buffer cannot even stage the widest tensor: no schedule at all
+            assert "cannot hold even one" in str(e)
+            continue
+        assert auto <= compile_schedule(g, m, "dataflow").cycles
+        assert auto <= compile_schedule(g, m, "sequential").cycles
+
+
+def test_records_cover_every_output_column_once():
+    g = chain([32, 96, 40])
+    s = compile_schedule(g, Machine(cores=3))
+    for task in ("l0", "l1"):
+        cols = sorted(r.cols for r in s.records if r.task == task)
+        assert cols[0][0] == 0 and cols[-1][1] == g.tasks[task].cols
+        assert all(a[1] == b[0] for a, b in zip(cols, cols[1:]))
+
+
+@pytest.mark.parametrize("build,pattern", [
+    (lambda g: (g.input("x", 2, 4), g.gemm("a", "b", np.ones((4, 4))), g.gemm("b", "a", np.ones((4, 4)))),
+     r"graph\.(a|b): the graph has a cycle: (a -> b -> a|b -> a -> b)"),
+    (lambda g: (g.input("x", 2, 4), g.gemm("a", "x", np.ones((5, 3)))),
+     r"graph\.a: shape mismatch: input x is 2×4 but the weight is 5×3 \(4 != 5\)"),
+    (lambda g: (g.input("x", 2, 4), g.gemm("a", "y", np.ones((4, 3)))), r"graph\.a: input 'y' is not a task"),
+    (lambda g: (g.input("x", 2, 4), g.gemm("a", "x", np.ones((4, 3))), g.gemm("b", "x", np.ones((4, 5))),
+                g.add("s", "a", "b")), r"graph\.s: shape mismatch: a is 2×3, b is 2×5"),
+])
+def test_bad_graphs(build, pattern):
+    g = TaskGraph("bad")
+    build(g)
+    with pytest.raises(ConfigError, match=pattern):
+        g.validate()
+
+
+def test_zero_cores_and_unfit_buffers():
+    g = chain([16, 64, 16])
+    with pytest.raises(ConfigError, match=r"machine\.cores: 0: a schedule needs at least one compute core"):
+        compile_schedule(g, Machine(cores=0))
+    with pytest.raises(ConfigError, match=r"machine\.onchip_bytes: 100 bytes cannot hold even one 2-row buffer"):
+        compile_schedule(g, Machine(onchip_bytes=100))
+    with pytest.raises(ConfigError, match=re.escape("policy: 'greedy' is not one of auto, dataflow, sequential")):
+        compile_schedule(g, Machine(), "greedy")  # type: ignore[arg-type]
