@@ -80,7 +80,7 @@ BAD_TOML = {
     "wrong type in design": (GOOD_TOML.replace('board = "arty_a7_100t"', "board = 7"),
                              r"d\.toml:design\.board: expected text, not 7"),
     "unknown block": (GOOD_TOML.replace('top = "mac_pe"', 'top = "gemm"'),
-                      r"d\.toml:design\.top: unknown block 'gemm'; available: mac_pe"),
+                      r"d\.toml:design\.top: unknown block 'gemm'; available: .*mac_pe, mixpe"),
     "unknown param": (GOOD_TOML + "lane = 4\n",
                       r"d\.toml:params\.lane: unknown parameter of mac_pe; known: acc, act"),
     "wrong param type": (GOOD_TOML.replace("lanes = 16", 'lanes = "16"'),
