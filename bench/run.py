@@ -185,14 +185,20 @@ def estimator_accuracy() -> dict[str, Any]:
     from hwgen.estimate.synth import synthesize
     from hwgen.svg import scatter_loglog
 
+    from hwgen.estimate.calibration import load_coefficients
+
+    calibrated = load_coefficients().get("blocks", {})
     families = [f for f in ("xc7", "ecp5", "xcup", "ice40")
                 if f in os.environ.get("HWGEN_BENCH_FAMILIES", "xc7 ecp5 xcup ice40").split()]
     pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     timings = []
     n_points = 0
-    for block, (_cal, ev) in points().items():
+    for _sweep, (_cal, ev) in points().items():
         for fam in families:
             for i, cfg in enumerate(ev):
+                block = cfg.block_name
+                if fam not in calibrated.get(block, {}):
+                    continue               # only (block, family) pairs with fitted coefficients are scored
                 d = Design(name="dut", top=cfg)
                 r = synthesize(d.verilog, "dut", fam)
                 t0 = time.perf_counter()
@@ -211,7 +217,9 @@ def estimator_accuracy() -> dict[str, Any]:
             per_family[fam][res]["per_block"] = {
                 b: metrics([p[0] for p in v], [p[1] for p in v]) for (b, f, r), v in pairs.items()
                 if f == fam and r == res}
+    families = [f for f in families if any(k[1] == f for k in pairs)]
     result = {"design_points": n_points, "families": families,
+              "calibrated": {b: sorted(v) for b, v in calibrated.items()},
               "estimate_time_ms_max": round(max(timings) * 1e3, 3),
               "estimate_time_ms_mean": round(sum(timings) / len(timings) * 1e3, 3),
               "metrics": per_family,
