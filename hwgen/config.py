@@ -104,7 +104,10 @@ class BlockConfig:
         """``(name, default, allowed, doc)`` for each parameter."""
         rows = []
         for f in dataclasses.fields(cls):
-            rows.append((f.name, str(f.default), f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
+            d = f.default
+            text = (f"{d.block_name} table" if isinstance(d, BlockConfig) else
+                    ",".join(d) if isinstance(d, tuple) else str(d))
+            rows.append((f.name, text, f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
         return rows
 
     @classmethod

@@ -1,6 +1,6 @@
 """InTAR-style schedules for two graphs with very different intermediate volumes.
 
-    python examples/intar_schedules.py
+    python examples/scripts/intar_schedules.py
 
 * ``mlp``: a 3-layer MLP, 32 tokens, 256 -> 256 -> 2048 -> 256: the middle layer widens 8x, so its
   output (64 KiB) does not fit the 48 KiB on-chip buffer while the first layer's (8 KiB) does.
