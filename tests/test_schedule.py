@@ -129,3 +129,23 @@ def test_zero_cores_and_unfit_buffers():
         compile_schedule(g, Machine(onchip_bytes=100))
     with pytest.raises(ConfigError, match=re.escape("policy: 'greedy' is not one of auto, dataflow, sequential")):
         compile_schedule(g, Machine(), "greedy")  # type: ignore[arg-type]
+
+
+def test_example_script_shows_auto_beating_both_fixed_policies():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "scripts" / "intar_schedules.py"
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    cycles = {}
+    graph = None
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            graph = line.split(":")[0]
+        else:
+            policy, n = line.split()[:2]
+            cycles[(graph, policy)] = int(n)
+    for g in ("mlp", "attention"):
+        assert cycles[(g, "auto")] <= min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
+    assert cycles[("mlp", "auto")] < min(cycles[("mlp", "dataflow")], cycles[("mlp", "sequential")])
