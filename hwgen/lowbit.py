@@ -205,9 +205,12 @@ def quantize_groups(w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int 
     group scales per row to ``scale_bits`` bits: ``s_ch = max_g s_g / (2^b - 1)``,
     ``q_s = clamp(round_half_even(s_g / s_ch), 0, 2^b - 1)``.
 
-    Raises ``ConfigError`` when the reduction length is not a multiple of ``group`` (pad with
-    zeros first) and ``ValueError`` on NaN/inf weights.
+    An all-zero group gets scale ``min_scale`` (its codes are all 0). Raises ``ConfigError`` when
+    the reduction length is not a multiple of ``group`` (pad with zeros first) or ``min_scale`` is
+    not positive (a zero scale cannot be divided by), and ``ValueError`` on NaN/inf weights.
     """
+    if not min_scale > 0:
+        raise ConfigError("min_scale", f"{min_scale!r}: scales must be positive; a zero scale would divide by zero")
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 2:
         raise ConfigError("weights", f"expected a matrix, got {w.ndim}-D data")

@@ -81,6 +81,11 @@ def test_selection_rule_on_hand_computed_groups():
     assert int(np.argmin(errs)) == q.dtype_id[0, 1]
 
 
+def test_all_zero_groups_get_the_minimum_scale_and_zero_codes():
+    q = quantize_groups(np.zeros((1, 8)), group=4)
+    assert (q.codes == 0).all() and np.all(q.scale == 1e-8) and np.array_equal(q.dequantize(), np.zeros((1, 8)))
+
+
 def test_second_level_scales_are_8_bit():
     rng = np.random.default_rng(1)
     q = quantize_groups(rng.normal(size=(3, 512)), group=128)
@@ -94,6 +99,7 @@ def test_second_level_scales_are_8_bit():
     (lambda: quantize_groups(np.array([[1.0, np.nan]]), group=2), r"weights\[0, 1\] is nan"),
     (lambda: quantize_groups(np.ones((1, 4)), ("FP5",), group=4), "unknown datatype 'FP5'"),
     (lambda: datatype("int9"), "unknown datatype 'int9'"),
+    (lambda: quantize_groups(np.ones((1, 4)), group=4, min_scale=0.0), r"min_scale: 0\.0: scales must be positive"),
 ])
 def test_bad_inputs(call, pattern):
     with pytest.raises((ConfigError, ValueError), match=pattern):
