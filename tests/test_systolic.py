@@ -10,7 +10,7 @@ import pytest
 
 from hwgen import ConfigError, Fixed, Int, UFixed, UInt
 from hwgen.blocks import MacPEConfig, SystolicArrayConfig
-from hwgen.blocks.systolic import Gemm, assemble, gemm_cycles, gemm_vectors, golden_gemm, mac_fold
+from hwgen.blocks.systolic import Gemm, assemble, gemm_cycles, gemm_vectors, mac_fold
 from hwgen.blocks.systolic import config as sa_config
 from hwgen.sim.verify import verify_amaranth
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,6 +43,7 @@ from ..lowbit import BITMOD_FP4, DATATYPES, Datatype
 from ..numtype import Int, NumType
 from ..sim.vectors import StreamVectors
 from .mac_pe import _adder_tree
+from ..sim.stimuli import biased
 
 Dequant = Literal["serial", "multiplier"]
 
@@ -122,7 +123,7 @@ class BitSerialPEConfig(BlockConfig):
     def timing(self) -> Timing:
         c = [d.cycles for d in self.dts]
         return Timing(latency=self.dequant_cycles + 1, ii=min(c), ops_per_beat=self.lanes * self.rows,
-                      notes=f"cycles per beat by format: " + ", ".join(f"{d.name} {d.cycles}" for d in self.dts)
+                      notes="cycles per beat by format: " + ", ".join(f"{d.name} {d.cycles}" for d in self.dts)
                             + f"; dequantizer {self.dequant_cycles} cycle(s); y valid {self.dequant_cycles + 1} "
                               f"cycles after the last group's last term")
 
@@ -183,7 +184,7 @@ class BitSerialPEConfig(BlockConfig):
 
         def group(nbeats: int, fmt_r, codes=None, act=None, scale=None, is_last=False):
             for b in range(nbeats):
-                av = act if act is not None else _biased(rng, self.act, L)
+                av = act if act is not None else biased(rng, self.act, L)
                 rows["a"].append(np.broadcast_to(av, (L,)).copy())
                 cs = []
                 for r in range(R):
@@ -222,12 +223,6 @@ class BitSerialPEConfig(BlockConfig):
         return StreamVectors(inputs={"i": arr}, expected={"o": y}, corners=names,
                              schedule={"i": accepts, "o": outs},
                              triggers={"o": ("i", np.flatnonzero(arr["last"]))})
-
-
-def _biased(rng: np.random.Generator, t: NumType, shape) -> np.ndarray:
-    vals = rng.integers(t.min, t.max, size=shape, endpoint=True, dtype=np.int64)
-    edges = np.array(sorted({t.min, t.max, 0, min(1, t.max), max(-1, t.min)}), dtype=np.int64)
-    return np.where(rng.random(shape) < 0.25, rng.choice(edges, size=shape), vals)
 
 
 class BitSerialPE(wiring.Component):

@@ -33,14 +33,9 @@ from ..lowbit import OLIVE_ID, olive_decode_nibble, olive_encode
 from ..numtype import Int, NumType, UInt
 from ..sim.vectors import StreamVectors
 from .mac_pe import _adder_tree
+from ..sim.stimuli import biased
 
 LATENCY = 2
-
-
-def _biased(rng: np.random.Generator, t: NumType, shape) -> np.ndarray:
-    vals = rng.integers(t.min, t.max, size=shape, endpoint=True, dtype=np.int64)
-    edges = np.array(sorted({t.min, t.max, 0, min(1, t.max), max(-1, t.min)}), dtype=np.int64)
-    return np.where(rng.random(shape) < 0.25, rng.choice(edges, size=shape), vals)
 
 
 def _ends(last) -> np.ndarray:
@@ -138,7 +133,7 @@ class TernaryPEConfig(BlockConfig):
             seqs.append((np.full((k, L), self.act.min), np.full((k, L), 3)))
         for _ in range(n):
             k = int(rng.integers(1, 9))
-            seqs.append((_biased(rng, self.act, (k, L)), rng.integers(0, 4, (k, L))))
+            seqs.append((biased(rng, self.act, (k, L)), rng.integers(0, 4, (k, L))))
         return _vectors(self, seqs, ["every code × extreme activations", f"min × -1 over {min(self.max_len, 256)} beats"])
 
 
@@ -214,7 +209,7 @@ class OliveMACConfig(BlockConfig):
             q = rng.integers(-7, 8, (k, L))
             out = rng.random((k, L)) < 0.08            # ~8 % outliers, up to ±96
             q = np.where(out, rng.choice([12, 16, 24, 32, 48, 64, 96, -12, -16, -24, -32, -48, -64, -96], (k, L)), q)
-            seqs.append((_biased(rng, self.act, (k, L)), olive_encode(q).reshape(k, P)))
+            seqs.append((biased(rng, self.act, (k, L)), olive_encode(q).reshape(k, P)))
         return _vectors(self, seqs, names + ["random INT4 with ~8 % abfloat outliers"])
 
 
@@ -338,7 +333,7 @@ class MixPEConfig(BlockConfig):
             s = int(rng.integers(0, top + 1)) if scale is None else scale
             z = int(rng.integers(0, zmax + 1)) if zero is None else zero
             for b in range(nb):
-                beats["a"].append(_biased(rng, self.act, L) if a is None else np.full(L, a))
+                beats["a"].append(biased(rng, self.act, L) if a is None else np.full(L, a))
                 beats["q"].append(rng.integers(W.min, W.max + 1, L) if q is None else np.full(L, q))
                 beats["scale"].append(s)
                 beats["zero"].append(z)

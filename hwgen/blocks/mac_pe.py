@@ -36,10 +36,12 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..arith import sum_type, to_accumulator
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..numtype import Int, NumType, Overflow
 from ..sim.vectors import StreamVectors
+from ..sim.stimuli import biased
 
 MAX_OPERAND_BITS = 32
 MAX_ACC_BITS = 128
@@ -178,7 +180,7 @@ class MacPEConfig(BlockConfig):
         top = max(1, min(max_beats, self.max_len))
         for _ in range(n):
             k = int(rng.integers(1, top + 1))
-            seqs.append((_biased(rng, self.act, (k, L)), _biased(rng, self.weight, (k, L))))
+            seqs.append((biased(rng, self.act, (k, L)), biased(rng, self.weight, (k, L))))
         a = np.concatenate([s[0] for s in seqs]).astype(self.act.dtype())
         w = np.concatenate([s[1] for s in seqs]).astype(self.weight.dtype())
         last = np.zeros(len(a), dtype=np.int64)
@@ -269,17 +271,6 @@ class MacPEConfig(BlockConfig):
         return np.concatenate(av), np.concatenate(wv)
 
 
-def _biased(rng: np.random.Generator, t: NumType, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniform raw values of type ``t``, a quarter of them replaced by edge values."""
-    vals = rng.integers(t.min, t.max, size=shape, endpoint=True, dtype=np.int64) \
-        if t.width <= 62 else np.array([int(rng.integers(0, 1 << 62)) for _ in range(int(np.prod(shape)))],
-                                       dtype=object).reshape(shape)
-    edges = np.array(sorted({t.min, t.max, 0, min(1, t.max), max(-1, t.min)}), dtype=np.int64)
-    pick = rng.random(shape) < 0.25
-    vals = np.where(pick, rng.choice(edges, size=shape), vals)
-    return vals
-
-
 class MacPE(wiring.Component):
     """The MAC PE hardware; see the module docstring for interface and timing.
 
@@ -329,18 +320,9 @@ class MacPE(wiring.Component):
         first = Signal(init=1)  # next beat starts a new accumulation
         acc = Signal(cfg.acc.shape, reset_less=True)
         result = Signal(cfg.acc.shape, reset_less=True)
-        # exact sum of the (cleared) accumulator and this beat's tree sum
-        full_type = NumType.fitting(min(0, cfg.acc.min) + cfg.tree_type.min, cfg.acc.max + cfg.tree_type.max)
-        full = Signal(full_type.shape)
-        m.d.comb += full.eq(Mux(first, 0, acc) + total)
-        nxt = Signal(cfg.acc.shape)
-        new: Value = full  # wrap: keep the low acc.width bits
-        if cfg.overflow == "saturate":  # clamp only against the edges the sum can reach
-            if full_type.min < cfg.acc.min:
-                new = Mux(full < cfg.acc.min, cfg.acc.min, new)
-            if full_type.max > cfg.acc.max:
-                new = Mux(full > cfg.acc.max, cfg.acc.max, new)
-        m.d.comb += nxt.eq(new)
+        # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
+        nxt = to_accumulator(m, cfg.acc, cfg.overflow, Mux(first, 0, acc) + total,
+                             sum_type(cfg.acc, cfg.tree_type), "acc_next")
 
         stall = valid & last & self.o.valid & ~self.o.ready
         m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance), self.o.payload.eq(result)]

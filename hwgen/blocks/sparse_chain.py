@@ -50,6 +50,7 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..arith import sum_type, to_accumulator
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..int8pack import SHIFT
@@ -57,6 +58,7 @@ from ..numtype import Int, NumType, Overflow
 from ..sim.vectors import StreamVectors
 from ..sparse import SUPPORTED, NMPattern, compress, prune
 from .systolic.array import delay, register, valid_delay
+from ..sim.stimuli import biased
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,14 +227,14 @@ class SparseChainConfig(BlockConfig):
             rows = S // self.group_len(p)
             K = S * nb
             if wfill is None:
-                W = prune(_biased(rng, self.weight, (rows, K)), p)
+                W = prune(biased(rng, self.weight, (rows, K)), p)
             else:
                 W = prune(np.full((rows, K), wfill, dtype=np.int64), p)
             c = compress(W, p)
             g = self.group_len(p)
             for b in range(nb):
-                xv = _biased(rng, self.act, S) if xfill is None else np.full(S, xfill)
-                x1 = _biased(rng, self.act, S) if xfill is None else np.full(S, xfill)
+                xv = biased(rng, self.act, S) if xfill is None else np.full(S, xfill)
+                x1 = biased(rng, self.act, S) if xfill is None else np.full(S, xfill)
                 beats["x"].append(xv)
                 beats["x1"].append(x1)
                 beats["w"].append(np.concatenate([c.values[q, b * g:(b + 1) * g] for q in range(rows)]))
@@ -307,12 +309,6 @@ def matvec_vectors(cfg: SparseChainConfig, W: np.ndarray, x: np.ndarray, pattern
     inputs = {k: arr[k] for k in ("x", "w", "idx", "mode", "last")} | ({"x1": arr["x1"]} if cfg.pack_int8 else {})
     return StreamVectors(inputs={"i": inputs}, expected={"o": {"y": y} | ({"y1": y1} if cfg.pack_int8 else {})},
                          triggers={"o": ("i", np.flatnonzero(arr["last"]))}, corners=[f"W·x in {p}"])
-
-
-def _biased(rng: np.random.Generator, t: NumType, shape) -> np.ndarray:
-    vals = rng.integers(t.min, t.max, size=shape, endpoint=True, dtype=np.int64)
-    edges = np.array(sorted({t.min, t.max, 0, min(1, t.max), max(-1, t.min)}), dtype=np.int64)
-    return np.where(rng.random(shape) < 0.25, rng.choice(edges, size=shape), vals)
 
 
 class SparseChain(wiring.Component):
@@ -445,16 +441,5 @@ class SparseChain(wiring.Component):
 
 
 def _overflow(m: Module, cfg: SparseChainConfig, value: Value, name: str) -> Signal:
-    """``value`` (exact) brought into the accumulator type by the overflow rule."""
-    full_t = NumType.fitting(min(cfg.acc.min, 0) + cfg.chain_type.min, max(cfg.acc.max, 0) + cfg.chain_type.max)
-    full = Signal(full_t.shape, name=f"{name}_full")
-    m.d.comb += full.eq(value)
-    new: Value = full
-    if cfg.overflow == "saturate":
-        if full_t.min < cfg.acc.min:
-            new = Mux(full < cfg.acc.min, cfg.acc.min, new)
-        if full_t.max > cfg.acc.max:
-            new = Mux(full > cfg.acc.max, cfg.acc.max, new)
-    out = Signal(cfg.acc.shape, name=name)
-    m.d.comb += out.eq(new)
-    return out
+    """``value`` (accumulator or 0, plus a chain sum) brought into the accumulator type by the overflow rule."""
+    return to_accumulator(m, cfg.acc, cfg.overflow, value, sum_type(cfg.acc, cfg.chain_type), name)

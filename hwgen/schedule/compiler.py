@@ -210,7 +210,7 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
     for op in ops:
         for i in inputs[op]:
             last_use[i] = max(last_use.get(i, -1), stage_of[op])
-    onchip, live_peak = set(), 0
+    onchip: set[str] = set()
     seq_tensors = [out_tensor[a] for (a, b), df in dataflow.items() if not df]
     seq_tensors = sorted(set(seq_tensors), key=lambda t: stage_of[producer[t]])
     fifo_bytes = sum(machine.fifo_rows * graph.tasks[out_tensor[a]].cols * math.ceil(graph.tasks[out_tensor[a]].dtype.width / 8)

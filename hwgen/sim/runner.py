@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +85,7 @@ def check_simulator(sim: str) -> None:
     if sim not in SIMULATORS:
         raise ToolError(sim, f"unknown simulator; choose one of {', '.join(SIMULATORS)}")
     try:
-        import cocotb  # noqa: F401
+        import cocotb  # noqa: F401  (availability check)
     except ImportError:
         raise ToolError("cocotb", "cocotb is not installed; pip install 'hwgen[sim]'") from None
     if sim == "verilator":

@@ -29,6 +29,7 @@ import numpy as np
 from ...errors import ConfigError
 from ...sim.vectors import StreamVectors
 from .config import SystolicArrayConfig, mac_fold
+from ...sim.stimuli import biased
 
 
 @dataclass
@@ -206,17 +207,11 @@ def random_gemms(cfg: SystolicArrayConfig, rng: np.random.Generator, n: int, *, 
         M = odd(R, 4 * R + 3) if not cfg.ws else int(rng.integers(1, 2 * R + 4))
         K = odd(R, kmax)
         N = odd(C, 4 * C + 3)
-        a = _biased(rng, pe.act, (M, K))
-        b = _biased(rng, pe.weight, (K, N))
+        a = biased(rng, pe.act, (M, K))
+        b = biased(rng, pe.weight, (K, N))
         gemms.append(Gemm(a, b, "random"))
         total += M * N
     return gemms
-
-
-def _biased(rng: np.random.Generator, t, shape) -> np.ndarray:
-    vals = rng.integers(t.min, t.max, size=shape, endpoint=True, dtype=np.int64)
-    edges = np.array(sorted({t.min, t.max, 0, min(1, t.max), max(-1, t.min)}), dtype=np.int64)
-    return np.where(rng.random(shape) < 0.25, rng.choice(edges, size=shape), vals)
 
 
 def gemm_cycles(cfg: SystolicArrayConfig, M: int, K: int, N: int) -> dict[str, float]:

@@ -22,31 +22,13 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ...numtype import NumType
+from ...arith import sum_type, to_accumulator
 from ..mac_pe import MacPEConfig
 
 
 def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: str) -> Signal:
-    """``f(base + product)`` as a signal of the accumulator type (wrap or saturate).
-
-    The clamps are only emitted against the edges the exact sum can reach.
-    """
-    acc = pe.acc
-    prod = pe.product_type
-    lo = min(acc.min, 0) + prod.min
-    hi = max(acc.max, 0) + prod.max
-    full_t = NumType.fitting(lo, hi)
-    full = Signal(full_t.shape, name=f"{name}_sum")
-    m.d.comb += full.eq(base + product)
-    out = Signal(acc.shape, name=name)
-    new: Value = full
-    if pe.overflow == "saturate":
-        if full_t.min < acc.min:
-            new = Mux(full < acc.min, acc.min, new)
-        if full_t.max > acc.max:
-            new = Mux(full > acc.max, acc.max, new)
-    m.d.comb += out.eq(new)
-    return out
+    """``f(base + product)`` as a signal of the accumulator type (wrap or saturate)."""
+    return to_accumulator(m, pe.acc, pe.overflow, base + product, sum_type(pe.acc, pe.product_type), name)
 
 
 class WeightStationaryPE(wiring.Component):
