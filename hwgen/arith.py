@@ -7,13 +7,14 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from .numtype import NumType
 
 
-def to_accumulator(m: Module, acc: NumType, rule: str, value: Value, value_type: NumType, name: str) -> Signal:
+def to_accumulator(m: Module, acc: NumType, rule: str, value: Value, value_type: NumType, name: str,
+                   full_name: str | None = None) -> Signal:
     """``value`` (an exact sum whose range is ``value_type``) brought into ``acc`` by the overflow rule.
 
     ``saturate`` clamps to ``[acc.min, acc.max]``, emitting only the comparisons the value's range can
     trip; ``wrap`` (and ``error``, where the config proved no overflow) keeps the low ``acc.width`` bits.
     """
-    full = Signal(value_type.shape, name=f"{name}_full")
+    full = Signal(value_type.shape, name=full_name or f"{name}_full")
     m.d.comb += full.eq(value)
     new: Value = full
     if rule == "saturate":

@@ -322,7 +322,7 @@ class MacPE(wiring.Component):
         result = Signal(cfg.acc.shape, reset_less=True)
         # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
         nxt = to_accumulator(m, cfg.acc, cfg.overflow, Mux(first, 0, acc) + total,
-                             sum_type(cfg.acc, cfg.tree_type), "acc_next")
+                             sum_type(cfg.acc, cfg.tree_type), "nxt", full_name="full")
 
         stall = valid & last & self.o.valid & ~self.o.ready
         m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance), self.o.payload.eq(result)]

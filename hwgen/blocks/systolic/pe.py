@@ -28,7 +28,8 @@ from ..mac_pe import MacPEConfig
 
 def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: str) -> Signal:
     """``f(base + product)`` as a signal of the accumulator type (wrap or saturate)."""
-    return to_accumulator(m, pe.acc, pe.overflow, base + product, sum_type(pe.acc, pe.product_type), name)
+    return to_accumulator(m, pe.acc, pe.overflow, base + product, sum_type(pe.acc, pe.product_type), name,
+                          full_name=f"{name}_sum")
 
 
 class WeightStationaryPE(wiring.Component):
