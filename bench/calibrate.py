@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from hwgen import Design  # noqa: E402
 from hwgen.estimate import model  # noqa: E402
 from hwgen.estimate.calibration import COEFFICIENTS_FILE, FITTED, fit  # noqa: E402
-from hwgen.estimate.sweep import points  # noqa: E402
+from hwgen.estimate.sweep import DEFAULT_SWEEPS, points  # noqa: E402
 from hwgen.estimate.synth import synthesize, yosys_version  # noqa: E402
 from hwgen.progress import say  # noqa: E402
 
@@ -51,7 +51,8 @@ def collect(configs, family: str, label: str) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", nargs="+", default=["xc7", "ecp5", "xcup", "ice40"])
-    ap.add_argument("--sweeps", nargs="+", default=None, help="only these sweeps (default: all)")
+    ap.add_argument("--sweeps", nargs="+", default=None,
+                    help=f"only these sweeps (default: {', '.join(DEFAULT_SWEEPS)})")
     args = ap.parse_args()
     os.environ.setdefault("HWGEN_QUIET", "0")
     data = []
@@ -59,7 +60,7 @@ def main() -> int:
     if args.sweeps and COEFFICIENTS_FILE.exists():      # a partial run keeps the other blocks' coefficients
         coefs["blocks"] = json.loads(COEFFICIENTS_FILE.read_text()).get("blocks", {})
     for sweep_name, (cal, _ev) in points().items():
-        if args.sweeps and sweep_name not in args.sweeps:
+        if sweep_name not in (args.sweeps or DEFAULT_SWEEPS):
             continue
         for fam in args.families:
             rows = collect(cal, fam, f"calibrate {sweep_name}")

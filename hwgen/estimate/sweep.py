@@ -19,6 +19,10 @@ from ..errors import ConfigError
 from ..numtype import Int, UInt
 
 SWEEPS: dict[str, Callable[[random.Random], list[BlockConfig]]] = {}
+#: Sweeps calibrated by default. The low-bit units' sweep synthesizes slowly (a bit-serial array took
+#: 950 s on Yosys 0.70), so it runs only when asked for (`bench/calibrate.py --sweeps lowbit_units`);
+#: until then those blocks use the structural fallback estimate (reported as uncalibrated).
+DEFAULT_SWEEPS = ("mac_pe", "systolic_array", "sparse_chain")
 
 
 def sweep(fn: Callable[[random.Random], list[BlockConfig]]):
