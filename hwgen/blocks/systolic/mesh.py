@@ -46,6 +46,17 @@ def _key(kind: str, pe: MacPEConfig, rows: int, cols: int, tile: int) -> str:
 
 
 # --------------------------------------------------------------------------- weight stationary
+def _ws_ports(pe: MacPEConfig, rows: int, cols: int) -> dict:
+    """Ports shared by a weight-stationary mesh and each of its mesh rows."""
+    return {
+        "a": In(data.ArrayLayout(pe.act.shape, rows)),
+        "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+        "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
+        "load": In(rows), "advance": In(1),
+        "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+    }
+
+
 class WeightStationaryMeshRow(wiring.Component):
     """One tile row of a weight-stationary mesh: ``rows × cols`` PEs.
 
@@ -57,13 +68,7 @@ class WeightStationaryMeshRow(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
-            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "load": In(rows), "advance": In(1),
-            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
-        })
+        super().__init__(_ws_ports(pe, rows, cols))
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -93,13 +98,7 @@ class WeightStationaryMesh(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
-            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "load": In(rows), "advance": In(1),
-            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
-        })
+        super().__init__(_ws_ports(pe, rows, cols))
 
     def elaborate(self, platform) -> Module:
         m = Module()
