@@ -296,6 +296,31 @@ def sparse_chain() -> dict[str, Any]:
     return out
 
 
+def _lut_mac_baseline(lanes: int) -> str:
+    """Verilog of a hand-tuned LUT-only parallel INT8×INT4 MAC: registered operands, kept products and
+    a kept adder tree (one carry-chain adder per node), 32-bit accumulator. It is the stronger
+    baseline: Yosys maps hwgen's mac_pe tree as one carry-save ``$macc``, which costs more LUTs."""
+    from amaranth.back import verilog
+    from amaranth.hdl import Module, Signal, signed
+
+    from hwgen.arith import kept_adder_tree
+
+    m = Module()
+    a = [Signal(signed(8), name=f"a{i}") for i in range(lanes)]
+    w = [Signal(signed(4), name=f"w{i}") for i in range(lanes)]
+    regs = [Signal.like(x, name=f"{x.name}_q") for x in a + w]
+    m.d.sync += [r.eq(x) for r, x in zip(regs, a + w)]
+    prods = []
+    for i in range(lanes):
+        p = Signal(signed(12), name=f"p{i}", attrs={"keep": 1})
+        m.d.comb += p.eq(regs[i] * regs[lanes + i])
+        prods.append(p)
+    tree, _ = kept_adder_tree(m, "t", prods)
+    acc = Signal(signed(32))
+    m.d.sync += acc.eq(acc + tree)
+    return verilog.convert(m, ports=a + w + [acc], name="u_lut_mac_baseline")
+
+
 @section
 def lowbit_units() -> dict[str, Any]:
     """Issue 3: LUT/FF per lane (xc7, ice40) of the bit-serial / shift-add / ternary / OliVe units vs a plain
@@ -304,7 +329,9 @@ def lowbit_units() -> dict[str, Any]:
     from hwgen.estimate.synth import synthesize
     from hwgen.lowbit import BITMOD_FP4, DATATYPES
 
-    out: dict[str, Any] = {"cycles_per_weight": {n: d.cycles for n, d in DATATYPES.items()}, "area": {}}
+    out: dict[str, Any] = {"cycles_per_weight": {n: d.cycles for n, d in DATATYPES.items()}, "area": {},
+                           "marginal_lut_per_lane": {}}
+    lut_at: dict[tuple[str, str], dict[int, int]] = {}
     for L in (8, 16):
         units = {
             "bitmod_fp4_serial_dequant": (BitSerialPEConfig(lanes=L, formats=BITMOD_FP4), L / 2),
@@ -314,22 +341,32 @@ def lowbit_units() -> dict[str, Any]:
             "olive_int4_pairs_x_int8": (OliveMACConfig(pairs=L // 2), L),
             "ternary_x_int8": (TernaryPEConfig(lanes=L, acc=Int(32)), L),
             "baseline_int8_x_int4_mac": (MacPEConfig(act=Int(8), weight=Int(4), acc=Int(32), lanes=L, pipeline=1), L),
+            "baseline_int8_x_int4_lut_tuned": (None, L),
         }
         for name, (cfg, macs) in units.items():
-            d = Design(name=f"u_{name}", top=cfg)
+            if cfg is None:
+                verilog, top = _lut_mac_baseline(L), "u_lut_mac_baseline"
+            else:
+                d = Design(name=f"u_{name}", top=cfg)
+                verilog, top = d.verilog, d.name
             for fam in ("xc7", "ice40"):
-                for dsp in ((True, False) if name.startswith("baseline") else (True,)):
+                for dsp in ((True, False) if name == "baseline_int8_x_int4_mac" else (cfg is not None,)):
                     say(f"lowbit: synthesizing {name} L={L} on {fam}{'' if dsp else ' without DSPs'}")
-                    r = synthesize(d.verilog, d.name, fam, dsp=dsp)
+                    r = synthesize(verilog, top, fam, dsp=dsp)
                     res = r.resources
-                    key = f"L{L}_{name}_{fam}{'' if dsp else '_lut_only'}"
-                    out["area"][key] = {
+                    tag = f"{name}_{fam}{'' if dsp else '_lut_only'}"
+                    out["area"][f"L{L}_{tag}"] = {
                         "lut_per_lane": round(res["lut"] / L, 1), "ff_per_lane": round(res["ff"] / L, 1),
                         "dsp": res["dsp"], "macs_per_cycle": macs,
                         "macs_per_lut_per_cycle": round(macs / max(res["lut"], 1), 4),
                         "totals": {k: v for k, v in res.items() if v}}
-    out["note"] = ("BitMoD MACs/cycle assume FP4 groups (2 cycles per weight); the baseline is hwgen's mac_pe "
-                   "(INT8 x INT4, pipeline 1), synthesized with and without DSP blocks")
+                    lut_at.setdefault((tag, fam), {})[L] = res["lut"]
+    for (tag, _), by_l in lut_at.items():
+        out["marginal_lut_per_lane"][tag] = round((by_l[16] - by_l[8]) / 8, 1)
+    out["note"] = ("BitMoD MACs/cycle assume FP4 groups (2 cycles per weight) and include the group dequantizer; "
+                   "baselines: hwgen's mac_pe (INT8 x INT4, pipeline 1) with and without DSP blocks, and a hand-tuned "
+                   "LUT-only MAC with kept products and adder tree (no dequantizer). marginal_lut_per_lane = "
+                   "(LUT at 16 lanes - LUT at 8 lanes) / 8: the cost of one more lane, without fixed per-row parts")
     return out
 
 

@@ -26,6 +26,8 @@ selection: smallest mean squared error, ties to the earlier candidate.
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -58,11 +60,6 @@ def booth_digits(value: int, bits: int) -> list[int]:
         digits.append(table[(hi << 2) | (lo << 1) | prev])
         prev = hi
     return digits
-
-
-def _bits_terms(mag: int) -> list[tuple[int, int]]:
-    """Set bits of a magnitude as (+1, shift) terms, high first."""
-    return [(1, i) for i in reversed(range(mag.bit_length())) if (mag >> i) & 1]
 
 
 @dataclass(frozen=True)
@@ -114,16 +111,37 @@ class Datatype:
         lo, hi = g[i - 1], g[i]
         return np.where(x - lo <= hi - x, lo, hi).astype(np.int64)
 
-    def terms(self, code: int) -> list[tuple[int, int]]:
-        """The ``cycles`` shift-add terms ``(sign in {-1,0,+1}, shift)`` of one code (zero terms pad)."""
-        value = self.values[code]
+    def digits(self, code: int) -> tuple[int, ...]:
+        """The ``cycles`` base-4 digits of one code, least significant first: ``value = Σ d_k·4^k``.
+
+        Every digit is one of ``0, ±1, ±2, ±4``, so cycle ``k`` of a bit-serial PE adds ``d_k·a`` with a
+        per-lane shift of 0, 1 or 2 and a shift by ``2k`` shared by all lanes (applied by Horner's rule,
+        most significant digit first). ``INT{b}`` uses radix-4 Booth digits (the spec's table). The other
+        formats use the digit vector with the fewest non-zero digits, then the smallest ``Σ|d_k|``, then
+        the lexicographically smallest (so ``3 = 4 − 1`` is ``(−1, +1)``, ``12 = 8 + 4`` is ``(4, 2)``).
+        """
+        return self._digit_table[code]
+
+    @cached_property
+    def _digit_table(self) -> tuple[tuple[int, ...], ...]:
         if self.name.startswith("INT"):
-            t = [(int(np.sign(d)), 2 * i + (1 if abs(d) == 2 else 0)) for i, d in enumerate(booth_digits(value, self.bits))]
-        else:
-            sign = -1 if value < 0 else 1
-            t = [(sign, s) for _, s in _bits_terms(abs(value))]
-        t += [(0, 0)] * (self.cycles - len(t))
-        assert len(t) == self.cycles and sum(sg << sh for sg, sh in t) == value, (self.name, code)
+            return tuple(tuple(booth_digits(v, self.bits)) for v in self.values)
+        choices = sorted(itertools.product((0, 1, -1, 2, -2, 4, -4), repeat=self.cycles),
+                         key=lambda d: (sum(x != 0 for x in d), sum(abs(x) for x in d), d))
+        table = []
+        for v in self.values:
+            best = next((d for d in choices if sum(x * 4 ** k for k, x in enumerate(d)) == v), None)
+            if best is None:
+                raise AssertionError(f"{self.name}: {v} has no {self.cycles}-digit base-4 form")
+            table.append(best)
+        return tuple(table)
+
+    def terms(self, code: int) -> list[tuple[int, int]]:
+        """The ``cycles`` shift-add terms ``(sign in {-1,0,+1}, shift)`` of one code (zero terms pad):
+        term ``k`` is digit ``k`` of :meth:`digits`, ``shift = 2k + log2|d_k|``."""
+        t = [(int(np.sign(d)), 2 * k + abs(d).bit_length() - 1) if d else (0, 0)
+             for k, d in enumerate(self.digits(code))]
+        assert len(t) == self.cycles and sum(sg << sh for sg, sh in t) == self.values[code], (self.name, code)
         return t
 
 

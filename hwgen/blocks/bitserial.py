@@ -4,11 +4,18 @@
 matrix-vector product); each has ``lanes`` lanes. A beat carries ``lanes``
 activations, and for every row ``lanes`` weight codes, the row's group
 format (an index into ``formats``) and its 8-bit group scale. Every weight
-is processed as its format's shift-add terms (:meth:`hwgen.lowbit.Datatype.terms`):
-radix-4 Booth digits for ``INT{b}`` (``ceil(b/2)`` cycles), two terms for
-FP4/FP3/FLINT4 and their special values, one for ternary. The format is
-decoded per group at run time, so switching formats between groups costs
-nothing.
+is processed as its format's base-4 digits (:meth:`hwgen.lowbit.Datatype.digits`),
+one per cycle, most significant first: radix-4 Booth digits for ``INT{b}``
+(``ceil(b/2)`` cycles), two digits for FP4/FP3/FLINT4 and their special
+values, one for ternary. The format is decoded per group at run time, so
+switching formats between groups costs nothing.
+
+Datapath per row and cycle: every lane turns its digit ``d ∈ {0, ±1, ±2, ±4}``
+into ``a·|d|`` (a 3:1 mux of ``a``, ``a<<1``, ``a<<2``) and, for ``d < 0``,
+inverts it; the ``+1`` of each negation enters the adder tree as a carry-in.
+The lane sums are combined by Horner's rule, ``beat = 4·beat + Σ_lanes d·a``,
+so the shift by ``4^k`` is one wire shift shared by all lanes, and the beat
+sum is added to the group accumulator on the beat's last digit.
 
 Semantics (exact integers, no truncation anywhere)::
 
@@ -22,9 +29,9 @@ scale quantization (``weight ≈ value · scale_q · s_ch``).
 Timing: a beat takes ``T = max over rows of cycles(format)`` cycles; the next
 beat is taken in the cycle the current one applies its last term. At a
 group's last beat the group sum is handed to the dequantizer — bit-serial
-over the 8 scale bits (MSB first, ``acc = 2·acc + (bit ? sum : 0)``, 8 cycles)
-or one multiplier (1 cycle) — and a group may end only when the dequantizer
-is free. ``y`` is valid ``D + 1`` cycles after the hand-off (``D`` = 8 or 1).
+over the 8 scale bits (LSB first, straight into the total:
+``total += bit_i ? sum·2^i : 0``, 8 cycles) or one multiplier (1 cycle) —
+and a group may end only when the dequantizer is free. ``y`` is valid ``D + 1`` cycles after the hand-off (``D`` = 8 or 1).
 """
 
 from __future__ import annotations
@@ -33,16 +40,16 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..arith import kept_adder_tree
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..lowbit import BITMOD_FP4, DATATYPES, Datatype
 from ..numtype import Int, NumType
 from ..sim.vectors import StreamVectors
-from .mac_pe import _adder_tree
 from ..sim.stimuli import biased
 
 Dequant = Literal["serial", "multiplier"]
@@ -82,6 +89,13 @@ class BitSerialPEConfig(BlockConfig):
     @property
     def max_shift(self) -> int:
         return max(sh for d in self.dts for c in range(1 << d.bits) for _, sh in d.terms(c))
+
+    @property
+    def beat_type(self) -> NumType:
+        """The per-beat Horner sum ``Σ_k 4^k·Σ_lanes d_k·a``: bounded by ``lanes·max|a|·max Σ_k|d_k|·4^k``."""
+        amax = max(abs(self.act.min), abs(self.act.max))
+        dmax = max(sum(abs(x) * 4 ** k for k, x in enumerate(d.digits(c))) for d in self.dts for c in range(1 << d.bits))
+        return NumType.fitting(-self.lanes * amax * dmax, self.lanes * amax * dmax)
 
     @property
     def group_type(self) -> NumType:
@@ -248,24 +262,11 @@ class BitSerialPE(wiring.Component):
         advance = Signal()
         m.d.comb += advance.eq(~self.o.valid | self.o.ready)
 
-        # ---- the beat being processed and its term counter
+        # ---- the beat being processed and its digit counter (counts down: digit t has weight 4^t)
         cur = Signal(self.i.p.shape(), reset_less=True)
         cur_valid = Signal()
-        t = Signal(range(max(d.cycles for d in cfg.dts) + 1))
-        beat_cycles = Signal.like(t)
-        cyc = [Signal.like(t, name=f"cycles_r{r}") for r in range(R)]
-        for r in range(R):
-            with m.Switch(cur.fmt[r]):
-                for f, dt in enumerate(cfg.dts):
-                    with m.Case(f):
-                        m.d.comb += cyc[r].eq(dt.cycles)
-                with m.Default():
-                    m.d.comb += cyc[r].eq(cfg.dts[0].cycles)
-        mx: Value = cyc[0]
-        for r in range(1, R):
-            mx = Mux(cyc[r] > mx, cyc[r], mx)
-        m.d.comb += beat_cycles.eq(mx)
-        on_last_term = cur_valid & (t == beat_cycles - 1)
+        t = Signal(range(max(d.cycles for d in cfg.dts)), name="digit")
+        on_last_term = cur_valid & (t == 0)
         ends_group = cur.group_last | cur.last
 
         # ---- dequantizer state (shared control, one datapath per row)
@@ -276,63 +277,56 @@ class BitSerialPE(wiring.Component):
         handoff = finish & ends_group
         m.d.comb += self.i.ready.eq(advance & (~cur_valid | finish))
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [cur.eq(self.i.p), cur_valid.eq(1), t.eq(0)]
+            m.d.sync += [cur.eq(self.i.p), cur_valid.eq(1), t.eq(self._beat_cycles(m, self.i.p.fmt) - 1)]
         with m.Elif(finish):
             m.d.sync += cur_valid.eq(0)
         with m.Elif(step):
-            m.d.sync += t.eq(t + 1)
+            m.d.sync += t.eq(t - 1)
 
-        # ---- per row: lane terms -> adder tree -> group accumulator
+        # ---- per row: lane digits -> adder tree -> Horner beat sum -> group accumulator
         dq_last = Signal()             # the group being dequantized ends the output row
         emit = Signal()
         results = []
         for r in range(R):
-            terms = []
+            terms, negs = [], []
             for ln in range(L):
-                sign = Signal(2, name=f"sign_r{r}_l{ln}")      # 0: none, 1: +, 3: -
-                shift = Signal(range(cfg.max_shift + 1), name=f"shift_r{r}_l{ln}")
-                code = cur.code[r][ln]
-                with m.Switch(Cat(t, code, cur.fmt[r])):
-                    for f, dt in enumerate(cfg.dts):
-                        for c in range(1 << dt.bits):
-                            for k, (sg, sh) in enumerate(dt.terms(c)):
-                                if sg:
-                                    key = k | (c << len(t)) | (f << (len(t) + cfg.code_bits))
-                                    with m.Case(key):
-                                        m.d.comb += [sign.eq(1 if sg > 0 else 3), shift.eq(sh)]
-                    with m.Default():   # zero terms (padding, zero weights, codes outside the format)
-                        m.d.comb += [sign.eq(0), shift.eq(0)]
+                mult, neg = self._lane_digit(m, f"r{r}_l{ln}", t, cur.code[r][ln], cur.fmt[r])
                 a = cur.a[ln]
-                shifted = a << shift
-                terms.append(Mux(sign == 0, 0, Mux(sign[1], -shifted, shifted)))
-            beat_sum = _adder_tree(terms)
+                mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
+                m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
+                terms.append(Mux(neg, ~mag, mag))            # ~mag = -mag - 1: the 1 comes back as a carry
+                negs.append(neg)
+            tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
+            beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
+            beat_new = Signal(cfg.beat_type.shape, name=f"beat_new_r{r}")
+            m.d.comb += beat_new.eq((beat_acc << 2) + tree + carry)
+            with m.If(step):
+                m.d.sync += beat_acc.eq(Mux(on_last_term, 0, beat_new))
+            beat_sum = beat_new
             group_acc = Signal(cfg.group_type.shape, name=f"group_r{r}", reset_less=True)
             group_new = Signal(cfg.group_type.shape, name=f"group_new_r{r}")
             m.d.comb += group_new.eq(group_acc + beat_sum)
-            with m.If(step):
+            with m.If(finish):
                 m.d.sync += group_acc.eq(Mux(handoff, 0, group_new))
             # dequantizer: total += group_sum * scale
             total = Signal(cfg.total_type.shape, name=f"total_r{r}", reset_less=True)
-            dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
             dq_scale = Signal(cfg.scale_bits, name=f"dq_scale_r{r}", reset_less=True)
-            dq_part = Signal(cfg.total_type.shape, name=f"dq_part_r{r}", reset_less=True)
-            done_now = advance & (dq_busy == 1)
-            if cfg.dequant == "serial":
-                bit = dq_scale[cfg.scale_bits - 1]
-                part_next = (dq_part << 1) + Mux(bit, dq_sum, 0)
-                with m.If(advance & (dq_busy > 1)):
-                    m.d.sync += [dq_part.eq(part_next), dq_scale.eq(dq_scale << 1)]
-                final = Signal(cfg.total_type.shape, name=f"dq_final_r{r}")
-                m.d.comb += final.eq(part_next)
-            else:
-                final = Signal(cfg.total_type.shape, name=f"dq_final_r{r}")
-                m.d.comb += final.eq(dq_sum * dq_scale)
             new_total = Signal(cfg.total_type.shape, name=f"total_new_r{r}")
-            m.d.comb += new_total.eq(total + final)
-            with m.If(done_now):
-                m.d.sync += total.eq(Mux(dq_last, 0, new_total))
+            if cfg.dequant == "serial":
+                # LSB first, straight into the total: cycle i adds (scale bit i) · group_sum · 2^i
+                dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}",
+                                reset_less=True)
+                m.d.comb += new_total.eq(total + Mux(dq_scale[0], dq_sum, 0))
+                with m.If(advance & (dq_busy > 0)):
+                    m.d.sync += [dq_sum.eq(dq_sum << 1), dq_scale.eq(dq_scale >> 1),
+                                 total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total))]
+            else:
+                dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
+                m.d.comb += new_total.eq(total + dq_sum * dq_scale)
+                with m.If(advance & (dq_busy == 1)):
+                    m.d.sync += total.eq(Mux(dq_last, 0, new_total))
             with m.If(handoff):
-                m.d.sync += [dq_sum.eq(group_new), dq_scale.eq(cur.scale[r]), dq_part.eq(0)]
+                m.d.sync += [dq_sum.eq(group_new), dq_scale.eq(cur.scale[r])]
             results.append(new_total)
 
         with m.If(handoff):
@@ -348,3 +342,39 @@ class BitSerialPE(wiring.Component):
             m.d.sync += [self.o.valid.eq(1)] + [out[r].eq(results[r]) for r in range(R)]
         m.d.comb += self.o.payload.eq(out)
         return m
+
+    def _beat_cycles(self, m: Module, fmts) -> Value:
+        """Cycles of a beat whose rows have formats ``fmts``: the most over its rows."""
+        cfg = self.config
+        per_row = []
+        for r in range(cfg.rows):
+            c = Signal(range(max(d.cycles for d in cfg.dts) + 1), name=f"cycles_in_r{r}")
+            with m.Switch(fmts[r]):
+                for f, dt in enumerate(cfg.dts):
+                    with m.Case(f):
+                        m.d.comb += c.eq(dt.cycles)
+                with m.Default():
+                    m.d.comb += c.eq(cfg.dts[0].cycles)
+            per_row.append(c)
+        mx: Value = per_row[0]
+        for c in per_row[1:]:
+            mx = Mux(c > mx, c, mx)
+        return mx
+
+    def _lane_digit(self, m: Module, name: str, t: Value, code: Value, fmt: Value) -> tuple[Signal, Signal]:
+        """Digit ``t`` of one weight (:meth:`hwgen.lowbit.Datatype.digits`) as a multiple (0: none, 1: ×1,
+        2: ×2, 3: ×4) and a sign; codes outside a format's width and digits past its cycles are 0."""
+        cfg = self.config
+        mult = Signal(2, name=f"mult_{name}")
+        neg = Signal(name=f"neg_{name}")
+        with m.Switch(Cat(t, code, fmt)):
+            for f, dt in enumerate(cfg.dts):
+                for c in range(1 << dt.bits):
+                    for k, d in enumerate(dt.digits(c)):
+                        if d:
+                            key = k | (c << len(t)) | (f << (len(t) + cfg.code_bits))
+                            with m.Case(key):
+                                m.d.comb += [mult.eq({1: 1, 2: 2, 4: 3}[abs(d)]), neg.eq(d < 0)]
+            with m.Default():
+                m.d.comb += [mult.eq(0), neg.eq(0)]
+        return mult, neg

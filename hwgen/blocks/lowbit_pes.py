@@ -27,12 +27,12 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..arith import kept_adder_tree
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..lowbit import OLIVE_ID, olive_decode_nibble, olive_encode
 from ..numtype import Int, NumType, UInt
 from ..sim.vectors import StreamVectors
-from .mac_pe import _adder_tree
 from ..sim.stimuli import biased
 
 LATENCY = 2
@@ -58,7 +58,7 @@ class _SumPE(wiring.Component):
 
     def accumulate(self, m: Module, beat, valid: Value, advance: Value) -> tuple[Value, Value]:
         """Default: ``acc = (first ? 0 : acc) + Σ lanes``; returns ``(result value, result valid)``."""
-        total = _adder_tree(self.lane_values(m, beat))
+        total, _ = kept_adder_tree(m, "lanes", self.lane_values(m, beat))
         acc_t = self.config.acc
         acc = Signal(acc_t.shape, reset_less=True)
         first = Signal(init=1)
@@ -379,13 +379,13 @@ class MixPE(_SumPE):
             terms = [Mux(q[i], a << i, 0) for i in range(cfg.weight_bits)]
             if not cfg.asymmetric:
                 terms[-1] = -terms[-1]
-            out.append(_adder_tree(terms))
+            out.append(kept_adder_tree(m, f"lane{k}", terms)[0])
         return out
 
     def accumulate(self, m, beat, valid, advance):
         cfg = self.config
-        qa = _adder_tree(self.lane_values(m, beat))
-        sa = _adder_tree([beat.a[k] for k in range(cfg.lanes)])
+        qa, _ = kept_adder_tree(m, "qa", self.lane_values(m, beat))
+        sa, _ = kept_adder_tree(m, "sa", [beat.a[k] for k in range(cfg.lanes)])
         g_qa = Signal(cfg.group_qa_type.shape, reset_less=True)
         g_a = Signal(cfg.group_a_type.shape, reset_less=True)
         first = Signal(init=1)

@@ -26,7 +26,7 @@ CARRY_BITS = {"xc7": 4, "xcup": 8, "ecp5": 2, "ice40": 1}
 #: Fallback costs when a block/family is not calibrated: resource -> feature-name suffix -> cost.
 FALLBACK = {
     "lut": {"lut_mul": 0.6, "tree_bits": 1.0, "acc_add_bits": 1.0, "sat_bits": 1.5, "srl_lines": 1.0,
-            "readout_bits": 0.5, "pe_sat_bits": 1.5, "ctrl": 4.0},
+            "readout_bits": 0.5, "pe_sat_bits": 1.5, "term_mux_bits": 1.0, "decode_outputs": 1.0, "ctrl": 4.0},
     "ff": {"reg_bits": 1.0, "delay_ff_bits": 1.0, "valid_bits": 1.0, "ctrl": 4.0},
     "carry": {},
 }

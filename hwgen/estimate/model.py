@@ -244,19 +244,19 @@ def mixpe(cfg, family: str) -> Features:
 @features_for("bitserial_pe")
 def bitserial_pe(cfg, family: str) -> Features:
     R, L, wa = cfg.rows, cfg.lanes, cfg.act.width
-    sh = cfg.max_shift
-    G, T = cfg.group_type.width, cfg.total_type.width
-    codes = sum(1 << d.bits for d in cfg.dts)
+    G, T, B = cfg.group_type.width, cfg.total_type.width, cfg.beat_type.width
     feat: Features = {}
-    _add(feat, "term decoders", decode_lanes=R * L, decode_rom_bits=R * L * codes)
-    _add(feat, "lanes", shift_bits=R * L * (wa + sh) * max(1, sh.bit_length()), negate_bits=R * L * (wa + sh),
-         tree_bits_fabric=R * _tree_bits(L, wa + sh + 1))
-    _add(feat, "group accumulators", acc_add_bits=R * G, acc_reg_bits=2 * R * G, ctrl=1)
+    # per lane: digit decoder (multiple and sign from digit index, code, format), a·{0,1,2,4} mux with
+    # conditional inversion (one LUT per bit), then one carry-chain adder per tree node
+    _add(feat, "digit decoders", decode_outputs=R * L * 3)
+    _add(feat, "lanes", term_mux_bits=R * L * (wa + 3), tree_bits_fabric=R * _tree_bits(L, wa + 4))
+    _add(feat, "beat and group accumulators", acc_add_bits=R * (B + G), acc_reg_bits=R * (B + G), ctrl=1)
     if cfg.dequant == "serial":
-        _add(feat, "dequantizers", serial_add_bits=R * T, acc_reg_bits=R * (T + cfg.scale_bits))
+        _add(feat, "dequantizers", acc_add_bits=R * T, acc_reg_bits=R * (G + 2 * cfg.scale_bits))
     else:
-        _add(feat, "dequantizers", dsp=R * dsp_tiles(G, cfg.scale_bits, family), acc_reg_bits=R * cfg.scale_bits)
-    _add(feat, "totals", acc_add_bits=R * T, acc_reg_bits=2 * R * T)
+        _add(feat, "dequantizers", dsp=R * dsp_tiles(G, cfg.scale_bits, family), acc_add_bits=R * T,
+             acc_reg_bits=R * (G + cfg.scale_bits))
+    _add(feat, "totals", acc_reg_bits=2 * R * T)
     _add(feat, "input register", in_reg_bits=L * wa + R * (L * cfg.code_bits + cfg.fmt_bits + cfg.scale_bits) + 2)
     return feat
 
