@@ -39,6 +39,24 @@ def test_terms_reconstruct_every_code_and_cycle_counts(name):
         assert dt.cycles == expected[name]
 
 
+@pytest.mark.parametrize("name", list(DATATYPES))
+def test_digits_are_what_the_bit_serial_lane_can_apply(name):
+    """The PE's lane multiplies by 0, 1, 2 or 4 and may negate; cycle k carries weight 4^k."""
+    dt = DATATYPES[name]
+    for code in range(1 << dt.bits):
+        d = dt.digits(code)
+        assert len(d) == dt.cycles and set(d) <= {0, 1, -1, 2, -2, 4, -4}
+        assert sum(x * 4 ** k for k, x in enumerate(d)) == dt.values[code]
+
+
+def test_fp4_digits_by_hand():
+    fp4 = DATATYPES["FP4-EA-POS"]
+    assert fp4.digits(0b0011) == (-1, 1)        # 3 = 4 - 1
+    assert fp4.digits(0b0111) == (4, 2)         # 12 = 4 + 2·4
+    assert fp4.digits(0b1000) == (0, 4)         # special +16 = 4·4
+    assert fp4.digits(0b1111) == (-4, -2)       # -12
+
+
 def test_booth_digits_follow_the_spec_table():
     for v in range(-128, 128):
         d = booth_digits(v, 8)
