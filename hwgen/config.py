@@ -166,10 +166,25 @@ class BlockConfig:
                 raise ConfigError(self.where(f.name), f"expected text, not {value!r}")
             if origin is tuple:
                 item = typing.get_args(expected)[0]
-                if not isinstance(value, tuple) or not value or not all(isinstance(v, item) for v in value):
-                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {item.__name__}, not {value!r}")
+                inner = typing.get_args(item)[0] if typing.get_origin(item) is tuple else None
+                base = typing.get_origin(item) or item
+
+                def ok(v) -> bool:
+                    if inner is None:
+                        return isinstance(v, base)
+                    return isinstance(v, tuple) and bool(v) and all(isinstance(x, inner) for x in v)
+
+                if not isinstance(value, tuple) or not value or not all(ok(v) for v in value):
+                    what = f"lists of {inner.__name__}" if inner else base.__name__
+                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {what}, not "
+                                                          f"{_short(value)}")
             if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
                 raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def check_range(where: str, value: int, lo: int, hi: int) -> None:

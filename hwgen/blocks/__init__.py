@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..config import BlockConfig
 from ..errors import ConfigError
 from .bitserial import BitSerialPEConfig
+from .gemm_core import GemmCoreConfig
 from .lowbit_pes import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
 from .sparse_chain import SparseChainConfig
@@ -22,6 +23,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
     MixPEConfig.block_name: MixPEConfig,
     OliveMACConfig.block_name: OliveMACConfig,
     TernaryPEConfig.block_name: TernaryPEConfig,
+    GemmCoreConfig.block_name: GemmCoreConfig,
 }
 
 
@@ -34,4 +36,4 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
 
 
 __all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig", "BitSerialPEConfig",
-           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig"]
+           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig", "GemmCoreConfig"]
