@@ -66,17 +66,18 @@ def test_every_boundary_dataflow_when_intermediates_are_huge():
 
 
 def test_every_boundary_sequential_when_intermediates_are_tiny():
-    # small intermediates fit on chip; one layer dominates the work: running each layer alone on
-    # all four cores beats splitting the cores between streaming layers.
-    g = chain([512, 16, 512, 16])
+    # small intermediates fit on chip; each layer split over all four cores runs 4x faster than on
+    # one, so running the layers one after another beats splitting the cores between streaming layers.
+    g = chain([512, 64, 512, 64])
     m = Machine(cores=4, lanes=16, onchip_bytes=64 * 1024, offchip_bytes_per_cycle=16)
     s = compile_schedule(g, m)
     assert set(s.decisions.values()) == {"sequential-onchip"}
     assert s.stages == [["l0"], ["l1"], ["l2"]] and all(c == 4 for c in s.cores.values())
-    # hand-computed: each layer 8·K·N MACs on 4·16 lanes, + switch; transfers: input, output
-    work = [8 * 512 * 16, 8 * 16 * 512, 8 * 512 * 16]
-    compute = sum(-(-w // 64) + m.switch_cycles for w in work)
-    transfer = (-(-8 * 512 // 16) + m.offchip_latency) + (-(-8 * 16 * 3 // 16) + m.offchip_latency)
+    # hand-computed, 8 rows: l0 and l2 (K=512, N=64): 16 columns per core = one 16-lane pass of 512
+    # steps per row; l1 (K=64, N=512): 128 columns per core = 8 passes of 64 steps. Plus the switch.
+    compute = 3 * (8 * 512 + m.switch_cycles)
+    # transfers: the 8×512 Int8 input and the 8×64 Int24 (3-byte) output, each one stream
+    transfer = (8 * 512 // 16 + m.offchip_latency) + (8 * 64 * 3 // 16 + m.offchip_latency)
     assert s.compute_cycles == compute and s.transfer_cycles == transfer
 
 
@@ -149,3 +150,22 @@ def test_example_script_shows_auto_beating_both_fixed_policies():
     for g in ("mlp", "attention"):
         assert cycles[(g, "auto")] <= min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
     assert cycles[("mlp", "auto")] < min(cycles[("mlp", "dataflow")], cycles[("mlp", "sequential")])
+
+
+def test_gemm_compute_cycles_are_the_gemm_core_issue_cycles():
+    """The cost model's cycles of a gemm equal what the generated core's exact cycle model gives."""
+    from hwgen.blocks import GemmCoreConfig
+    from hwgen.blocks.gemm_core import PIPE
+
+    rng = np.random.default_rng(2)
+    w = rng.integers(-8, 8, (40, 50))
+    g = TaskGraph("one")
+    g.input("x", 6, 40)
+    g.gemm("fc", "x", w)
+    m = Machine(cores=1, lanes=16, switch_cycles=0, fill=0)
+    s = compile_schedule(g, m)
+    core = GemmCoreConfig(weights=tuple(tuple(int(v) for v in r) for r in w), lanes=16)
+    accepts, outs = core.schedule(6)
+    last_cols = 50 - 3 * 16
+    issue_cycles = outs[-1] - PIPE - (last_cols - 1) + 1 - accepts[0]
+    assert s.compute_cycles == issue_cycles == 6 * 40 * 4

@@ -15,8 +15,11 @@ end of its fused chain. Every edge between two ops is either
 
 Cost model (cycles): stages run one after another. A stage's ops share the
 cores: each op gets at least one core, the rest go where they shorten the
-stage most; an op on ``c`` cores takes ``ceil(work / (c · lanes))`` cycles
-(``work`` = MACs of a gemm, elements of an add), a stage takes the longest
+stage most; a gemm on ``c`` cores is split by output columns and takes
+``rows · K · ceil(ceil(N / c) / lanes)`` cycles, the issue cycles of the
+generated :mod:`~hwgen.blocks.gemm_core` on its widest slice (``lanes`` output
+columns per pass, one reduction step per cycle); an add takes
+``ceil(elements / (c · lanes))``. A stage takes the longest
 of its ops plus ``fill`` cycles per dataflow edge in it plus ``switch_cycles``
 to load its configuration records. Off-chip traffic of a stage (graph inputs,
 spilled tensors it reads, spilled or final tensors it writes) costs
@@ -200,9 +203,14 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
             raise ConfigError("schedule", f"stage {s} streams {len(members)} ops ({', '.join(members)}) through "
                                           f"each other but there are only {machine.cores} cores")
 
-    def work(op: str) -> int:
+    def op_cycles(op: str, c: int) -> int:
+        """Cycles of ``op`` on ``c`` cores: a gemm is split by output columns over ``c``
+        :class:`~hwgen.blocks.gemm_core.GemmCoreConfig` cores, the widest slice taking
+        ``rows · K · ceil(ceil(N / c) / lanes)`` issue cycles; an add takes ``ceil(elements / (c·lanes))``."""
         t = graph.tasks[op]
-        return t.macs if t.op == "gemm" else t.elements
+        if t.op == "gemm":
+            return t.rows * t.weight.shape[0] * math.ceil(math.ceil(t.cols / c) / machine.lanes)
+        return math.ceil(t.elements / (c * machine.lanes))
 
     out_tensor = {o: t for t, o in producer.items()}
     # storage of sequential tensors: on-chip in production order while everything live fits
@@ -245,10 +253,10 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
     for s, members in enumerate(stages):
         alloc = {op: 1 for op in members}
         for _ in range(machine.cores - len(members)):
-            worst = max(members, key=lambda op: math.ceil(work(op) / (alloc[op] * machine.lanes)))
+            worst = max(members, key=lambda op: op_cycles(op, alloc[op]))
             alloc[worst] += 1
         cores.update(alloc)
-        t_compute = max(math.ceil(work(op) / (alloc[op] * machine.lanes)) for op in members)
+        t_compute = max(op_cycles(op, alloc[op]) for op in members)
         t_compute += machine.fill * sum(1 for (a, b), df in dataflow.items() if df and a in members)
         t_compute += machine.switch_cycles
         streams, nbytes = 0, 0
