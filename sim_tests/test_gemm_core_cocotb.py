@@ -28,3 +28,22 @@ CORES = {
 @pytest.mark.parametrize("name", CORES)
 def test_core_matches_golden_model(name, sim):
     require_pass(verify_cocotb(Design(name=f"gc_{name}", top=CORES[name]), sim=sim, vectors=200, seed=4))
+
+
+def test_core_fed_by_the_offchip_memory_model_exact_cycles():
+    """Inputs from the off-chip memory model (0.75 B/cycle, 30-cycle latency): every transfer in the
+    cycle the core's cycle model predicts from the memory's arrival times."""
+    from hwgen.sim.check import DEFAULT_PHASES
+    from hwgen.sim.engine import OffchipMemory, Phase
+    from hwgen.sim.verify import make_vectors
+
+    cfg = CORES["k24_n20_l8_requant_relu"]
+    mem = OffchipMemory(bytes_per_cycle=0.75, latency=30)
+    stim = make_vectors(cfg, 60, 9)
+    beats = len(stim.inputs["i"])
+    accepts, outs = cfg.schedule(beats // cfg.k, mem.arrivals(beats))
+    stim.extra["phase_schedules"] = {"offchip": {"i": accepts, "o": outs}}
+    verdict = verify_cocotb(Design(name="gc_offchip", top=cfg), stim=stim,
+                            phases=DEFAULT_PHASES + [Phase("offchip", memory=mem)])
+    require_pass(verdict)
+    assert any("off-chip memory" in line and "predicted cycle" in line for line in verdict.lines)

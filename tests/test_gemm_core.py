@@ -87,3 +87,31 @@ def test_verilog_lints_clean_and_is_deterministic():
 def test_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         GemmCoreConfig(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["k8-n10-l4-requant-relu", "k16-n3-l8-uint-relu"])
+@pytest.mark.parametrize("bandwidth, latency", [(0.5, 40), (1.0, 7), (3.0, 0)])
+def test_exact_cycles_with_inputs_from_an_offchip_memory_model(name, bandwidth, latency):
+    from hwgen.sim.check import DEFAULT_PHASES
+    from hwgen.sim.engine import OffchipMemory, Phase
+    from hwgen.sim.verify import make_vectors
+
+    cfg = CORES[name]
+    mem = OffchipMemory(bytes_per_cycle=bandwidth, latency=latency, beat_bytes=1)
+    stim = make_vectors(cfg, 12, 5)
+    beats = len(stim.inputs["i"])
+    accepts, outs = cfg.schedule(beats // cfg.k, mem.arrivals(beats))
+    stim.extra["phase_schedules"] = {"offchip": {"i": accepts, "o": outs}}
+    phases = DEFAULT_PHASES + [Phase("offchip", memory=mem)]
+    verdict = verify_amaranth(cfg, stim=stim, phases=phases)
+    assert verdict.passed, str(verdict)
+    if bandwidth == 0.5 and cfg.passes == 1:
+        # one pass per row: the core keeps up, so every activation is taken the cycle it arrives,
+        # and at half a byte per cycle beat j arrives at latency + 2j + 1
+        assert accepts == [latency + 2 * j + 1 for j in range(beats)]
+
+
+def test_offchip_memory_model_rejects_bad_figures():
+    from hwgen.sim.engine import OffchipMemory
+    with pytest.raises(ConfigError, match=r"memory\.bytes_per_cycle: 0 must be > 0"):
+        OffchipMemory(bytes_per_cycle=0)

@@ -139,8 +139,10 @@ class GemmCoreConfig(BlockConfig):
             y = np.maximum(y, 0)
         return np.asarray(y).astype(self.out_type.dtype())
 
-    def schedule(self, rows: int) -> tuple[list[int], list[int]]:
-        """Exact cycle model at full rate: the cycle each input beat is taken, each output beat valid."""
+    def schedule(self, rows: int, arrivals: list[int] | None = None) -> tuple[list[int], list[int]]:
+        """Exact cycle model with outputs always ready: the cycle each input beat is taken and each output
+        beat is first valid. ``arrivals[j]`` is the first cycle input beat ``j`` is offered (default: 0,
+        full rate; an off-chip memory model gives later ones)."""
         K, P, L = self.k, self.passes, self.lanes
         accepts, outs = [], []
         cycle = 0                 # cycle the next step is issued
@@ -151,6 +153,8 @@ class GemmCoreConfig(BlockConfig):
                 for kk in range(K):
                     issue = cycle
                     if p == 0:
+                        if arrivals is not None:
+                            issue = max(issue, arrivals[len(accepts)])
                         accepts.append(issue)
                     cycle = issue + 1
                     if kk == K - 1:

@@ -55,7 +55,7 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
                 if g.shape != e.shape or not np.array_equal(g.astype(object), e.astype(object)):
                     problems.append(_first_difference(port, name, e, g, vectors))
                     break
-        full_rate = phase.in_gap == 0 and phase.out_stall == 0
+        full_rate = phase.in_gap == 0 and phase.out_stall == 0 and phase.memory is None
         if full_rate:
             decoded = {p: decode(component, p, res.got.get(p, [])) for p in vectors.expected}
             extra_lines, extra_problems = config.check_outputs(vectors, decoded)
@@ -72,12 +72,20 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
                                 f"model's {timing.latency}")
         if full_rate:
             problems += _check_cycles(vectors, res, timing)
+        phase_schedule = vectors.extra.get("phase_schedules", {}).get(phase.name)
+        if phase_schedule is not None:
+            problems += _check_cycles(vectors, res, timing, phase_schedule)
         outs = ", ".join(f"{len(res.got.get(p, []))} {p} beats" for p in vectors.expected)
         ins = ", ".join(f"{len(res.accepted.get(p, []))} {p} beats" for p in vectors.inputs)
         stall = "" if full_rate else f" (input gaps {phase.in_gap:.0%}, output stalls {phase.out_stall:.0%})"
+        if phase.memory is not None:
+            mem = phase.memory
+            stall = f" (inputs from off-chip memory: {mem.bytes_per_cycle:g} B/cycle, latency {mem.latency})"
         status = "ok" if not problems else "FAIL"
         line = f"  phase {phase.name}{stall}: {ins} in, {outs} out, {res.cycles} cycles — {status}"
-        if full_rate and not problems:
+        if phase_schedule is not None and not problems:
+            line += f"; all {sum(len(c) for c in phase_schedule.values())} transfers in the predicted cycle"
+        elif full_rate and not problems:
             if vectors.schedule is not None:
                 n = sum(len(c) for c in vectors.schedule.values())
                 line += f"; all {n} transfers in the cycle the cycle model predicts"
@@ -90,9 +98,10 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
     return v
 
 
-def _check_cycles(vectors: StreamVectors, res: PhaseResult, timing) -> list[str]:
-    """Full rate: every transfer must happen in the cycle the model predicts."""
-    predicted = vectors.schedule
+def _check_cycles(vectors: StreamVectors, res: PhaseResult, timing,
+                  predicted: dict[str, list[int]] | None = None) -> list[str]:
+    """Every transfer must happen in the cycle the model predicts (full rate, or ``predicted`` for a phase)."""
+    predicted = predicted if predicted is not None else vectors.schedule
     if predicted is None:  # default model: one beat per ii, results `latency` after their trigger
         predicted = {}
         for port in vectors.inputs:

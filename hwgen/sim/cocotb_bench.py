@@ -18,7 +18,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, Timer
 
-from hwgen.sim.engine import Phase, StreamEngine
+from hwgen.sim.engine import OffchipMemory, Phase, StreamEngine
 
 
 def _write_progress(path: str | None, text: str) -> None:
@@ -55,7 +55,8 @@ async def stream_bench(dut):
     results = []
     total_out = sum(len(v) for v in expected.values())
     for phase_spec in spec["phases"]:
-        phase = Phase(**phase_spec)
+        memory = phase_spec.pop("memory", None)
+        phase = Phase(**phase_spec, memory=OffchipMemory(**memory) if memory else None)
         await FallingEdge(dut.clk)  # leave the previous phase's ReadOnly step before writing
         for name in driven:
             handles[name].value = 0

@@ -23,6 +23,7 @@ cycle each output beat was offered) and ``taken[port]`` for outputs.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,35 @@ class Phase:
     in_gap: float = 0.0      # probability an input leaves a cycle idle between beats
     out_stall: float = 0.0   # probability an output deasserts ready in a cycle
     seed: int = 1
+    memory: OffchipMemory | None = None   # inputs read from an off-chip memory model (no random gaps)
+
+
+@dataclass(frozen=True)
+class OffchipMemory:
+    """Off-chip memory behind an input stream: a read of the whole stream is issued at cycle 0, the first
+    bytes arrive after ``latency`` cycles, then ``bytes_per_cycle`` bytes per cycle fill an unbounded read
+    buffer. Beat ``j`` (``beat_bytes`` bytes each) can be offered from cycle
+    ``latency + ceil((j + 1) · beat_bytes / bytes_per_cycle) - 1`` on."""
+
+    bytes_per_cycle: float
+    latency: int = 0
+    beat_bytes: int = 1
+
+    def __post_init__(self) -> None:
+        from ..errors import ConfigError
+        if not self.bytes_per_cycle > 0:
+            raise ConfigError("memory.bytes_per_cycle", f"{self.bytes_per_cycle!r} must be > 0")
+        if self.latency < 0:
+            raise ConfigError("memory.latency", f"{self.latency!r} must be >= 0")
+        if self.beat_bytes < 1:
+            raise ConfigError("memory.beat_bytes", f"{self.beat_bytes!r} must be >= 1")
+
+    def available(self, beat: int) -> int:
+        """First cycle beat ``beat`` (0-based) can be offered."""
+        return self.latency + math.ceil((beat + 1) * self.beat_bytes / self.bytes_per_cycle) - 1
+
+    def arrivals(self, beats: int) -> list[int]:
+        return [self.available(j) for j in range(beats)]
 
 
 @dataclass
@@ -103,7 +133,10 @@ class StreamEngine:
         for p, beats in self.inputs.items():
             i = self.next_in[p]
             if i < len(beats) and not self.offering[p]:
-                self.offering[p] = self.rng.random() >= self.phase.in_gap
+                if self.phase.memory is not None:
+                    self.offering[p] = self.cycle >= self.phase.memory.available(i)
+                else:
+                    self.offering[p] = self.rng.random() >= self.phase.in_gap
             offer = self.offering[p] and i < len(beats)
             values[f"{p}__valid"] = int(offer)
             values[f"{p}__payload"] = beats[i] if offer else 0

@@ -19,6 +19,8 @@ lock, so each parameter set is compiled once.
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import fcntl
 import hashlib
@@ -186,7 +188,7 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
     result = run_dir / "result.json"
     progress = run_dir / "progress.txt"
     bench.write_text(json.dumps({"inputs": raw_in, "expected": raw_exp,
-                                 "phases": [p.__dict__ for p in phases],
+                                 "phases": [dataclasses.asdict(p) for p in phases],
                                  "timeout_cycles": timeout_cycles}))
     log = run_dir / "sim.log"
     xml = run_dir / "results.xml"
