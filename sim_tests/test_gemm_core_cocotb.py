@@ -47,3 +47,15 @@ def test_core_fed_by_the_offchip_memory_model_exact_cycles():
                             phases=DEFAULT_PHASES + [Phase("offchip", memory=mem)])
     require_pass(verdict)
     assert any("off-chip memory" in line and "predicted cycle" in line for line in verdict.lines)
+
+
+def test_record_core_program_matches_golden_model():
+    """A record-driven core switching between three slices (requant+ReLU, raw with stalls, UInt8 requant)."""
+    from hwgen import UInt
+    from hwgen.blocks import RecordCoreConfig
+
+    slices = (CORES["k24_n20_l8_requant_relu"],
+              GemmCoreConfig(weights=_w(5, 12), lanes=8),
+              GemmCoreConfig(weights=_w(9, 8), lanes=8, requant=True, multiplier=11, shift=3, out=UInt(8)))
+    cfg = RecordCoreConfig(slices=slices, program=(0, 1, 2, 1), rows=(3, 2, 4, 1))
+    require_pass(verify_cocotb(Design(name="rc_prog", top=cfg), vectors=6, seed=3))

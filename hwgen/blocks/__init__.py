@@ -10,6 +10,7 @@ from ..config import BlockConfig
 from ..errors import ConfigError
 from .bitserial import BitSerialPEConfig
 from .gemm_core import GemmCoreConfig
+from .record_core import RecordCoreConfig
 from .lowbit_pes import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
 from .sparse_chain import SparseChainConfig
@@ -24,6 +25,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
     OliveMACConfig.block_name: OliveMACConfig,
     TernaryPEConfig.block_name: TernaryPEConfig,
     GemmCoreConfig.block_name: GemmCoreConfig,
+    RecordCoreConfig.block_name: RecordCoreConfig,
 }
 
 
@@ -36,4 +38,4 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
 
 
 __all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig", "BitSerialPEConfig",
-           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig", "GemmCoreConfig"]
+           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig", "GemmCoreConfig", "RecordCoreConfig"]
