@@ -65,8 +65,12 @@ async def stream_bench(dut):
         await FallingEdge(dut.clk)
         dut.rst.value = 0
         engine = StreamEngine(inputs, expected, phase, timeout_cycles=spec.get("timeout_cycles", 2000))
+        first = True
         while not engine.finished:
-            await FallingEdge(dut.clk)
+            # cycle 0 is the first cycle with reset low (as in the Amaranth bench): drive it right away
+            if not first:
+                await FallingEdge(dut.clk)
+            first = False
             for name, value in engine.drive().items():
                 handles[name].value = value
             await ReadOnly()
