@@ -143,28 +143,7 @@ class GemmCoreConfig(BlockConfig):
         """Exact cycle model with outputs always ready: the cycle each input beat is taken and each output
         beat is first valid. ``arrivals[j]`` is the first cycle input beat ``j`` is offered (default: 0,
         full rate; an off-chip memory model gives later ones)."""
-        K, P, L = self.k, self.passes, self.lanes
-        accepts, outs = [], []
-        cycle = 0                 # cycle the next step is issued
-        drain_free = 0            # first cycle the output shift register may take a new pass
-        for _ in range(rows):
-            for p in range(P):
-                cols = min(L, self.n - p * L)
-                for kk in range(K):
-                    issue = cycle
-                    if p == 0:
-                        if arrivals is not None:
-                            issue = max(issue, arrivals[len(accepts)])
-                        accepts.append(issue)
-                    cycle = issue + 1
-                    if kk == K - 1:
-                        # the MAC stage hands the pass over once the register is empty (or empties then);
-                        # until it does, nothing new is issued
-                        mac = max(issue + 1, drain_free)
-                        outs.extend(mac + 2 + j for j in range(cols))
-                        drain_free = mac + cols
-                        cycle = mac
-        return accepts, outs
+        return gemm_schedule(self.k, self.n, self.lanes, rows, arrivals)
 
     def stimulus(self, rng: np.random.Generator, n: int = 64, *, corners: bool = True) -> StreamVectors:
         """``n`` random rows plus corner rows (all most-negative, all most-positive, zeros)."""
@@ -178,6 +157,33 @@ class GemmCoreConfig(BlockConfig):
         accepts, outs = self.schedule(len(x))
         return StreamVectors(inputs={"i": x.reshape(-1)}, expected={"o": y.reshape(-1)}, corners=names,
                              schedule={"i": accepts, "o": outs})
+
+
+def gemm_schedule(k: int, n: int, lanes: int, rows: int,
+                  arrivals: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """The core's exact cycle model (see :meth:`GemmCoreConfig.schedule`) from its shape alone."""
+    P = -(-n // lanes)
+    accepts, outs = [], []
+    cycle = 0                 # cycle the next step is issued
+    drain_free = 0            # first cycle the output shift register may take a new pass
+    for _ in range(rows):
+        for p in range(P):
+            cols = min(lanes, n - p * lanes)
+            for kk in range(k):
+                issue = cycle
+                if p == 0:
+                    if arrivals is not None:
+                        issue = max(issue, arrivals[len(accepts)])
+                    accepts.append(issue)
+                cycle = issue + 1
+                if kk == k - 1:
+                    # the MAC stage hands the pass over once the register is empty (or empties then);
+                    # until it does, nothing new is issued
+                    mac = max(issue + 1, drain_free)
+                    outs.extend(mac + 2 + j for j in range(cols))
+                    drain_free = mac + cols
+                    cycle = mac
+    return accepts, outs
 
 
 class GemmCore(wiring.Component):

@@ -6,36 +6,51 @@ input (they cost no core and no cycles); an op's output is the tensor at the
 end of its fused chain. Every edge between two ops is either
 
 * ``dataflow``: producer and consumer run in the same *stage*, concurrently on
-  different cores, the tensor streaming through a FIFO of ``fifo_rows`` rows
-  (never stored whole), or
+  different cores, the tensor passing row by row through the consumer's
+  2-row input buffer (never stored whole), or
 * ``sequential``: the consumer runs in a later stage; the tensor is kept in
-  an on-chip scratchpad while it fits (allocated in production order against
-  ``onchip_bytes``, counting every tensor live at the same time), else in
+  an on-chip scratchpad while it fits (decided in production order against
+  ``onchip_bytes``, counting every buffer the engine allocates), else in
   off-chip memory.
 
-Cost model (cycles): stages run one after another. A stage's ops share the
-cores: each op gets at least one core, the rest go where they shorten the
-stage most; a gemm on ``c`` cores is split by output columns and takes
-``rows · K · ceil(ceil(N / c) / lanes)`` cycles, the issue cycles of the
-generated :mod:`~hwgen.blocks.gemm_core` on its widest slice (``lanes`` output
-columns per pass, one reduction step per cycle); an add takes
-``ceil(elements / (c · lanes))``. A stage takes the longest
-of its ops plus ``fill`` cycles per dataflow edge in it plus ``switch_cycles``
-to load its configuration records. Off-chip traffic of a stage (graph inputs,
-spilled tensors it reads, spilled or final tensors it writes) costs
-``bytes / offchip_bytes_per_cycle`` plus ``offchip_latency`` per stream and is
-not overlapped with compute. The ``auto`` policy tries every assignment of
-the edges (up to 2^16) and keeps the cheapest (cycles, then off-chip bytes,
-then on-chip bytes), so it is never worse than ``all-dataflow`` or
-``all-sequential`` on this model. ``sequential`` makes every edge
-sequential; ``dataflow`` pipelines every edge it can, in graph order, as long
-as no stage needs more concurrent ops than there are cores.
+Cost model (cycles) — the timing of the generated engine
+(:mod:`hwgen.schedule.engine`), which runs every stage in *row slots*: the
+controller gives every slot of stage ``s`` the same length ``T_s`` and in a
+slot every unit handles one row. An op at dataflow depth ``d`` (``d`` ops
+stream into it within the stage) computes row ``r`` in slot ``r + d + 1``;
+slot ``r`` also fetches row ``r`` of off-chip inputs into the input buffers,
+and an off-chip result row is written back in the slot after it is computed.
+So a stage of ``M`` rows and depth ``D`` has ``M + D (+1 if it writes
+off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
+``T_s`` is the longest per-row time of its units:
+
+* a gemm slice of ``n`` columns on a core (:mod:`hwgen.blocks.record_core`):
+  the core's exact cycle model for one row whose activations arrive one per
+  cycle from cycle 1 of the slot, plus 2 (last result written, unit idle);
+* the memory sequencer: per slot it writes back the finished off-chip rows,
+  then fetches the next input rows, one request after another against the
+  off-chip memory model (a read's beat ``j`` arrives ``latency + ceil((j+1) ·
+  bytes / bandwidth) − 1`` cycles after its request, at most one beat per
+  cycle; writes are posted, beat ``j`` accepted from ``ceil((j+1) · bytes /
+  bandwidth)`` cycles after the request) — see :func:`memory_slot_cycles`;
+* an element-wise add: ``cols + 3`` (costed; the engine does not build adds yet).
+
+Off-chip bytes are every byte the sequencer moves; on-chip bytes are every
+buffer the engine allocates: a 2-row input buffer per op that reads a stream
+or off-chip data, a scratchpad per on-chip sequential tensor (all its rows),
+a 2-row write-back buffer per tensor written off-chip. The ``auto`` policy
+tries every assignment of the edges (up to 2^16) and keeps the cheapest
+(cycles, then off-chip bytes, then on-chip bytes), so it is never worse than
+``all-dataflow`` or ``all-sequential`` on this model. ``sequential`` makes
+every edge sequential; ``dataflow`` pipelines every edge it can, in graph
+order, as long as no stage needs more concurrent ops than there are cores.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,13 +67,11 @@ class Machine:
     """The target: compute cores, on-chip buffer, off-chip memory."""
 
     cores: int = 2
-    lanes: int = 16                       # MACs (or elements) per cycle per core
+    lanes: int = 16                       # MACs per cycle per core (output columns per pass)
     onchip_bytes: int = 64 * 1024
     offchip_bytes_per_cycle: float = 16.0
-    offchip_latency: int = 40
-    switch_cycles: int = 4
-    fill: int = 8                         # cycles for a dataflow consumer to start after its producer
-    fifo_rows: int = 2
+    offchip_latency: int = 40             # cycles from a read request to its first data
+    switch_cycles: int = 4                # cycles to switch stages (read + latch the stage record, ...)
 
     def validate(self) -> None:
         if not isinstance(self.cores, int) or self.cores < 1:
@@ -69,6 +82,11 @@ class Machine:
             raise ConfigError("machine.offchip_bytes_per_cycle", f"{self.offchip_bytes_per_cycle!r} must be > 0")
         if self.onchip_bytes < 0:
             raise ConfigError("machine.onchip_bytes", f"{self.onchip_bytes!r} must be >= 0")
+        if self.offchip_latency < 1:
+            raise ConfigError("machine.offchip_latency", f"{self.offchip_latency!r}: at least 1 cycle")
+        if self.switch_cycles < 2:
+            raise ConfigError("machine.switch_cycles", f"{self.switch_cycles!r}: at least 2 cycles (the "
+                                                       f"controller reads and latches the stage record)")
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,24 @@ class ConfigRecord:
     destination: str             # "offchip:<tensor>", "scratchpad:<tensor>" or "stream:<op>"
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """Timing of one stage in the engine: ``slots`` row slots of ``slot_cycles`` each."""
+
+    ops: tuple[str, ...]
+    depth: dict[str, int]                 # op -> dataflow depth within the stage
+    rows: int
+    slots: int
+    slot_cycles: int
+    reads: tuple[str, ...]                # off-chip tensors fetched, in sequencer order
+    writes: tuple[str, ...]               # off-chip tensors written back, in sequencer order
+    unit_cycles: dict[str, int]           # per-row time of every unit (the slot is the longest)
+
+    @property
+    def cycles(self) -> int:
+        return self.slots * self.slot_cycles
+
+
 @dataclass
 class Schedule:
     """A compiled schedule and its costs."""
@@ -95,17 +131,62 @@ class Schedule:
     cores: dict[str, int]
     records: list[ConfigRecord]
     cycles: int
-    compute_cycles: int
-    transfer_cycles: int
+    compute_cycles: int                            # the stages' slots
+    transfer_cycles: int                           # slots spent only fetching or writing back off-chip rows
     onchip_bytes: int
     offchip_bytes: int
     stage_cycles: list[int] = field(default_factory=list)
+    plans: list[StagePlan] = field(default_factory=list)
+    buffers: dict[str, int] = field(default_factory=dict)      # buffer name -> bytes
+    switch_cycles: int = 0
 
     def report(self) -> dict:
         return {"policy": self.policy, "cycles": self.cycles, "compute_cycles": self.compute_cycles,
                 "transfer_cycles": self.transfer_cycles, "onchip_bytes": self.onchip_bytes,
                 "offchip_bytes": self.offchip_bytes, "stages": self.stages, "stage_cycles": self.stage_cycles,
-                "decisions": {f"{a}->{b}": d for (a, b), d in self.decisions.items()}, "cores": self.cores}
+                "slot_cycles": [p.slot_cycles for p in self.plans], "slots": [p.slots for p in self.plans],
+                "decisions": {f"{a}->{b}": d for (a, b), d in self.decisions.items()}, "cores": self.cores,
+                "buffers": self.buffers}
+
+
+def _ceil_div(a: float, b: float) -> int:
+    return int(math.ceil(a / b - 1e-12))
+
+
+def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: float, latency: int) -> int:
+    """Cycles the memory sequencer needs in a slot for ``actions`` = ``[(kind, elements, bytes each)]``
+    (``kind`` = ``"read"`` or ``"write"``, in order), until it is idle; 0 without actions.
+
+    The sequencer issues its first request in cycle 1 of the slot and each next one the cycle after the
+    previous request's last beat. Read beat ``j`` arrives at ``max(req + latency + ceil((j+1)·b/B) − 1,
+    previous + 1)``; write beat ``j`` is offered from ``req + 2 + j`` (one buffer read ahead) and taken at
+    ``max(offer, req + ceil((j+1)·b/B))``."""
+    if not actions:
+        return 0
+    t, last = 1, 0
+    for kind, n, eb in actions:
+        req, prev = t, None
+        for j in range(n):
+            if kind == "read":
+                beat = req + latency + _ceil_div((j + 1) * eb, bytes_per_cycle) - 1
+            else:
+                beat = max(req + 2 + j, req + _ceil_div((j + 1) * eb, bytes_per_cycle))
+            if prev is not None:
+                beat = max(beat, prev + 1)
+            prev = beat
+        last = prev if prev is not None else req
+        t = last + 1
+    return last + 2
+
+
+@lru_cache(maxsize=4096)
+def core_row_cycles(k: int, n: int, lanes: int) -> int:
+    """Cycles a core needs for one row of a ``k × n`` slice with activations arriving one per cycle from
+    cycle 1 of the slot, until its last result is written and it is idle (exact cycle model + 2)."""
+    from ..blocks.gemm_core import gemm_schedule
+
+    _, outs = gemm_schedule(k, n, lanes, 1, [1 + j for j in range(k)])
+    return outs[-1] + 2
 
 
 def ops_of(graph: TaskGraph) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
@@ -147,15 +228,19 @@ def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto"
         if len(edges) > MAX_SEARCH_EDGES:
             raise ConfigError("policy", f"auto search covers up to {MAX_SEARCH_EDGES} op edges, the graph has "
                                         f"{len(edges)}; choose 'dataflow' or 'sequential'")
-        # all-sequential first: if even it does not fit, that error is the one to report
-        best = _evaluate(graph, machine, ops, producer, inputs, {e: False for e in edges}, "auto")
+        best, first_error = None, None
         for bits in itertools.product((True, False), repeat=len(edges)):
             try:
                 s = _evaluate(graph, machine, ops, producer, inputs, dict(zip(edges, bits)), "auto")
-            except ConfigError:
-                continue           # infeasible choice (too many streaming ops for the cores, stage cycle)
-            if (s.cycles, s.offchip_bytes, s.onchip_bytes) < (best.cycles, best.offchip_bytes, best.onchip_bytes):
+            except ConfigError as e:
+                if not any(bits):          # all-sequential: its error is the one to report if nothing fits
+                    first_error = e
+                continue                   # infeasible choice (buffers, too many streaming ops, stage cycle)
+            if best is None or (s.cycles, s.offchip_bytes, s.onchip_bytes) < (best.cycles, best.offchip_bytes,
+                                                                                best.onchip_bytes):
                 best = s
+        if best is None:
+            raise first_error if first_error else ConfigError("schedule", "no assignment of the edges fits")
         return best
     if policy == "sequential":
         return _evaluate(graph, machine, ops, producer, inputs, {e: False for e in edges}, policy)
@@ -203,74 +288,89 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
             raise ConfigError("schedule", f"stage {s} streams {len(members)} ops ({', '.join(members)}) through "
                                           f"each other but there are only {machine.cores} cores")
 
-    def op_cycles(op: str, c: int) -> int:
-        """Cycles of ``op`` on ``c`` cores: a gemm is split by output columns over ``c``
-        :class:`~hwgen.blocks.gemm_core.GemmCoreConfig` cores, the widest slice taking
-        ``rows · K · ceil(ceil(N / c) / lanes)`` issue cycles; an add takes ``ceil(elements / (c·lanes))``."""
-        t = graph.tasks[op]
-        if t.op == "gemm":
-            return t.rows * t.weight.shape[0] * math.ceil(math.ceil(t.cols / c) / machine.lanes)
-        return math.ceil(t.elements / (c * machine.lanes))
-
     out_tensor = {o: t for t, o in producer.items()}
-    # storage of sequential tensors: on-chip in production order while everything live fits
-    last_use = {}
-    for op in ops:
-        for i in inputs[op]:
-            last_use[i] = max(last_use.get(i, -1), stage_of[op])
+    finals = set(graph.outputs())
+    M = {graph.tasks[op].rows for op in ops}
+    if len(M) != 1:
+        raise ConfigError("graph", f"every task must have the same number of rows for row-slot execution; "
+                                   f"found {sorted(M)}")
+    rows = M.pop()
+
+    def nbytes(t: str) -> int:
+        return math.ceil(graph.tasks[t].dtype.width / 8)
+
+    def stream_src(op: str, i: str) -> bool:
+        return i in producer and stage_of[producer[i]] == stage_of[op]
+
+    # -- buffers: fixed ones, then sequential tensors on chip in production order while all fit
+    seq_tensors = sorted({out_tensor[a] for (a, b), df in dataflow.items() if not df},
+                         key=lambda t: ops.index(producer[t]))
+    widest = max((graph.tasks[t].cols * nbytes(t) for t in list(producer) + [i for op in ops for i in inputs[op]]),
+                 default=0)
+    if machine.onchip_bytes < 2 * widest:
+        raise ConfigError("machine.onchip_bytes", f"{machine.onchip_bytes} bytes cannot hold even one 2-row "
+                                                  f"buffer of the widest tensor ({2 * widest} bytes); no schedule fits")
+
+    def layout(onchip: set[str]) -> dict[str, int]:
+        buf: dict[str, int] = {}
+        for op in ops:
+            for i in inputs[op]:
+                if stream_src(op, i) or i not in onchip:
+                    buf[f"in:{op}:{i}"] = 2 * graph.tasks[i].cols * nbytes(i)
+        for t in producer:
+            if t in onchip:
+                buf[f"scratch:{t}"] = rows * graph.tasks[t].cols * nbytes(t)
+            elif t in finals or t in seq_tensors:
+                buf[f"writeback:{t}"] = 2 * graph.tasks[t].cols * nbytes(t)
+        return buf
+
     onchip: set[str] = set()
-    seq_tensors = [out_tensor[a] for (a, b), df in dataflow.items() if not df]
-    seq_tensors = sorted(set(seq_tensors), key=lambda t: stage_of[producer[t]])
-    fifo_bytes = sum(machine.fifo_rows * graph.tasks[out_tensor[a]].cols * math.ceil(graph.tasks[out_tensor[a]].dtype.width / 8)
-                     for (a, b), df in dataflow.items() if df)
-    min_need = max((graph.tasks[out_tensor[a]].cols * math.ceil(graph.tasks[out_tensor[a]].dtype.width / 8)
-                    for (a, b) in dataflow), default=0) * machine.fifo_rows
-    if machine.onchip_bytes < min_need:
-        raise ConfigError("machine.onchip_bytes", f"{machine.onchip_bytes} bytes cannot hold even one "
-                                                  f"{machine.fifo_rows}-row buffer of the widest intermediate "
-                                                  f"({min_need} bytes); no schedule fits")
-    if fifo_bytes > machine.onchip_bytes:
-        raise ConfigError("schedule", f"the dataflow FIFOs need {fifo_bytes} bytes, more than the "
-                                      f"{machine.onchip_bytes}-byte on-chip buffer")
+    if sum(layout(onchip).values()) > machine.onchip_bytes:
+        raise ConfigError("schedule", f"the buffers need {sum(layout(onchip).values())} bytes even with every "
+                                      f"sequential tensor off-chip, more than the {machine.onchip_bytes}-byte "
+                                      f"on-chip buffer")
     for t in seq_tensors:
-        start, end = stage_of[producer[t]], last_use[t]
-        live = [u for u in onchip if not (last_use[u] < start or stage_of[producer[u]] > end)]
-        need = graph.tasks[t].bytes + sum(graph.tasks[u].bytes for u in live)
-        if need + fifo_bytes <= machine.onchip_bytes:
+        if sum(layout(onchip | {t}).values()) <= machine.onchip_bytes:
             onchip.add(t)
-    peak = 0
-    for s in range(len(stages)):
-        peak = max(peak, sum(graph.tasks[u].bytes for u in onchip if stage_of[producer[u]] <= s <= last_use[u]))
+    buffers = layout(onchip)
     decisions = {e: "dataflow" if df else ("sequential-onchip" if out_tensor[e[0]] in onchip else "sequential-offchip")
                  for e, df in dataflow.items()}
 
-    # per stage: cores, compute and transfer cycles, records
+    # -- per stage: cores, depth, slot length, records
     cores: dict[str, int] = {}
     records: list[ConfigRecord] = []
-    compute = transfer = offchip_bytes = 0
-    stage_cycles = []
-    finals = set(graph.outputs())
+    plans: list[StagePlan] = []
+    offchip_bytes = 0
     for s, members in enumerate(stages):
+        def row_time(op: str, c: int) -> int:
+            t = graph.tasks[op]
+            if t.op == "gemm":
+                return core_row_cycles(t.weight.shape[0], math.ceil(t.cols / c), machine.lanes)
+            return t.cols + 3
+
         alloc = {op: 1 for op in members}
         for _ in range(machine.cores - len(members)):
-            worst = max(members, key=lambda op: op_cycles(op, alloc[op]))
+            worst = max(members, key=lambda op: (row_time(op, alloc[op]), -members.index(op)))
+            if graph.tasks[worst].op != "gemm":
+                break
             alloc[worst] += 1
         cores.update(alloc)
-        t_compute = max(op_cycles(op, alloc[op]) for op in members)
-        t_compute += machine.fill * sum(1 for (a, b), df in dataflow.items() if df and a in members)
-        t_compute += machine.switch_cycles
-        streams, nbytes = 0, 0
-        for op in members:
-            for i in inputs[op]:
-                if graph.tasks[i].op == "input" or (i in producer and i not in onchip and stage_of[producer[i]] != s):
-                    streams, nbytes = streams + 1, nbytes + graph.tasks[i].bytes
-            t_out = out_tensor[op]
-            spilled = any(not df and a == op for (a, b), df in dataflow.items()) and t_out not in onchip
-            if spilled or t_out in finals:
-                streams, nbytes = streams + 1, nbytes + graph.tasks[t_out].bytes
-        t_transfer = math.ceil(nbytes / machine.offchip_bytes_per_cycle) + streams * machine.offchip_latency
-        compute, transfer, offchip_bytes = compute + t_compute, transfer + t_transfer, offchip_bytes + nbytes
-        stage_cycles.append(t_compute + t_transfer)
+        depth: dict[str, int] = {}
+        for op in members:            # members are in graph order, so producers come first
+            depth[op] = max((depth[producer[i]] + 1 for i in inputs[op] if stream_src(op, i)), default=0)
+        D = max(depth.values()) + 1
+        reads = tuple(dict.fromkeys(i for op in members for i in inputs[op]
+                                    if not stream_src(op, i) and i not in onchip))
+        writes = tuple(out_tensor[op] for op in members
+                       if out_tensor[op] in finals or (out_tensor[op] in seq_tensors and out_tensor[op] not in onchip))
+        actions = ([("write", graph.tasks[t].cols, nbytes(t)) for t in writes]
+                   + [("read", graph.tasks[t].cols, nbytes(t)) for t in reads])
+        units = {f"core:{op}": row_time(op, alloc[op]) for op in members}
+        units["memory"] = memory_slot_cycles(actions, machine.offchip_bytes_per_cycle, machine.offchip_latency)
+        T = max(max(units.values()), 2)
+        slots = rows + D + (1 if writes else 0)
+        plans.append(StagePlan(tuple(members), depth, rows, slots, T, reads, writes, units))
+        offchip_bytes += rows * sum(graph.tasks[t].cols * nbytes(t) for t in reads + writes)
         core = 0
         for op in members:
             t = graph.tasks[op]
@@ -282,9 +382,13 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
                 records.append(ConfigRecord(s, op, core, (0, t.rows), (n0, n1),
                                             t.weight.shape[0] if t.op == "gemm" else 0, src, dst))
                 core += 1
+    stage_cycles = [machine.switch_cycles + p.cycles for p in plans]
+    transfer = sum(p.slot_cycles * (p.slots - p.rows - (max(p.depth.values()) if p.depth else 0)) for p in plans)
+    total = sum(stage_cycles)
     return Schedule(policy=policy, decisions=decisions, stages=stages, cores=cores, records=records,
-                    cycles=compute + transfer, compute_cycles=compute, transfer_cycles=transfer,
-                    onchip_bytes=peak + fifo_bytes, offchip_bytes=offchip_bytes, stage_cycles=stage_cycles)
+                    cycles=total, compute_cycles=total - transfer - machine.switch_cycles * len(plans),
+                    transfer_cycles=transfer, onchip_bytes=sum(buffers.values()), offchip_bytes=offchip_bytes,
+                    stage_cycles=stage_cycles, plans=plans, buffers=buffers, switch_cycles=machine.switch_cycles)
 
 
 def _where(tensor, graph, producer, onchip, dataflow, stage_of, stage) -> str:

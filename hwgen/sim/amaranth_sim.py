@@ -64,3 +64,28 @@ def run_amaranth(component: wiring.Component, vectors: StreamVectors, phases: li
     else:
         sim.run()
     return results
+
+
+def run_amaranth_model(component, model, signals: dict[str, Value], driven: list[str]) -> None:
+    """Step a simulator-independent model (``drive()`` / ``sample(values)`` / ``finished``) against
+    ``component`` in Amaranth's simulator: reset for 2 cycles, then cycle 0 is the first with reset low."""
+    async def bench(ctx):
+        for name in driven:
+            ctx.set(signals[name], 0)
+        ctx.set(sync.rst, 1)
+        for _ in range(2):
+            await ctx.tick()
+        ctx.set(sync.rst, 0)
+        while not model.finished:
+            for name, value in model.drive().items():
+                ctx.set(signals[name], value)
+            model.sample({name: ctx.get(sig) for name, sig in signals.items()})
+            await ctx.tick()
+
+    top = Module()
+    top.submodules.dut = component
+    top.domains.sync = sync = ClockDomain("sync")
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()

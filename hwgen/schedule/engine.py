@@ -1,0 +1,490 @@
+"""The generated hardware of a compiled schedule: cores, buffers, memory sequencer and stage controller.
+
+:func:`build_engine` turns a :class:`~hwgen.schedule.compiler.Schedule` into
+one Amaranth component that runs the whole graph:
+
+* **cores**: one :mod:`~hwgen.blocks.record_core` per compute core the
+  schedule uses. Its record ROM lists, stage by stage, the gemm slice it runs
+  (the task's weight columns ``n0:n1``, its fused requantization and ReLU)
+  and the rows; its weight ROM holds every slice it serves.
+* **buffers** (only those the schedule needs): a 2-row input buffer per op
+  that reads a stream or off-chip data, a scratchpad per tensor kept on chip
+  between stages, a 2-row write-back buffer per tensor written off-chip.
+* **feeders** (one per op) stream a row of the op's input to every core of
+  the op; **routers** (one per core) write each result into all of the
+  tensor's destinations (consumer input buffers, scratchpad, write-back
+  buffer) at its column.
+* the **memory sequencer**: every slot it writes back the finished off-chip
+  rows and then fetches the next input rows, one request at a time, through
+  the ``mem_req`` / ``mem_rd`` / ``mem_wr`` streams to the off-chip memory
+  (in simulation: :class:`hwgen.sim.memory.MemoryModel`).
+* the **controller** steps through the stage records (``slot_cycles``,
+  ``slots``): ``switch_cycles`` to switch, then the slots; a slot ends when
+  its time is up and every unit is idle (so a model error shows as extra
+  cycles, never as wrong data). ``done`` rises after the last stage.
+
+Timing is the compiler's cost model (see :mod:`hwgen.schedule.compiler`):
+``Σ_stages switch_cycles + slots · slot_cycles`` cycles to ``done``.
+Supported graphs: gemm tasks (wrapping accumulators of one type) with an
+optional requantization and then ReLU fused after each; element-wise adds
+are compiled and costed but not built yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..blocks.gemm_core import GemmCoreConfig
+from ..blocks.record_core import RecordCore, RecordCoreConfig
+from ..errors import ConfigError
+from ..numtype import Int, NumType
+from .compiler import Machine, Schedule, ops_of
+from .graph import TaskGraph
+
+
+@dataclass
+class OpPlan:
+    """One gemm op in the engine."""
+
+    name: str
+    stage: int
+    depth: int
+    k: int
+    n: int
+    source: str                      # "stream" | "offchip" | "scratch"
+    in_tensor: str
+    out_tensor: str
+    slices: list[tuple[int, int, int]]      # (core, n0, n1)
+    epilogue: dict
+    weight: np.ndarray
+
+
+@dataclass
+class EnginePlan:
+    """Everything static about the engine, derived from the graph and its schedule."""
+
+    graph: TaskGraph
+    machine: Machine
+    schedule: Schedule
+    rows: int
+    ops: dict[str, OpPlan]
+    widths: dict[str, NumType]               # tensor -> element type
+    onchip: set[str]
+    offchip_out: list[str]                   # tensors written off-chip
+    tensor_ids: dict[str, int]               # off-chip tensors (inputs, spilled, finals) -> memory id
+    act: NumType
+    weight_type: NumType
+    acc: NumType
+    core_programs: dict[int, list[tuple[int, str, int, int]]] = field(default_factory=dict)
+
+    @property
+    def data_width(self) -> int:
+        return max(t.width for t in self.widths.values())
+
+    def stage_ops(self, s: int) -> list[OpPlan]:
+        return [o for o in self.ops.values() if o.stage == s]
+
+    def consumers(self, tensor: str) -> list[OpPlan]:
+        return [o for o in self.ops.values() if o.in_tensor == tensor]
+
+
+def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
+    """Check the graph is buildable and collect the engine's static tables."""
+    ops, producer, inputs = ops_of(graph)
+    out_tensor = {o: t for t, o in producer.items()}
+    for op in ops:
+        t = graph.tasks[op]
+        if t.op != "gemm":
+            raise ConfigError(f"graph.{op}", f"{t.op} tasks are compiled and costed but the engine does not "
+                                             f"build them yet; use gemm tasks (with requant/relu fused)")
+        if t.overflow != "wrap":
+            raise ConfigError(f"graph.{op}", "the engine's accumulators wrap; overflow='saturate' is not built")
+    accs = {graph.tasks[op].dtype for op in ops}
+    if len(accs) != 1:
+        raise ConfigError("graph", f"all gemm tasks must share one accumulator type for the engine's cores; "
+                                   f"found {', '.join(sorted(map(str, accs)))}")
+    acc = accs.pop()
+    in_types = [graph.tasks[inputs[op][0]].dtype for op in ops]
+    act = Int(max(t.width + (0 if t.signed else 1) for t in in_types)) if any(t.signed for t in in_types) \
+        else NumType(max(t.width for t in in_types), False)
+    wts = [graph.tasks[op].weight_type for op in ops]
+    weight_type = Int(max(t.width + (0 if t.signed else 1) for t in wts)) if any(t.signed for t in wts) \
+        else NumType(max(t.width for t in wts), False)
+    stage_of = {op: s for s, members in enumerate(schedule.stages) for op in members}
+    onchip = {k.split(":", 1)[1] for k in schedule.buffers if k.startswith("scratch:")}
+    plans: dict[str, OpPlan] = {}
+    for s, sp in enumerate(schedule.plans):
+        for op in sp.ops:
+            t = graph.tasks[op]
+            src_t = inputs[op][0]
+            if src_t in producer and stage_of[producer[src_t]] == s:
+                source = "stream"
+            elif src_t in onchip:
+                source = "scratch"
+            else:
+                source = "offchip"
+            epi = _epilogue(graph, op, out_tensor[op])
+            slices = [(r.core, r.cols[0], r.cols[1]) for r in schedule.records if r.stage == s and r.task == op]
+            plans[op] = OpPlan(op, s, sp.depth[op], t.weight.shape[0], t.cols, source, src_t, out_tensor[op],
+                               slices, epi, t.weight)
+    widths = {}
+    for op in ops:
+        widths[inputs[op][0]] = graph.tasks[inputs[op][0]].dtype
+        widths[out_tensor[op]] = graph.tasks[out_tensor[op]].dtype
+    finals = set(graph.outputs())
+    offchip_out = [t for t in (out_tensor[op] for op in ops)
+                   if t in finals or (t not in onchip and any(p.in_tensor == t for p in plans.values()))]
+    ids = {}
+    for name, task in graph.tasks.items():
+        if task.op == "input":
+            ids[name] = len(ids)
+    for t in offchip_out:
+        ids[t] = len(ids)
+    programs: dict[int, list[tuple[int, str, int, int]]] = {}
+    for s in range(len(schedule.stages)):
+        for p in (q for q in plans.values() if q.stage == s):
+            for core, n0, n1 in p.slices:
+                programs.setdefault(core, []).append((s, p.name, n0, n1))
+    return EnginePlan(graph, machine, schedule, schedule.plans[0].rows, plans, widths, onchip, offchip_out, ids,
+                      act, weight_type, acc, programs)
+
+
+def _epilogue(graph: TaskGraph, op: str, out: str) -> dict:
+    """The fused chain after a gemm: ``[requant] [relu]`` in that order."""
+    chain, t = [], out
+    while t != op:
+        chain.append(graph.tasks[t])
+        t = graph.tasks[t].inputs[0]
+    chain.reverse()
+    kinds = [c.op for c in chain]
+    if kinds not in ([], ["requant"], ["relu"], ["requant", "relu"]):
+        raise ConfigError(f"graph.{out}", f"the engine fuses 'requant' then 'relu' after a gemm; "
+                                          f"{' -> '.join([op] + [c.name for c in chain])} is {kinds}")
+    epi: dict = {"relu": "relu" in kinds, "requant": "requant" in kinds}
+    if epi["requant"]:
+        rq = chain[0]
+        epi.update(multiplier=rq.params["multiplier"], shift=rq.params["shift"], zero_point=rq.params["zero_point"],
+                   out=rq.dtype)
+    return epi
+
+
+def req_layout(plan: EnginePlan) -> data.StructLayout:
+    return data.StructLayout({"write": 1, "tensor": range(max(len(plan.tensor_ids), 2)),
+                              "row": range(max(plan.rows, 2))})
+
+
+class ScheduleEngine(wiring.Component):
+    """The engine; see the module docstring. Ports: ``mem_req``, ``mem_rd``, ``mem_wr`` streams, ``done``."""
+
+    def __init__(self, plan: EnginePlan):
+        self.plan = plan
+        W = plan.data_width
+        super().__init__({"mem_req": Out(stream.Signature(req_layout(plan))),
+                          "mem_rd": In(stream.Signature(W)),
+                          "mem_wr": Out(stream.Signature(W)),
+                          "done": Out(1)})
+
+    def core_config(self, core: int) -> RecordCoreConfig:
+        p = self.plan
+        slices, program = [], []
+        for _, op, n0, n1 in p.core_programs[core]:
+            o = p.ops[op]
+            e = o.epilogue
+            kw = dict(requant=True, multiplier=e["multiplier"], shift=e["shift"], zero_point=e["zero_point"],
+                      out=e["out"]) if e["requant"] else {}
+            cfg = GemmCoreConfig(weights=tuple(tuple(int(v) for v in row) for row in o.weight[:, n0:n1]),
+                                 lanes=p.machine.lanes, act=p.act, weight_type=p.weight_type, acc=p.acc,
+                                 relu=e["relu"], **kw)
+            if cfg not in slices:
+                slices.append(cfg)
+            program.append(slices.index(cfg))
+        return RecordCoreConfig(slices=tuple(slices), program=tuple(program), rows=(p.rows,) * len(program))
+
+    def elaborate(self, platform) -> Module:
+        p = self.plan
+        sp = p.schedule.plans
+        S, M = len(sp), p.rows
+        m = Module()
+
+        # ------------------------------------------------------------ controller
+        stage = Signal(range(max(S, 2)))
+        slot = Signal(range(max(max(x.slots for x in sp) + 1, 2)))
+        timer = Signal(range(max(max(x.slot_cycles for x in sp) + 1, 2)))
+        switch = Signal(range(p.machine.switch_cycles + 1), init=p.machine.switch_cycles)
+        running = Signal()
+        done = Signal()
+        m.d.comb += self.done.eq(done)
+        slot_start = running & (timer == 0)
+        busy_terms: list = []
+
+        def stage_is(s: int):
+            return stage == s
+
+        def row_at(offset: int):
+            """(row, valid) of the unit whose row is ``slot - offset`` this slot."""
+            r = Signal(range(max(M, 2)), name=f"row_off{offset}")
+            v = Signal(name=f"row_ok_off{offset}")
+            m.d.comb += [r.eq(slot - offset), v.eq((slot >= offset) & (slot < offset + M))]
+            return r, v
+
+        # ------------------------------------------------------------ memories
+        def mem(name: str, t: NumType, depth: int) -> memory.Memory:
+            mm = memory.Memory(shape=t.shape, depth=max(depth, 2), init=[])
+            m.submodules[name] = mm
+            return mm
+
+        inbuf = {o.name: mem(f"in_{o.name}", p.widths[o.in_tensor], 2 * o.k)
+                 for o in p.ops.values() if o.source in ("stream", "offchip")}
+        scratch = {t: mem(f"scratch_{t}", p.widths[t], M * p.graph.tasks[t].cols) for t in sorted(p.onchip)}
+        wback = {t: mem(f"wb_{t}", p.widths[t], 2 * p.graph.tasks[t].cols) for t in p.offchip_out}
+
+        # ------------------------------------------------------------ cores, feeders, routers
+        cores = {}
+        for c in sorted(p.core_programs):
+            cores[c] = comp = RecordCore(self.core_config(c))
+            m.submodules[f"core{c}"] = comp
+            m.d.comb += comp.o.ready.eq(1)
+        feeder_valid, feeder_data = {}, {}
+        for o in p.ops.values():
+            if o.source == "scratch":
+                rp = scratch[o.in_tensor].read_port()
+                r, ok = row_at(o.depth + 1)
+                base = r * o.k
+            else:
+                rp = inbuf[o.name].read_port()
+                r, ok = row_at(o.depth + 1)
+                base = Mux(r[0], o.k, 0)
+            taken = Signal(name=f"feed_taken_{o.name}")
+            ready_all = 1
+            for core, _, _ in o.slices:
+                ready_all = ready_all & cores[core].i.ready
+            valid, dat, busy, _ = _reader(m, f"feed_{o.name}", rp, slot_start & stage_is(o.stage) & ok, base, o.k,
+                                       taken)
+            m.d.comb += taken.eq(ready_all)
+            feeder_valid[o.name], feeder_data[o.name] = valid, dat
+            busy_terms.append(busy)
+        for c, comp in cores.items():
+            prog = p.core_programs[c]
+            with m.Switch(stage):
+                for s, op, _, _ in prog:
+                    with m.Case(s):
+                        m.d.comb += [comp.i.valid.eq(feeder_valid[op]), comp.i.payload.eq(feeder_data[op])]
+        # routers: column / row counters per core, write ports per destination memory
+        wports: dict[tuple[str, int], memory.WritePort] = {}
+
+        def wport(key: str, mm: memory.Memory, c: int):
+            if (key, c) not in wports:
+                wports[(key, c)] = mm.write_port()
+            return wports[(key, c)]
+
+        for c, comp in cores.items():
+            prog = p.core_programs[c]
+            ncol_max = max(n1 - n0 for _, _, n0, n1 in prog)
+            j = Signal(range(ncol_max + 1), name=f"col_c{c}")
+            rows_done = Signal(range(M + 1), name=f"rows_done_c{c}")
+            fire = comp.o.valid
+            last_col = Signal(name=f"last_col_c{c}")
+            used = {}
+            with m.If(~running):
+                m.d.sync += [j.eq(0), rows_done.eq(0)]
+            with m.Elif(fire):
+                with m.If(last_col):
+                    m.d.sync += [j.eq(0), rows_done.eq(rows_done + 1)]
+                with m.Else():
+                    m.d.sync += j.eq(j + 1)
+            pending = Signal(name=f"pending_c{c}")
+            for s, op, n0, n1 in prog:
+                o = p.ops[op]
+                here = stage_is(s)
+                with m.If(here):
+                    m.d.comb += last_col.eq(j == n1 - n0 - 1)
+                # rows expected by the end of this slot: clamp(slot - depth, 0, M)
+                exp = Signal(range(M + 1), name=f"expected_c{c}_s{s}")
+                m.d.comb += exp.eq(Mux(slot < o.depth, 0, Mux(slot - o.depth > M, M, slot - o.depth)))
+                with m.If(here & running):
+                    m.d.comb += pending.eq(rows_done < exp)
+                dests = []
+                for cons in p.consumers(o.out_tensor):
+                    if cons.stage == s and cons.source == "stream":
+                        dests.append((f"in_{cons.name}", inbuf[cons.name], Mux(rows_done[0], cons.k, 0) + n0 + j))
+                if o.out_tensor in scratch:
+                    dests.append((f"scratch_{o.out_tensor}", scratch[o.out_tensor], rows_done * o.n + n0 + j))
+                if o.out_tensor in wback:
+                    dests.append((f"wb_{o.out_tensor}", wback[o.out_tensor], Mux(rows_done[0], o.n, 0) + n0 + j))
+                for key, mm, addr in dests:
+                    wp = wport(key, mm, c)
+                    used.setdefault(key, []).append(s)
+                    with m.If(here):
+                        m.d.comb += [wp.addr.eq(addr), wp.data.eq(comp.o.payload), wp.en.eq(fire)]
+            busy_terms.append(pending)
+
+        # ------------------------------------------------------------ memory sequencer
+        actions = []       # per stage: [(kind, tensor, row offset, targets)]
+        for s, x in enumerate(sp):
+            acts = []
+            for t in x.writes:
+                acts.append(("write", t, p.ops[_producer(p, t)].depth + 2, []))
+            for t in x.reads:
+                acts.append(("read", t, 0, [o.name for o in p.stage_ops(s) if o.in_tensor == t]))
+            actions.append(acts)
+        A = max((len(a) for a in actions), default=0)
+        if A:
+            self._sequencer(m, actions, A, stage, slot, slot_start, running, inbuf, wback, row_at, busy_terms)
+        else:
+            m.d.comb += [self.mem_req.valid.eq(0), self.mem_wr.valid.eq(0), self.mem_rd.ready.eq(1)]
+
+        # ------------------------------------------------------------ slot / stage stepping
+        busy = Signal()
+        m.d.comb += busy.eq(_or(busy_terms))
+        T = Signal.like(timer, name="slot_len")
+        NS = Signal.like(slot, name="slots_in_stage")
+        with m.Switch(stage):
+            for s, x in enumerate(sp):
+                with m.Case(s):
+                    m.d.comb += [T.eq(x.slot_cycles), NS.eq(x.slots)]
+        with m.If(~running & ~done):
+            with m.If(switch > 1):
+                m.d.sync += switch.eq(switch - 1)
+            with m.Else():
+                m.d.sync += [running.eq(1), slot.eq(0), timer.eq(0)]
+        with m.Elif(running):
+            with m.If((timer >= T - 1) & ~busy):
+                m.d.sync += timer.eq(0)
+                with m.If(slot == NS - 1):
+                    m.d.sync += [running.eq(0), switch.eq(p.machine.switch_cycles)]
+                    with m.If(stage == S - 1):
+                        m.d.sync += done.eq(1)
+                    with m.Else():
+                        m.d.sync += stage.eq(stage + 1)
+                with m.Else():
+                    m.d.sync += slot.eq(slot + 1)
+            with m.Else():
+                m.d.sync += timer.eq(Mux(timer == T - 1, timer, timer + 1))
+        return m
+
+    def _sequencer(self, m, actions, A, stage, slot, slot_start, running, inbuf, wback, row_at, busy_terms):
+        p = self.plan
+        M = p.rows
+        state = Signal(range(4), name="seq_state")      # 0 idle, 1 request, 2 write data, 3 read data
+        wstart = Signal(name="seq_wstart")
+        a = Signal(range(max(A, 2)), name="seq_action")
+        count = Signal(range(max(max(p.graph.tasks[t].cols for t in p.widths) + 1, 2)), name="seq_count")
+        busy_terms.append(state != 0)
+        n_act = Signal(range(A + 1), name="seq_actions")
+        row = Signal(range(max(M, 2)), name="seq_row")
+        row_ok = Signal(name="seq_row_ok")
+        is_write = Signal(name="seq_is_write")
+        tid = Signal(range(max(len(p.tensor_ids), 2)), name="seq_tensor")
+        n = Signal.like(count, name="seq_n")
+        with m.Switch(stage):
+            for s, acts in enumerate(actions):
+                with m.Case(s):
+                    m.d.comb += n_act.eq(len(acts))
+                    with m.Switch(a):
+                        for i, (kind, t, off, _) in enumerate(acts):
+                            with m.Case(i):
+                                r, ok = row_at(off)
+                                m.d.comb += [row.eq(r), row_ok.eq(ok), is_write.eq(kind == "write"),
+                                             tid.eq(p.tensor_ids[t]), n.eq(p.graph.tasks[t].cols)]
+        cur_row = Signal.like(row, name="seq_cur_row")
+        nxt = Signal(name="seq_next")           # this action is over: go to the next one
+        with m.If(nxt):
+            with m.If(a == n_act - 1):
+                m.d.sync += state.eq(0)
+            with m.Else():
+                m.d.sync += [a.eq(a + 1), state.eq(1)]
+        with m.If(slot_start & (n_act > 0)):
+            m.d.sync += [state.eq(1), a.eq(0)]
+        # request
+        req = self.mem_req
+        m.d.comb += [req.payload.write.eq(is_write), req.payload.tensor.eq(tid), req.payload.row.eq(row),
+                     req.valid.eq((state == 1) & row_ok)]
+        with m.If(state == 1):
+            with m.If(~row_ok):
+                m.d.comb += nxt.eq(1)
+            with m.Elif(req.ready):
+                m.d.sync += [count.eq(0), cur_row.eq(row)]
+                with m.If(is_write):
+                    m.d.sync += [state.eq(2), wstart.eq(1)]
+                with m.Else():
+                    m.d.sync += state.eq(3)
+        with m.If(wstart):
+            m.d.sync += wstart.eq(0)
+        # read data -> input buffers of this stage's consumers
+        m.d.comb += self.mem_rd.ready.eq(state == 3)
+        with m.If((state == 3) & self.mem_rd.valid):
+            m.d.sync += count.eq(count + 1)
+            with m.If(count == n - 1):
+                m.d.comb += nxt.eq(1)
+        rd_ports = {}
+        for s, acts in enumerate(actions):
+            for i, (kind, t, off, targets) in enumerate(acts):
+                if kind != "read":
+                    continue
+                for op in targets:
+                    if op not in rd_ports:
+                        rd_ports[op] = inbuf[op].write_port()
+                    wp = rd_ports[op]
+                    k = p.ops[op].k
+                    with m.If((stage == s) & (a == i)):
+                        m.d.comb += [wp.addr.eq(Mux(cur_row[0], k, 0) + count), wp.data.eq(self.mem_rd.payload),
+                                     wp.en.eq((state == 3) & self.mem_rd.valid)]
+        # write data <- write-back buffers
+        taken = Signal(name="seq_wr_taken")
+        wvalid = Signal(name="seq_wvalid")
+        wdata = Signal(p.data_width, name="seq_wdata")
+        m.d.comb += [self.mem_wr.valid.eq(wvalid), self.mem_wr.payload.eq(wdata),
+                     taken.eq(self.mem_wr.ready)]
+        for t, mm in wback.items():
+            rp = mm.read_port()
+            sel = _or([(stage == s) & (a == i) for s, acts in enumerate(actions)
+                       for i, (kind, tt, _, _) in enumerate(acts) if kind == "write" and tt == t])
+            base = Mux(cur_row[0], p.graph.tasks[t].cols, 0)
+            v, d, _, last = _reader(m, f"wb_{t}", rp, wstart & sel, base, p.graph.tasks[t].cols, taken)
+            with m.If(sel):
+                m.d.comb += [wvalid.eq(v & (state == 2)), wdata.eq(d)]
+                with m.If((state == 2) & v & taken & last):
+                    m.d.comb += nxt.eq(1)
+
+
+def _producer(plan: EnginePlan, tensor: str) -> str:
+    return next(o.name for o in plan.ops.values() if o.out_tensor == tensor)
+
+
+def _reader(m: Module, name: str, rp, start, base, n: int, taken):
+    """Stream ``n`` words ``base .. base + n - 1`` out of a synchronous read port: ``start`` issues the first
+    read (valid the next cycle); each word taken issues the next read. Returns ``(valid, data, busy)``."""
+    issued = Signal(range(n + 1), name=f"{name}_issued")
+    valid = Signal(name=f"{name}_valid")
+    last = Signal(name=f"{name}_last")
+    m.d.comb += last.eq(issued == n)
+    en = Signal(name=f"{name}_en")
+    addr = Signal.like(rp.addr, name=f"{name}_addr")
+    with m.If(start):
+        m.d.comb += [addr.eq(base), en.eq(1)]
+        m.d.sync += [issued.eq(1), valid.eq(1)]
+    with m.Elif(valid & taken):
+        with m.If(issued < n):
+            m.d.comb += [addr.eq(base + issued), en.eq(1)]
+            m.d.sync += issued.eq(issued + 1)
+        with m.Else():
+            m.d.sync += valid.eq(0)
+    m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
+    return valid, rp.data, valid, last
+
+
+def _or(terms):
+    out = 0
+    for t in terms:
+        out = out | t
+    return out
+
+
+def build_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> ScheduleEngine:
+    """The engine component for ``schedule`` (compiled from ``graph`` for ``machine``)."""
+    return ScheduleEngine(plan_engine(graph, machine, schedule))
