@@ -102,8 +102,12 @@ def test_auto_is_never_worse_than_both_fixed_policies():
         except ConfigError as e:        # the buffers do not fit under any choice: no schedule at all
             assert "cannot hold even one" in str(e) or "even with every sequential tensor off-chip" in str(e)
             continue
-        assert auto <= compile_schedule(g, m, "dataflow").cycles
-        assert auto <= compile_schedule(g, m, "sequential").cycles
+        for policy in ("dataflow", "sequential"):
+            try:
+                fixed = compile_schedule(g, m, policy).cycles
+            except ConfigError:         # this fixed pattern does not fit at all; auto found one that does
+                continue
+            assert auto <= fixed
 
 
 def test_records_cover_every_output_column_once():

@@ -172,8 +172,8 @@ class RecordCore(wiring.Component):
         words = sum(s.passes * s.k for s in cfg.slices)
         wide = max(s.acc.width for s in cfg.slices) + 34
         return data.StructLayout({
-            "wbase": range(max(words, 2)), "k_last": range(kmax), "p_last": range(pmax),
-            "last_cols": range(cfg.base.lanes + 1), "rows_last": range(max(cfg.rows)),
+            "wbase": range(max(words, 2)), "k_last": range(max(kmax, 2)), "p_last": range(max(pmax, 2)),
+            "last_cols": range(cfg.base.lanes + 1), "rows_last": range(max(max(cfg.rows), 2)),
             "epi": self._epi_layout(wide),
         })
 
@@ -208,9 +208,10 @@ class RecordCore(wiring.Component):
             rec = {"wbase": cfg.word_base[sl], "k_last": s.k - 1, "p_last": s.passes - 1,
                    "last_cols": s.n - (s.passes - 1) * L, "rows_last": nrows - 1, "epi": epi}
             rinit.append(rec_layout.const(rec).as_value().value)
+        # (ROMs of at least 2 words: a 1-word memory would have a 0-bit address)
         m.submodules.wrom = wrom = memory.Memory(shape=data.ArrayLayout(b.weight_type.shape, L).size,
-                                                 depth=len(winit), init=winit)
-        m.submodules.rrom = rrom = memory.Memory(shape=rec_layout.size, depth=len(rinit), init=rinit)
+                                                 depth=max(len(winit), 2), init=winit)
+        m.submodules.rrom = rrom = memory.Memory(shape=rec_layout.size, depth=max(len(rinit), 2), init=rinit)
         kmax = max(s.k for s in cfg.slices)
         m.submodules.rowbuf = rowbuf = memory.Memory(shape=b.act.shape, depth=max(kmax, 2), init=[])
         wr, rr, ww, rp = wrom.read_port(), rowbuf.read_port(), rowbuf.write_port(), rrom.read_port()

@@ -229,7 +229,7 @@ class ScheduleEngine(wiring.Component):
             """(row, valid) of the unit whose row is ``slot - offset`` this slot."""
             r = Signal(range(max(M, 2)), name=f"row_off{offset}")
             v = Signal(name=f"row_ok_off{offset}")
-            m.d.comb += [r.eq(slot - offset), v.eq((slot >= offset) & (slot < offset + M))]
+            m.d.comb += [r.eq(slot - offset), v.eq(((slot >= offset) if offset else 1) & (slot < offset + M))]
             return r, v
 
         # ------------------------------------------------------------ memories
@@ -269,11 +269,11 @@ class ScheduleEngine(wiring.Component):
             feeder_valid[o.name], feeder_data[o.name] = valid, dat
             busy_terms.append(busy)
         for c, comp in cores.items():
-            prog = p.core_programs[c]
-            with m.Switch(stage):
-                for s, op, _, _ in prog:
-                    with m.Case(s):
-                        m.d.comb += [comp.i.valid.eq(feeder_valid[op]), comp.i.payload.eq(feeder_data[op])]
+            valid, payload = 0, 0
+            for s, op, _, _ in p.core_programs[c]:
+                valid = Mux(stage_is(s), feeder_valid[op], valid)
+                payload = Mux(stage_is(s), feeder_data[op], payload)
+            m.d.comb += [comp.i.valid.eq(valid), comp.i.payload.eq(payload)]
         # routers: column / row counters per core, write ports per destination memory
         wports: dict[tuple[str, int], memory.WritePort] = {}
 
@@ -305,7 +305,8 @@ class ScheduleEngine(wiring.Component):
                     m.d.comb += last_col.eq(j == n1 - n0 - 1)
                 # rows expected by the end of this slot: clamp(slot - depth, 0, M)
                 exp = Signal(range(M + 1), name=f"expected_c{c}_s{s}")
-                m.d.comb += exp.eq(Mux(slot < o.depth, 0, Mux(slot - o.depth > M, M, slot - o.depth)))
+                below = (slot < o.depth) if o.depth else 0
+                m.d.comb += exp.eq(Mux(below, 0, Mux(slot - o.depth > M, M, slot - o.depth)))
                 with m.If(here & running):
                     m.d.comb += pending.eq(rows_done < exp)
                 dests = []
@@ -343,10 +344,10 @@ class ScheduleEngine(wiring.Component):
         m.d.comb += busy.eq(_or(busy_terms))
         T = Signal.like(timer, name="slot_len")
         NS = Signal.like(slot, name="slots_in_stage")
-        with m.Switch(stage):
-            for s, x in enumerate(sp):
-                with m.Case(s):
-                    m.d.comb += [T.eq(x.slot_cycles), NS.eq(x.slots)]
+        t_len, n_slots = sp[0].slot_cycles, sp[0].slots
+        for s, x in enumerate(sp):
+            t_len, n_slots = Mux(stage_is(s), x.slot_cycles, t_len), Mux(stage_is(s), x.slots, n_slots)
+        m.d.comb += [T.eq(t_len), NS.eq(n_slots)]
         with m.If(~running & ~done):
             with m.If(switch > 1):
                 m.d.sync += switch.eq(switch - 1)
@@ -381,16 +382,16 @@ class ScheduleEngine(wiring.Component):
         is_write = Signal(name="seq_is_write")
         tid = Signal(range(max(len(p.tensor_ids), 2)), name="seq_tensor")
         n = Signal.like(count, name="seq_n")
-        with m.Switch(stage):
-            for s, acts in enumerate(actions):
-                with m.Case(s):
-                    m.d.comb += n_act.eq(len(acts))
-                    with m.Switch(a):
-                        for i, (kind, t, off, _) in enumerate(acts):
-                            with m.Case(i):
-                                r, ok = row_at(off)
-                                m.d.comb += [row.eq(r), row_ok.eq(ok), is_write.eq(kind == "write"),
-                                             tid.eq(p.tensor_ids[t]), n.eq(p.graph.tasks[t].cols)]
+        n_of_stage = 0
+        for s, acts in enumerate(actions):
+            n_of_stage = Mux(stage == s, len(acts), n_of_stage)
+        m.d.comb += n_act.eq(n_of_stage)
+        decoded = [((stage == s) & (a == i), row_at(off), kind, t)
+                   for s, acts in enumerate(actions) for i, (kind, t, off, _) in enumerate(acts)]
+        for k, (cond, (r, ok), kind, t) in enumerate(decoded):
+            with (m.If if k == 0 else m.Elif)(cond):
+                m.d.comb += [row.eq(r), row_ok.eq(ok), is_write.eq(kind == "write"),
+                             tid.eq(p.tensor_ids[t]), n.eq(p.graph.tasks[t].cols)]
         cur_row = Signal.like(row, name="seq_cur_row")
         nxt = Signal(name="seq_next")           # this action is over: go to the next one
         with m.If(nxt):

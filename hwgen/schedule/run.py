@@ -82,13 +82,20 @@ DRIVEN = ["mem_req__ready", "mem_rd__valid", "mem_rd__payload", "mem_wr__ready"]
 
 
 def run_schedule(graph: TaskGraph, machine: Machine, policy: str, inputs: dict[str, np.ndarray], *,
-                 sim: str = "amaranth", name: str | None = None) -> EngineRun:
-    """Compile, build and simulate; ``sim`` is ``amaranth``, ``verilator`` or ``icarus``."""
+                 sim: str = "amaranth", name: str | None = None,
+                 memory_latency: int | None = None) -> EngineRun:
+    """Compile, build and simulate; ``sim`` is ``amaranth``, ``verilator`` or ``icarus``.
+
+    ``memory_latency`` makes the simulated memory slower (or faster) than ``machine`` says: the engine
+    must still compute the right outputs (its slots wait for late data), but its cycles then differ
+    from the cost report."""
     from ..sim.memory import MemoryModel, MemoryResult
 
     schedule = compile_schedule(graph, machine, policy)   # type: ignore[arg-type]
     engine = build_engine(graph, machine, schedule)
     spec = memory_spec(engine, inputs)
+    if memory_latency is not None:
+        spec["latency"] = memory_latency
     if sim == "amaranth":
         from ..sim.amaranth_sim import run_amaranth_model
         model = MemoryModel(spec["tensors"], spec["bytes_per_cycle"], spec["latency"],

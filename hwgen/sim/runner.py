@@ -229,3 +229,36 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
                                                         + _tail(log)])]
     return CocotbRun(sim=sim, tests=tests, failed=failed, phases=phases_out, log=log)
 
+
+def run_cocotb_memory(verilog: str, top: str, spec: dict, *, sim: str = "verilator",
+                      work_dir: Path | None = None) -> dict:
+    """Run the schedule engine ``top`` against the off-chip memory model (:mod:`hwgen.sim.cocotb_memory_bench`)
+    and return what the memory saw (:class:`hwgen.sim.memory.MemoryResult` fields).
+
+    Raises :class:`ToolError` when the simulator cannot build or run or the bench ends without a result.
+    """
+    from cocotb_tools.runner import get_runner
+
+    build_dir = build(verilog, top, sim, work_dir)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build_dir))
+    bench, result, log = run_dir / "bench.json", run_dir / "result.json", run_dir / "sim.log"
+    bench.write_text(json.dumps(spec))
+    runner = get_runner(sim)
+    env = {"HWGEN_BENCH": str(bench), "HWGEN_RESULT": str(result)}
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        with step(f"{sim}: running {top} against the memory model"):
+            try:
+                runner.test(test_module="hwgen.sim.cocotb_memory_bench", hdl_toplevel=top,
+                            hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=run_dir,
+                            results_xml=str(run_dir / "results.xml"), extra_env=env,
+                            timescale=TIMESCALE if sim == "icarus" else None, log_file=log)
+            except (SystemExit, RuntimeError):
+                pass
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    if not result.exists():
+        raise ToolError(sim, f"the simulation of {top} ended without a result; log {log}", _tail(log))
+    return json.loads(result.read_text())
+

@@ -1,0 +1,144 @@
+"""The generated schedule engine in Amaranth's simulator: outputs, cycles and off-chip bytes against
+the golden model and the compiler's cost report; what it cannot build; the stage switch cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwgen import ConfigError, Int
+from hwgen.schedule import Machine, TaskGraph, compile_schedule
+from hwgen.schedule.engine import build_engine
+from hwgen.schedule.run import run_schedule
+from hwgen.verilog import lint, to_verilog
+
+
+def chain(widths, rows=3, seed=0, relu=True) -> TaskGraph:
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("chain")
+    g.input("x", rows, widths[0])
+    prev = "x"
+    for i, (k, n) in enumerate(zip(widths, widths[1:])):
+        prev = g.gemm(f"l{i}", prev, rng.integers(-8, 8, (k, n)), acc=Int(20))
+        if i < len(widths) - 2:
+            prev = g.requant(f"q{i}", prev, multiplier=int(rng.integers(1 << 16, 1 << 20)), shift=20, zero_point=-1)
+            if relu:
+                prev = g.relu(f"r{i}", prev)
+    return g
+
+
+def fork(rows=4, seed=1) -> TaskGraph:
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("fork")
+    g.input("x", rows, 8)
+    g.gemm("a", "x", rng.integers(-8, 8, (8, 12)), acc=Int(20))
+    g.requant("a8", "a", multiplier=1 << 16, shift=18)
+    g.gemm("b", "a8", rng.integers(-8, 8, (12, 4)), acc=Int(20))
+    g.gemm("c", "a8", rng.integers(-8, 8, (12, 6)), acc=Int(20))      # a8 feeds two consumers
+    return g
+
+
+def inputs(g: TaskGraph, seed=3):
+    rng = np.random.default_rng(seed)
+    return {n: rng.integers(-128, 128, (t.rows, t.cols)) for n, t in g.tasks.items() if t.op == "input"}
+
+
+CASES = {
+    # two cores, everything fits: the tiny chain
+    "chain-2core": (chain([8, 12, 6]), Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2,
+                                                offchip_latency=5)),
+    # one core, a small buffer: sequential tensors spill off-chip; k < lanes stalls
+    "chain-spill": (chain([4, 24, 3, 8], rows=5), Machine(cores=1, lanes=8, onchip_bytes=180,
+                                                           offchip_bytes_per_cycle=0.5, offchip_latency=7)),
+    # three cores: ops split over several cores by columns
+    "chain-3core": (chain([6, 16, 10], rows=2, relu=False), Machine(cores=3, lanes=2, onchip_bytes=2048,
+                                                                     offchip_bytes_per_cycle=3, offchip_latency=2,
+                                                                     switch_cycles=3)),
+    "fork": (fork(), Machine(cores=3, lanes=4, onchip_bytes=1024, offchip_bytes_per_cycle=1, offchip_latency=4)),
+}
+
+
+@pytest.mark.parametrize("policy", ["auto", "dataflow", "sequential"])
+@pytest.mark.parametrize("case", CASES)
+def test_engine_matches_golden_model_and_cost_report(case, policy):
+    g, m = CASES[case]
+    x = inputs(g)
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    run = run_schedule(g, m, policy, x)
+    assert run.compare(golden) == []
+
+
+def test_the_cases_cover_every_kind_of_boundary_and_core_split():
+    kinds, split = set(), False
+    for g, m in CASES.values():
+        for policy in ("auto", "dataflow", "sequential"):
+            s = compile_schedule(g, m, policy)
+            kinds |= set(s.decisions.values())
+            split |= any(c > 1 for c in s.cores.values())
+    assert kinds == {"dataflow", "sequential-onchip", "sequential-offchip"} and split
+
+
+def test_a_slower_memory_than_modelled_costs_cycles_not_correctness():
+    g, m = CASES["chain-spill"]
+    x = inputs(g)
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    run = run_schedule(g, m, "sequential", x, memory_latency=m.offchip_latency + 40)
+    problems = run.compare(golden)
+    assert len(problems) == 1 and "cycles measured, the cost report says" in problems[0]
+    assert run.cycles > run.schedule.cycles
+
+
+def test_stage_switch_cost_measured():
+    """The same schedule with a 2-cycle and a 7-cycle stage switch: measured cycles differ by 5 per stage."""
+    g = chain([8, 12, 6])
+    base = dict(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2, offchip_latency=5)
+    x = inputs(g)
+    fast = run_schedule(g, Machine(switch_cycles=2, **base), "sequential", x)
+    slow = run_schedule(g, Machine(switch_cycles=7, **base), "sequential", x)
+    stages = len(fast.schedule.stages)
+    assert stages == 2 and slow.cycles - fast.cycles == 5 * stages
+
+
+def test_engine_verilog_lints_clean():
+    g, m = CASES["fork"]
+    v = to_verilog(build_engine(g, m, compile_schedule(g, m)), "eng")
+    assert lint(v, "eng") == []
+
+
+def _unbuildable(kind):
+    g = TaskGraph("bad")
+    g.input("x", 2, 4)
+    w = np.ones((4, 4), dtype=np.int64)
+    if kind == "add":
+        g.gemm("a", "x", w)
+        g.gemm("b", "x", w)
+        g.add("s", "a", "b")
+    elif kind == "saturate":
+        g.gemm("a", "x", w, overflow="saturate")
+    elif kind == "accs":
+        g.gemm("a", "x", w, acc=Int(20))
+        g.gemm("b", "a", w, acc=Int(24))
+    elif kind == "order":
+        g.gemm("a", "x", w)
+        g.relu("r", "a")
+        g.requant("q", "r", multiplier=1, shift=1)
+    return g
+
+
+@pytest.mark.parametrize("kind, pattern", [
+    ("add", r"graph\.s: add tasks are compiled and costed but the engine does not build them yet"),
+    ("saturate", r"graph\.a: the engine's accumulators wrap"),
+    ("accs", r"graph: all gemm tasks must share one accumulator type .*Int\(20\), Int\(24\)"),
+    ("order", r"graph\.q: the engine fuses 'requant' then 'relu' after a gemm; a -> r -> q is \['relu', 'requant'\]"),
+])
+def test_what_the_engine_cannot_build_is_a_clear_error(kind, pattern):
+    g = _unbuildable(kind)
+    m = Machine(cores=2, lanes=4)
+    with pytest.raises(ConfigError, match=pattern):
+        build_engine(g, m, compile_schedule(g, m, "sequential"))
+
+
+def test_missing_input_data():
+    g, m = CASES["chain-2core"]
+    with pytest.raises(ConfigError, match=r"graph\.x: no data given for this input"):
+        run_schedule(g, m, "auto", {})
