@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SIMULATORS
 
 from hwgen.schedule.run import run_schedule
+from hwgen.sim.runner import have_icarus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "scripts"))
 import intar_schedules as example  # noqa: E402
@@ -26,7 +26,8 @@ def test_example_end_to_end_on_verilator(graph, policy):
     assert run.compare(golden) == []
 
 
-@pytest.mark.skipif("icarus" not in SIMULATORS, reason="Icarus Verilog (iverilog) is not installed")
+@pytest.mark.icarus
+@pytest.mark.skipif(not have_icarus(), reason="iverilog not on PATH (install Icarus to run this)")
 def test_attention_auto_on_icarus():
     g = example.attention()
     x = example.inputs_for(g)
