@@ -375,27 +375,26 @@ def intar_schedules() -> dict[str, Any]:
     """Issue 5: the InTAR examples under the three policies: the cost report (cycles, off-chip and on-chip
     bytes), the engine measured end to end on Verilator against the memory model, Yosys resources (xc7),
     and the auto schedule's speed-up over each fixed pattern."""
-    sys.path.insert(0, str(ROOT / "examples" / "scripts"))
-    import intar_schedules as ex
-
     from hwgen.estimate.synth import synthesize
     from hwgen.schedule.engine import build_engine
     from hwgen.schedule.run import run_schedule
+    from hwgen.schedule import POLICIES
+    from hwgen.spec import load_schedule
     from hwgen.verilog import to_verilog
 
-    out: dict[str, Any] = {"machine": ex.MACHINE.__dict__.copy()}
-    for name, make in ex.GRAPHS.items():
-        g = make()
-        x = ex.inputs_for(g)
+    out: dict[str, Any] = {}
+    for path in sorted((ROOT / "examples" / "schedules").glob("*.py")):
+        g, machine, x = load_schedule(path)
+        name = g.name
         golden = {o: g.run(x)[o] for o in g.outputs()}
         rows = {}
-        for policy in ex.POLICIES:
+        for policy in POLICIES:
             say(f"intar: {name} / {policy}: simulating the engine on Verilator")
-            run = run_schedule(g, ex.MACHINE, policy, x, sim="verilator")
+            run = run_schedule(g, machine, policy, x, sim="verilator")
             s = run.schedule
             say(f"intar: {name} / {policy}: synthesizing the engine (xc7)")
             top = f"engine_{name}_{policy}"
-            res = synthesize(to_verilog(build_engine(g, ex.MACHINE, s), top), top, "xc7").resources
+            res = synthesize(to_verilog(build_engine(g, machine, s), top), top, "xc7").resources
             rows[policy] = {
                 "stages": s.stages, "decisions": {f"{a}->{b}": d for (a, b), d in s.decisions.items()},
                 "model_cycles": s.cycles, "measured_cycles": run.cycles,
@@ -404,7 +403,7 @@ def intar_schedules() -> dict[str, Any]:
                 "exact": run.compare(golden) == [],
                 "xc7": {k: v for k, v in res.items() if v}}
         auto = rows["auto"]["model_cycles"]
-        out[name] = {"policies": rows,
+        out[name] = {"machine": machine.__dict__.copy(), "policies": rows,
                      "auto_speedup_vs_dataflow": round(rows["dataflow"]["model_cycles"] / auto, 3),
                      "auto_speedup_vs_sequential": round(rows["sequential"]["model_cycles"] / auto, 3)}
     return out

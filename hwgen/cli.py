@@ -1,6 +1,7 @@
 """The ``hwgen`` command line.
 
-Commands: ``build``, ``sim``, ``estimate``, ``lint``, ``blocks``, ``boards``.
+Commands: ``build``, ``sim``, ``estimate``, ``synth``, ``report``, ``flow``, ``schedule``, ``lint``,
+``blocks``, ``boards``.
 Exit status: 0 success, 1 a verification failed (mismatch, lint warnings),
 2 bad input or a tool failure (one line on stderr, no traceback, nothing
 written to the output folder).
@@ -200,6 +201,55 @@ def cmd_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from .design import write_files
+    from .schedule import POLICIES, compile_schedule
+    from .spec import load_schedule
+
+    policies = POLICIES if args.policy == "all" else (args.policy,)
+    loaded = [(f, *load_schedule(f)) for f in args.files]          # all files load before anything runs
+    files: dict[str, tuple[str, str]] = {}
+    status = 0
+    for path, graph, machine, inputs in loaded:
+        costs = {p: compile_schedule(graph, machine, p) for p in policies}
+        print(f"{graph.name} ({path}): {machine}")
+        for p, s in costs.items():
+            choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
+            print(f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
+                  f"  stages {s.stages}  [{choice}]")
+        if "auto" in costs:
+            for p in ("dataflow", "sequential"):
+                if p in costs:
+                    print(f"  auto is {costs[p].cycles / costs['auto'].cycles:.2f}x faster than {p}")
+        if args.out:
+            from .schedule.engine import build_engine
+            from .verilog import to_verilog
+            for p, s in costs.items():
+                top = f"engine_{graph.name}_{p}"
+                files[f"{top}.v"] = (f"{top}.v", to_verilog(build_engine(graph, machine, s), top))
+                files[f"{top}.json"] = (f"{top}.json", json.dumps(s.report(), indent=2) + "\n")
+        if args.run:
+            import numpy as np
+
+            from .schedule.run import run_schedule
+            if inputs is None:
+                rng = np.random.default_rng(args.seed)
+                inputs = {n: t.dtype.array(rng.integers(t.dtype.min, t.dtype.max + 1, (t.rows, t.cols)))
+                          for n, t in graph.tasks.items() if t.op == "input"}
+            golden = {o: graph.run(inputs)[o] for o in graph.outputs()}
+            for p in policies:
+                run = run_schedule(graph, machine, p, inputs, sim=args.sim)
+                problems = run.compare(golden)
+                print(f"  ran {p:<10} on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip — "
+                      + ("outputs, cycles and traffic match NumPy and the cost report" if not problems
+                         else "MISMATCH: " + "; ".join(problems)))
+                status |= 1 if problems else 0
+    if files:
+        for path in write_files(args.out, files).values():
+            print(f"wrote {path}")
+    return status
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from .verilog import LINT_WAIVERS, lint
 
@@ -285,6 +335,16 @@ def parser() -> argparse.ArgumentParser:
     fl.add_argument("--board", default=None)
     fl.add_argument("--out", default=None, help="output folder (default: flow_<design>_<board>)")
     fl.set_defaults(func=cmd_flow)
+
+    sc = sub.add_parser("schedule", help="InTAR schedules: cost report per policy; engine Verilog; end-to-end runs")
+    sc.add_argument("files", nargs="+", help="schedule files (.py defining `graph`, `machine`, optional `inputs`)")
+    sc.add_argument("--policy", default="all", choices=["all", "auto", "dataflow", "sequential"])
+    sc.add_argument("--out", default=None, help="write each policy's engine Verilog and cost report (JSON) here")
+    sc.add_argument("--run", action="store_true", help="simulate each engine against the off-chip memory model")
+    sc.add_argument("--sim", default="amaranth", choices=["amaranth", "verilator", "icarus"],
+                    help="simulator for --run (default: amaranth)")
+    sc.add_argument("--seed", type=int, default=1, help="random inputs for --run when the file gives none")
+    sc.set_defaults(func=cmd_schedule)
 
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on the generated Verilog")
     li.add_argument("designs", nargs="+")

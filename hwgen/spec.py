@@ -95,7 +95,8 @@ def _load_toml(p: Path) -> Design:
         raise SpecError(where, e.detail) from None
 
 
-def _load_python(p: Path) -> list[Design]:
+def _exec_python(p: Path, pick) -> Any:
+    """Run the user's file ``p`` and return ``pick(module)``; any failure becomes one-line SpecError."""
     f = str(p)
     mod_name = f"_hwgen_design_{abs(hash(str(p.resolve())))}"
     spec = importlib.util.spec_from_file_location(mod_name, p)
@@ -104,14 +105,7 @@ def _load_python(p: Path) -> list[Design]:
     sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
-        if hasattr(module, "make_design"):
-            found: Any = module.make_design()
-        elif hasattr(module, "designs"):
-            found = module.designs
-        elif hasattr(module, "design"):
-            found = module.design
-        else:
-            raise SpecError(f, "defines none of `design`, `designs` or `make_design()`")
+        return pick(module)
     except HwgenError as e:
         if isinstance(e, SpecError):
             raise
@@ -122,6 +116,21 @@ def _load_python(p: Path) -> list[Design]:
         raise SpecError(f"{f}{line}", f"{type(e).__name__}: {e}") from None
     finally:
         sys.modules.pop(mod_name, None)
+
+
+def _load_python(p: Path) -> list[Design]:
+    f = str(p)
+
+    def pick(module):
+        if hasattr(module, "make_design"):
+            return module.make_design()
+        if hasattr(module, "designs"):
+            return module.designs
+        if hasattr(module, "design"):
+            return module.design
+        raise SpecError(f, "defines none of `design`, `designs` or `make_design()`")
+
+    found = _exec_python(p, pick)
     designs = list(found) if isinstance(found, (list, tuple)) else [found]
     if not designs or not all(isinstance(d, Design) for d in designs):
         raise SpecError(f, "`design`/`designs`/`make_design()` must give hwgen.Design objects")
@@ -129,3 +138,29 @@ def _load_python(p: Path) -> list[Design]:
     if len(set(names)) != len(names):
         raise SpecError(f, f"two designs share a name: {names}")
     return designs
+
+
+def load_schedule(path: str | Path):
+    """A schedule file: a ``.py`` defining ``graph`` (a :class:`hwgen.schedule.TaskGraph`), ``machine``
+    (a :class:`hwgen.schedule.Machine`) and optionally ``inputs`` (input name -> array) for simulation.
+    Returns ``(graph, machine, inputs or None)``."""
+    from .schedule import Machine, TaskGraph
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(str(path), "no such schedule file")
+    if p.suffix != ".py":
+        raise SpecError(str(path), "a schedule file is a .py defining `graph` and `machine`")
+
+    def pick(module):
+        graph, machine = getattr(module, "graph", None), getattr(module, "machine", None)
+        if not isinstance(graph, TaskGraph) or not isinstance(machine, Machine):
+            raise SpecError(str(p), "must define `graph` (a TaskGraph) and `machine` (a Machine)")
+        inputs = getattr(module, "inputs", None)
+        if inputs is not None and not isinstance(inputs, dict):
+            raise SpecError(str(p), "`inputs` must map input names to arrays")
+        graph.validate()
+        return graph, machine, inputs
+
+    return _exec_python(p, pick)
+

@@ -145,21 +145,41 @@ def test_zero_cores_and_unfit_buffers():
         compile_schedule(g, Machine(), "greedy")  # type: ignore[arg-type]
 
 
-def test_example_script_shows_auto_beating_both_fixed_policies():
+def test_cli_shows_auto_beating_both_fixed_policies_on_the_examples(tmp_path):
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "scripts" / "intar_schedules.py"
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
-    cycles = {}
-    graph = None
+    root = Path(__file__).resolve().parents[1]
+    hwgen = Path(sys.executable).parent / "hwgen"
+    files = sorted(str(p) for p in (root / "examples" / "schedules").glob("*.py"))
+    out = subprocess.run([str(hwgen), "schedule", *files, "--out", str(tmp_path)], capture_output=True,
+                         text=True, check=True).stdout
+    cycles, graph = {}, None
     for line in out.splitlines():
-        if not line.startswith(" "):
-            graph = line.split(":")[0]
-        else:
+        if not line.startswith(" ") and "(" in line:
+            graph = line.split(" ")[0]
+        elif len(line.split()) > 2 and line.split()[0] in ("auto", "dataflow", "sequential") \
+                and line.split()[2] == "cycles":
             policy, n = line.split()[:2]
             cycles[(graph, policy)] = int(n)
+    assert {g for g, _ in cycles} == {"mlp", "attention"}
     for g in ("mlp", "attention"):
-        assert cycles[(g, "auto")] <= min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
-    assert cycles[("mlp", "auto")] < min(cycles[("mlp", "dataflow")], cycles[("mlp", "sequential")])
+        assert cycles[(g, "auto")] < min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
+    assert len(list(tmp_path.glob("engine_*.v"))) == 6 and len(list(tmp_path.glob("engine_*.json"))) == 6
+
+
+def test_cli_schedule_bad_file_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("from hwgen.schedule import TaskGraph\ngraph = TaskGraph('g')\n")
+    hwgen = Path(sys.executable).parent / "hwgen"
+    out_dir = tmp_path / "out"
+    proc = subprocess.run([str(hwgen), "schedule", str(bad), "--out", str(out_dir)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"hwgen: error: {bad}: must define `graph` (a TaskGraph) and `machine` (a Machine)"]
+    assert not out_dir.exists()
