@@ -232,16 +232,18 @@ class ScheduleEngine(wiring.Component):
             m.d.comb += [r.eq(slot - offset), v.eq(((slot >= offset) if offset else 1) & (slot < offset + M))]
             return r, v
 
-        # ------------------------------------------------------------ memories
-        def mem(name: str, t: NumType, depth: int) -> memory.Memory:
-            mm = memory.Memory(shape=t.shape, depth=max(depth, 2), init=[])
-            m.submodules[name] = mm
-            return mm
+        # ------------------------------------------------------------ buffers (a bank per writer)
+        def banks_of(tensor: str) -> list[tuple[object, int, int]]:
+            return list(p.ops[_producer(p, tensor)].slices)      # (core, n0, n1)
 
-        inbuf = {o.name: mem(f"in_{o.name}", p.widths[o.in_tensor], 2 * o.k)
-                 for o in p.ops.values() if o.source in ("stream", "offchip")}
-        scratch = {t: mem(f"scratch_{t}", p.widths[t], M * p.graph.tasks[t].cols) for t in sorted(p.onchip)}
-        wback = {t: mem(f"wb_{t}", p.widths[t], 2 * p.graph.tasks[t].cols) for t in p.offchip_out}
+        inbuf = {}
+        for o in p.ops.values():
+            if o.source == "stream":
+                inbuf[o.name] = Buffer(m, f"in_{o.name}", p.widths[o.in_tensor].shape, 2, banks_of(o.in_tensor))
+            elif o.source == "offchip":
+                inbuf[o.name] = Buffer(m, f"in_{o.name}", p.widths[o.in_tensor].shape, 2, [("memory", 0, o.k)])
+        scratch = {t: Buffer(m, f"scratch_{t}", p.widths[t].shape, M, banks_of(t)) for t in sorted(p.onchip)}
+        wback = {t: Buffer(m, f"wb_{t}", p.widths[t].shape, 2, banks_of(t)) for t in p.offchip_out}
 
         # ------------------------------------------------------------ cores, feeders, routers
         cores = {}
@@ -251,37 +253,23 @@ class ScheduleEngine(wiring.Component):
             m.d.comb += comp.o.ready.eq(1)
         feeder_valid, feeder_data = {}, {}
         for o in p.ops.values():
-            if o.source == "scratch":
-                rp = scratch[o.in_tensor].read_port()
-                r, ok = row_at(o.depth + 1)
-                base = r * o.k
-            else:
-                rp = inbuf[o.name].read_port()
-                r, ok = row_at(o.depth + 1)
-                base = Mux(r[0], o.k, 0)
+            buf = scratch[o.in_tensor] if o.source == "scratch" else inbuf[o.name]
+            r, ok = row_at(o.depth + 1)
             taken = Signal(name=f"feed_taken_{o.name}")
             ready_all = 1
             for core, _, _ in o.slices:
                 ready_all = ready_all & cores[core].i.ready
-            valid, dat, busy, _ = _reader(m, f"feed_{o.name}", rp, slot_start & stage_is(o.stage) & ok, base, o.k,
-                                       taken)
             m.d.comb += taken.eq(ready_all)
+            valid, dat, _ = buf.reader(f"feed_{o.name}", slot_start & stage_is(o.stage) & ok, r, taken)
             feeder_valid[o.name], feeder_data[o.name] = valid, dat
-            busy_terms.append(busy)
+            busy_terms.append(valid)
         for c, comp in cores.items():
             valid, payload = 0, 0
             for s, op, _, _ in p.core_programs[c]:
                 valid = Mux(stage_is(s), feeder_valid[op], valid)
                 payload = Mux(stage_is(s), feeder_data[op], payload)
             m.d.comb += [comp.i.valid.eq(valid), comp.i.payload.eq(payload)]
-        # routers: column / row counters per core, write ports per destination memory
-        wports: dict[tuple[str, int], memory.WritePort] = {}
-
-        def wport(key: str, mm: memory.Memory, c: int):
-            if (key, c) not in wports:
-                wports[(key, c)] = mm.write_port()
-            return wports[(key, c)]
-
+        # routers: column / row counters per core; each core writes its own bank of every destination
         for c, comp in cores.items():
             prog = p.core_programs[c]
             ncol_max = max(n1 - n0 for _, _, n0, n1 in prog)
@@ -289,7 +277,6 @@ class ScheduleEngine(wiring.Component):
             rows_done = Signal(range(M + 1), name=f"rows_done_c{c}")
             fire = comp.o.valid
             last_col = Signal(name=f"last_col_c{c}")
-            used = {}
             with m.If(~running):
                 m.d.sync += [j.eq(0), rows_done.eq(0)]
             with m.Elif(fire):
@@ -312,16 +299,16 @@ class ScheduleEngine(wiring.Component):
                 dests = []
                 for cons in p.consumers(o.out_tensor):
                     if cons.stage == s and cons.source == "stream":
-                        dests.append((f"in_{cons.name}", inbuf[cons.name], Mux(rows_done[0], cons.k, 0) + n0 + j))
+                        dests.append(inbuf[cons.name])
                 if o.out_tensor in scratch:
-                    dests.append((f"scratch_{o.out_tensor}", scratch[o.out_tensor], rows_done * o.n + n0 + j))
+                    dests.append(scratch[o.out_tensor])
                 if o.out_tensor in wback:
-                    dests.append((f"wb_{o.out_tensor}", wback[o.out_tensor], Mux(rows_done[0], o.n, 0) + n0 + j))
-                for key, mm, addr in dests:
-                    wp = wport(key, mm, c)
-                    used.setdefault(key, []).append(s)
+                    dests.append(wback[o.out_tensor])
+                for buf in dests:
+                    wp, width = buf.write_port(c)
                     with m.If(here):
-                        m.d.comb += [wp.addr.eq(addr), wp.data.eq(comp.o.payload), wp.en.eq(fire)]
+                        m.d.comb += [wp.addr.eq(buf.row_base(rows_done, width) + j), wp.data.eq(comp.o.payload),
+                                     wp.en.eq(fire)]
             busy_terms.append(pending)
 
         # ------------------------------------------------------------ memory sequencer
@@ -422,31 +409,25 @@ class ScheduleEngine(wiring.Component):
             m.d.sync += count.eq(count + 1)
             with m.If(count == n - 1):
                 m.d.comb += nxt.eq(1)
-        rd_ports = {}
         for s, acts in enumerate(actions):
             for i, (kind, t, off, targets) in enumerate(acts):
                 if kind != "read":
                     continue
                 for op in targets:
-                    if op not in rd_ports:
-                        rd_ports[op] = inbuf[op].write_port()
-                    wp = rd_ports[op]
-                    k = p.ops[op].k
+                    wp, width = inbuf[op].write_port("memory")
                     with m.If((stage == s) & (a == i)):
-                        m.d.comb += [wp.addr.eq(Mux(cur_row[0], k, 0) + count), wp.data.eq(self.mem_rd.payload),
-                                     wp.en.eq((state == 3) & self.mem_rd.valid)]
+                        m.d.comb += [wp.addr.eq(inbuf[op].row_base(cur_row, width) + count),
+                                     wp.data.eq(self.mem_rd.payload), wp.en.eq((state == 3) & self.mem_rd.valid)]
         # write data <- write-back buffers
         taken = Signal(name="seq_wr_taken")
         wvalid = Signal(name="seq_wvalid")
         wdata = Signal(p.data_width, name="seq_wdata")
         m.d.comb += [self.mem_wr.valid.eq(wvalid), self.mem_wr.payload.eq(wdata),
                      taken.eq(self.mem_wr.ready)]
-        for t, mm in wback.items():
-            rp = mm.read_port()
+        for t, buf in wback.items():
             sel = _or([(stage == s) & (a == i) for s, acts in enumerate(actions)
                        for i, (kind, tt, _, _) in enumerate(acts) if kind == "write" and tt == t])
-            base = Mux(cur_row[0], p.graph.tasks[t].cols, 0)
-            v, d, _, last = _reader(m, f"wb_{t}", rp, wstart & sel, base, p.graph.tasks[t].cols, taken)
+            v, d, last = buf.reader(f"wb_{t}", wstart & sel, cur_row, taken)
             with m.If(sel):
                 m.d.comb += [wvalid.eq(v & (state == 2)), wdata.eq(d)]
                 with m.If((state == 2) & v & taken & last):
@@ -457,26 +438,68 @@ def _producer(plan: EnginePlan, tensor: str) -> str:
     return next(o.name for o in plan.ops.values() if o.out_tensor == tensor)
 
 
-def _reader(m: Module, name: str, rp, start, base, n: int, taken):
-    """Stream ``n`` words ``base .. base + n - 1`` out of a synchronous read port: ``start`` issues the first
-    read (valid the next cycle); each word taken issues the next read. Returns ``(valid, data, busy)``."""
-    issued = Signal(range(n + 1), name=f"{name}_issued")
-    valid = Signal(name=f"{name}_valid")
-    last = Signal(name=f"{name}_last")
-    m.d.comb += last.eq(issued == n)
-    en = Signal(name=f"{name}_en")
-    addr = Signal.like(rp.addr, name=f"{name}_addr")
-    with m.If(start):
-        m.d.comb += [addr.eq(base), en.eq(1)]
-        m.d.sync += [issued.eq(1), valid.eq(1)]
-    with m.Elif(valid & taken):
-        with m.If(issued < n):
-            m.d.comb += [addr.eq(base + issued), en.eq(1)]
-            m.d.sync += issued.eq(issued + 1)
-        with m.Else():
-            m.d.sync += valid.eq(0)
-    m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
-    return valid, rp.data, valid, last
+class Buffer:
+    """A logical ``rows × cols`` buffer (``rows`` = 2 for a ping-pong row buffer, ``M`` for a scratchpad),
+    stored as one memory bank per writer: each writer owns a column range and writes only its bank (one
+    write port per memory, so synthesis can use block or distributed RAM). Readers stream a row's columns
+    in order across the banks."""
+
+    def __init__(self, m: Module, name: str, shape, rows: int, banks: list[tuple[object, int, int]]):
+        self.m, self.name, self.rows, self.banks = m, name, rows, banks
+        self.mems = []
+        for i, (_, n0, n1) in enumerate(banks):
+            mm = memory.Memory(shape=shape, depth=max(rows * (n1 - n0), 2), init=[])
+            m.submodules[f"{name}_b{i}"] = mm
+            self.mems.append(mm)
+        self.cols = banks[-1][2]
+        self._wports: dict[object, tuple] = {}
+
+    def row_base(self, row, width: int):
+        return Mux(row[0], width, 0) if self.rows == 2 else row * width
+
+    def write_port(self, writer) -> tuple[memory.WritePort, int]:
+        """The write port of ``writer``'s bank and the bank's width (address = row_base + column in bank)."""
+        if writer not in self._wports:
+            i = next(k for k, (w, _, _) in enumerate(self.banks) if w == writer)
+            self._wports[writer] = (self.mems[i].write_port(), self.banks[i][2] - self.banks[i][1])
+        return self._wports[writer]
+
+    def reader(self, name: str, start, row, taken):
+        """Stream the ``cols`` words of ``row``: ``start`` issues the first read (valid the next cycle); each
+        word taken issues the next. Returns ``(valid, data, last)`` (``last``: the word offered is the final
+        one); ``row`` must hold while the row streams."""
+        m, n = self.m, self.cols
+        issued = Signal(range(n + 1), name=f"{name}_issued")
+        valid = Signal(name=f"{name}_valid")
+        last = Signal(name=f"{name}_last")
+        m.d.comb += last.eq(issued == n)
+        en = Signal(name=f"{name}_en")
+        idx = Signal(range(max(n, 2)), name=f"{name}_idx")
+        m.d.comb += idx.eq(Mux(start, 0, issued))
+        with m.If(start):
+            m.d.comb += en.eq(1)
+            m.d.sync += [issued.eq(1), valid.eq(1)]
+        with m.Elif(valid & taken):
+            with m.If(issued < n):
+                m.d.comb += en.eq(1)
+                m.d.sync += issued.eq(issued + 1)
+            with m.Else():
+                m.d.sync += valid.eq(0)
+        bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
+        bank_of = 0
+        datas = []
+        for i, ((_, n0, n1), mm) in enumerate(zip(self.banks, self.mems)):
+            rp = mm.read_port()
+            m.d.comb += [rp.addr.eq(self.row_base(row, n1 - n0) + idx - n0), rp.en.eq(en)]
+            if i:
+                bank_of = Mux(idx >= n0, i, bank_of)
+            datas.append(rp.data)
+        with m.If(en):
+            m.d.sync += bank_q.eq(bank_of)
+        data = datas[0]
+        for i in range(1, len(datas)):
+            data = Mux(bank_q == i, datas[i], data)
+        return valid, data, last
 
 
 def _or(terms):
