@@ -9,7 +9,9 @@ one Amaranth component that runs the whole graph:
   and the rows; its weight ROM holds every slice it serves.
 * **buffers** (only those the schedule needs): a 2-row input buffer per op
   that reads a stream or off-chip data, a scratchpad per tensor kept on chip
-  between stages, a 2-row write-back buffer per tensor written off-chip.
+  between stages, a 2-row write-back buffer per tensor written off-chip;
+  each stored as one memory bank per writer (a core's column range, or the
+  memory sequencer), so every memory has one write port and maps to RAM.
 * **feeders** (one per op) stream a row of the op's input to every core of
   the op; **routers** (one per core) write each result into all of the
   tensor's destinations (consumer input buffers, scratchpad, write-back

@@ -91,6 +91,9 @@ def run_schedule(graph: TaskGraph, machine: Machine, policy: str, inputs: dict[s
     from the cost report."""
     from ..sim.memory import MemoryModel, MemoryResult
 
+    for n, t in graph.tasks.items():
+        if t.op == "input" and n not in inputs:
+            raise ConfigError(f"graph.{n}", "no data given for this input")
     schedule = compile_schedule(graph, machine, policy)   # type: ignore[arg-type]
     engine = build_engine(graph, machine, schedule)
     spec = memory_spec(engine, inputs)
