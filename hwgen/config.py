@@ -87,17 +87,16 @@ class BlockConfig:
 
     def params(self) -> dict[str, Any]:
         """The parameters as plain JSON/TOML values (types spelled as text)."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        def plain(value: Any) -> Any:
             if isinstance(value, NumType):
-                value = str(value)
-            elif isinstance(value, BlockConfig):
-                value = value.params()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+                return str(value)
+            if isinstance(value, BlockConfig):
+                return value.params()
+            if isinstance(value, tuple):
+                return [plain(v) for v in value]
+            return value
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def describe_params(cls) -> list[tuple[str, str, str, str]]:
@@ -105,8 +104,13 @@ class BlockConfig:
         rows = []
         for f in dataclasses.fields(cls):
             d = f.default
-            text = (f"{d.block_name} table" if isinstance(d, BlockConfig) else
-                    ",".join(d) if isinstance(d, tuple) else str(d))
+            if isinstance(d, BlockConfig):
+                text = f"{d.block_name} table"
+            elif isinstance(d, tuple):
+                text = ",".join(f"{v.block_name} table" if isinstance(v, BlockConfig) else
+                                str(list(v)) if isinstance(v, tuple) else str(v) for v in d)
+            else:
+                text = str(d)
             rows.append((f.name, text, f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
         return rows
 
@@ -130,7 +134,14 @@ class BlockConfig:
             if hint is NumType:
                 value = NumType.parse(value, f"{prefix}.{key}")
             elif typing.get_origin(hint) is tuple and isinstance(value, list):
-                value = tuple(value)
+                item = typing.get_args(hint)[0]
+                if isinstance(item, type) and issubclass(item, BlockConfig):
+                    value = tuple(item.from_params(v, where=f"{prefix}.{key}[{i}]") if isinstance(v, dict) else v
+                                  for i, v in enumerate(value))
+                elif typing.get_origin(item) is tuple:
+                    value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+                else:
+                    value = tuple(value)
             elif isinstance(hint, type) and issubclass(hint, BlockConfig):
                 if not isinstance(value, dict):
                     raise ConfigError(f"{prefix}.{key}", f"expected a table of {hint.block_name} parameters, "

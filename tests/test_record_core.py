@@ -76,3 +76,9 @@ def test_slices_must_share_the_datapath():
     other = GemmCoreConfig(weights=_w(2, 2), lanes=8)
     with pytest.raises(ConfigError, match=r"record_core\.slices: slice 1 has lanes = 8, slice 0 has 4"):
         RecordCoreConfig(slices=(SLICES[0], other), program=(0,), rows=(1,))
+
+
+def test_params_round_trip_through_plain_values():
+    """Nested configs and weight tables survive params() -> from_params() (TOML/JSON manifests)."""
+    cfg = RecordCoreConfig(slices=SLICES, program=(0, 2), rows=(1, 3))
+    assert RecordCoreConfig.from_params(cfg.params()) == cfg
