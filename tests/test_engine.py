@@ -54,6 +54,9 @@ CASES = {
     "chain-3core": (chain([6, 16, 10], rows=2, relu=False), Machine(cores=3, lanes=2, onchip_bytes=2048,
                                                                      offchip_bytes_per_cycle=3, offchip_latency=2,
                                                                      switch_cycles=3)),
+    # a 2-column layer on 4 cores: an op never gets more cores than it has columns
+    "narrow-4core": (chain([8, 2, 6], rows=2), Machine(cores=4, lanes=2, onchip_bytes=1024,
+                                                        offchip_bytes_per_cycle=2, offchip_latency=3)),
     "fork": (fork(), Machine(cores=3, lanes=4, onchip_bytes=1024, offchip_bytes_per_cycle=1, offchip_latency=4)),
 }
 

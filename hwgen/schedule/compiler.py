@@ -351,7 +351,8 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         alloc = {op: 1 for op in members}
         for _ in range(machine.cores - len(members)):
             worst = max(members, key=lambda op: (row_time(op, alloc[op]), -members.index(op)))
-            if graph.tasks[worst].op != "gemm":
+            # a spare core goes to the slowest op, if it is a gemm with a column left to give it
+            if graph.tasks[worst].op != "gemm" or alloc[worst] >= graph.tasks[worst].cols:
                 break
             alloc[worst] += 1
         cores.update(alloc)
