@@ -38,6 +38,22 @@ def fork(rows=4, seed=1) -> TaskGraph:
     return g
 
 
+def join(rows=3, seed=2) -> TaskGraph:
+    """x feeds two paths of different lengths that an add joins: a -> a2 and b."""
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("join")
+    g.input("x", rows, 8)
+    g.gemm("a", "x", rng.integers(-8, 8, (8, 6)), acc=Int(20))
+    g.requant("a8", "a", multiplier=1 << 16, shift=18)
+    g.gemm("a2", "a8", rng.integers(-8, 8, (6, 6)), acc=Int(20))
+    g.requant("a28", "a2", multiplier=1 << 16, shift=17)
+    g.gemm("b", "x", rng.integers(-8, 8, (8, 6)), acc=Int(20))
+    g.requant("b8", "b", multiplier=1 << 16, shift=18)
+    g.add("s", "a28", "b8")
+    g.gemm("o", "s", rng.integers(-8, 8, (6, 5)), acc=Int(20))
+    return g
+
+
 def inputs(g: TaskGraph, seed=3):
     rng = np.random.default_rng(seed)
     return {n: rng.integers(-128, 128, (t.rows, t.cols)) for n, t in g.tasks.items() if t.op == "input"}
@@ -57,6 +73,8 @@ CASES = {
     # a 2-column layer on 4 cores: an op never gets more cores than it has columns
     "narrow-4core": (chain([8, 2, 6], rows=2), Machine(cores=4, lanes=2, onchip_bytes=1024,
                                                         offchip_bytes_per_cycle=2, offchip_latency=3)),
+    # fork/join: in all-dataflow the add waits a slot for the longer path (a 4-row input ring)
+    "join": (join(), Machine(cores=4, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2, offchip_latency=3)),
     "fork": (fork(), Machine(cores=3, lanes=4, onchip_bytes=1024, offchip_bytes_per_cycle=1, offchip_latency=4)),
 }
 
@@ -102,20 +120,30 @@ def test_stage_switch_cost_measured():
     assert stages == 2 and slow.cycles - fast.cycles == 5 * stages
 
 
-def test_engine_verilog_lints_clean():
-    g, m = CASES["fork"]
-    v = to_verilog(build_engine(g, m, compile_schedule(g, m)), "eng")
+@pytest.mark.parametrize("case", ["fork", "join"])
+def test_engine_verilog_lints_clean(case):
+    g, m = CASES[case]
+    v = to_verilog(build_engine(g, m, compile_schedule(g, m, "dataflow")), "eng")
     assert lint(v, "eng") == []
+
+
+def test_join_in_dataflow_holds_the_short_path_rows_longer():
+    g, m = CASES["join"]
+    s = compile_schedule(g, m, "dataflow")
+    assert s.stages == [["a", "a2", "b", "s"], ["o"]] and s.plans[0].depth == {"a": 0, "a2": 1, "b": 0, "s": 2}
+    ring = {k: v // 6 for k, v in s.buffers.items() if k.startswith("in:s:")}
+    assert ring == {"in:s:a28": 2, "in:s:b8": 4}
 
 
 def _unbuildable(kind):
     g = TaskGraph("bad")
     g.input("x", 2, 4)
     w = np.ones((4, 4), dtype=np.int64)
-    if kind == "add":
+    if kind == "add-relu":
         g.gemm("a", "x", w)
         g.gemm("b", "x", w)
         g.add("s", "a", "b")
+        g.relu("r", "s")
     elif kind == "saturate":
         g.gemm("a", "x", w, overflow="saturate")
     elif kind == "accs":
@@ -129,7 +157,7 @@ def _unbuildable(kind):
 
 
 @pytest.mark.parametrize("kind, pattern", [
-    ("add", r"graph\.s: add tasks are compiled and costed but the engine does not build them yet"),
+    ("add-relu", r"graph\.r: the engine does not fuse requant/relu after an add \(s\)"),
     ("saturate", r"graph\.a: the engine's accumulators wrap"),
     ("accs", r"graph: all gemm tasks must share one accumulator type .*Int\(20\), Int\(24\)"),
     ("order", r"graph\.q: the engine fuses 'requant' then 'relu' after a gemm; a -> r -> q is \['relu', 'requant'\]"),

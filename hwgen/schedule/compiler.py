@@ -33,11 +33,16 @@ off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
   bytes / bandwidth) − 1`` cycles after its request, at most one beat per
   cycle; writes are posted, beat ``j`` accepted from ``ceil((j+1) · bytes /
   bandwidth)`` cycles after the request) — see :func:`memory_slot_cycles`;
-* an element-wise add: ``cols + 3`` (costed; the engine does not build adds yet).
+* an element-wise add (an adder unit, not a core): ``cols + 3``.
+
+An op input streamed from a producer ``w`` levels shallower waits ``w − 1``
+slots, so its ring buffer holds ``2 + w − 1`` rows, rounded up to a power
+of two; an op at depth ``d`` reading off-chip data has row ``r`` fetched in
+slot ``r + d`` (one fetch per tensor and depth).
 
 Off-chip bytes are every byte the sequencer moves; on-chip bytes are every
-buffer the engine allocates: a 2-row input buffer per op that reads a stream
-or off-chip data, a scratchpad per on-chip sequential tensor (all its rows),
+buffer the engine allocates: an input ring buffer per op input that is a
+stream or off-chip data, a scratchpad per on-chip sequential tensor (all its rows),
 a 2-row write-back buffer per tensor written off-chip. The ``auto`` policy
 tries every assignment of the edges (up to 2^16) and keeps the cheapest
 (cycles, then off-chip bytes, then on-chip bytes), so it is never worse than
@@ -112,7 +117,7 @@ class StagePlan:
     rows: int
     slots: int
     slot_cycles: int
-    reads: tuple[str, ...]                # off-chip tensors fetched, in sequencer order
+    reads: tuple[tuple[str, int], ...]    # off-chip (tensor, consumer depth) fetched, in sequencer order
     writes: tuple[str, ...]               # off-chip tensors written back, in sequencer order
     unit_cycles: dict[str, int]           # per-row time of every unit (the slot is the longest)
 
@@ -302,6 +307,16 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
     def stream_src(op: str, i: str) -> bool:
         return i in producer and stage_of[producer[i]] == stage_of[op]
 
+    depth: dict[str, int] = {}
+    for op in ops:                    # graph order: producers first
+        depth[op] = max((depth[producer[i]] + 1 for i in inputs[op] if stream_src(op, i)), default=0)
+
+    def in_rows(op: str, i: str) -> int:
+        """Rows of ``op``'s buffer for input ``i``: a ring of 2 plus the slots the row waits (a stream from a
+        shallower producer), rounded up to a power of two."""
+        wait = depth[op] - depth[producer[i]] - 1 if stream_src(op, i) else 0
+        return 1 << (wait + 1).bit_length()
+
     # -- buffers: fixed ones, then sequential tensors on chip in production order while all fit
     seq_tensors = sorted({out_tensor[a] for (a, b), df in dataflow.items() if not df},
                          key=lambda t: ops.index(producer[t]))
@@ -316,7 +331,7 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         for op in ops:
             for i in inputs[op]:
                 if stream_src(op, i) or i not in onchip:
-                    buf[f"in:{op}:{i}"] = 2 * graph.tasks[i].cols * nbytes(i)
+                    buf[f"in:{op}:{i}"] = in_rows(op, i) * graph.tasks[i].cols * nbytes(i)
         for t in producer:
             if t in onchip:
                 buf[f"scratch:{t}"] = rows * graph.tasks[t].cols * nbytes(t)
@@ -346,7 +361,7 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
             t = graph.tasks[op]
             if t.op == "gemm":
                 return core_row_cycles(t.weight.shape[0], math.ceil(t.cols / c), machine.lanes)
-            return t.cols + 3
+            return t.cols + 3            # an add unit: both rows stream in from cycle 1, one sum per cycle
 
         alloc = {op: 1 for op in members}
         for _ in range(machine.cores - len(members)):
@@ -356,22 +371,21 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
                 break
             alloc[worst] += 1
         cores.update(alloc)
-        depth: dict[str, int] = {}
-        for op in members:            # members are in graph order, so producers come first
-            depth[op] = max((depth[producer[i]] + 1 for i in inputs[op] if stream_src(op, i)), default=0)
-        D = max(depth.values()) + 1
-        reads = tuple(dict.fromkeys(i for op in members for i in inputs[op]
+        D = max(depth[op] for op in members) + 1
+        # off-chip inputs: one fetch per (tensor, consumer depth), row r in slot r + depth
+        reads = tuple(dict.fromkeys((i, depth[op]) for op in members for i in inputs[op]
                                     if not stream_src(op, i) and i not in onchip))
         writes = tuple(out_tensor[op] for op in members
                        if out_tensor[op] in finals or (out_tensor[op] in seq_tensors and out_tensor[op] not in onchip))
         actions = ([("write", graph.tasks[t].cols, nbytes(t)) for t in writes]
-                   + [("read", graph.tasks[t].cols, nbytes(t)) for t in reads])
+                   + [("read", graph.tasks[t].cols, nbytes(t)) for t, _ in reads])
         units = {f"core:{op}": row_time(op, alloc[op]) for op in members}
         units["memory"] = memory_slot_cycles(actions, machine.offchip_bytes_per_cycle, machine.offchip_latency)
         T = max(max(units.values()), 2)
         slots = rows + D + (1 if writes else 0)
-        plans.append(StagePlan(tuple(members), depth, rows, slots, T, reads, writes, units))
-        offchip_bytes += rows * sum(graph.tasks[t].cols * nbytes(t) for t in reads + writes)
+        plans.append(StagePlan(tuple(members), {op: depth[op] for op in members}, rows, slots, T, reads, writes,
+                               units))
+        offchip_bytes += rows * sum(graph.tasks[t].cols * nbytes(t) for t in [t for t, _ in reads] + list(writes))
         core = 0
         for op in members:
             t = graph.tasks[op]

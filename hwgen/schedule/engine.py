@@ -7,8 +7,9 @@ one Amaranth component that runs the whole graph:
   schedule uses. Its record ROM lists, stage by stage, the gemm slice it runs
   (the task's weight columns ``n0:n1``, its fused requantization and ReLU)
   and the rows; its weight ROM holds every slice it serves.
-* **buffers** (only those the schedule needs): a 2-row input buffer per op
-  that reads a stream or off-chip data, a scratchpad per tensor kept on chip
+* **buffers** (only those the schedule needs): an input ring buffer (2 rows,
+  more where a join waits for a longer path) per op input that is a stream
+  or off-chip data, a scratchpad per tensor kept on chip
   between stages, a 2-row write-back buffer per tensor written off-chip;
   each stored as one memory bank per writer (a core's column range, or the
   memory sequencer), so every memory has one write port and maps to RAM.
@@ -28,8 +29,8 @@ one Amaranth component that runs the whole graph:
 Timing is the compiler's cost model (see :mod:`hwgen.schedule.compiler`):
 ``Σ_stages switch_cycles + slots · slot_cycles`` cycles to ``done``.
 Supported graphs: gemm tasks (wrapping accumulators of one type) with an
-optional requantization and then ReLU fused after each; element-wise adds
-are compiled and costed but not built yet.
+optional requantization and then ReLU fused after each, and element-wise
+adds (fork/join; an adder unit per add, nothing fused after it).
 """
 
 from __future__ import annotations
@@ -58,12 +59,20 @@ class OpPlan:
     depth: int
     k: int
     n: int
-    source: str                      # "stream" | "offchip" | "scratch"
-    in_tensor: str
+    inputs: list[tuple[str, str, int]]       # per input: (tensor, "stream" | "offchip" | "scratch", buffer rows)
     out_tensor: str
-    slices: list[tuple[int, int, int]]      # (core, n0, n1)
+    slices: list[tuple[object, int, int]]    # (core, n0, n1); an add: (("add", name), 0, n)
     epilogue: dict
-    weight: np.ndarray
+    weight: np.ndarray | None
+    kind: str = "gemm"                       # "gemm" | "add"
+
+    @property
+    def in_tensor(self) -> str:
+        return self.inputs[0][0]
+
+    @property
+    def source(self) -> str:
+        return self.inputs[0][1]
 
 
 @dataclass
@@ -91,30 +100,34 @@ class EnginePlan:
     def stage_ops(self, s: int) -> list[OpPlan]:
         return [o for o in self.ops.values() if o.stage == s]
 
-    def consumers(self, tensor: str) -> list[OpPlan]:
-        return [o for o in self.ops.values() if o.in_tensor == tensor]
+    def consumers(self, tensor: str) -> list[tuple[OpPlan, int]]:
+        """(op, input index) of every op reading ``tensor``."""
+        return [(o, k) for o in self.ops.values() for k, (t, _, _) in enumerate(o.inputs) if t == tensor]
 
 
 def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
     """Check the graph is buildable and collect the engine's static tables."""
     ops, producer, inputs = ops_of(graph)
     out_tensor = {o: t for t, o in producer.items()}
+    gemms = [op for op in ops if graph.tasks[op].op == "gemm"]
     for op in ops:
         t = graph.tasks[op]
-        if t.op != "gemm":
-            raise ConfigError(f"graph.{op}", f"{t.op} tasks are compiled and costed but the engine does not "
-                                             f"build them yet; use gemm tasks (with requant/relu fused)")
-        if t.overflow != "wrap":
+        if t.op == "add" and out_tensor[op] != op:
+            raise ConfigError(f"graph.{out_tensor[op]}", f"the engine does not fuse requant/relu after an add "
+                                                         f"({op}); apply them to the gemm outputs before the add")
+        if t.op == "gemm" and t.overflow != "wrap":
             raise ConfigError(f"graph.{op}", "the engine's accumulators wrap; overflow='saturate' is not built")
-    accs = {graph.tasks[op].dtype for op in ops}
+    if not gemms:
+        raise ConfigError("graph", "the engine needs at least one gemm task")
+    accs = {graph.tasks[op].dtype for op in gemms}
     if len(accs) != 1:
         raise ConfigError("graph", f"all gemm tasks must share one accumulator type for the engine's cores; "
                                    f"found {', '.join(sorted(map(str, accs)))}")
     acc = accs.pop()
-    in_types = [graph.tasks[inputs[op][0]].dtype for op in ops]
+    in_types = [graph.tasks[inputs[op][0]].dtype for op in gemms]
     act = Int(max(t.width + (0 if t.signed else 1) for t in in_types)) if any(t.signed for t in in_types) \
         else NumType(max(t.width for t in in_types), False)
-    wts = [graph.tasks[op].weight_type for op in ops]
+    wts = [graph.tasks[op].weight_type for op in gemms]
     weight_type = Int(max(t.width + (0 if t.signed else 1) for t in wts)) if any(t.signed for t in wts) \
         else NumType(max(t.width for t in wts), False)
     stage_of = {op: s for s, members in enumerate(schedule.stages) for op in members}
@@ -123,24 +136,34 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
     for s, sp in enumerate(schedule.plans):
         for op in sp.ops:
             t = graph.tasks[op]
-            src_t = inputs[op][0]
-            if src_t in producer and stage_of[producer[src_t]] == s:
-                source = "stream"
-            elif src_t in onchip:
-                source = "scratch"
+            ins = []
+            for src_t in inputs[op]:
+                if src_t in producer and stage_of[producer[src_t]] == s:
+                    source = "stream"
+                elif src_t in onchip:
+                    source = "scratch"
+                else:
+                    source = "offchip"
+                key = f"in:{op}:{src_t}"
+                tt = graph.tasks[src_t]
+                nrows = schedule.buffers[key] // (tt.cols * -(-tt.dtype.width // 8)) if key in schedule.buffers else 0
+                ins.append((src_t, source, nrows))
+            if t.op == "gemm":
+                epi = _epilogue(graph, op, out_tensor[op])
+                slices = [(r.core, r.cols[0], r.cols[1]) for r in schedule.records if r.stage == s and r.task == op]
+                plans[op] = OpPlan(op, s, sp.depth[op], t.weight.shape[0], t.cols, ins, out_tensor[op], slices, epi,
+                                   t.weight)
             else:
-                source = "offchip"
-            epi = _epilogue(graph, op, out_tensor[op])
-            slices = [(r.core, r.cols[0], r.cols[1]) for r in schedule.records if r.stage == s and r.task == op]
-            plans[op] = OpPlan(op, s, sp.depth[op], t.weight.shape[0], t.cols, source, src_t, out_tensor[op],
-                               slices, epi, t.weight)
+                plans[op] = OpPlan(op, s, sp.depth[op], t.cols, t.cols, ins, op, [(("add", op), 0, t.cols)], {},
+                                   None, kind="add")
     widths = {}
     for op in ops:
-        widths[inputs[op][0]] = graph.tasks[inputs[op][0]].dtype
+        for i in inputs[op]:
+            widths[i] = graph.tasks[i].dtype
         widths[out_tensor[op]] = graph.tasks[out_tensor[op]].dtype
     finals = set(graph.outputs())
     offchip_out = [t for t in (out_tensor[op] for op in ops)
-                   if t in finals or (t not in onchip and any(p.in_tensor == t for p in plans.values()))]
+                   if t in finals or (t not in onchip and any(i[0] == t for p in plans.values() for i in p.inputs))]
     ids = {}
     for name, task in graph.tasks.items():
         if task.op == "input":
@@ -149,7 +172,7 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
         ids[t] = len(ids)
     programs: dict[int, list[tuple[int, str, int, int]]] = {}
     for s in range(len(schedule.stages)):
-        for p in (q for q in plans.values() if q.stage == s):
+        for p in (q for q in plans.values() if q.stage == s and q.kind == "gemm"):
             for core, n0, n1 in p.slices:
                 programs.setdefault(core, []).append((s, p.name, n0, n1))
     return EnginePlan(graph, machine, schedule, schedule.plans[0].rows, plans, widths, onchip, offchip_out, ids,
@@ -238,16 +261,17 @@ class ScheduleEngine(wiring.Component):
         def banks_of(tensor: str) -> list[tuple[object, int, int]]:
             return list(p.ops[_producer(p, tensor)].slices)      # (core, n0, n1)
 
-        inbuf = {}
+        inbuf = {}          # (op, input index) -> ring buffer of rows
         for o in p.ops.values():
-            if o.source == "stream":
-                inbuf[o.name] = Buffer(m, f"in_{o.name}", p.widths[o.in_tensor].shape, 2, banks_of(o.in_tensor))
-            elif o.source == "offchip":
-                inbuf[o.name] = Buffer(m, f"in_{o.name}", p.widths[o.in_tensor].shape, 2, [("memory", 0, o.k)])
-        scratch = {t: Buffer(m, f"scratch_{t}", p.widths[t].shape, M, banks_of(t)) for t in sorted(p.onchip)}
+            for k, (t, source, nrows) in enumerate(o.inputs):
+                if source in ("stream", "offchip"):
+                    banks = banks_of(t) if source == "stream" else [("memory", 0, p.graph.tasks[t].cols)]
+                    inbuf[(o.name, k)] = Buffer(m, f"in_{o.name}_{k}", p.widths[t].shape, nrows, banks)
+        scratch = {t: Buffer(m, f"scratch_{t}", p.widths[t].shape, M, banks_of(t), ring=False)
+                   for t in sorted(p.onchip)}
         wback = {t: Buffer(m, f"wb_{t}", p.widths[t].shape, 2, banks_of(t)) for t in p.offchip_out}
 
-        # ------------------------------------------------------------ cores, feeders, routers
+        # ------------------------------------------------------------ cores, add units, feeders
         cores = {}
         for c in sorted(p.core_programs):
             cores[c] = comp = RecordCore(self.core_config(c))
@@ -255,30 +279,43 @@ class ScheduleEngine(wiring.Component):
             m.d.comb += comp.o.ready.eq(1)
         feeder_valid, feeder_data = {}, {}
         for o in p.ops.values():
-            buf = scratch[o.in_tensor] if o.source == "scratch" else inbuf[o.name]
             r, ok = row_at(o.depth + 1)
             taken = Signal(name=f"feed_taken_{o.name}")
-            ready_all = 1
-            for core, _, _ in o.slices:
-                ready_all = ready_all & cores[core].i.ready
-            m.d.comb += taken.eq(ready_all)
-            valid, dat, _ = buf.reader(f"feed_{o.name}", slot_start & stage_is(o.stage) & ok, r, taken)
-            feeder_valid[o.name], feeder_data[o.name] = valid, dat
-            busy_terms.append(valid)
+            if o.kind == "gemm":
+                ready_all = 1
+                for core, _, _ in o.slices:
+                    ready_all = ready_all & cores[core].i.ready
+                m.d.comb += taken.eq(ready_all)
+            else:
+                m.d.comb += taken.eq(1)       # an add unit takes both operands every cycle they are offered
+            for k, (t, source, _) in enumerate(o.inputs):
+                buf = scratch[t] if source == "scratch" else inbuf[(o.name, k)]
+                valid, dat, _ = buf.reader(f"feed_{o.name}_{k}", slot_start & stage_is(o.stage) & ok, r, taken)
+                feeder_valid[(o.name, k)], feeder_data[(o.name, k)] = valid, dat
+                busy_terms.append(valid)
         for c, comp in cores.items():
             valid, payload = 0, 0
             for s, op, _, _ in p.core_programs[c]:
-                valid = Mux(stage_is(s), feeder_valid[op], valid)
-                payload = Mux(stage_is(s), feeder_data[op], payload)
+                valid = Mux(stage_is(s), feeder_valid[(op, 0)], valid)
+                payload = Mux(stage_is(s), feeder_data[(op, 0)], payload)
             m.d.comb += [comp.i.valid.eq(valid), comp.i.payload.eq(payload)]
-        # routers: column / row counters per core; each core writes its own bank of every destination
-        for c, comp in cores.items():
-            prog = p.core_programs[c]
+        # every result producer: (writer key, program [(stage, op, n0, n1)], result valid, result payload)
+        producers = [(c, p.core_programs[c], comp.o.valid, comp.o.payload) for c, comp in cores.items()]
+        for o in p.ops.values():
+            if o.kind == "add":
+                total = Signal(p.widths[o.out_tensor].shape, name=f"sum_{o.name}")
+                m.d.comb += total.eq(feeder_data[(o.name, 0)] + feeder_data[(o.name, 1)])
+                producers.append(((("add", o.name)), [(o.stage, o.name, 0, o.n)],
+                                  feeder_valid[(o.name, 0)], total))
+
+        # ------------------------------------------------------------ routers
+        # column / row counters per producer; each producer writes its own bank of every destination
+        for key, prog, fire, payload in producers:
+            c = key if isinstance(key, int) else f"add_{key[1]}"
             ncol_max = max(n1 - n0 for _, _, n0, n1 in prog)
-            j = Signal(range(ncol_max + 1), name=f"col_c{c}")
-            rows_done = Signal(range(M + 1), name=f"rows_done_c{c}")
-            fire = comp.o.valid
-            last_col = Signal(name=f"last_col_c{c}")
+            j = Signal(range(ncol_max + 1), name=f"col_{c}")
+            rows_done = Signal(range(M + 1), name=f"rows_done_{c}")
+            last_col = Signal(name=f"last_col_{c}")
             with m.If(~running):
                 m.d.sync += [j.eq(0), rows_done.eq(0)]
             with m.Elif(fire):
@@ -286,30 +323,28 @@ class ScheduleEngine(wiring.Component):
                     m.d.sync += [j.eq(0), rows_done.eq(rows_done + 1)]
                 with m.Else():
                     m.d.sync += j.eq(j + 1)
-            pending = Signal(name=f"pending_c{c}")
+            pending = Signal(name=f"pending_{c}")
             for s, op, n0, n1 in prog:
                 o = p.ops[op]
                 here = stage_is(s)
                 with m.If(here):
                     m.d.comb += last_col.eq(j == n1 - n0 - 1)
                 # rows expected by the end of this slot: clamp(slot - depth, 0, M)
-                exp = Signal(range(M + 1), name=f"expected_c{c}_s{s}")
+                exp = Signal(range(M + 1), name=f"expected_{c}_s{s}")
                 below = (slot < o.depth) if o.depth else 0
                 m.d.comb += exp.eq(Mux(below, 0, Mux(slot - o.depth > M, M, slot - o.depth)))
                 with m.If(here & running):
                     m.d.comb += pending.eq(rows_done < exp)
-                dests = []
-                for cons in p.consumers(o.out_tensor):
-                    if cons.stage == s and cons.source == "stream":
-                        dests.append(inbuf[cons.name])
+                dests = [inbuf[(cons.name, k)] for cons, k in p.consumers(o.out_tensor)
+                         if cons.stage == s and cons.inputs[k][1] == "stream"]
                 if o.out_tensor in scratch:
                     dests.append(scratch[o.out_tensor])
                 if o.out_tensor in wback:
                     dests.append(wback[o.out_tensor])
                 for buf in dests:
-                    wp, width = buf.write_port(c)
+                    wp, width = buf.write_port(key)
                     with m.If(here):
-                        m.d.comb += [wp.addr.eq(buf.row_base(rows_done, width) + j), wp.data.eq(comp.o.payload),
+                        m.d.comb += [wp.addr.eq(buf.row_base(rows_done, width) + j), wp.data.eq(payload),
                                      wp.en.eq(fire)]
             busy_terms.append(pending)
 
@@ -319,8 +354,9 @@ class ScheduleEngine(wiring.Component):
             acts = []
             for t in x.writes:
                 acts.append(("write", t, p.ops[_producer(p, t)].depth + 2, []))
-            for t in x.reads:
-                acts.append(("read", t, 0, [o.name for o in p.stage_ops(s) if o.in_tensor == t]))
+            for t, d in x.reads:
+                acts.append(("read", t, d, [(o.name, k) for o, k in p.consumers(t)
+                                            if o.stage == s and o.depth == d and o.inputs[k][1] == "offchip"]))
             actions.append(acts)
         A = max((len(a) for a in actions), default=0)
         if A:
@@ -415,10 +451,10 @@ class ScheduleEngine(wiring.Component):
             for i, (kind, t, off, targets) in enumerate(acts):
                 if kind != "read":
                     continue
-                for op in targets:
-                    wp, width = inbuf[op].write_port("memory")
+                for target in targets:
+                    wp, width = inbuf[target].write_port("memory")
                     with m.If((stage == s) & (a == i)):
-                        m.d.comb += [wp.addr.eq(inbuf[op].row_base(cur_row, width) + count),
+                        m.d.comb += [wp.addr.eq(inbuf[target].row_base(cur_row, width) + count),
                                      wp.data.eq(self.mem_rd.payload), wp.en.eq((state == 3) & self.mem_rd.valid)]
         # write data <- write-back buffers
         taken = Signal(name="seq_wr_taken")
@@ -441,13 +477,15 @@ def _producer(plan: EnginePlan, tensor: str) -> str:
 
 
 class Buffer:
-    """A logical ``rows × cols`` buffer (``rows`` = 2 for a ping-pong row buffer, ``M`` for a scratchpad),
+    """A logical ``rows × cols`` buffer (a ring of 2, 4, ... rows, or all ``M`` rows for a scratchpad),
     stored as one memory bank per writer: each writer owns a column range and writes only its bank (one
     write port per memory, so synthesis can use block or distributed RAM). Readers stream a row's columns
     in order across the banks."""
 
-    def __init__(self, m: Module, name: str, shape, rows: int, banks: list[tuple[object, int, int]]):
-        self.m, self.name, self.rows, self.banks = m, name, rows, banks
+    def __init__(self, m: Module, name: str, shape, rows: int, banks: list[tuple[object, int, int]], *,
+                 ring: bool = True):
+        self.m, self.name, self.rows, self.banks, self.ring = m, name, rows, banks, ring
+        assert not ring or rows & (rows - 1) == 0, "ring buffers hold a power-of-two number of rows"
         self.mems = []
         for i, (_, n0, n1) in enumerate(banks):
             mm = memory.Memory(shape=shape, depth=max(rows * (n1 - n0), 2), init=[])
@@ -457,7 +495,10 @@ class Buffer:
         self._wports: dict[object, tuple] = {}
 
     def row_base(self, row, width: int):
-        return Mux(row[0], width, 0) if self.rows == 2 else row * width
+        """Address of ``row``'s first word in a bank ``width`` words wide (a ring keeps ``row mod rows``)."""
+        if self.ring:
+            return row[:self.rows.bit_length() - 1] * width if self.rows > 1 else 0
+        return row * width
 
     def write_port(self, writer) -> tuple[memory.WritePort, int]:
         """The write port of ``writer``'s bank and the bank's width (address = row_base + column in bank)."""
