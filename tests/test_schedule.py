@@ -163,10 +163,10 @@ def test_cli_shows_auto_beating_both_fixed_policies_on_the_examples(tmp_path):
                 and line.split()[2] == "cycles":
             policy, n = line.split()[:2]
             cycles[(graph, policy)] = int(n)
-    assert {g for g, _ in cycles} == {"mlp", "attention"}
-    for g in ("mlp", "attention"):
+    assert {g for g, _ in cycles} == {"mlp", "attention", "residual"}
+    for g in ("mlp", "attention", "residual"):
         assert cycles[(g, "auto")] < min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
-    assert len(list(tmp_path.glob("engine_*.v"))) == 6 and len(list(tmp_path.glob("engine_*.json"))) == 6
+    assert len(list(tmp_path.glob("engine_*.v"))) == 9 and len(list(tmp_path.glob("engine_*.json"))) == 9
 
 
 def test_cli_schedule_bad_file_is_one_line_and_exit_2(tmp_path):
