@@ -208,10 +208,25 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     policies = POLICIES if args.policy == "all" else (args.policy,)
     loaded = [(f, *load_schedule(f)) for f in args.files]          # all files load before anything runs
+    # compile every policy (and build every engine for --out) before printing: bad input prints one line
+    compiled = [(path, graph, machine, inputs, {p: compile_schedule(graph, machine, p) for p in policies})
+                for path, graph, machine, inputs in loaded]
     files: dict[str, tuple[str, str]] = {}
+    if args.out:
+        from .schedule.engine import build_engine
+        from .verilog import to_verilog
+        for _, graph, machine, _, costs in compiled:
+            for p, s in costs.items():
+                top = f"engine_{graph.name}_{p}"
+                files[f"{top}.v"] = (f"{top}.v", to_verilog(build_engine(graph, machine, s), top))
+                files[f"{top}.json"] = (f"{top}.json", json.dumps(s.report(), indent=2) + "\n")
+    if args.run:
+        from .schedule.engine import plan_engine
+        for _, graph, machine, _, costs in compiled:
+            for s in costs.values():
+                plan_engine(graph, machine, s)                   # what the engine cannot build fails here
     status = 0
-    for path, graph, machine, inputs in loaded:
-        costs = {p: compile_schedule(graph, machine, p) for p in policies}
+    for path, graph, machine, inputs, costs in compiled:
         print(f"{graph.name} ({path}): {machine}")
         for p, s in costs.items():
             choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
@@ -221,13 +236,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             for p in ("dataflow", "sequential"):
                 if p in costs:
                     print(f"  auto is {costs[p].cycles / costs['auto'].cycles:.2f}x faster than {p}")
-        if args.out:
-            from .schedule.engine import build_engine
-            from .verilog import to_verilog
-            for p, s in costs.items():
-                top = f"engine_{graph.name}_{p}"
-                files[f"{top}.v"] = (f"{top}.v", to_verilog(build_engine(graph, machine, s), top))
-                files[f"{top}.json"] = (f"{top}.json", json.dumps(s.report(), indent=2) + "\n")
         if args.run:
             import numpy as np
 

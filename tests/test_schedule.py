@@ -183,3 +183,24 @@ def test_cli_schedule_bad_file_is_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"hwgen: error: {bad}: must define `graph` (a TaskGraph) and `machine` (a Machine)"]
     assert not out_dir.exists()
+
+
+def test_cli_schedule_unbuildable_graph_is_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    f = tmp_path / "accs.py"
+    f.write_text("import numpy as np\nfrom hwgen import Int\nfrom hwgen.schedule import Machine, TaskGraph\n"
+                 "graph = TaskGraph('g')\ngraph.input('x', 2, 4)\n"
+                 "graph.gemm('a', 'x', np.ones((4, 4), dtype=int), acc=Int(20))\n"
+                 "graph.gemm('c', 'a', np.ones((4, 4), dtype=int), acc=Int(24))\nmachine = Machine()\n")
+    hwgen = Path(sys.executable).parent / "hwgen"
+    out_dir = tmp_path / "out"
+    for extra in (["--out", str(out_dir)], ["--run"]):
+        proc = subprocess.run([str(hwgen), "schedule", str(f), *extra], capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr.strip().splitlines() == [
+            "hwgen: error: graph: all gemm tasks must share one accumulator type for the engine's cores; "
+            "found Int(20), Int(24)"]
+    assert not out_dir.exists()
