@@ -38,18 +38,11 @@ from amaranth.lib.wiring import In, Out
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..numtype import Int, NumType
+from ..schedule.graph import round_shift
 from ..sim.stimuli import biased
 from ..sim.vectors import StreamVectors
 
 PIPE = 3          # issue -> MAC -> first output register valid
-
-
-def round_shift_half_away(x: int, n: int) -> int:
-    """``x / 2^n`` rounded half away from zero, exactly."""
-    if n == 0:
-        return x
-    half = 1 << (n - 1)
-    return (x + half) >> n if x >= 0 else -((-x + half) >> n)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,8 +126,7 @@ class GemmCoreConfig(BlockConfig):
     def epilogue(self, acc) -> np.ndarray:
         y = np.asarray(acc, dtype=object)
         if self.requant:
-            f = np.vectorize(lambda v: round_shift_half_away(int(v) * self.multiplier, self.shift), otypes=[object])
-            y = self.out.saturate(self.zero_point + f(y)) if y.size else y
+            y = self.out.saturate(self.zero_point + round_shift(y * self.multiplier, self.shift)) if y.size else y
         if self.relu:
             y = np.maximum(y, 0)
         return np.asarray(y).astype(self.out_type.dtype())
@@ -144,6 +136,21 @@ class GemmCoreConfig(BlockConfig):
         beat is first valid. ``arrivals[j]`` is the first cycle input beat ``j`` is offered (default: 0,
         full rate; an off-chip memory model gives later ones)."""
         return gemm_schedule(self.k, self.n, self.lanes, rows, arrivals)
+
+    def rom_words(self) -> list[int]:
+        """Weight ROM contents: word ``p·k + kk`` packs ``W[kk, p·lanes : p·lanes + lanes]`` (zero past ``n``),
+        lane ``ln`` in bits ``ln·w .. ln·w + w − 1`` (``w`` = weight width)."""
+        w = self.weight_type.width
+        words = []
+        for p in range(self.passes):
+            for kk in range(self.k):
+                word = 0
+                for ln in range(self.lanes):
+                    col = p * self.lanes + ln
+                    v = self.weights[kk][col] if col < self.n else 0
+                    word |= (v & ((1 << w) - 1)) << (ln * w)
+                words.append(word)
+        return words
 
     def stimulus(self, rng: np.random.Generator, n: int = 64, *, corners: bool = True) -> StreamVectors:
         """``n`` random rows plus corner rows (all most-negative, all most-positive, zeros)."""
@@ -159,30 +166,45 @@ class GemmCoreConfig(BlockConfig):
                              schedule={"i": accepts, "o": outs})
 
 
+@dataclass
+class CoreClock:
+    """The core's exact cycle model as state that runs on across rows (and records): ``cycle`` is when the
+    next step is issued, ``drain_free`` the first cycle the output shift register may take a new pass."""
+
+    cycle: int = 0
+    drain_free: int = 0
+
+    def rows(self, k: int, n: int, lanes: int, rows: int, accepts: list[int], outs: list[int],
+             arrivals: list[int] | None = None) -> int:
+        """Issue ``rows`` rows of a ``k × n`` slice; append the input accept and output valid cycles; return
+        the cycle of the last issued step. ``arrivals[j]``: first cycle input beat ``j`` is offered."""
+        issue = self.cycle
+        for _ in range(rows):
+            for p in range(-(-n // lanes)):
+                cols = min(lanes, n - p * lanes)
+                for kk in range(k):
+                    issue = self.cycle
+                    if p == 0:
+                        if arrivals is not None:
+                            issue = max(issue, arrivals[len(accepts)])
+                        accepts.append(issue)
+                    self.cycle = issue + 1
+                    if kk == k - 1:
+                        # the MAC stage hands the pass over once the register is empty (or empties then);
+                        # until it does, nothing new is issued
+                        mac = max(issue + 1, self.drain_free)
+                        outs.extend(mac + 2 + j for j in range(cols))
+                        self.drain_free = mac + cols
+                        self.cycle = mac
+        return issue
+
+
 def gemm_schedule(k: int, n: int, lanes: int, rows: int,
                   arrivals: list[int] | None = None) -> tuple[list[int], list[int]]:
     """The core's exact cycle model (see :meth:`GemmCoreConfig.schedule`) from its shape alone."""
-    P = -(-n // lanes)
-    accepts, outs = [], []
-    cycle = 0                 # cycle the next step is issued
-    drain_free = 0            # first cycle the output shift register may take a new pass
-    for _ in range(rows):
-        for p in range(P):
-            cols = min(lanes, n - p * lanes)
-            for kk in range(k):
-                issue = cycle
-                if p == 0:
-                    if arrivals is not None:
-                        issue = max(issue, arrivals[len(accepts)])
-                    accepts.append(issue)
-                cycle = issue + 1
-                if kk == k - 1:
-                    # the MAC stage hands the pass over once the register is empty (or empties then);
-                    # until it does, nothing new is issued
-                    mac = max(issue + 1, drain_free)
-                    outs.extend(mac + 2 + j for j in range(cols))
-                    drain_free = mac + cols
-                    cycle = mac
+    accepts: list[int] = []
+    outs: list[int] = []
+    CoreClock().rows(k, n, lanes, rows, accepts, outs, arrivals)
     return accepts, outs
 
 
@@ -200,15 +222,7 @@ class GemmCore(wiring.Component):
 
         # ---- memories: weight ROM (word p·K + k = W[k, p·L : p·L + L]) and the row buffer
         wlayout = data.ArrayLayout(cfg.weight_type.shape, L)
-        init = []
-        for p in range(P):
-            for kk in range(K):
-                word = 0
-                for ln in range(L):
-                    col = p * L + ln
-                    v = cfg.weights[kk][col] if col < cfg.n else 0
-                    word |= (v & ((1 << cfg.weight_type.width) - 1)) << (ln * cfg.weight_type.width)
-                init.append(word)
+        init = cfg.rom_words()
         m.submodules.wrom = wrom = memory.Memory(shape=wlayout.size, depth=P * K, init=init)
         m.submodules.rowbuf = rowbuf = memory.Memory(shape=cfg.act.shape, depth=K, init=[])
         wr = wrom.read_port()

@@ -31,10 +31,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
-from ..numtype import NumType
 from ..sim.stimuli import biased
 from ..sim.vectors import StreamVectors
-from .gemm_core import PIPE, GemmCoreConfig
+from .gemm_core import PIPE, CoreClock, GemmCoreConfig
 
 SWITCH_CYCLES = 2
 
@@ -115,27 +114,14 @@ class RecordCoreConfig(BlockConfig):
 
     def schedule(self, runs: int = 1) -> tuple[list[int], list[int]]:
         """Exact cycle model at full rate: the cycle each input beat is taken, each output beat valid."""
-        accepts, outs = [], []
-        cycle, drain_free = SWITCH_CYCLES, 0
+        accepts: list[int] = []
+        outs: list[int] = []
+        clock = CoreClock(cycle=SWITCH_CYCLES)           # the first record is read and latched after reset
         for _ in range(runs):
             for sl, nrows in zip(self.program, self.rows):
                 s = self.slices[sl]
-                K, P, L = s.k, s.passes, s.lanes
-                for r in range(nrows):
-                    for p in range(P):
-                        cols = min(L, s.n - p * L)
-                        for kk in range(K):
-                            issue = cycle
-                            if p == 0:
-                                accepts.append(issue)
-                            cycle = issue + 1
-                            if kk == K - 1:
-                                mac = max(issue + 1, drain_free)
-                                outs.extend(mac + 2 + j for j in range(cols))
-                                drain_free = mac + cols
-                                cycle = mac
-                            if kk == K - 1 and p == P - 1 and r == nrows - 1:
-                                cycle = max(cycle, issue + 1 + SWITCH_CYCLES)   # read + latch the next record
+                last = clock.rows(s.k, s.n, s.lanes, nrows, accepts, outs)
+                clock.cycle = max(clock.cycle, last + 1 + SWITCH_CYCLES)   # read + latch the next record
         return accepts, outs
 
     def stimulus(self, rng: np.random.Generator, n: int = 3, *, corners: bool = True) -> StreamVectors:
@@ -189,16 +175,7 @@ class RecordCore(wiring.Component):
         rec_layout = self._record_layout()
 
         # ---- ROMs: weights of every slice, records
-        winit = []
-        for s in cfg.slices:
-            for p in range(s.passes):
-                for kk in range(s.k):
-                    word = 0
-                    for ln in range(L):
-                        col = p * L + ln
-                        v = s.weights[kk][col] if col < s.n else 0
-                        word |= (v & ((1 << b.weight_type.width) - 1)) << (ln * b.weight_type.width)
-                    winit.append(word)
+        winit = [w for s in cfg.slices for w in s.rom_words()]
         rinit = []
         for sl, nrows in zip(cfg.program, cfg.rows):
             s = cfg.slices[sl]
@@ -300,7 +277,7 @@ class RecordCore(wiring.Component):
 
 def _runtime_epilogue(m: Module, acc, epi, acc_width: int, out_width: int):
     """``requant ? clamp(zp + round_shift(acc·mult, shift), lo, hi) : acc``, then ReLU if set; run-time
-    parameters, rounding half away from zero (as :func:`hwgen.blocks.gemm_core.round_shift_half_away`)."""
+    parameters, rounding half away from zero (as :func:`hwgen.schedule.graph.round_shift`)."""
     prod = Signal(signed(acc_width + 32), name="rq_prod")
     m.d.comb += prod.eq(acc * epi.mult)
     mag = Signal(acc_width + 32, name="rq_mag")

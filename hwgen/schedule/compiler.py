@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import ConfigError
+from ..sim.engine import bytes_in_by
 from .graph import TaskGraph
 
 Policy = Literal["auto", "dataflow", "sequential"]
@@ -154,10 +155,6 @@ class Schedule:
                 "buffers": self.buffers}
 
 
-def _ceil_div(a: float, b: float) -> int:
-    return int(math.ceil(a / b - 1e-12))
-
-
 def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: float, latency: int) -> int:
     """Cycles the memory sequencer needs in a slot for ``actions`` = ``[(kind, elements, bytes each)]``
     (``kind`` = ``"read"`` or ``"write"``, in order), until it is idle; 0 without actions.
@@ -173,9 +170,9 @@ def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: flo
         req, prev = t, None
         for j in range(n):
             if kind == "read":
-                beat = req + latency + _ceil_div((j + 1) * eb, bytes_per_cycle) - 1
+                beat = req + latency + bytes_in_by(j, eb, bytes_per_cycle) - 1
             else:
-                beat = max(req + 2 + j, req + _ceil_div((j + 1) * eb, bytes_per_cycle))
+                beat = max(req + 2 + j, req + bytes_in_by(j, eb, bytes_per_cycle))
             if prev is not None:
                 beat = max(beat, prev + 1)
             prev = beat

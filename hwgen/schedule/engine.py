@@ -38,14 +38,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..blocks.gemm_core import GemmCoreConfig
 from ..blocks.record_core import RecordCore, RecordCoreConfig
 from ..errors import ConfigError
-from ..numtype import Int, NumType
+from ..numtype import NumType
 from .compiler import Machine, Schedule, ops_of
 from .graph import TaskGraph
 
@@ -97,9 +97,6 @@ class EnginePlan:
     def data_width(self) -> int:
         return max(t.width for t in self.widths.values())
 
-    def stage_ops(self, s: int) -> list[OpPlan]:
-        return [o for o in self.ops.values() if o.stage == s]
-
     def consumers(self, tensor: str) -> list[tuple[OpPlan, int]]:
         """(op, input index) of every op reading ``tensor``."""
         return [(o, k) for o in self.ops.values() for k, (t, _, _) in enumerate(o.inputs) if t == tensor]
@@ -125,11 +122,9 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                                    f"found {', '.join(sorted(map(str, accs)))}")
     acc = accs.pop()
     in_types = [graph.tasks[inputs[op][0]].dtype for op in gemms]
-    act = Int(max(t.width + (0 if t.signed else 1) for t in in_types)) if any(t.signed for t in in_types) \
-        else NumType(max(t.width for t in in_types), False)
+    act = NumType.fitting(min(t.min for t in in_types), max(t.max for t in in_types))
     wts = [graph.tasks[op].weight_type for op in gemms]
-    weight_type = Int(max(t.width + (0 if t.signed else 1) for t in wts)) if any(t.signed for t in wts) \
-        else NumType(max(t.width for t in wts), False)
+    weight_type = NumType.fitting(min(t.min for t in wts), max(t.max for t in wts))
     stage_of = {op: s for s, members in enumerate(schedule.stages) for op in members}
     onchip = {k.split(":", 1)[1] for k in schedule.buffers if k.startswith("scratch:")}
     plans: dict[str, OpPlan] = {}
@@ -250,11 +245,16 @@ class ScheduleEngine(wiring.Component):
         def stage_is(s: int):
             return stage == s
 
+        rows_at: dict[int, tuple[Signal, Signal]] = {}
+
         def row_at(offset: int):
-            """(row, valid) of the unit whose row is ``slot - offset`` this slot."""
+            """(row, valid) of the unit whose row is ``slot - offset`` this slot (one pair per offset)."""
+            if offset in rows_at:
+                return rows_at[offset]
             r = Signal(range(max(M, 2)), name=f"row_off{offset}")
             v = Signal(name=f"row_ok_off{offset}")
             m.d.comb += [r.eq(slot - offset), v.eq(((slot >= offset) if offset else 1) & (slot < offset + M))]
+            rows_at[offset] = (r, v)
             return r, v
 
         # ------------------------------------------------------------ buffers (a bank per writer)

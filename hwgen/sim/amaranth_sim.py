@@ -52,17 +52,8 @@ def run_amaranth(component: wiring.Component, vectors: StreamVectors, phases: li
                 await ctx.tick()
             results.append(engine.finish())
 
-    top = Module()
-    top.submodules.dut = component
-    top.domains.sync = sync = ClockDomain("sync")
-    sim = Simulator(top)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
+    sync = ClockDomain("sync")
+    _simulate(component, sync, bench, vcd)
     return results
 
 
@@ -82,10 +73,21 @@ def run_amaranth_model(component, model, signals: dict[str, Value], driven: list
             model.sample({name: ctx.get(sig) for name, sig in signals.items()})
             await ctx.tick()
 
+    sync = ClockDomain("sync")
+    _simulate(component, sync, bench)
+
+
+def _simulate(component, sync: ClockDomain, bench, vcd: str | None = None) -> None:
+    """Run ``bench`` against ``component`` clocked by ``sync`` (100 MHz), optionally writing a VCD."""
     top = Module()
     top.submodules.dut = component
-    top.domains.sync = sync = ClockDomain("sync")
+    top.domains.sync = sync
     sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
-    sim.run()
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+

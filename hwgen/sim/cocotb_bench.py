@@ -15,9 +15,9 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, Timer
+from cocotb.triggers import FallingEdge, ReadOnly
 
+from hwgen.sim.cocotb_clocking import reset, start_clock
 from hwgen.sim.engine import OffchipMemory, Phase, StreamEngine
 
 
@@ -46,24 +46,13 @@ async def stream_bench(dut):
             handles[f"{p}__{s}"] = getattr(dut, f"{p}__{s}")
     driven = [f"{p}__{s}" for p in inputs for s in ("valid", "payload")] + [f"{p}__ready" for p in expected]
 
-    # Let the design settle at time 0 before the first clock edge: a rising edge at time 0 races
-    # Amaranth's time-0 evaluation of its `always @*` blocks on Icarus and latches X into registers.
-    for name in driven:
-        handles[name].value = 0
-    await Timer(1, "ns")
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    await start_clock(dut, [handles[n] for n in driven])
     results = []
     total_out = sum(len(v) for v in expected.values())
     for phase_spec in spec["phases"]:
         memory = phase_spec.pop("memory", None)
         phase = Phase(**phase_spec, memory=OffchipMemory(**memory) if memory else None)
-        await FallingEdge(dut.clk)  # leave the previous phase's ReadOnly step before writing
-        for name in driven:
-            handles[name].value = 0
-        dut.rst.value = 1
-        await ClockCycles(dut.clk, 2)
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
+        await reset(dut, [handles[n] for n in driven])
         engine = StreamEngine(inputs, expected, phase, timeout_cycles=spec.get("timeout_cycles", 2000))
         first = True
         while not engine.finished:

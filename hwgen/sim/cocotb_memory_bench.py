@@ -14,9 +14,9 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, Timer
+from cocotb.triggers import FallingEdge, ReadOnly
 
+from hwgen.sim.cocotb_clocking import reset, start_clock
 from hwgen.sim.memory import MemoryModel
 
 DRIVEN = ("mem_req__ready", "mem_rd__valid", "mem_rd__payload", "mem_wr__ready")
@@ -31,15 +31,9 @@ async def memory_bench(dut):
     model = MemoryModel(spec["tensors"], spec["bytes_per_cycle"], spec["latency"], tensor_bits=spec["tensor_bits"],
                         row_bits=spec["row_bits"], data_width=spec["data_width"], max_cycles=spec["max_cycles"])
     handles = {n: getattr(dut, n) for n in DRIVEN + SAMPLED}
-    for n in DRIVEN:
-        handles[n].value = 0
-    await Timer(1, "ns")
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await FallingEdge(dut.clk)
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    driven = [handles[n] for n in DRIVEN]
+    await start_clock(dut, driven)
+    await reset(dut, driven)
     first = True
     while not model.finished:
         if not first:

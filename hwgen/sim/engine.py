@@ -40,6 +40,12 @@ class Phase:
     memory: OffchipMemory | None = None   # inputs read from an off-chip memory model (no random gaps)
 
 
+def bytes_in_by(beat: int, beat_bytes: int, bytes_per_cycle: float) -> int:
+    """Cycles for ``bytes_per_cycle`` to move beats ``0..beat`` of ``beat_bytes`` bytes each:
+    ``ceil((beat + 1) · beat_bytes / bytes_per_cycle)`` (the off-chip memory models' bandwidth rule)."""
+    return int(math.ceil((beat + 1) * beat_bytes / bytes_per_cycle - 1e-12))
+
+
 @dataclass(frozen=True)
 class OffchipMemory:
     """Off-chip memory behind an input stream: a read of the whole stream is issued at cycle 0, the first
@@ -62,7 +68,7 @@ class OffchipMemory:
 
     def available(self, beat: int) -> int:
         """First cycle beat ``beat`` (0-based) can be offered."""
-        return self.latency + math.ceil((beat + 1) * self.beat_bytes / self.bytes_per_cycle) - 1
+        return self.latency + bytes_in_by(beat, self.beat_bytes, self.bytes_per_cycle) - 1
 
     def arrivals(self, beats: int) -> list[int]:
         return [self.available(j) for j in range(beats)]

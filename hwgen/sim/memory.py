@@ -19,9 +19,10 @@ It counts the bytes moved each way and records the cycle ``done`` rises.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from .engine import bytes_in_by
 
 
 @dataclass
@@ -68,7 +69,7 @@ class MemoryModel:
 
     def _ready_at(self, j: int) -> int:
         eb = self.meta[self.req[2]]["bytes"]
-        return math.ceil((j + 1) * eb / self.bw - 1e-12)
+        return bytes_in_by(j, eb, self.bw)
 
     def drive(self) -> dict[str, int]:
         """Values of ``mem_req__ready``, ``mem_rd__valid/payload``, ``mem_wr__ready`` for this cycle."""
