@@ -42,22 +42,30 @@ def collect(configs, family: str, label: str) -> list[dict]:
         t0 = time.monotonic()
         r = synthesize(d.verilog, "dut", family)
         say(f"{label} {family} {i + 1}/{len(configs)} ({time.monotonic() - t0:.1f} s{', cached' if r.cached else ''})")
-        rows.append({"block": cfg.block_name, "family": family, "params": cfg.params(),
-                     "features": model.flat(model.features(cfg, family)),
-                     "resources": r.resources, "cells": r.cells})
+        rows.append(
+            {
+                "block": cfg.block_name,
+                "family": family,
+                "params": cfg.params(),
+                "features": model.flat(model.features(cfg, family)),
+                "resources": r.resources,
+                "cells": r.cells,
+            }
+        )
     return rows
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", nargs="+", default=["xc7", "ecp5", "xcup", "ice40"])
-    ap.add_argument("--sweeps", nargs="+", default=None,
-                    help=f"only these sweeps (default: {', '.join(DEFAULT_SWEEPS)})")
+    ap.add_argument(
+        "--sweeps", nargs="+", default=None, help=f"only these sweeps (default: {', '.join(DEFAULT_SWEEPS)})"
+    )
     args = ap.parse_args()
     os.environ.setdefault("HWGEN_QUIET", "0")
     data = []
     coefs = {"yosys": yosys_version(), "note": "fitted by bench/calibrate.py; do not edit", "blocks": {}}
-    if args.sweeps and COEFFICIENTS_FILE.exists():      # a partial run keeps the other blocks' coefficients
+    if args.sweeps and COEFFICIENTS_FILE.exists():  # a partial run keeps the other blocks' coefficients
         coefs["blocks"] = json.loads(COEFFICIENTS_FILE.read_text()).get("blocks", {})
     for sweep_name, (cal, _ev) in points().items():
         if sweep_name not in (args.sweeps or DEFAULT_SWEEPS):
@@ -68,7 +76,8 @@ def main() -> int:
             for block in sorted({r["block"] for r in rows}):
                 mine = [r for r in rows if r["block"] == block]
                 coefs["blocks"].setdefault(block, {})[fam] = {
-                    res: fit([(r["features"], r["resources"]) for r in mine], res) for res in FITTED}
+                    res: fit([(r["features"], r["resources"]) for r in mine], res) for res in FITTED
+                }
     COEFFICIENTS_FILE.write_text(json.dumps(coefs, indent=1, sort_keys=True) + "\n")
     out = ROOT / "bench" / "calibration" / "data.json"
     if args.sweeps and out.exists():

@@ -17,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,17 +58,26 @@ def mac_pe() -> dict[str, Any]:
     cfg64 = MacPEConfig(lanes=64, pipeline=3, acc=Int(32), overflow="saturate")
     say("mac_pe: Verilog generation of a 64-lane MAC PE")
     gen_s, text = _timed(lambda: Design(name="mac64", top=cfg64).verilog, repeat=5)
-    cold = subprocess.run([sys.executable, "-c",
-                           "import time; t=time.perf_counter(); from hwgen import Design, Int; "
-                           "from hwgen.blocks import MacPEConfig; "
-                           "Design(name='mac64', top=MacPEConfig(lanes=64, pipeline=3, acc=Int(32), "
-                           "overflow='saturate')).verilog; print(time.perf_counter()-t)"],
-                          capture_output=True, text=True, check=True)
+    cold = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; t=time.perf_counter(); from hwgen import Design, Int; "
+            "from hwgen.blocks import MacPEConfig; "
+            "Design(name='mac64', top=MacPEConfig(lanes=64, pipeline=3, acc=Int(32), "
+            "overflow='saturate')).verilog; print(time.perf_counter()-t)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cold_s = float(cold.stdout.strip().splitlines()[-1])
 
-    out: dict[str, Any] = {"verilog_generation_s_64_lanes": round(gen_s, 4),
-                           "verilog_generation_s_64_lanes_cold_process_incl_imports": round(cold_s, 3),
-                           "verilog_bytes_64_lanes": len(text)}
+    out: dict[str, Any] = {
+        "verilog_generation_s_64_lanes": round(gen_s, 4),
+        "verilog_generation_s_64_lanes_cold_process_incl_imports": round(cold_s, 3),
+        "verilog_bytes_64_lanes": len(text),
+    }
     for lanes in (1, 64):
         cfg = cfg64 if lanes == 64 else MacPEConfig(lanes=1, pipeline=1)
         design = Design(name=f"bench_mac{lanes}", top=cfg)
@@ -81,6 +91,7 @@ def mac_pe() -> dict[str, Any]:
             say(f"mac_pe: Verilator cold build, {lanes} lane(s)")
             t0 = time.perf_counter()
             from hwgen.sim.runner import build
+
             build(design.verilog, design.name, "verilator", Path(tmp))
             build_s = time.perf_counter() - t0
             say(f"mac_pe: Verilator simulation of {results} vectors ({beats} beats)")
@@ -107,7 +118,7 @@ def mac_pe() -> dict[str, Any]:
             "amaranth_beats_per_s": round(sbeats / am_s, 1),
             "amaranth_cycles_per_s": round(res[0].cycles / am_s, 1),
             "note": "a vector is one accumulation (1-8 random beats, plus corner sequences); "
-                    "cocotb drives every cycle from Python",
+            "cocotb drives every cycle from Python",
         }
     return out
 
@@ -121,12 +132,23 @@ def systolic() -> dict[str, Any]:
     from hwgen.sim.verify import verify_cocotb
 
     pe = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
-    out: dict[str, Any] = {"pe": "INT8 x INT8 -> Int(32), overflow='error'", "family": "xc7",
-                           "reference_handwritten_8x8_axis_per_pe": {"lut": 33, "ff": 50, "dsp": 1,
-                                                                     "source": "measured here (issue 7 text)"},
-                           "resources_per_pe": {}}
-    variants = [("default", {}), ("tile2", {"tile": 2}), ("no_psum_input", {"psum_input": False}),
-                ("tile2_no_psum_input", {"tile": 2, "psum_input": False})]
+    out: dict[str, Any] = {
+        "pe": "INT8 x INT8 -> Int(32), overflow='error'",
+        "family": "xc7",
+        "reference_handwritten_8x8_axis_per_pe": {
+            "lut": 33,
+            "ff": 50,
+            "dsp": 1,
+            "source": "measured here (issue 7 text)",
+        },
+        "resources_per_pe": {},
+    }
+    variants = [
+        ("default", {}),
+        ("tile2", {"tile": 2}),
+        ("no_psum_input", {"psum_input": False}),
+        ("tile2_no_psum_input", {"tile": 2, "psum_input": False}),
+    ]
     for n in (4, 8, 16):
         for df in ("weight_stationary", "output_stationary"):
             for vname, kw in variants:
@@ -138,19 +160,32 @@ def systolic() -> dict[str, Any]:
                 r = synthesize(d.verilog, d.name, "xc7")
                 res, pes = r.resources, n * n
                 out["resources_per_pe"][f"{n}x{n}_{df}_{vname}"] = {
-                    "lut_logic": round(res["lut_logic"] / pes, 2), "srl": round(res["srl"] / pes, 2),
-                    "ff": round(res["ff"] / pes, 2), "ff_plus_srl": round((res["ff"] + res["srl"]) / pes, 2),
-                    "dsp": round(res["dsp"] / pes, 3), "carry": round(res["carry"] / pes, 3),
-                    "totals": {k: v for k, v in res.items() if v}, "synth_s": r.seconds}
+                    "lut_logic": round(res["lut_logic"] / pes, 2),
+                    "srl": round(res["srl"] / pes, 2),
+                    "ff": round(res["ff"] / pes, 2),
+                    "ff_plus_srl": round((res["ff"] + res["srl"]) / pes, 2),
+                    "dsp": round(res["dsp"] / pes, 3),
+                    "carry": round(res["carry"] / pes, 3),
+                    "totals": {k: v for k, v in res.items() if v},
+                    "synth_s": r.seconds,
+                }
     for df in ("weight_stationary", "output_stationary"):
         cfg = SystolicArrayConfig(rows=32, cols=32, dataflow=df, pe=pe)
         say(f"systolic: Verilog generation 32x32 {df}")
-        gen_s, text = _timed(lambda: Design(name="sa32", top=cfg).verilog, repeat=3)
-        cold = subprocess.run([sys.executable, "-c",
-                               "import time; t=time.perf_counter(); from hwgen import Design; "
-                               "from hwgen.blocks import SystolicArrayConfig; "
-                               f"Design(name='sa32', top=SystolicArrayConfig(rows=32, cols=32, dataflow='{df}'))"
-                               ".verilog; print(time.perf_counter()-t)"], capture_output=True, text=True, check=True)
+        gen_s, text = _timed(lambda cfg=cfg: Design(name="sa32", top=cfg).verilog, repeat=3)
+        cold = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import time; t=time.perf_counter(); from hwgen import Design; "
+                "from hwgen.blocks import SystolicArrayConfig; "
+                f"Design(name='sa32', top=SystolicArrayConfig(rows=32, cols=32, dataflow='{df}'))"
+                ".verilog; print(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out[f"generation_s_32x32_{df}"] = round(gen_s, 2)
         out[f"generation_s_32x32_{df}_cold_process"] = round(float(cold.stdout.split()[-1]), 2)
         out[f"verilog_bytes_32x32_{df}"] = len(text)
@@ -161,6 +196,7 @@ def systolic() -> dict[str, Any]:
             say(f"systolic: Verilator 16x16 {df}")
             t0 = time.perf_counter()
             from hwgen.sim.runner import build
+
             build(d.verilog, d.name, "verilator", Path(tmp))
             build_s = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -168,11 +204,14 @@ def systolic() -> dict[str, Any]:
             sim_s = time.perf_counter() - t0
             assert v.passed, str(v)
         cycles = v.cycles["full-rate"]
-        out[f"verilator_16x16_{df}"] = {"build_s": round(build_s, 1), "cycles": cycles,
-                                        "run_s_incl_startup": round(sim_s, 2),
-                                        "cycles_per_s": round(cycles / sim_s, 1),
-                                        "macs_per_s_simulated": round(cycles * 256 / sim_s),
-                                        "note": "cocotb drives and samples every cycle from Python"}
+        out[f"verilator_16x16_{df}"] = {
+            "build_s": round(build_s, 1),
+            "cycles": cycles,
+            "run_s_incl_startup": round(sim_s, 2),
+            "cycles_per_s": round(cycles / sim_s, 1),
+            "macs_per_s_simulated": round(cycles * 256 / sim_s),
+            "note": "cocotb drives and samples every cycle from Python",
+        }
     return out
 
 
@@ -180,16 +219,17 @@ def systolic() -> dict[str, Any]:
 def estimator_accuracy() -> dict[str, Any]:
     """Issue 6: analytic estimate vs Yosys on the evaluation half of the sweep (never used for fitting)."""
     from hwgen.estimate import estimate
-    from hwgen.estimate.calibration import metrics
+    from hwgen.estimate.calibration import load_coefficients, metrics
     from hwgen.estimate.sweep import points
     from hwgen.estimate.synth import synthesize
     from hwgen.svg import scatter_loglog
 
-    from hwgen.estimate.calibration import load_coefficients
-
     calibrated = load_coefficients().get("blocks", {})
-    families = [f for f in ("xc7", "ecp5", "xcup", "ice40")
-                if f in os.environ.get("HWGEN_BENCH_FAMILIES", "xc7 ecp5 xcup ice40").split()]
+    families = [
+        f
+        for f in ("xc7", "ecp5", "xcup", "ice40")
+        if f in os.environ.get("HWGEN_BENCH_FAMILIES", "xc7 ecp5 xcup ice40").split()
+    ]
     pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     timings = []
     n_points = 0
@@ -198,7 +238,7 @@ def estimator_accuracy() -> dict[str, Any]:
             for i, cfg in enumerate(ev):
                 block = cfg.block_name
                 if fam not in calibrated.get(block, {}):
-                    continue               # only (block, family) pairs with fitted coefficients are scored
+                    continue  # only (block, family) pairs with fitted coefficients are scored
                 d = Design(name="dut", top=cfg)
                 r = synthesize(d.verilog, "dut", fam)
                 t0 = time.perf_counter()
@@ -215,29 +255,48 @@ def estimator_accuracy() -> dict[str, Any]:
             pts = [p for (b, f, r), v in pairs.items() if f == fam and r == res for p in v]
             per_family[fam][res] = metrics([p[0] for p in pts], [p[1] for p in pts])
             per_family[fam][res]["per_block"] = {
-                b: metrics([p[0] for p in v], [p[1] for p in v]) for (b, f, r), v in pairs.items()
-                if f == fam and r == res}
+                b: metrics([p[0] for p in v], [p[1] for p in v])
+                for (b, f, r), v in pairs.items()
+                if f == fam and r == res
+            }
     families = [f for f in families if any(k[1] == f for k in pairs)]
-    result = {"design_points": n_points, "families": families,
-              "calibrated": {b: sorted(v) for b, v in calibrated.items()},
-              "estimate_time_ms_max": round(max(timings) * 1e3, 3),
-              "estimate_time_ms_mean": round(sum(timings) / len(timings) * 1e3, 3),
-              "metrics": per_family,
-              "target": "p95 <= 10 %, median <= 5 % for LUT, FF, DSP on xc7 and ECP5",
-              "note": "evaluation half of hwgen.estimate.sweep; coefficients fitted on the other half"}
+    result = {
+        "design_points": n_points,
+        "families": families,
+        "calibrated": {b: sorted(v) for b, v in calibrated.items()},
+        "estimate_time_ms_max": round(max(timings) * 1e3, 3),
+        "estimate_time_ms_mean": round(sum(timings) / len(timings) * 1e3, 3),
+        "metrics": per_family,
+        "target": "p95 <= 10 %, median <= 5 % for LUT, FF, DSP on xc7 and ECP5",
+        "note": "evaluation half of hwgen.estimate.sweep; coefficients fitted on the other half",
+    }
     out = ROOT / "bench" / "estimator_accuracy.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     svgs = []
     for fam in families:
         for res in ("lut", "ff", "dsp"):
-            svgs.append(scatter_loglog({b: v for (b, f, r), v in pairs.items() if f == fam and r == res},
-                                       f"{fam} {res.upper()}: analytic vs Yosys", "Yosys", "analytic", size=300))
+            svgs.append(
+                scatter_loglog(
+                    {b: v for (b, f, r), v in pairs.items() if f == fam and r == res},
+                    f"{fam} {res.upper()}: analytic vs Yosys",
+                    "Yosys",
+                    "analytic",
+                    size=300,
+                )
+            )
     (ROOT / "bench" / "estimator_accuracy.html").write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hwgen estimator accuracy</title></head><body>"
-        "<h1>Analytic estimate vs Yosys (evaluation points)</h1>" + "".join(svgs) + "</body></html>\n")
+        "<h1>Analytic estimate vs Yosys (evaluation points)</h1>" + "".join(svgs) + "</body></html>\n"
+    )
     return {k: v for k, v in result.items() if k != "metrics"} | {
-        "summary": {f: {r: {k: m[k] for k in ("p50_abs_rel_err_pct", "p95_abs_rel_err_pct", "smape_pct", "r2")}
-                        for r, m in v.items()} for f, v in per_family.items()}}
+        "summary": {
+            f: {
+                r: {k: m[k] for k in ("p50_abs_rel_err_pct", "p95_abs_rel_err_pct", "smape_pct", "r2")}
+                for r, m in v.items()
+            }
+            for f, v in per_family.items()
+        }
+    }
 
 
 @section
@@ -263,10 +322,16 @@ def sparse_chain() -> dict[str, Any]:
                 res = r.resources
                 macs = S * (2 if pack else 1)
                 out["synthesis"][f"S{S}{'_pack' if pack else ''}_{fam}"] = {
-                    "dsp": res["dsp"], "macs_per_cycle": macs, "dsp_per_mac": round(res["dsp"] / macs, 3),
-                    "lut_per_stage": round(res["lut"] / S, 1), "lut_logic_per_stage": round(res["lut_logic"] / S, 1),
-                    "srl_per_stage": round(res["srl"] / S, 1), "ff_per_stage": round(res["ff"] / S, 1),
-                    "carry_per_stage": round(res["carry"] / S, 2), "synth_s": r.seconds}
+                    "dsp": res["dsp"],
+                    "macs_per_cycle": macs,
+                    "dsp_per_mac": round(res["dsp"] / macs, 3),
+                    "lut_per_stage": round(res["lut"] / S, 1),
+                    "lut_logic_per_stage": round(res["lut_logic"] / S, 1),
+                    "srl_per_stage": round(res["srl"] / S, 1),
+                    "ff_per_stage": round(res["ff"] / S, 1),
+                    "carry_per_stage": round(res["carry"] / S, 2),
+                    "synth_s": r.seconds,
+                }
     # utilization: the same N:M matrix in its sparse mode and in dense mode, measured on Verilator
     S, rows, K = 16, 64, 512
     cfg = SparseChainConfig(stages=S, overflow="wrap", acc=Int(32))
@@ -276,23 +341,29 @@ def sparse_chain() -> dict[str, Any]:
     for pat in cfg.patterns:
         p = NMPattern.parse(pat)
         W = prune(rng.integers(-128, 128, (rows, K)), p)
-        useful = rows * K * p.n // p.m          # stored (non-zero) weights: one MAC each
+        useful = rows * K * p.n // p.m  # stored (non-zero) weights: one MAC each
         entry = {}
-        for mode in ([pat, "dense"] if pat != "dense" else ["dense"]):
+        for mode in [pat, "dense"] if pat != "dense" else ["dense"]:
             vec = matvec_vectors(cfg, W, x, mode)
             say(f"sparse_chain: {rows}x{K} {pat} matrix in {mode} mode on Verilator")
             v = verify_cocotb(design, stim=vec, phases=[FULL_RATE])
             assert v.passed, str(v)
-            cycles = v.cycles["full-rate"] - 16          # minus the engine's drain window after the last result
-            entry[mode] = {"beats": len(vec.inputs["i"]["last"]), "cycles": cycles,
-                           "useful_macs": useful, "utilization": round(useful / (S * cycles), 4)}
+            cycles = v.cycles["full-rate"] - 16  # minus the engine's drain window after the last result
+            entry[mode] = {
+                "beats": len(vec.inputs["i"]["last"]),
+                "cycles": cycles,
+                "useful_macs": useful,
+                "utilization": round(useful / (S * cycles), 4),
+            }
         if pat != "dense":
             entry["speedup_vs_dense_chain"] = round(entry["dense"]["cycles"] / entry[pat]["cycles"], 3)
             entry["ideal_speedup"] = p.speedup
         out["utilization"][pat] = entry
-    out["note"] = (f"utilization = useful MACs / (S × cycles), cycles from the first beat to the last result; "
-                   f"S={S}, a {rows}x{K} matrix pruned to each pattern (magnitude pruning, exactly N non-zeros "
-                   f"per block), one INT8 vector")
+    out["note"] = (
+        f"utilization = useful MACs / (S × cycles), cycles from the first beat to the last result; "
+        f"S={S}, a {rows}x{K} matrix pruned to each pattern (magnitude pruning, exactly N non-zeros "
+        f"per block), one INT8 vector"
+    )
     return out
 
 
@@ -329,14 +400,21 @@ def lowbit_units() -> dict[str, Any]:
     from hwgen.estimate.synth import synthesize
     from hwgen.lowbit import BITMOD_FP4, DATATYPES
 
-    out: dict[str, Any] = {"cycles_per_weight": {n: d.cycles for n, d in DATATYPES.items()}, "area": {},
-                           "marginal_lut_per_lane": {}}
+    out: dict[str, Any] = {
+        "cycles_per_weight": {n: d.cycles for n, d in DATATYPES.items()},
+        "area": {},
+        "marginal_lut_per_lane": {},
+    }
     lut_at: dict[tuple[str, str], dict[int, int]] = {}
     for L in (8, 16):
         units = {
             "bitmod_fp4_serial_dequant": (BitSerialPEConfig(lanes=L, formats=BITMOD_FP4), L / 2),
-            "bitmod_int4_fp4_mult_dequant": (BitSerialPEConfig(lanes=L, formats=("INT4", "FP4-ER-POS", "FP4-EA-POS",
-                                                                                  "FLINT4"), dequant="multiplier"), L / 2),
+            "bitmod_int4_fp4_mult_dequant": (
+                BitSerialPEConfig(
+                    lanes=L, formats=("INT4", "FP4-ER-POS", "FP4-EA-POS", "FLINT4"), dequant="multiplier"
+                ),
+                L / 2,
+            ),
             "mixpe_int4_x_int8": (MixPEConfig(lanes=L, weight_bits=4), L),
             "olive_int4_pairs_x_int8": (OliveMACConfig(pairs=L // 2), L),
             "ternary_x_int8": (TernaryPEConfig(lanes=L, acc=Int(32)), L),
@@ -350,23 +428,28 @@ def lowbit_units() -> dict[str, Any]:
                 d = Design(name=f"u_{name}", top=cfg)
                 verilog, top = d.verilog, d.name
             for fam in ("xc7", "ice40"):
-                for dsp in ((True, False) if name == "baseline_int8_x_int4_mac" else (cfg is not None,)):
+                for dsp in (True, False) if name == "baseline_int8_x_int4_mac" else (cfg is not None,):
                     say(f"lowbit: synthesizing {name} L={L} on {fam}{'' if dsp else ' without DSPs'}")
                     r = synthesize(verilog, top, fam, dsp=dsp)
                     res = r.resources
                     tag = f"{name}_{fam}{'' if dsp else '_lut_only'}"
                     out["area"][f"L{L}_{tag}"] = {
-                        "lut_per_lane": round(res["lut"] / L, 1), "ff_per_lane": round(res["ff"] / L, 1),
-                        "dsp": res["dsp"], "macs_per_cycle": macs,
+                        "lut_per_lane": round(res["lut"] / L, 1),
+                        "ff_per_lane": round(res["ff"] / L, 1),
+                        "dsp": res["dsp"],
+                        "macs_per_cycle": macs,
                         "macs_per_lut_per_cycle": round(macs / max(res["lut"], 1), 4),
-                        "totals": {k: v for k, v in res.items() if v}}
+                        "totals": {k: v for k, v in res.items() if v},
+                    }
                     lut_at.setdefault((tag, fam), {})[L] = res["lut"]
     for (tag, _), by_l in lut_at.items():
         out["marginal_lut_per_lane"][tag] = round((by_l[16] - by_l[8]) / 8, 1)
-    out["note"] = ("BitMoD MACs/cycle assume FP4 groups (2 cycles per weight) and include the group dequantizer; "
-                   "baselines: hwgen's mac_pe (INT8 x INT4, pipeline 1) with and without DSP blocks, and a hand-tuned "
-                   "LUT-only MAC with kept products and adder tree (no dequantizer). marginal_lut_per_lane = "
-                   "(LUT at 16 lanes - LUT at 8 lanes) / 8: the cost of one more lane, without fixed per-row parts")
+    out["note"] = (
+        "BitMoD MACs/cycle assume FP4 groups (2 cycles per weight) and include the group dequantizer; "
+        "baselines: hwgen's mac_pe (INT8 x INT4, pipeline 1) with and without DSP blocks, and a hand-tuned "
+        "LUT-only MAC with kept products and adder tree (no dequantizer). marginal_lut_per_lane = "
+        "(LUT at 16 lanes - LUT at 8 lanes) / 8: the cost of one more lane, without fixed per-row parts"
+    )
     return out
 
 
@@ -376,9 +459,9 @@ def intar_schedules() -> dict[str, Any]:
     bytes), the engine measured end to end on Verilator against the memory model, Yosys resources (xc7),
     and the auto schedule's speed-up over each fixed pattern."""
     from hwgen.estimate.synth import synthesize
+    from hwgen.schedule import POLICIES
     from hwgen.schedule.engine import build_engine
     from hwgen.schedule.run import run_schedule
-    from hwgen.schedule import POLICIES
     from hwgen.spec import load_schedule
     from hwgen.verilog import to_verilog
 
@@ -396,16 +479,24 @@ def intar_schedules() -> dict[str, Any]:
             top = f"engine_{name}_{policy}"
             res = synthesize(to_verilog(build_engine(g, machine, s), top), top, "xc7").resources
             rows[policy] = {
-                "stages": s.stages, "decisions": {f"{a}->{b}": d for (a, b), d in s.decisions.items()},
-                "model_cycles": s.cycles, "measured_cycles": run.cycles,
-                "model_offchip_bytes": s.offchip_bytes, "measured_offchip_bytes": run.offchip_bytes,
-                "onchip_bytes": s.onchip_bytes, "slot_cycles": [p.slot_cycles for p in s.plans],
+                "stages": s.stages,
+                "decisions": {f"{a}->{b}": d for (a, b), d in s.decisions.items()},
+                "model_cycles": s.cycles,
+                "measured_cycles": run.cycles,
+                "model_offchip_bytes": s.offchip_bytes,
+                "measured_offchip_bytes": run.offchip_bytes,
+                "onchip_bytes": s.onchip_bytes,
+                "slot_cycles": [p.slot_cycles for p in s.plans],
                 "exact": run.compare(golden) == [],
-                "xc7": {k: v for k, v in res.items() if v}}
+                "xc7": {k: v for k, v in res.items() if v},
+            }
         auto = rows["auto"]["model_cycles"]
-        out[name] = {"machine": machine.__dict__.copy(), "policies": rows,
-                     "auto_speedup_vs_dataflow": round(rows["dataflow"]["model_cycles"] / auto, 3),
-                     "auto_speedup_vs_sequential": round(rows["sequential"]["model_cycles"] / auto, 3)}
+        out[name] = {
+            "machine": machine.__dict__.copy(),
+            "policies": rows,
+            "auto_speedup_vs_dataflow": round(rows["dataflow"]["model_cycles"] / auto, 3),
+            "auto_speedup_vs_sequential": round(rows["sequential"]["model_cycles"] / auto, 3),
+        }
     return out
 
 
@@ -416,8 +507,7 @@ def main() -> int:
     args = ap.parse_args()
     path = Path(args.out)
     data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(),
-                       "platform": platform.platform()}
+    data["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     for name in args.only or SECTIONS:
         say(f"benchmark section {name}")
         t0 = time.perf_counter()

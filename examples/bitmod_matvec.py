@@ -18,11 +18,12 @@ from hwgen.sim.vectors import StreamVectors
 ROWS, K, GROUP, LANES = 4, 256, 32, 8
 rng = np.random.default_rng(7)
 weights = rng.normal(0.0, 0.02, (ROWS, K))
-weights[rng.random((ROWS, K)) < 0.01] *= 8          # a few outliers, as in LLM weight matrices
+weights[rng.random((ROWS, K)) < 0.01] *= 8  # a few outliers, as in LLM weight matrices
 quant = quantize_groups(weights, BITMOD_FP4, group=GROUP)
 
-config = BitSerialPEConfig(rows=ROWS, lanes=LANES, formats=BITMOD_FP4, act=Int(8),
-                           max_group=GROUP, max_groups=K // GROUP)
+config = BitSerialPEConfig(
+    rows=ROWS, lanes=LANES, formats=BITMOD_FP4, act=Int(8), max_group=GROUP, max_groups=K // GROUP
+)
 
 
 def matvec(rng: np.random.Generator, n: int) -> StreamVectors:
@@ -34,8 +35,8 @@ def matvec(rng: np.random.Generator, n: int) -> StreamVectors:
         a = rng.integers(-128, 128, K)
         for b in range(K // LANES):
             k0, g = b * LANES, b * LANES // GROUP
-            beats["a"].append(a[k0:k0 + LANES])
-            beats["code"].append(quant.codes[:, k0:k0 + LANES])
+            beats["a"].append(a[k0 : k0 + LANES])
+            beats["code"].append(quant.codes[:, k0 : k0 + LANES])
             beats["fmt"].append(quant.dtype_id[:, g])
             beats["scale"].append(quant.scale_q[:, g])
             beats["group_last"].append(int((k0 + LANES) % GROUP == 0))
@@ -48,8 +49,12 @@ def matvec(rng: np.random.Generator, n: int) -> StreamVectors:
     model = config.model(arr["a"], arr["code"], arr["fmt"], arr["scale"], arr["group_last"], arr["last"])
     assert np.array_equal(model, y), "the PE's golden model disagrees with NumPy's matrix-vector product"
     accepts, outs = config.schedule(arr["fmt"], arr["group_last"], arr["last"])
-    return StreamVectors(inputs={"i": arr}, expected={"o": y}, schedule={"i": accepts, "o": outs},
-                         corners=[f"{ROWS}x{K} BitMoD-quantized matrix (group {GROUP}) times {max(1, n)} vectors"])
+    return StreamVectors(
+        inputs={"i": arr},
+        expected={"o": y},
+        schedule={"i": accepts, "o": outs},
+        corners=[f"{ROWS}x{K} BitMoD-quantized matrix (group {GROUP}) times {max(1, n)} vectors"],
+    )
 
 
 design = Design(name="bitmod_matvec", top=config, board="zcu104", stimulus=matvec)

@@ -15,7 +15,9 @@ from hwgen.blocks import MacPEConfig, SystolicArrayConfig
 design = Design(
     name="gemm_ws_8x8",
     top=SystolicArrayConfig(
-        rows=8, cols=8, dataflow="weight_stationary",
+        rows=8,
+        cols=8,
+        dataflow="weight_stationary",
         pe=MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), overflow="error", max_len=4096),
     ),
     board="arty_a7_100t",

@@ -14,8 +14,19 @@ from .errors import BoardError, ConfigError, HwgenError, SimulationError, SpecEr
 from .numtype import Fixed, Int, NumType, UFixed, UInt  # noqa: E402
 
 __all__ = [
-    "__version__", "Design", "Int", "UInt", "Fixed", "UFixed", "NumType",
-    "HwgenError", "ConfigError", "SpecError", "BoardError", "ToolError", "SimulationError",
+    "__version__",
+    "Design",
+    "Int",
+    "UInt",
+    "Fixed",
+    "UFixed",
+    "NumType",
+    "HwgenError",
+    "ConfigError",
+    "SpecError",
+    "BoardError",
+    "ToolError",
+    "SimulationError",
 ]
 
 
@@ -23,5 +34,6 @@ def __getattr__(name: str):
     # Design pulls in Amaranth; import it lazily so `import hwgen` stays cheap.
     if name == "Design":
         from .design import Design
+
         return Design
     raise AttributeError(name)

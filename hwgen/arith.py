@@ -7,8 +7,9 @@ from amaranth.hdl import C, Module, Mux, Signal, Value
 from .numtype import NumType
 
 
-def to_accumulator(m: Module, acc: NumType, rule: str, value: Value, value_type: NumType, name: str,
-                   full_name: str | None = None) -> Signal:
+def to_accumulator(
+    m: Module, acc: NumType, rule: str, value: Value, value_type: NumType, name: str, full_name: str | None = None
+) -> Signal:
     """``value`` (an exact sum whose range is ``value_type``) brought into ``acc`` by the overflow rule.
 
     ``saturate`` clamps to ``[acc.min, acc.max]``, emitting only the comparisons the value's range can
@@ -32,8 +33,9 @@ def sum_type(acc: NumType, addend: NumType) -> NumType:
     return NumType.fitting(min(acc.min, 0) + addend.min, max(acc.max, 0) + addend.max)
 
 
-def kept_adder_tree(m: Module, name: str, values: list[Value],
-                    carries: list[Value] | None = None) -> tuple[Value, Value]:
+def kept_adder_tree(
+    m: Module, name: str, values: list[Value], carries: list[Value] | None = None
+) -> tuple[Value, Value]:
     """Balanced pairwise sum of ``values`` plus the 1-bit ``carries``, each carry folded into one
     addition as its carry-in (``x + y + c``); returns the tree and the one carry left over (add it
     where the tree is consumed). Without ``carries`` the leftover is a constant 0.
@@ -42,7 +44,7 @@ def kept_adder_tree(m: Module, name: str, values: list[Value],
     ``$macc`` and maps it to carry-save full adders in LUTs, which on xc7 costs ~1.6× the LUTs of
     one carry-chain adder per node (measured: 8 lanes of 11 bits, 168 vs 101 LUT)."""
     level, spare = list(values), list(carries) if carries else []
-    spare = [None] * (len(level) - len(spare)) + spare          # None: no carry-in at that node
+    spare = [None] * (len(level) - len(spare)) + spare  # None: no carry-in at that node
     n = 0
     while len(level) > 1:
         nxt = []
@@ -56,7 +58,7 @@ def kept_adder_tree(m: Module, name: str, values: list[Value],
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
-    rest = [c for c in spare if c is not None]     # one left over (more only with a single value)
+    rest = [c for c in spare if c is not None]  # one left over (more only with a single value)
     extra: Value = C(0, 1)
     if rest:
         extra = rest[0]

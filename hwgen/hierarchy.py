@@ -23,7 +23,7 @@ class Hierarchy:
 
     def __init__(self, top_name: str):
         self.top_name = top_name
-        self.modules: dict[str, str] = {}   # module name -> Verilog text
+        self.modules: dict[str, str] = {}  # module name -> Verilog text
 
     def module_name(self, key: str) -> str:
         digest = hashlib.sha256(key.encode()).hexdigest()[:10]

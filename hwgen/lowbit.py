@@ -27,7 +27,6 @@ selection: smallest mean squared error, ties to the earlier candidate.
 from __future__ import annotations
 
 import itertools
-
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -51,7 +50,7 @@ def booth_digits(value: int, bits: int) -> list[int]:
     """Radix-4 Booth digits of a ``bits``-bit two's-complement value, least significant first."""
     u = value & ((1 << bits) - 1)
     if bits % 2:
-        u |= ((u >> (bits - 1)) & 1) << bits          # sign-extend to an even width
+        u |= ((u >> (bits - 1)) & 1) << bits  # sign-extend to an even width
         bits += 1
     table = {0b000: 0, 0b001: 1, 0b010: 1, 0b011: 2, 0b100: -2, 0b101: -1, 0b110: -1, 0b111: 0}
     digits, prev = [], 0
@@ -68,8 +67,8 @@ class Datatype:
 
     name: str
     bits: int
-    values: tuple[int, ...]          # value of every code 0 .. 2^bits - 1
-    cycles: int                      # terms per weight in a bit-serial PE
+    values: tuple[int, ...]  # value of every code 0 .. 2^bits - 1
+    cycles: int  # terms per weight in a bit-serial PE
 
     @cached_property
     def grid(self) -> np.ndarray:
@@ -126,11 +125,13 @@ class Datatype:
     def _digit_table(self) -> tuple[tuple[int, ...], ...]:
         if self.name.startswith("INT"):
             return tuple(tuple(booth_digits(v, self.bits)) for v in self.values)
-        choices = sorted(itertools.product((0, 1, -1, 2, -2, 4, -4), repeat=self.cycles),
-                         key=lambda d: (sum(x != 0 for x in d), sum(abs(x) for x in d), d))
+        choices = sorted(
+            itertools.product((0, 1, -1, 2, -2, 4, -4), repeat=self.cycles),
+            key=lambda d: (sum(x != 0 for x in d), sum(abs(x) for x in d), d),
+        )
         table = []
         for v in self.values:
-            best = next((d for d in choices if sum(x * 4 ** k for k, x in enumerate(d)) == v), None)
+            best = next((d for d in choices if sum(x * 4**k for k, x in enumerate(d)) == v), None)
             if best is None:
                 raise AssertionError(f"{self.name}: {v} has no {self.cycles}-digit base-4 form")
             table.append(best)
@@ -139,8 +140,9 @@ class Datatype:
     def terms(self, code: int) -> list[tuple[int, int]]:
         """The ``cycles`` shift-add terms ``(sign in {-1,0,+1}, shift)`` of one code (zero terms pad):
         term ``k`` is digit ``k`` of :meth:`digits`, ``shift = 2k + log2|d_k|``."""
-        t = [(int(np.sign(d)), 2 * k + abs(d).bit_length() - 1) if d else (0, 0)
-             for k, d in enumerate(self.digits(code))]
+        t = [
+            (int(np.sign(d)), 2 * k + abs(d).bit_length() - 1) if d else (0, 0) for k, d in enumerate(self.digits(code))
+        ]
         assert len(t) == self.cycles and sum(sg << sh for sg, sh in t) == self.values[code], (self.name, code)
         return t
 
@@ -215,8 +217,9 @@ class GroupQuantized:
         return self.grid_values() * s
 
 
-def quantize_groups(w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int = 8,
-                    min_scale: float = 1e-8) -> GroupQuantized:
+def quantize_groups(
+    w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int = 8, min_scale: float = 1e-8
+) -> GroupQuantized:
     """BitMoD per-group quantization: per group of ``group`` weights of a row, try every candidate
     datatype with ``s = absmax / qmax`` (at least ``min_scale``), round ``w / s`` to its grid (ties
     to the lower value), keep the smallest MSE (ties to the earlier candidate); then quantize the
@@ -236,8 +239,11 @@ def quantize_groups(w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int 
         r, c = np.argwhere(~np.isfinite(w))[0]
         raise ValueError(f"weights[{r}, {c}] is {w[r, c]}: cannot quantize NaN or infinite weights")
     if group < 1 or w.shape[1] % group:
-        raise ConfigError("group", f"group size {group} does not divide the reduction length {w.shape[1]}; "
-                                   f"pad the weights with zero columns to a multiple of {group}")
+        raise ConfigError(
+            "group",
+            f"group size {group} does not divide the reduction length {w.shape[1]}; "
+            f"pad the weights with zero columns to a multiple of {group}",
+        )
     dts = [datatype(n, "candidates") for n in candidates]
     rows, k = w.shape
     g = w.reshape(rows, k // group, group)
@@ -250,7 +256,7 @@ def quantize_groups(w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int 
         s = np.maximum(absmax / dt.qmax, min_scale)
         q = dt.round(g / s[..., None])
         err = np.mean((q * s[..., None] - g) ** 2, axis=2)
-        better = err < best_err                     # strict: ties keep the earlier candidate
+        better = err < best_err  # strict: ties keep the earlier candidate
         best_err = np.where(better, err, best_err)
         best_id = np.where(better, i, best_id)
         best_scale = np.where(better, s, best_scale)
@@ -300,7 +306,7 @@ def olive_encode(q) -> np.ndarray:
 
 def _olive_round(v: int, grid: np.ndarray) -> int:
     a = abs(v)
-    i = int(np.argmin(np.abs(grid - a) + (grid > a) * 1e-9))   # nearest; ties to the lower
+    i = int(np.argmin(np.abs(grid - a) + (grid > a) * 1e-9))  # nearest; ties to the lower
     return int(grid[i]) * (1 if v >= 0 else -1)
 
 
@@ -311,8 +317,8 @@ def _abfloat_code(v: int) -> int:
 def olive_decode_nibble(nib: int, other: int) -> tuple[int, int]:
     """``(mantissa, shift)`` of one element given its own nibble and its pair partner's."""
     if nib == OLIVE_ID:
-        return 0, 0                                              # the victim
-    if other == OLIVE_ID:                                        # this one is the abfloat outlier
+        return 0, 0  # the victim
+    if other == OLIVE_ID:  # this one is the abfloat outlier
         s, e, mm = nib >> 3, (nib >> 1) & 3, nib & 1
         return (-(2 + mm) if s else 2 + mm), e + 2
     return _twos(nib, 4), 0
@@ -341,5 +347,5 @@ def pack_codes(codes, bits: int) -> np.ndarray:
 
 def unpack_codes(packed, bits: int, count: int) -> np.ndarray:
     """Inverse of :func:`pack_codes`."""
-    bit_arr = np.unpackbits(np.asarray(packed, dtype=np.uint8), bitorder="little")[:count * bits]
+    bit_arr = np.unpackbits(np.asarray(packed, dtype=np.uint8), bitorder="little")[: count * bits]
     return (bit_arr.reshape(count, bits).astype(np.int64) << np.arange(bits)).sum(axis=1)

@@ -159,8 +159,7 @@ class NumType:
             return arr
         if arr.dtype == object or self.width >= 63:
             top = 1 << (self.width - 1)
-            return np.vectorize(lambda v: int(v) - (1 << self.width) if int(v) & top else int(v),
-                                otypes=[object])(arr)
+            return np.vectorize(lambda v: int(v) - (1 << self.width) if int(v) & top else int(v), otypes=[object])(arr)
         arr = arr.astype(np.int64)
         return np.where(arr >= (1 << (self.width - 1)), arr - (1 << self.width), arr)
 
@@ -211,8 +210,11 @@ class NumType:
         if m:
             is_signed = m[1] == "q"
             return _make(where, int(m[2]) + int(m[3]) + int(is_signed), is_signed, int(m[3]))
-        raise ConfigError(where, f"{text!r} is not a number type; write Int(8), UInt(4), "
-                                 f"Fixed(16, frac=8), UFixed(8, frac=4), int8, uint4 or q7.8")
+        raise ConfigError(
+            where,
+            f"{text!r} is not a number type; write Int(8), UInt(4), "
+            f"Fixed(16, frac=8), UFixed(8, frac=4), int8, uint4 or q7.8",
+        )
 
 
 def _make(where: str, width: int, is_signed: bool, frac: int) -> NumType:

@@ -13,8 +13,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 def _quiet() -> bool:
@@ -59,5 +59,8 @@ def step(text: str, status: Callable[[], str | None] | None = None) -> Iterator[
         thread.join()
         if tty:
             print("\r" + " " * 150 + "\r", end="", file=sys.stderr)
-        print(f"[hwgen] {text}: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"[hwgen] {text}: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )

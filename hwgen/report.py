@@ -26,9 +26,14 @@ def template_dirs() -> list[Path]:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=jinja2.select_autoescape(["html"]))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
     return env
 
@@ -68,12 +73,19 @@ def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
     t = manifest["timing"]
     breakdown = manifest["estimate"]["breakdown"]
     chart = bar_chart(breakdown, ["lut", "ff", "dsp"], "analytic resources per sub-block") if breakdown else ""
-    return {"m": manifest, "util": util, "fits": all(r["fits"] for r in util), "board": board,
-            "synth": synth, "pnr": pnr, "compare": comparison(manifest["estimate"]["analytic"],
-                                                             synth.resources if synth else None),
-            "est_clock": est_clock,
-            "est_gops": t["ops_per_cycle"] * est_clock * 1e6 / 1e9,
-            "chart": chart, "util_source": "synthesis" if synth is not None else "analytic estimate"}
+    return {
+        "m": manifest,
+        "util": util,
+        "fits": all(r["fits"] for r in util),
+        "board": board,
+        "synth": synth,
+        "pnr": pnr,
+        "compare": comparison(manifest["estimate"]["analytic"], synth.resources if synth else None),
+        "est_clock": est_clock,
+        "est_gops": t["ops_per_cycle"] * est_clock * 1e6 / 1e9,
+        "chart": chart,
+        "util_source": "synthesis" if synth is not None else "analytic estimate",
+    }
 
 
 def render(template: str, manifest: dict[str, Any], synth=None, pnr=None) -> str:

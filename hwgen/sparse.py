@@ -39,8 +39,9 @@ class NMPattern:
 
     def __post_init__(self) -> None:
         if self.m not in (1, 2, 4, 8, 16) or not 1 <= self.n <= self.m:
-            raise ConfigError("pattern", f"{self.n}:{self.m} is not an N:M pattern with M a power of two "
-                                         f"up to 16 and 1 <= N <= M")
+            raise ConfigError(
+                "pattern", f"{self.n}:{self.m} is not an N:M pattern with M a power of two up to 16 and 1 <= N <= M"
+            )
 
     @staticmethod
     def parse(text: str | NMPattern, where: str = "pattern") -> NMPattern:
@@ -50,8 +51,10 @@ class NMPattern:
             return NMPattern(1, 1)
         m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(text))
         if not m:
-            raise ConfigError(where, f"{text!r} is not a pattern; write 'dense' or N:M such as '2:4' "
-                                     f"(supported: {', '.join(SUPPORTED)})")
+            raise ConfigError(
+                where,
+                f"{text!r} is not a pattern; write 'dense' or N:M such as '2:4' (supported: {', '.join(SUPPORTED)})",
+            )
         try:
             return NMPattern(int(m[1]), int(m[2]))
         except ConfigError as e:
@@ -81,8 +84,8 @@ class CompressedMatrix:
 
     pattern: NMPattern
     shape: tuple[int, int]
-    values: np.ndarray     # [rows, K / M * N] raw integers
-    indices: np.ndarray    # [rows, K / M * N] in-block indices, 0 .. M-1
+    values: np.ndarray  # [rows, K / M * N] raw integers
+    indices: np.ndarray  # [rows, K / M * N] in-block indices, 0 .. M-1
 
     def decompress(self) -> np.ndarray:
         rows, k = self.shape
@@ -99,8 +102,11 @@ def _check_shape(w: np.ndarray, pattern: NMPattern, where: str) -> None:
     if w.ndim != 2:
         raise ConfigError(where, f"expected a matrix, got {w.ndim}-D data")
     if w.shape[1] % pattern.m:
-        raise ConfigError(where, f"{w.shape[1]} columns is not a multiple of M={pattern.m} for pattern "
-                                 f"{pattern}; pad the reduction dimension with zero columns")
+        raise ConfigError(
+            where,
+            f"{w.shape[1]} columns is not a multiple of M={pattern.m} for pattern "
+            f"{pattern}; pad the reduction dimension with zero columns",
+        )
 
 
 def compress(w, pattern: NMPattern | str, *, where: str = "weights") -> CompressedMatrix:
@@ -115,12 +121,15 @@ def compress(w, pattern: NMPattern | str, *, where: str = "weights") -> Compress
     if bad.size:
         r, b = (int(x) for x in bad[0])
         cols = [int(b * p.m + i) for i in np.flatnonzero(blocks[r, b])]
-        raise ConfigError(where, f"row {r}, columns {b * p.m}..{b * p.m + p.m - 1} (block {b}) has {nnz[r, b]} "
-                                 f"non-zeros (at columns {cols}); pattern {p} allows {p.n} "
-                                 f"({len(bad)} block(s) violate it; `hwgen.sparse.prune` enforces the pattern)")
+        raise ConfigError(
+            where,
+            f"row {r}, columns {b * p.m}..{b * p.m + p.m - 1} (block {b}) has {nnz[r, b]} "
+            f"non-zeros (at columns {cols}); pattern {p} allows {p.n} "
+            f"({len(bad)} block(s) violate it; `hwgen.sparse.prune` enforces the pattern)",
+        )
     # order each block: non-zeros by index, then zeros by index; keep the first n
     key = (blocks == 0).astype(np.int64) * p.m + np.arange(p.m)[None, None, :]
-    order = np.argsort(key, axis=2, kind="stable")[:, :, :p.n]
+    order = np.argsort(key, axis=2, kind="stable")[:, :, : p.n]
     values = np.take_along_axis(blocks, order, axis=2).reshape(rows, -1)
     return CompressedMatrix(p, (rows, k), values, order.reshape(rows, -1).astype(np.int64))
 
@@ -135,5 +144,5 @@ def prune(w, pattern: NMPattern | str, *, where: str = "weights") -> np.ndarray:
     # rank by (-|w|, index): stable argsort of -|w| keeps lower indices first among equals
     order = np.argsort(-np.abs(blocks.astype(np.float64)), axis=2, kind="stable")
     keep = np.zeros_like(blocks, dtype=bool)
-    np.put_along_axis(keep, order[:, :, :p.n], True, axis=2)
+    np.put_along_axis(keep, order[:, :, : p.n], True, axis=2)
     return np.where(keep, blocks, 0).reshape(rows, k)

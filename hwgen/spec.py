@@ -28,8 +28,7 @@ from .blocks import block_class
 from .design import Design
 from .errors import BoardError, ConfigError, HwgenError, SpecError
 
-_DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "board": (str,),
-                                             "clock_mhz": (int, float)}
+_DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "board": (str,), "clock_mhz": (int, float)}
 
 
 def load_designs(path: str | Path) -> list[Design]:
@@ -82,13 +81,12 @@ def _load_toml(p: Path) -> Design:
     try:
         cls = block_class(design["top"], where=f"{f}:design.top")
         config = cls.from_params(params, where=f"{f}:params")
-        return Design(name=design["name"], top=config, board=design.get("board"),
-                      clock_mhz=design.get("clock_mhz"))
+        return Design(name=design["name"], top=config, board=design.get("board"), clock_mhz=design.get("clock_mhz"))
     except SpecError:
         raise
     except BoardError as e:
         if not e.where.startswith("design."):
-            raise   # a malformed board file names itself
+            raise  # a malformed board file names itself
         raise SpecError(f"{f}:{e.where}", e.detail) from None
     except ConfigError as e:
         where = e.where if e.where.startswith(f) else f"{f}:{e.where}"
@@ -163,4 +161,3 @@ def load_schedule(path: str | Path):
         return graph, machine, inputs
 
     return _exec_python(p, pick)
-

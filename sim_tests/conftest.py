@@ -22,10 +22,14 @@ setup_verilator_env()
 
 SIMULATORS = [
     pytest.param("verilator", id="verilator"),
-    pytest.param("icarus", id="icarus", marks=[
-        pytest.mark.icarus,
-        pytest.mark.skipif(not have_icarus(), reason="iverilog not on PATH (install Icarus to run these)"),
-    ]),
+    pytest.param(
+        "icarus",
+        id="icarus",
+        marks=[
+            pytest.mark.icarus,
+            pytest.mark.skipif(not have_icarus(), reason="iverilog not on PATH (install Icarus to run these)"),
+        ],
+    ),
 ]
 
 

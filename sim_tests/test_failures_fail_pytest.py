@@ -17,13 +17,13 @@ from hwgen import Design, Int
 from hwgen.blocks import MacPEConfig
 from hwgen.sim.check import DEFAULT_PHASES
 from hwgen.sim.runner import run_cocotb
-from hwgen.sim.verify import make_vectors
 from hwgen.sim.vectors import to_raw
+from hwgen.sim.verify import make_vectors
 
 HERE = Path(__file__).resolve().parent
 CFG = MacPEConfig(lanes=2, acc=Int(20), overflow="wrap")
 
-INNER = textwrap.dedent('''
+INNER = textwrap.dedent("""
     import numpy as np
     from conftest import require_pass
     from hwgen import Design, Int
@@ -42,7 +42,7 @@ INNER = textwrap.dedent('''
         original = mac_pe._adder_tree
         monkeypatch.setattr(mac_pe, "_adder_tree", lambda v: original(v[:-1]))   # drops a lane
         require_pass(verify_cocotb(Design(name="pe_fail", top=CFG), vectors=100))
-''')
+""")
 
 
 def test_failing_comparisons_fail_pytest(tmp_path):
@@ -50,13 +50,30 @@ def test_failing_comparisons_fail_pytest(tmp_path):
     inner.write_text(INNER)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "--rootdir", str(tmp_path), str(inner)],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--rootdir",
+            str(tmp_path),
+            str(inner),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
     report = proc.stdout + proc.stderr
     assert proc.returncode == 1, report
     assert "2 failed" in report, report
-    assert "first mismatch at beat #0" in report      # wrong model: every beat differs
+    assert "first mismatch at beat #0" in report  # wrong model: every beat differs
     broken_section = report.split("_ test_broken_design _")[1].split("short test summary")[0]
     assert "mismatch" in broken_section, report
 

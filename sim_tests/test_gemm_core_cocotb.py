@@ -18,8 +18,9 @@ def _w(k, n):
 
 
 CORES = {
-    "k24_n20_l8_requant_relu": GemmCoreConfig(weights=_w(24, 20), lanes=8, requant=True,
-                                              multiplier=(1 << 30) + 99, shift=36, zero_point=1, relu=True),
+    "k24_n20_l8_requant_relu": GemmCoreConfig(
+        weights=_w(24, 20), lanes=8, requant=True, multiplier=(1 << 30) + 99, shift=36, zero_point=1, relu=True
+    ),
     "k3_n9_l4_stalls": GemmCoreConfig(weights=_w(3, 9), lanes=4),
 }
 
@@ -43,8 +44,9 @@ def test_core_fed_by_the_offchip_memory_model_exact_cycles():
     beats = len(stim.inputs["i"])
     accepts, outs = cfg.schedule(beats // cfg.k, mem.arrivals(beats))
     stim.extra["phase_schedules"] = {"offchip": {"i": accepts, "o": outs}}
-    verdict = verify_cocotb(Design(name="gc_offchip", top=cfg), stim=stim,
-                            phases=DEFAULT_PHASES + [Phase("offchip", memory=mem)])
+    verdict = verify_cocotb(
+        Design(name="gc_offchip", top=cfg), stim=stim, phases=DEFAULT_PHASES + [Phase("offchip", memory=mem)]
+    )
     require_pass(verdict)
     assert any("off-chip memory" in line and "predicted cycle" in line for line in verdict.lines)
 
@@ -54,8 +56,10 @@ def test_record_core_program_matches_golden_model():
     from hwgen import UInt
     from hwgen.blocks import RecordCoreConfig
 
-    slices = (CORES["k24_n20_l8_requant_relu"],
-              GemmCoreConfig(weights=_w(5, 12), lanes=8),
-              GemmCoreConfig(weights=_w(9, 8), lanes=8, requant=True, multiplier=11, shift=3, out=UInt(8)))
+    slices = (
+        CORES["k24_n20_l8_requant_relu"],
+        GemmCoreConfig(weights=_w(5, 12), lanes=8),
+        GemmCoreConfig(weights=_w(9, 8), lanes=8, requant=True, multiplier=11, shift=3, out=UInt(8)),
+    )
     cfg = RecordCoreConfig(slices=slices, program=(0, 1, 2, 1), rows=(3, 2, 4, 1))
     require_pass(verify_cocotb(Design(name="rc_prog", top=cfg), vectors=6, seed=3))

@@ -19,8 +19,9 @@ from hwgen.sim.verify import verify_cocotb
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = {
     "bitmod_fp4_serial": BitSerialPEConfig(rows=2, lanes=4, formats=BITMOD_FP4),
-    "bitmod_mixed_mult": BitSerialPEConfig(lanes=4, formats=("INT8", "INT4", "FLINT4", BITMOD_FP3[3]),
-                                           dequant="multiplier"),
+    "bitmod_mixed_mult": BitSerialPEConfig(
+        lanes=4, formats=("INT8", "INT4", "FLINT4", BITMOD_FP3[3]), dequant="multiplier"
+    ),
     "mixpe_s4": MixPEConfig(lanes=8),
     "mixpe_u3_a16": MixPEConfig(lanes=4, asymmetric=True, weight_bits=3, act=Int(16)),
     "olive": OliveMACConfig(pairs=4),
@@ -34,8 +35,19 @@ def test_unit_matches_golden_model(name):
 
 
 def test_bitmod_matvec_example_from_the_cli():
-    proc = subprocess.run([str(Path(sys.executable).parent / "hwgen"), "sim", str(ROOT / "examples" / "bitmod_matvec.py"),
-                           "--vectors", "10"], capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(),
-                          timeout=900)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "hwgen"),
+            "sim",
+            str(ROOT / "examples" / "bitmod_matvec.py"),
+            "--vectors",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout and "BitMoD-quantized matrix" in proc.stdout

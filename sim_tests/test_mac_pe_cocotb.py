@@ -18,8 +18,9 @@ DESIGNS = {
     "int8_exact": MacPEConfig(max_len=65536),
     "int8_l64_sat": MacPEConfig(lanes=64, pipeline=3, acc=Int(24), overflow="saturate", max_len=8),
     "u8s8_l3_wrap_p0": MacPEConfig(lanes=3, pipeline=0, act=UInt(8), acc=Int(10), overflow="wrap"),
-    "fixed_l8_sat": MacPEConfig(lanes=8, pipeline=2, act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(20, 14),
-                                overflow="saturate"),
+    "fixed_l8_sat": MacPEConfig(
+        lanes=8, pipeline=2, act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(20, 14), overflow="saturate"
+    ),
     "int32_l2_wrap96": MacPEConfig(lanes=2, pipeline=2, act=Int(32), weight=Int(32), acc=Int(96), overflow="wrap"),
 }
 

@@ -32,17 +32,25 @@ def test_datasheet_figures():
 GOOD = Path(__file__).resolve().parents[1] / "boards" / "arty_a7_100t.toml"
 
 
-@pytest.mark.parametrize("edit,pattern", [
-    (lambda t: t.replace('family = "xc7"', 'family = "stratix"'), r"x\.toml:board\.family: 'stratix' is not supported"),
-    (lambda t: t.replace("lut = 63400", "lut = -5"), r"x\.toml:capacity\.lut: expected a count"),
-    (lambda t: t.replace("lut = 63400", 'lut = "many"'), r"x\.toml:capacity\.lut"),
-    (lambda t: t.replace("dsp = 240", "dsps = 240"), r"x\.toml:capacity\.dsps: unknown resource"),
-    (lambda t: t.replace("[sources]", "[sources]\n").replace('dsp = "Xilinx', 'dspx = "Xilinx'),
-     r"x\.toml:sources\.dsp: every capacity figure must cite its datasheet"),
-    (lambda t: t.replace("default_clock_mhz = 100.0", ""), r"x\.toml:board\.default_clock_mhz: missing"),
-    (lambda t: t + "\n[extra]\n", r"x\.toml:extra: unknown table"),
-    (lambda t: t.replace("[capacity]", "[capacity"), r"x\.toml: not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit,pattern",
+    [
+        (
+            lambda t: t.replace('family = "xc7"', 'family = "stratix"'),
+            r"x\.toml:board\.family: 'stratix' is not supported",
+        ),
+        (lambda t: t.replace("lut = 63400", "lut = -5"), r"x\.toml:capacity\.lut: expected a count"),
+        (lambda t: t.replace("lut = 63400", 'lut = "many"'), r"x\.toml:capacity\.lut"),
+        (lambda t: t.replace("dsp = 240", "dsps = 240"), r"x\.toml:capacity\.dsps: unknown resource"),
+        (
+            lambda t: t.replace("[sources]", "[sources]\n").replace('dsp = "Xilinx', 'dspx = "Xilinx'),
+            r"x\.toml:sources\.dsp: every capacity figure must cite its datasheet",
+        ),
+        (lambda t: t.replace("default_clock_mhz = 100.0", ""), r"x\.toml:board\.default_clock_mhz: missing"),
+        (lambda t: t + "\n[extra]\n", r"x\.toml:extra: unknown table"),
+        (lambda t: t.replace("[capacity]", "[capacity"), r"x\.toml: not valid TOML"),
+    ],
+)
 def test_malformed_board_files(edit, pattern):
     with pytest.raises(BoardError, match=pattern):
         parse_board(edit(GOOD.read_text()), Path("x.toml"))

@@ -74,28 +74,48 @@ def test_blocks_and_boards_list(capsys):
 BAD_TOML = {
     "malformed TOML": ("[design\nname = 1", r"d\.toml: not valid TOML"),
     "unknown table": (GOOD_TOML + "\n[extras]\nx = 1\n", r"d\.toml:extras: unknown table"),
-    "unknown design key": (GOOD_TOML.replace('top = "mac_pe"', 'top = "mac_pe"\nclock = 5'),
-                           r"d\.toml:design\.clock: unknown key; allowed: name, top, board, clock_mhz"),
+    "unknown design key": (
+        GOOD_TOML.replace('top = "mac_pe"', 'top = "mac_pe"\nclock = 5'),
+        r"d\.toml:design\.clock: unknown key; allowed: name, top, board, clock_mhz",
+    ),
     "missing name": (GOOD_TOML.replace('name = "pe16"\n', ""), r"d\.toml:design\.name: missing"),
-    "wrong type in design": (GOOD_TOML.replace('board = "arty_a7_100t"', "board = 7"),
-                             r"d\.toml:design\.board: expected text, not 7"),
-    "unknown block": (GOOD_TOML.replace('top = "mac_pe"', 'top = "gemm"'),
-                      r"d\.toml:design\.top: unknown block 'gemm'; available: .*mac_pe, mixpe"),
-    "unknown param": (GOOD_TOML + "lane = 4\n",
-                      r"d\.toml:params\.lane: unknown parameter of mac_pe; known: acc, act"),
-    "wrong param type": (GOOD_TOML.replace("lanes = 16", 'lanes = "16"'),
-                         r"d\.toml:params\.lanes: expected an integer, not '16'"),
-    "bad number type": (GOOD_TOML.replace('act = "Int(8)"', 'act = "float8"'),
-                        r"d\.toml:params\.act: 'float8' is not a number type"),
-    "out of range": (GOOD_TOML.replace("lanes = 16", "lanes = 65"),
-                     r"d\.toml:params\.lanes: 65 is out of range; allowed 1\.\.64"),
-    "bad choice": (GOOD_TOML.replace('overflow = "saturate"', 'overflow = "clamp"'),
-                   r"d\.toml:params\.overflow: 'clamp' is not one of 'wrap', 'saturate', 'error'"),
-    "accumulator too narrow": (GOOD_TOML.replace('overflow = "saturate"', 'overflow = "error"'),
-                               r"d\.toml:params\.acc: Int\(24\) cannot hold the sum of 16384 products"),
-    "unknown board": (GOOD_TOML.replace("arty_a7_100t", "u999"), r"d\.toml:design\.board: unknown board 'u999'; available: alveo_u280"),
-    "bad design name": (GOOD_TOML.replace('name = "pe16"', 'name = "pe 16"'),
-                        r"design\.name: 'pe 16' is not a Verilog identifier"),
+    "wrong type in design": (
+        GOOD_TOML.replace('board = "arty_a7_100t"', "board = 7"),
+        r"d\.toml:design\.board: expected text, not 7",
+    ),
+    "unknown block": (
+        GOOD_TOML.replace('top = "mac_pe"', 'top = "gemm"'),
+        r"d\.toml:design\.top: unknown block 'gemm'; available: .*mac_pe, mixpe",
+    ),
+    "unknown param": (GOOD_TOML + "lane = 4\n", r"d\.toml:params\.lane: unknown parameter of mac_pe; known: acc, act"),
+    "wrong param type": (
+        GOOD_TOML.replace("lanes = 16", 'lanes = "16"'),
+        r"d\.toml:params\.lanes: expected an integer, not '16'",
+    ),
+    "bad number type": (
+        GOOD_TOML.replace('act = "Int(8)"', 'act = "float8"'),
+        r"d\.toml:params\.act: 'float8' is not a number type",
+    ),
+    "out of range": (
+        GOOD_TOML.replace("lanes = 16", "lanes = 65"),
+        r"d\.toml:params\.lanes: 65 is out of range; allowed 1\.\.64",
+    ),
+    "bad choice": (
+        GOOD_TOML.replace('overflow = "saturate"', 'overflow = "clamp"'),
+        r"d\.toml:params\.overflow: 'clamp' is not one of 'wrap', 'saturate', 'error'",
+    ),
+    "accumulator too narrow": (
+        GOOD_TOML.replace('overflow = "saturate"', 'overflow = "error"'),
+        r"d\.toml:params\.acc: Int\(24\) cannot hold the sum of 16384 products",
+    ),
+    "unknown board": (
+        GOOD_TOML.replace("arty_a7_100t", "u999"),
+        r"d\.toml:design\.board: unknown board 'u999'; available: alveo_u280",
+    ),
+    "bad design name": (
+        GOOD_TOML.replace('name = "pe16"', 'name = "pe 16"'),
+        r"design\.name: 'pe 16' is not a Verilog identifier",
+    ),
 }
 
 
@@ -111,6 +131,7 @@ def test_bad_toml_gives_one_line_exit_2_and_no_files(tmp_path, capsys, case, com
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hwgen: error: "), err
     import re
+
     assert re.search(pattern, lines[0]), lines[0]
     assert "Traceback" not in err + out
     assert not out_dir.exists() or not any(out_dir.iterdir())
@@ -121,12 +142,16 @@ BAD_PY = {
     "exception in user code": ("x = 1\nraise RuntimeError('oops')\n", r"d\.py:2: RuntimeError: oops"),
     "no design": ("x = 1\n", r"d\.py: defines none of `design`, `designs` or `make_design\(\)`"),
     "not a Design": ("design = 5\n", r"must give hwgen\.Design objects"),
-    "config error inside": ("from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"
-                            "design = Design(name='x', top=MacPEConfig(lanes=0))\n",
-                            r"d\.py: mac_pe\.lanes: 0 is out of range"),
-    "duplicate names": ("from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"
-                        "designs = [Design(name='x', top=MacPEConfig()), Design(name='x', top=MacPEConfig())]\n",
-                        r"two designs share a name"),
+    "config error inside": (
+        "from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"
+        "design = Design(name='x', top=MacPEConfig(lanes=0))\n",
+        r"d\.py: mac_pe\.lanes: 0 is out of range",
+    ),
+    "duplicate names": (
+        "from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"
+        "designs = [Design(name='x', top=MacPEConfig()), Design(name='x', top=MacPEConfig())]\n",
+        r"two designs share a name",
+    ),
 }
 
 
@@ -137,6 +162,7 @@ def test_bad_python_design_files(tmp_path, capsys, case):
     code, out, err = run(capsys, "build", str(spec), "--out", str(tmp_path / "out"))
     assert code == 2
     import re
+
     assert len(err.strip().splitlines()) == 1 and re.search(pattern, err), err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -159,8 +185,12 @@ def test_console_script_prints_no_traceback(tmp_path):
     """The installed `hwgen` entry point, as a user runs it."""
     spec = write(tmp_path, GOOD_TOML.replace("lanes = 16", "lanes = 0"))
     exe = Path(sys.executable).parent / "hwgen"
-    proc = subprocess.run([str(exe), "build", str(spec), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, env={**os.environ, "HWGEN_QUIET": "1"})
+    proc = subprocess.run(
+        [str(exe), "build", str(spec), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HWGEN_QUIET": "1"},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"hwgen: error: {spec}:params.lanes: 0 is out of range; allowed 1..64"
     assert proc.stdout == ""

@@ -31,11 +31,12 @@ def test_same_design_gives_byte_identical_files(tmp_path):
 def test_output_does_not_depend_on_install_path_or_cwd(tmp_path):
     """A fresh interpreter in another folder writes the same bytes (no paths, times or ids)."""
     here = make(lanes=4).build(tmp_path / "here")
-    code = ("from hwgen import Design; from hwgen.blocks import MacPEConfig; "
-            f"Design(name='pe', top=MacPEConfig(lanes=4), board='arty_a7_100t').build({str(tmp_path / 'there')!r})")
-    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
-                   env={**os.environ, "PYTHONHASHSEED": "123"})
-    for kind, path in here.items():
+    code = (
+        "from hwgen import Design; from hwgen.blocks import MacPEConfig; "
+        f"Design(name='pe', top=MacPEConfig(lanes=4), board='arty_a7_100t').build({str(tmp_path / 'there')!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    for _kind, path in here.items():
         assert path.read_bytes() == (tmp_path / "there" / path.name).read_bytes()
     assert "/" not in "".join(l for l in here["verilog"].read_text().splitlines() if "src" in l)
 
@@ -52,6 +53,7 @@ def test_manifest_describes_ports_timing_and_hash(tmp_path):
     assert m["timing"]["throughput_gops"] == pytest.approx(16 * 100e6 / 1e9)
     assert m["params"]["acc"] == "Int(40)" and m["block"] == "mac_pe"
     import hashlib
+
     assert m["verilog_sha256"] == hashlib.sha256(files["verilog"].read_bytes()).hexdigest()
     a_field = next(f for f in m["streams"]["i"]["payload"] if f["field"] == "a")
     assert (a_field["count"], a_field["width"], a_field["signed"]) == (16, 8, True)
@@ -67,13 +69,16 @@ def test_clock_defaults_to_the_board_then_100_mhz():
     assert Design(name="x", top=MacPEConfig(), clock_mhz=250).clock == 250.0
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"name": "1pe"}, r"design\.name: '1pe' is not a Verilog identifier"),
-    ({"name": "a-b"}, r"design\.name"),
-    ({"board": "nope"}, r"design\.board: unknown board 'nope'; available: .*arty_a7_100t"),
-    ({"clock_mhz": 0}, r"design\.clock_mhz: 0 is not a clock"),
-    ({"top": "mac_pe"}, r"design\.top: expected a block config"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"name": "1pe"}, r"design\.name: '1pe' is not a Verilog identifier"),
+        ({"name": "a-b"}, r"design\.name"),
+        ({"board": "nope"}, r"design\.board: unknown board 'nope'; available: .*arty_a7_100t"),
+        ({"clock_mhz": 0}, r"design\.clock_mhz: 0 is not a clock"),
+        ({"top": "mac_pe"}, r"design\.top: expected a block config"),
+    ],
+)
 def test_bad_design_arguments(kwargs, pattern):
     args = {"name": "pe", "top": MacPEConfig(), **kwargs}
     with pytest.raises(ConfigError, match=pattern):
@@ -89,7 +94,8 @@ def test_failed_build_leaves_no_files(tmp_path, monkeypatch):
 
 
 LINT_CONFIGS = [
-    dict(), dict(lanes=64, pipeline=3, acc=Int(24), overflow="saturate"),
+    dict(),
+    dict(lanes=64, pipeline=3, acc=Int(24), overflow="saturate"),
     dict(lanes=3, pipeline=0, act=UInt(8), acc=Int(10), overflow="wrap"),
     dict(lanes=8, pipeline=2, act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(20, 14), overflow="saturate"),
     dict(lanes=2, act=Int(32), weight=Int(32), acc=Int(96), overflow="wrap"),

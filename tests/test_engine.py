@@ -34,7 +34,7 @@ def fork(rows=4, seed=1) -> TaskGraph:
     g.gemm("a", "x", rng.integers(-8, 8, (8, 12)), acc=Int(20))
     g.requant("a8", "a", multiplier=1 << 16, shift=18)
     g.gemm("b", "a8", rng.integers(-8, 8, (12, 4)), acc=Int(20))
-    g.gemm("c", "a8", rng.integers(-8, 8, (12, 6)), acc=Int(20))      # a8 feeds two consumers
+    g.gemm("c", "a8", rng.integers(-8, 8, (12, 6)), acc=Int(20))  # a8 feeds two consumers
     return g
 
 
@@ -61,18 +61,25 @@ def inputs(g: TaskGraph, seed=3):
 
 CASES = {
     # two cores, everything fits: the tiny chain
-    "chain-2core": (chain([8, 12, 6]), Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2,
-                                                offchip_latency=5)),
+    "chain-2core": (
+        chain([8, 12, 6]),
+        Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2, offchip_latency=5),
+    ),
     # one core, a small buffer: sequential tensors spill off-chip; k < lanes stalls
-    "chain-spill": (chain([4, 24, 3, 8], rows=5), Machine(cores=1, lanes=8, onchip_bytes=180,
-                                                           offchip_bytes_per_cycle=0.5, offchip_latency=7)),
+    "chain-spill": (
+        chain([4, 24, 3, 8], rows=5),
+        Machine(cores=1, lanes=8, onchip_bytes=180, offchip_bytes_per_cycle=0.5, offchip_latency=7),
+    ),
     # three cores: ops split over several cores by columns
-    "chain-3core": (chain([6, 16, 10], rows=2, relu=False), Machine(cores=3, lanes=2, onchip_bytes=2048,
-                                                                     offchip_bytes_per_cycle=3, offchip_latency=2,
-                                                                     switch_cycles=3)),
+    "chain-3core": (
+        chain([6, 16, 10], rows=2, relu=False),
+        Machine(cores=3, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=3, offchip_latency=2, switch_cycles=3),
+    ),
     # a 2-column layer on 4 cores: an op never gets more cores than it has columns
-    "narrow-4core": (chain([8, 2, 6], rows=2), Machine(cores=4, lanes=2, onchip_bytes=1024,
-                                                        offchip_bytes_per_cycle=2, offchip_latency=3)),
+    "narrow-4core": (
+        chain([8, 2, 6], rows=2),
+        Machine(cores=4, lanes=2, onchip_bytes=1024, offchip_bytes_per_cycle=2, offchip_latency=3),
+    ),
     # fork/join: in all-dataflow the add waits a slot for the longer path (a 4-row input ring)
     "join": (join(), Machine(cores=4, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2, offchip_latency=3)),
     "fork": (fork(), Machine(cores=3, lanes=4, onchip_bytes=1024, offchip_bytes_per_cycle=1, offchip_latency=4)),
@@ -156,12 +163,18 @@ def _unbuildable(kind):
     return g
 
 
-@pytest.mark.parametrize("kind, pattern", [
-    ("add-relu", r"graph\.r: the engine does not fuse requant/relu after an add \(s\)"),
-    ("saturate", r"graph\.a: the engine's accumulators wrap"),
-    ("accs", r"graph: all gemm tasks must share one accumulator type .*Int\(20\), Int\(24\)"),
-    ("order", r"graph\.q: the engine fuses 'requant' then 'relu' after a gemm; a -> r -> q is \['relu', 'requant'\]"),
-])
+@pytest.mark.parametrize(
+    "kind, pattern",
+    [
+        ("add-relu", r"graph\.r: the engine does not fuse requant/relu after an add \(s\)"),
+        ("saturate", r"graph\.a: the engine's accumulators wrap"),
+        ("accs", r"graph: all gemm tasks must share one accumulator type .*Int\(20\), Int\(24\)"),
+        (
+            "order",
+            r"graph\.q: the engine fuses 'requant' then 'relu' after a gemm; a -> r -> q is \['relu', 'requant'\]",
+        ),
+    ],
+)
 def test_what_the_engine_cannot_build_is_a_clear_error(kind, pattern):
     g = _unbuildable(kind)
     m = Machine(cores=2, lanes=4)

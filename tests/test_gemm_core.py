@@ -19,8 +19,9 @@ def _w(rng, k, n, lo=-128, hi=128):
 RNG = np.random.default_rng(11)
 CORES = {
     # k >= lanes: never stalls; several passes with a partial last pass
-    "k8-n10-l4-requant-relu": GemmCoreConfig(weights=_w(RNG, 8, 10), lanes=4, requant=True,
-                                             multiplier=(1 << 30) + 4321, shift=33, zero_point=-3, relu=True),
+    "k8-n10-l4-requant-relu": GemmCoreConfig(
+        weights=_w(RNG, 8, 10), lanes=4, requant=True, multiplier=(1 << 30) + 4321, shift=33, zero_point=-3, relu=True
+    ),
     # k < lanes: every pass waits for the output register to drain
     "k2-n7-l4": GemmCoreConfig(weights=_w(RNG, 2, 7), lanes=4),
     "k1-n3-l2-requant": GemmCoreConfig(weights=_w(RNG, 1, 3), lanes=2, requant=True, multiplier=3, shift=2),
@@ -52,8 +53,16 @@ def test_model_matches_the_task_graph_semantics():
     g.requant("q", "fc", multiplier=(1 << 29) + 77, shift=34, zero_point=2)
     g.relu("r", "q")
     golden = g.run({"x": x})["r"]
-    cfg = GemmCoreConfig(weights=tuple(tuple(int(v) for v in r) for r in w), lanes=4, acc=Int(20), requant=True,
-                         multiplier=(1 << 29) + 77, shift=34, zero_point=2, relu=True)
+    cfg = GemmCoreConfig(
+        weights=tuple(tuple(int(v) for v in r) for r in w),
+        lanes=4,
+        acc=Int(20),
+        requant=True,
+        multiplier=(1 << 29) + 77,
+        shift=34,
+        zero_point=2,
+        relu=True,
+    )
     assert np.array_equal(cfg.model(x), golden)
 
 
@@ -76,14 +85,17 @@ def test_verilog_lints_clean_and_is_deterministic():
     assert Design(name="gc", top=cfg).verilog == v1
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"weights": ((1, 2), (3,))}, r"gemm_core\.weights: rows of different lengths \[1, 2\]"),
-    ({"weights": ((1, 300),)}, r"gemm_core\.weights: W\[0\]\[1\] = 300 is outside Int\(8\)"),
-    ({"weights": ((1,),), "lanes": 0}, r"gemm_core\.lanes: 0 is out of range; allowed 1\.\.64"),
-    ({"weights": ((1,),), "requant": True, "zero_point": 200}, r"gemm_core\.zero_point: 200 is out of range"),
-    ({"weights": ((1,),), "acc": Int(64)}, r"gemm_core\.acc: .*signed integer of 8\.\.48 bits"),
-    ({"weights": ((1.5,),)}, r"gemm_core\.weights: expected a non-empty list of lists of int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"weights": ((1, 2), (3,))}, r"gemm_core\.weights: rows of different lengths \[1, 2\]"),
+        ({"weights": ((1, 300),)}, r"gemm_core\.weights: W\[0\]\[1\] = 300 is outside Int\(8\)"),
+        ({"weights": ((1,),), "lanes": 0}, r"gemm_core\.lanes: 0 is out of range; allowed 1\.\.64"),
+        ({"weights": ((1,),), "requant": True, "zero_point": 200}, r"gemm_core\.zero_point: 200 is out of range"),
+        ({"weights": ((1,),), "acc": Int(64)}, r"gemm_core\.acc: .*signed integer of 8\.\.48 bits"),
+        ({"weights": ((1.5,),)}, r"gemm_core\.weights: expected a non-empty list of lists of int"),
+    ],
+)
 def test_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         GemmCoreConfig(**kwargs)
@@ -113,5 +125,6 @@ def test_exact_cycles_with_inputs_from_an_offchip_memory_model(name, bandwidth, 
 
 def test_offchip_memory_model_rejects_bad_figures():
     from hwgen.sim.engine import OffchipMemory
+
     with pytest.raises(ConfigError, match=r"memory\.bytes_per_cycle: 0 must be > 0"):
         OffchipMemory(bytes_per_cycle=0)

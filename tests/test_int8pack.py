@@ -13,7 +13,7 @@ def test_every_int8_triple_unpacks_exactly():
     """All 256³ = 16,777,216 combinations of a, b (packed) and c (shared operand)."""
     a, b = np.meshgrid(V, V, indexing="ij")
     packed = pack(a, b)
-    for c in V:   # 256 slices of 65,536 (a, b) pairs each
+    for c in V:  # 256 slices of 65,536 (a, b) pairs each
         hi, lo = unpack(packed * c)
         assert np.array_equal(hi, a * c) and np.array_equal(lo, b * c), f"c = {c}"
 
@@ -21,7 +21,7 @@ def test_every_int8_triple_unpacks_exactly():
 def test_naive_field_extraction_is_wrong_most_of_the_time():
     a, b = np.meshgrid(V, V, indexing="ij")
     p = pack(a, b) * 37
-    naive_hi = p >> 18                      # no borrow correction
+    naive_hi = p >> 18  # no borrow correction
     assert np.mean(naive_hi != a * 37) > 0.4
 
 
@@ -40,7 +40,7 @@ def test_seven_terms_always_exact():
 def test_eight_terms_fail_only_for_all_most_negative_products():
     a = np.zeros((1, 8), dtype=np.int64)
     hi, lo = packed_dot(a, np.full((1, 8), -128), np.full((1, 8), -128))
-    assert lo[0] != 8 * 16384                       # the one case that breaks the bound
+    assert lo[0] != 8 * 16384  # the one case that breaks the bound
     rng = np.random.default_rng(1)
     b = rng.integers(-128, 128, (100_000, 8))
     c = rng.integers(-128, 128, (100_000, 8))

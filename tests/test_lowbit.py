@@ -6,16 +6,27 @@ import numpy as np
 import pytest
 
 from hwgen import ConfigError
-from hwgen.lowbit import (BITMOD_FP4, DATATYPES, booth_digits, datatype, olive_decode, olive_encode, pack_codes,
-                          quantize_groups, unpack_codes)
+from hwgen.lowbit import (
+    BITMOD_FP4,
+    DATATYPES,
+    booth_digits,
+    datatype,
+    olive_decode,
+    olive_encode,
+    pack_codes,
+    quantize_groups,
+    unpack_codes,
+)
 
-SPEC = {   # code -> value, written out from shared/specs/numerics.md
+SPEC = {  # code -> value, written out from shared/specs/numerics.md
     "FP4-ER-POS": [0, 1, 2, 3, 4, 6, 8, 12, 10, -1, -2, -3, -4, -6, -8, -12],
     "FP4-ER-NEG": [0, 1, 2, 3, 4, 6, 8, 12, -10, -1, -2, -3, -4, -6, -8, -12],
     "FP4-EA-POS": [0, 1, 2, 3, 4, 6, 8, 12, 16, -1, -2, -3, -4, -6, -8, -12],
     "FP4-EA-NEG": [0, 1, 2, 3, 4, 6, 8, 12, -16, -1, -2, -3, -4, -6, -8, -12],
-    "FP3-ER-POS": [0, 1, 2, 4, 3, -1, -2, -4], "FP3-ER-NEG": [0, 1, 2, 4, -3, -1, -2, -4],
-    "FP3-EA-POS": [0, 1, 2, 4, 6, -1, -2, -4], "FP3-EA-NEG": [0, 1, 2, 4, -6, -1, -2, -4],
+    "FP3-ER-POS": [0, 1, 2, 4, 3, -1, -2, -4],
+    "FP3-ER-NEG": [0, 1, 2, 4, -3, -1, -2, -4],
+    "FP3-EA-POS": [0, 1, 2, 4, 6, -1, -2, -4],
+    "FP3-EA-NEG": [0, 1, 2, 4, -6, -1, -2, -4],
     "FLINT4": [0, 1, 2, 3, 4, 6, 8, 16, 0, -1, -2, -3, -4, -6, -8, -16],
     "INT4": [0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1],
     "TERNARY": [0, 1, 0, -1],
@@ -46,27 +57,27 @@ def test_digits_are_what_the_bit_serial_lane_can_apply(name):
     for code in range(1 << dt.bits):
         d = dt.digits(code)
         assert len(d) == dt.cycles and set(d) <= {0, 1, -1, 2, -2, 4, -4}
-        assert sum(x * 4 ** k for k, x in enumerate(d)) == dt.values[code]
+        assert sum(x * 4**k for k, x in enumerate(d)) == dt.values[code]
 
 
 def test_fp4_digits_by_hand():
     fp4 = DATATYPES["FP4-EA-POS"]
-    assert fp4.digits(0b0011) == (-1, 1)        # 3 = 4 - 1
-    assert fp4.digits(0b0111) == (4, 2)         # 12 = 4 + 2·4
-    assert fp4.digits(0b1000) == (0, 4)         # special +16 = 4·4
-    assert fp4.digits(0b1111) == (-4, -2)       # -12
+    assert fp4.digits(0b0011) == (-1, 1)  # 3 = 4 - 1
+    assert fp4.digits(0b0111) == (4, 2)  # 12 = 4 + 2·4
+    assert fp4.digits(0b1000) == (0, 4)  # special +16 = 4·4
+    assert fp4.digits(0b1111) == (-4, -2)  # -12
 
 
 def test_booth_digits_follow_the_spec_table():
     for v in range(-128, 128):
         d = booth_digits(v, 8)
-        assert len(d) == 4 and all(-2 <= x <= 2 for x in d) and sum(x * 4 ** i for i, x in enumerate(d)) == v
+        assert len(d) == 4 and all(-2 <= x <= 2 for x in d) and sum(x * 4**i for i, x in enumerate(d)) == v
     assert booth_digits(-128, 8) == [0, 0, 0, -2]
 
 
 def test_encode_decode_round_trip_and_packing():
     rng = np.random.default_rng(0)
-    for name, dt in DATATYPES.items():
+    for _name, dt in DATATYPES.items():
         vals = rng.choice(dt.grid, 501)
         codes = dt.encode(vals)
         assert np.array_equal(dt.decode(codes), vals)
@@ -112,27 +123,33 @@ def test_second_level_scales_are_8_bit():
     assert np.allclose(q.dequantize(), q.grid_values() * np.repeat(q.scale_q * q.scale_ch[:, None], 128, axis=1))
 
 
-@pytest.mark.parametrize("call,pattern", [
-    (lambda: quantize_groups(np.zeros((2, 100)), group=128), "group size 128 does not divide the reduction length 100"),
-    (lambda: quantize_groups(np.array([[1.0, np.nan]]), group=2), r"weights\[0, 1\] is nan"),
-    (lambda: quantize_groups(np.ones((1, 4)), ("FP5",), group=4), "unknown datatype 'FP5'"),
-    (lambda: datatype("int9"), "unknown datatype 'int9'"),
-    (lambda: quantize_groups(np.ones((1, 4)), group=4, min_scale=0.0), r"min_scale: 0\.0: scales must be positive"),
-])
+@pytest.mark.parametrize(
+    "call,pattern",
+    [
+        (
+            lambda: quantize_groups(np.zeros((2, 100)), group=128),
+            "group size 128 does not divide the reduction length 100",
+        ),
+        (lambda: quantize_groups(np.array([[1.0, np.nan]]), group=2), r"weights\[0, 1\] is nan"),
+        (lambda: quantize_groups(np.ones((1, 4)), ("FP5",), group=4), "unknown datatype 'FP5'"),
+        (lambda: datatype("int9"), "unknown datatype 'int9'"),
+        (lambda: quantize_groups(np.ones((1, 4)), group=4, min_scale=0.0), r"min_scale: 0\.0: scales must be positive"),
+    ],
+)
 def test_bad_inputs(call, pattern):
     with pytest.raises((ConfigError, ValueError), match=pattern):
         call()
 
 
 def test_olive_pairs():
-    assert olive_decode(olive_encode([3, -7])).tolist() == [3, -7]              # two normal INT4
-    assert olive_decode(olive_encode([50, 3])).tolist() == [48, 0]              # outlier + victim
+    assert olive_decode(olive_encode([3, -7])).tolist() == [3, -7]  # two normal INT4
+    assert olive_decode(olive_encode([50, 3])).tolist() == [48, 0]  # outlier + victim
     assert olive_decode(olive_encode([3, -100])).tolist() == [0, -96]
-    assert olive_decode(olive_encode([30, -50])).tolist() == [0, -48]           # both outliers: larger kept
-    assert olive_decode(olive_encode([48, -48])).tolist() == [48, 0]            # tie: the even element
-    assert olive_decode(olive_encode([40, -7])).tolist() == [32, 0]             # 40 is halfway: ties to the lower
+    assert olive_decode(olive_encode([30, -50])).tolist() == [0, -48]  # both outliers: larger kept
+    assert olive_decode(olive_encode([48, -48])).tolist() == [48, 0]  # tie: the even element
+    assert olive_decode(olive_encode([40, -7])).tolist() == [32, 0]  # 40 is halfway: ties to the lower
     codes = olive_encode([9, 10])
-    assert olive_decode(codes).tolist() == [0, 12]                              # 10 -> 12 is an outlier, 9's slot is the victim
+    assert olive_decode(codes).tolist() == [0, 12]  # 10 -> 12 is an outlier, 9's slot is the victim
     rng = np.random.default_rng(2)
     v = rng.integers(-7, 8, 2000)
-    assert np.array_equal(olive_decode(olive_encode(v)), v)                     # normal values round-trip exactly
+    assert np.array_equal(olive_decode(olive_encode(v)), v)  # normal values round-trip exactly

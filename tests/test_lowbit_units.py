@@ -38,27 +38,36 @@ def test_bitserial_model_equals_grid_dot_products():
 
 
 def test_cycle_counts_per_datatype():
-    for fmts, cycles in ((("INT8",), 4), (("INT6",), 3), (("INT4",), 2), (("FP4-ER-POS",), 2), (("FP3",), 2),
-                         (("TERNARY",), 1)):
+    for fmts, cycles in (
+        (("INT8",), 4),
+        (("INT6",), 3),
+        (("INT4",), 2),
+        (("FP4-ER-POS",), 2),
+        (("FP3",), 2),
+        (("TERNARY",), 1),
+    ):
         cfg = BitSerialPEConfig(formats=fmts, dequant="multiplier")
         accepts, outs = cfg.schedule(np.zeros((3, 1), dtype=int), [0, 0, 1], [0, 0, 1])
         assert accepts == [0, cycles, 2 * cycles]
-        assert outs == [3 * cycles + 1 + 1]      # last term, then D = 1 dequant cycle, then the output register
+        assert outs == [3 * cycles + 1 + 1]  # last term, then D = 1 dequant cycle, then the output register
 
 
 def test_serial_dequant_makes_short_groups_wait():
-    cfg = BitSerialPEConfig(formats=("FP4",), dequant="serial")   # 2 cycles per beat, 8-cycle dequantizer
+    cfg = BitSerialPEConfig(formats=("FP4",), dequant="serial")  # 2 cycles per beat, 8-cycle dequantizer
     accepts, outs = cfg.schedule(np.zeros((3, 1), dtype=int), [1, 1, 1], [0, 0, 1])
     # group ends at 2, then must wait for the dequantizer until 2+8 and 10+8
     assert accepts == [0, 2, 10] and outs == [18 + 8 + 1]
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"formats": ("FP4", "FP5")}, r"bitserial_pe\.formats: unknown datatype 'FP5'"),
-    ({"formats": ("FP4",) * 5}, r"5 formats; a group's format id is 2 bits"),
-    ({"lanes": 17}, r"bitserial_pe\.lanes: 17 is out of range; allowed 1\.\.16"),
-    ({"dequant": "dsp"}, r"bitserial_pe\.dequant: 'dsp' is not one of 'serial', 'multiplier'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"formats": ("FP4", "FP5")}, r"bitserial_pe\.formats: unknown datatype 'FP5'"),
+        ({"formats": ("FP4",) * 5}, r"5 formats; a group's format id is 2 bits"),
+        ({"lanes": 17}, r"bitserial_pe\.lanes: 17 is out of range; allowed 1\.\.16"),
+        ({"dequant": "dsp"}, r"bitserial_pe\.dequant: 'dsp' is not one of 'serial', 'multiplier'"),
+    ],
+)
 def test_bitserial_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         BitSerialPEConfig(**kwargs)

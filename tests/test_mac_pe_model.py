@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -20,8 +21,11 @@ def reference(cfg: MacPEConfig, a, w, last) -> list[int]:
         if cfg.overflow == "saturate":
             acc = min(cfg.acc.max, max(cfg.acc.min, acc))
         elif cfg.overflow == "wrap":
-            acc = (acc + (1 << (cfg.acc.width - 1))) % (1 << cfg.acc.width) - (1 << (cfg.acc.width - 1)) \
-                if cfg.acc.signed else acc % (1 << cfg.acc.width)
+            acc = (
+                (acc + (1 << (cfg.acc.width - 1))) % (1 << cfg.acc.width) - (1 << (cfg.acc.width - 1))
+                if cfg.acc.signed
+                else acc % (1 << cfg.acc.width)
+            )
         if last[beat]:
             out.append(acc)
             acc = 0
@@ -58,7 +62,7 @@ def test_hand_computed_cases():
     # 100 -> 127 (clamped from 200) -> 77: saturation is per beat, so the sum comes back down
     assert sat.model([[10], [10], [-10]], [[10], [10], [5]], [0, 0, 1]).tolist() == [77]
     wrap = MacPEConfig(lanes=1, acc=Int(8), overflow="wrap")
-    assert wrap.model([[10], [10]], [[10], [3]], [0, 1]).tolist() == [-126]   # 130 wraps to -126
+    assert wrap.model([[10], [10]], [[10], [3]], [0, 1]).tolist() == [-126]  # 130 wraps to -126
     # beats after the last `last` are an open accumulation: no result
     assert cfg.model([[1, 1], [1, 1]], [[1, 1], [1, 1]], [1, 0]).tolist() == [2]
 
@@ -86,26 +90,36 @@ def test_corners_reach_the_accumulator_edges():
 
 
 def test_narrow_accumulator_message_names_field_value_and_fix():
-    with pytest.raises(ConfigError, match=re.escape(
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
             "mac_pe.acc: Int(12) cannot hold the sum of 64 products of Int(8)×Int(8) without overflow; "
-            "need ≥ 22 bits or set overflow='wrap'")):
+            "need ≥ 22 bits or set overflow='wrap'"
+        ),
+    ):
         MacPEConfig(acc=Int(12), lanes=64, max_len=1)
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"lanes": 0}, r"mac_pe\.lanes: 0 is out of range; allowed 1\.\.64"),
-    ({"lanes": 65}, r"mac_pe\.lanes: 65 is out of range; allowed 1\.\.64"),
-    ({"pipeline": 4}, r"mac_pe\.pipeline: 4 is out of range; allowed 0\.\.3"),
-    ({"max_len": 0}, r"mac_pe\.max_len: 0 is out of range"),
-    ({"overflow": "clip"}, r"mac_pe\.overflow: 'clip' is not one of 'wrap', 'saturate', 'error'"),
-    ({"lanes": "4"}, r"mac_pe\.lanes: expected an integer, not '4'"),
-    ({"lanes": True}, r"mac_pe\.lanes: expected an integer"),
-    ({"act": 8}, r"mac_pe\.act: expected a number type such as Int\(8\), not 8"),
-    ({"act": Int(33)}, r"mac_pe\.act: Int\(33\) is wider than 32 bits"),
-    ({"acc": Fixed(32, 4)}, r"mac_pe\.acc: Fixed\(32, frac=4\) has 4 fractional bits but products of "
-                            r"Int\(8\)×Int\(8\) have 0; use an accumulator with frac=0"),
-    ({"acc": UInt(40)}, r"mac_pe\.acc: UInt\(40\) cannot hold .* need ≥ 26 signed bits"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"lanes": 0}, r"mac_pe\.lanes: 0 is out of range; allowed 1\.\.64"),
+        ({"lanes": 65}, r"mac_pe\.lanes: 65 is out of range; allowed 1\.\.64"),
+        ({"pipeline": 4}, r"mac_pe\.pipeline: 4 is out of range; allowed 0\.\.3"),
+        ({"max_len": 0}, r"mac_pe\.max_len: 0 is out of range"),
+        ({"overflow": "clip"}, r"mac_pe\.overflow: 'clip' is not one of 'wrap', 'saturate', 'error'"),
+        ({"lanes": "4"}, r"mac_pe\.lanes: expected an integer, not '4'"),
+        ({"lanes": True}, r"mac_pe\.lanes: expected an integer"),
+        ({"act": 8}, r"mac_pe\.act: expected a number type such as Int\(8\), not 8"),
+        ({"act": Int(33)}, r"mac_pe\.act: Int\(33\) is wider than 32 bits"),
+        (
+            {"acc": Fixed(32, 4)},
+            r"mac_pe\.acc: Fixed\(32, frac=4\) has 4 fractional bits but products of "
+            r"Int\(8\)×Int\(8\) have 0; use an accumulator with frac=0",
+        ),
+        ({"acc": UInt(40)}, r"mac_pe\.acc: UInt\(40\) cannot hold .* need ≥ 26 signed bits"),
+    ],
+)
 def test_bad_configs_raise_config_errors(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         MacPEConfig(**kwargs)
@@ -113,7 +127,7 @@ def test_bad_configs_raise_config_errors(kwargs, pattern):
 
 def test_configs_are_frozen_and_keyword_only():
     cfg = MacPEConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.lanes = 2  # type: ignore[misc]
     with pytest.raises(TypeError):
         MacPEConfig(Int(8))  # type: ignore[misc]

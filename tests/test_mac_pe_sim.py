@@ -13,10 +13,10 @@ CONFIGS = {
     "int8-error-p1": MacPEConfig(),
     "int8-sat-p3-L4": MacPEConfig(lanes=4, pipeline=3, acc=Int(12), overflow="saturate"),
     "u8xs8-wrap-p0-L3": MacPEConfig(lanes=3, pipeline=0, act=UInt(8), acc=Int(10), overflow="wrap"),
-    "u4xu4-sat-p2-L2": MacPEConfig(lanes=2, pipeline=2, act=UInt(4), weight=UInt(4), acc=UInt(9),
-                                   overflow="saturate"),
-    "fixed-sat-p2-L8": MacPEConfig(lanes=8, pipeline=2, act=UFixed(8, 8), weight=Fixed(8, 6),
-                                   acc=Fixed(20, 14), overflow="saturate"),
+    "u4xu4-sat-p2-L2": MacPEConfig(lanes=2, pipeline=2, act=UInt(4), weight=UInt(4), acc=UInt(9), overflow="saturate"),
+    "fixed-sat-p2-L8": MacPEConfig(
+        lanes=8, pipeline=2, act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(20, 14), overflow="saturate"
+    ),
     "int32-wrap-p1-L2": MacPEConfig(lanes=2, act=Int(32), weight=Int(32), acc=Int(80), overflow="wrap"),
     "int8-L64-p3": MacPEConfig(lanes=64, pipeline=3, acc=Int(24), overflow="saturate", max_len=8),
 }
@@ -50,8 +50,11 @@ def test_broken_design_is_caught(monkeypatch):
 def test_wrong_latency_model_is_caught(monkeypatch):
     cfg = CONFIGS["int8-error-p1"]
     real = type(cfg).timing
-    monkeypatch.setattr(type(cfg), "timing", lambda self: type(real(self))(latency=real(self).latency + 1,
-                                                                          ii=1, ops_per_beat=self.lanes))
+    monkeypatch.setattr(
+        type(cfg),
+        "timing",
+        lambda self: type(real(self))(latency=real(self).latency + 1, ii=1, ops_per_beat=self.lanes),
+    )
     verdict = verify_amaranth(cfg, vectors=20)
     assert not verdict.passed
     assert any("the cycle model says" in p for p in verdict.problems)

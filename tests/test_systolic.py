@@ -58,8 +58,10 @@ def test_saturation_is_per_step_in_k_order():
 def test_tiler_reassembles_the_golden_gemm(dataflow, pe):
     cfg = SystolicArrayConfig(rows=3, cols=4, dataflow=dataflow, pe=pe)
     rng = np.random.default_rng(2)
-    gemms = [Gemm(rng.integers(pe.act.min, pe.act.max + 1, (M, K)), rng.integers(pe.weight.min, pe.weight.max + 1, (K, N)))
-             for M, K, N in [(1, 1, 1), (5, 7, 9), (3, 3, 4), (7, 10, 2)]]
+    gemms = [
+        Gemm(rng.integers(pe.act.min, pe.act.max + 1, (M, K)), rng.integers(pe.weight.min, pe.weight.max + 1, (K, N)))
+        for M, K, N in [(1, 1, 1), (5, 7, 9), (3, 3, 4), (7, 10, 2)]
+    ]
     vec = gemm_vectors(cfg, gemms)
     for g, c in zip(gemms, assemble(cfg, vec.extra["plan"], vec.expected["o"])):
         assert np.array_equal(c.astype(object), reference_gemm(pe, g.a, g.b))
@@ -79,15 +81,21 @@ def test_cycle_model_of_a_tiled_gemm():
     assert g["cycles"] == 3 + (4 - 1) * 4 + os_cfg.os_latency(3) - 0
 
 
-@pytest.mark.parametrize("kwargs,pattern", [
-    ({"rows": 0}, r"systolic_array\.rows: 0 is out of range; allowed 1\.\.64"),
-    ({"cols": 65}, r"systolic_array\.cols: 65 is out of range; allowed 1\.\.64"),
-    ({"dataflow": "row_stationary"}, r"systolic_array\.dataflow: 'row_stationary' is not one of "
-                                     r"'weight_stationary', 'output_stationary'"),
-    ({"dataflow": "output_stationary", "tile": 2}, r"systolic_array\.tile: 2: output_stationary .* needs tile=1"),
-    ({"pe": MacPEConfig(lanes=4)}, r"systolic_array\.pe\.lanes: 4"),
-    ({"pe": "int8"}, r"systolic_array\.pe: expected a MacPEConfig"),
-])
+@pytest.mark.parametrize(
+    "kwargs,pattern",
+    [
+        ({"rows": 0}, r"systolic_array\.rows: 0 is out of range; allowed 1\.\.64"),
+        ({"cols": 65}, r"systolic_array\.cols: 65 is out of range; allowed 1\.\.64"),
+        (
+            {"dataflow": "row_stationary"},
+            r"systolic_array\.dataflow: 'row_stationary' is not one of "
+            r"'weight_stationary', 'output_stationary'",
+        ),
+        ({"dataflow": "output_stationary", "tile": 2}, r"systolic_array\.tile: 2: output_stationary .* needs tile=1"),
+        ({"pe": MacPEConfig(lanes=4)}, r"systolic_array\.pe\.lanes: 4"),
+        ({"pe": "int8"}, r"systolic_array\.pe: expected a MacPEConfig"),
+    ],
+)
 def test_bad_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         SystolicArrayConfig(**kwargs)
@@ -98,11 +106,14 @@ def test_narrow_accumulator_for_k_is_rejected_in_the_pe():
         SystolicArrayConfig(pe=MacPEConfig(acc=Int(16), max_len=4096))
 
 
-@pytest.mark.parametrize("a_shape,b_shape,pattern", [
-    ((4, 5), (6, 3), r"A is 4×5 but B is 6×3: A's columns must equal B's rows"),
-    ((4, 5000), (5000, 3), r"K=5000 exceeds pe\.max_len=4096"),
-    ((0, 5), (5, 3), r"empty matrix"),
-])
+@pytest.mark.parametrize(
+    "a_shape,b_shape,pattern",
+    [
+        ((4, 5), (6, 3), r"A is 4×5 but B is 6×3: A's columns must equal B's rows"),
+        ((4, 5000), (5000, 3), r"K=5000 exceeds pe\.max_len=4096"),
+        ((0, 5), (5, 3), r"empty matrix"),
+    ],
+)
 def test_bad_gemm_shapes(a_shape, b_shape, pattern):
     cfg = SystolicArrayConfig(rows=4, cols=4)
     with pytest.raises(ConfigError, match=pattern):
@@ -116,8 +127,9 @@ def test_k_beyond_r_needs_psum_input():
 
 
 def test_toml_style_nested_params():
-    cfg = SystolicArrayConfig.from_params({"rows": 4, "pe": {"act": "UInt(8)", "acc": "Int(24)",
-                                                             "overflow": "saturate"}}, where="d.toml:params")
+    cfg = SystolicArrayConfig.from_params(
+        {"rows": 4, "pe": {"act": "UInt(8)", "acc": "Int(24)", "overflow": "saturate"}}, where="d.toml:params"
+    )
     assert cfg.pe.act == UInt(8) and cfg.rows == 4
     with pytest.raises(ConfigError, match=r"d\.toml:params\.pe\.lanes: 3 is out of range|d\.toml:params\.pe\.acc"):
         SystolicArrayConfig.from_params({"pe": {"lanes": 3, "acc": "Int(8)"}}, where="d.toml:params")
@@ -162,19 +174,29 @@ def test_the_drain_is_as_short_as_it_can_be(monkeypatch):
     assert not verdict.passed and any("mismatch" in p for p in verdict.problems)
 
 
-@pytest.mark.parametrize("kw", [dict(rows=4, cols=4), dict(rows=5, cols=3, tile=2), dict(rows=3, cols=5, psum_input=False),
-                                dict(rows=4, cols=4, dataflow="output_stationary"), dict(rows=1, cols=1),
-                                dict(rows=3, cols=2, pe=U8S8_SAT, dataflow="output_stationary")],
-                         ids=["ws4", "ws5x3t2", "ws-nopsum", "os4", "ws1", "os-sat"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(rows=4, cols=4),
+        dict(rows=5, cols=3, tile=2),
+        dict(rows=3, cols=5, psum_input=False),
+        dict(rows=4, cols=4, dataflow="output_stationary"),
+        dict(rows=1, cols=1),
+        dict(rows=3, cols=2, pe=U8S8_SAT, dataflow="output_stationary"),
+    ],
+    ids=["ws4", "ws5x3t2", "ws-nopsum", "os4", "ws1", "os-sat"],
+)
 def test_verilog_is_lint_clean(kw):
     from hwgen import Design
     from hwgen.verilog import lint
+
     d = Design(name="sa", top=SystolicArrayConfig(**kw))
     assert lint(d.verilog, "sa") == []
 
 
 def test_repeated_mesh_rows_are_emitted_once():
     from hwgen import Design
+
     text = Design(name="sa", top=SystolicArrayConfig(rows=6, cols=4)).verilog
     row_modules = re.findall(r"^module (sa__ws_row_\w+)\(", text, flags=re.M)
     assert len(row_modules) == 1

@@ -10,9 +10,9 @@ from ..config import BlockConfig
 from ..errors import ConfigError
 from .bitserial import BitSerialPEConfig
 from .gemm_core import GemmCoreConfig
-from .record_core import RecordCoreConfig
 from .lowbit_pes import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
+from .record_core import RecordCoreConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
 
@@ -37,5 +37,17 @@ def block_class(name: str, where: str = "design.top") -> type[BlockConfig]:
         raise ConfigError(where, f"unknown block {name!r}; available: {', '.join(sorted(BLOCKS))}") from None
 
 
-__all__ = ["BLOCKS", "block_class", "MacPE", "MacPEConfig", "SystolicArrayConfig", "SparseChainConfig", "BitSerialPEConfig",
-           "MixPEConfig", "OliveMACConfig", "TernaryPEConfig", "GemmCoreConfig", "RecordCoreConfig"]
+__all__ = [
+    "BLOCKS",
+    "block_class",
+    "MacPE",
+    "MacPEConfig",
+    "SystolicArrayConfig",
+    "SparseChainConfig",
+    "BitSerialPEConfig",
+    "MixPEConfig",
+    "OliveMACConfig",
+    "TernaryPEConfig",
+    "GemmCoreConfig",
+    "RecordCoreConfig",
+]

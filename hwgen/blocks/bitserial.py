@@ -31,7 +31,8 @@ beat is taken in the cycle the current one applies its last term. At a
 group's last beat the group sum is handed to the dequantizer — bit-serial
 over the 8 scale bits (LSB first, straight into the total:
 ``total += bit_i ? sum·2^i : 0``, 8 cycles) or one multiplier (1 cycle) —
-and a group may end only when the dequantizer is free. ``y`` is valid ``D + 1`` cycles after the hand-off (``D`` = 8 or 1).
+and a group may end only when the dequantizer is free. ``y`` is valid ``D + 1`` cycles after the
+hand-off (``D`` = 8 or 1).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..lowbit import BITMOD_FP4, DATATYPES, Datatype
 from ..numtype import Int, NumType
-from ..sim.vectors import StreamVectors
 from ..sim.stimuli import biased
+from ..sim.vectors import StreamVectors
 
 Dequant = Literal["serial", "multiplier"]
 
@@ -60,17 +61,21 @@ class BitSerialPEConfig(BlockConfig):
     """Parameters of the BitMoD bit-serial PE (array)."""
 
     block_name: ClassVar[str] = "bitserial_pe"
-    summary: ClassVar[str] = ("BitMoD bit-serial PE: weights of mixed low-bit formats (FP4/FP3 with special "
-                              "values, INT2-8 by Booth, FLINT4) as shift-add terms, group dequantization")
+    summary: ClassVar[str] = (
+        "BitMoD bit-serial PE: weights of mixed low-bit formats (FP4/FP3 with special "
+        "values, INT2-8 by Booth, FLINT4) as shift-add terms, group dequantization"
+    )
 
     lanes: int = param(4, "weights per row per beat", "1..16")
     rows: int = param(1, "PEs (output rows) sharing each activation beat", "1..16")
-    formats: tuple[str, ...] = param(BITMOD_FP4, "weight formats selectable per group (format id = index)",
-                                     "1..4 of " + ", ".join(DATATYPES))
+    formats: tuple[str, ...] = param(
+        BITMOD_FP4, "weight formats selectable per group (format id = index)", "1..4 of " + ", ".join(DATATYPES)
+    )
     act: NumType = param(Int(8), "activation type", "Int/UInt of 2..16 bits")
     scale_bits: int = param(8, "bits of the quantized group scale", "1..16")
-    dequant: Dequant = param("serial", "group dequantizer: bit-serial over the scale or one multiplier",
-                             "serial | multiplier")
+    dequant: Dequant = param(
+        "serial", "group dequantizer: bit-serial over the scale or one multiplier", "serial | multiplier"
+    )
     max_group: int = param(128, "most weights per row in one group (sizes the group accumulator)", "1..65536")
     max_groups: int = param(64, "most groups per output (sizes the total)", "1..65536")
 
@@ -94,7 +99,7 @@ class BitSerialPEConfig(BlockConfig):
     def beat_type(self) -> NumType:
         """The per-beat Horner sum ``Σ_k 4^k·Σ_lanes d_k·a``: bounded by ``lanes·max|a|·max Σ_k|d_k|·4^k``."""
         amax = max(abs(self.act.min), abs(self.act.max))
-        dmax = max(sum(abs(x) * 4 ** k for k, x in enumerate(d.digits(c))) for d in self.dts for c in range(1 << d.bits))
+        dmax = max(sum(abs(x) * 4**k for k, x in enumerate(d.digits(c))) for d in self.dts for c in range(1 << d.bits))
         return NumType.fitting(-self.lanes * amax * dmax, self.lanes * amax * dmax)
 
     @property
@@ -123,8 +128,9 @@ class BitSerialPEConfig(BlockConfig):
         check_range(self.where("max_group"), self.max_group, 1, 1 << 16)
         check_range(self.where("max_groups"), self.max_groups, 1, 1 << 16)
         if not 1 <= len(self.formats) <= 4:
-            raise ConfigError(self.where("formats"), f"{len(self.formats)} formats; a group's format id is 2 bits, "
-                                                     f"so 1..4 formats")
+            raise ConfigError(
+                self.where("formats"), f"{len(self.formats)} formats; a group's format id is 2 bits, so 1..4 formats"
+            )
         for f in self.formats:
             if f.upper() not in DATATYPES:
                 raise ConfigError(self.where("formats"), f"unknown datatype {f!r}; known: {', '.join(DATATYPES)}")
@@ -136,10 +142,15 @@ class BitSerialPEConfig(BlockConfig):
 
     def timing(self) -> Timing:
         c = [d.cycles for d in self.dts]
-        return Timing(latency=self.dequant_cycles + 1, ii=min(c), ops_per_beat=self.lanes * self.rows,
-                      notes="cycles per beat by format: " + ", ".join(f"{d.name} {d.cycles}" for d in self.dts)
-                            + f"; dequantizer {self.dequant_cycles} cycle(s); y valid {self.dequant_cycles + 1} "
-                              f"cycles after the last group's last term")
+        return Timing(
+            latency=self.dequant_cycles + 1,
+            ii=min(c),
+            ops_per_beat=self.lanes * self.rows,
+            notes="cycles per beat by format: "
+            + ", ".join(f"{d.name} {d.cycles}" for d in self.dts)
+            + f"; dequantizer {self.dequant_cycles} cycle(s); y valid {self.dequant_cycles + 1} "
+            f"cycles after the last group's last term",
+        )
 
     # ------------------------------------------------------------- models
     def model(self, a, code, fmt, scale, group_last, last) -> np.ndarray:
@@ -160,8 +171,9 @@ class BitSerialPEConfig(BlockConfig):
             for r in range(R):
                 dt = self.dts[fmt[b, r]]
                 if (code[b, r] >= 1 << dt.bits).any():
-                    raise ConfigError("code", f"beat {b}, row {r}: code {int(code[b, r].max())} is not a "
-                                              f"{dt.bits}-bit {dt.name} code")
+                    raise ConfigError(
+                        "code", f"beat {b}, row {r}: code {int(code[b, r].max())} is not a {dt.bits}-bit {dt.name} code"
+                    )
                 group[r] += int((a[b].astype(object) * dt.decode(code[b, r]).astype(object)).sum())
                 if gl[b] or la[b]:
                     total[r] += group[r] * int(scale[b, r])
@@ -225,7 +237,7 @@ class BitSerialPEConfig(BlockConfig):
         groups = 0
         max_beats = max(1, self.max_group // L)
         while groups < n:
-            for g in range(int(rng.integers(1, 4))):
+            for _g in range(int(rng.integers(1, 4))):
                 fmt_r = rng.integers(0, len(self.dts), R)
                 group(int(rng.integers(1, min(max_beats, 6) + 1)), fmt_r, is_last=False)
                 groups += 1
@@ -234,9 +246,13 @@ class BitSerialPEConfig(BlockConfig):
         arr = {k: np.array(v) for k, v in rows.items()}
         y = self.model(arr["a"], arr["code"], arr["fmt"], arr["scale"], arr["group_last"], arr["last"])
         accepts, outs = self.schedule(arr["fmt"], arr["group_last"], arr["last"])
-        return StreamVectors(inputs={"i": arr}, expected={"o": y}, corners=names,
-                             schedule={"i": accepts, "o": outs},
-                             triggers={"o": ("i", np.flatnonzero(arr["last"]))})
+        return StreamVectors(
+            inputs={"i": arr},
+            expected={"o": y},
+            corners=names,
+            schedule={"i": accepts, "o": outs},
+            triggers={"o": ("i", np.flatnonzero(arr["last"]))},
+        )
 
 
 class BitSerialPE(wiring.Component):
@@ -245,15 +261,19 @@ class BitSerialPE(wiring.Component):
     def __init__(self, config: BitSerialPEConfig):
         self.config = cfg = config
         R, L = cfg.rows, cfg.lanes
-        beat = data.StructLayout({
-            "a": data.ArrayLayout(cfg.act.shape, L),
-            "code": data.ArrayLayout(data.ArrayLayout(cfg.code_bits, L), R),
-            "fmt": data.ArrayLayout(cfg.fmt_bits, R),
-            "scale": data.ArrayLayout(cfg.scale_bits, R),
-            "group_last": 1, "last": 1,
-        })
-        super().__init__({"i": In(stream.Signature(beat)),
-                          "o": Out(stream.Signature(data.ArrayLayout(cfg.total_type.shape, R)))})
+        beat = data.StructLayout(
+            {
+                "a": data.ArrayLayout(cfg.act.shape, L),
+                "code": data.ArrayLayout(data.ArrayLayout(cfg.code_bits, L), R),
+                "fmt": data.ArrayLayout(cfg.fmt_bits, R),
+                "scale": data.ArrayLayout(cfg.scale_bits, R),
+                "group_last": 1,
+                "last": 1,
+            }
+        )
+        super().__init__(
+            {"i": In(stream.Signature(beat)), "o": Out(stream.Signature(data.ArrayLayout(cfg.total_type.shape, R)))}
+        )
 
     def elaborate(self, platform) -> Module:
         cfg = self.config
@@ -271,7 +291,7 @@ class BitSerialPE(wiring.Component):
 
         # ---- dequantizer state (shared control, one datapath per row)
         dq_busy = Signal(range(D + 1))
-        dq_free = (dq_busy == 0) | (dq_busy == 1)          # free, or finishing this cycle
+        dq_free = (dq_busy == 0) | (dq_busy == 1)  # free, or finishing this cycle
         step = cur_valid & advance & ~(on_last_term & ends_group & ~dq_free)
         finish = step & on_last_term
         handoff = finish & ends_group
@@ -284,7 +304,7 @@ class BitSerialPE(wiring.Component):
             m.d.sync += t.eq(t - 1)
 
         # ---- per row: lane digits -> adder tree -> Horner beat sum -> group accumulator
-        dq_last = Signal()             # the group being dequantized ends the output row
+        dq_last = Signal()  # the group being dequantized ends the output row
         emit = Signal()
         results = []
         for r in range(R):
@@ -294,7 +314,7 @@ class BitSerialPE(wiring.Component):
                 a = cur.a[ln]
                 mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
                 m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
-                terms.append(Mux(neg, ~mag, mag))            # ~mag = -mag - 1: the 1 comes back as a carry
+                terms.append(Mux(neg, ~mag, mag))  # ~mag = -mag - 1: the 1 comes back as a carry
                 negs.append(neg)
             tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
             beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
@@ -314,12 +334,14 @@ class BitSerialPE(wiring.Component):
             new_total = Signal(cfg.total_type.shape, name=f"total_new_r{r}")
             if cfg.dequant == "serial":
                 # LSB first, straight into the total: cycle i adds (scale bit i) · group_sum · 2^i
-                dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}",
-                                reset_less=True)
+                dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}", reset_less=True)
                 m.d.comb += new_total.eq(total + Mux(dq_scale[0], dq_sum, 0))
                 with m.If(advance & (dq_busy > 0)):
-                    m.d.sync += [dq_sum.eq(dq_sum << 1), dq_scale.eq(dq_scale >> 1),
-                                 total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total))]
+                    m.d.sync += [
+                        dq_sum.eq(dq_sum << 1),
+                        dq_scale.eq(dq_scale >> 1),
+                        total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total)),
+                    ]
             else:
                 dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
                 m.d.comb += new_total.eq(total + dq_sum * dq_scale)

@@ -42,7 +42,7 @@ from ..schedule.graph import round_shift
 from ..sim.stimuli import biased
 from ..sim.vectors import StreamVectors
 
-PIPE = 3          # issue -> MAC -> first output register valid
+PIPE = 3  # issue -> MAC -> first output register valid
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,11 +50,14 @@ class GemmCoreConfig(BlockConfig):
     """Parameters of one GEMM compute core (weights included: they are part of the model)."""
 
     block_name: ClassVar[str] = "gemm_core"
-    summary: ClassVar[str] = ("GEMM core for multi-task schedules: weights in ROM, lanes output columns in "
-                              "parallel, optional requantization and ReLU epilogue")
+    summary: ClassVar[str] = (
+        "GEMM core for multi-task schedules: weights in ROM, lanes output columns in "
+        "parallel, optional requantization and ReLU epilogue"
+    )
 
-    weights: tuple[tuple[int, ...], ...] = param(((1,),), "weight slice W [k][n] (raw integers)",
-                                                 "1..4096 rows of 1..4096 values, all the same length")
+    weights: tuple[tuple[int, ...], ...] = param(
+        ((1,),), "weight slice W [k][n] (raw integers)", "1..4096 rows of 1..4096 values, all the same length"
+    )
     lanes: int = param(8, "output columns computed in parallel (MACs per cycle)", "1..64")
     act: NumType = param(Int(8), "activation type", "Int/UInt of 2..18 bits")
     weight_type: NumType = param(Int(8), "weight type", "Int/UInt of 2..18 bits")
@@ -99,8 +102,11 @@ class GemmCoreConfig(BlockConfig):
         bad = (w < self.weight_type.min) | (w > self.weight_type.max)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise ConfigError(self.where("weights"), f"W[{r}][{c}] = {self.weights[r][c]} is outside "
-                                                     f"{self.weight_type} ({self.weight_type.min}..{self.weight_type.max})")
+            raise ConfigError(
+                self.where("weights"),
+                f"W[{r}][{c}] = {self.weights[r][c]} is outside "
+                f"{self.weight_type} ({self.weight_type.min}..{self.weight_type.max})",
+            )
         if self.requant:
             check_range(self.where("multiplier"), self.multiplier, 0, (1 << 31) - 1)
             check_range(self.where("shift"), self.shift, 0, 62)
@@ -112,9 +118,13 @@ class GemmCoreConfig(BlockConfig):
         return GemmCore(self)
 
     def timing(self) -> Timing:
-        return Timing(latency=PIPE, ii=1, ops_per_beat=self.lanes,
-                      notes=f"{self.passes} pass(es) of {self.k} cycles per row; first output of a pass "
-                            f"{PIPE} cycles after its last step")
+        return Timing(
+            latency=PIPE,
+            ii=1,
+            ops_per_beat=self.lanes,
+            notes=f"{self.passes} pass(es) of {self.k} cycles per row; first output of a pass "
+            f"{PIPE} cycles after its last step",
+        )
 
     # ------------------------------------------------------------- models
     def model(self, x) -> np.ndarray:
@@ -157,13 +167,21 @@ class GemmCoreConfig(BlockConfig):
         rows = [biased(rng, self.act, self.k) for _ in range(n)]
         names = []
         if corners:
-            rows = [np.full(self.k, self.act.min), np.full(self.k, self.act.max), np.zeros(self.k, dtype=np.int64)] + rows
+            rows = [
+                np.full(self.k, self.act.min),
+                np.full(self.k, self.act.max),
+                np.zeros(self.k, dtype=np.int64),
+            ] + rows
             names = ["most-negative row", "most-positive row", "zero row"]
         x = np.array(rows, dtype=np.int64)
         y = self.model(x)
         accepts, outs = self.schedule(len(x))
-        return StreamVectors(inputs={"i": x.reshape(-1)}, expected={"o": y.reshape(-1)}, corners=names,
-                             schedule={"i": accepts, "o": outs})
+        return StreamVectors(
+            inputs={"i": x.reshape(-1)},
+            expected={"o": y.reshape(-1)},
+            corners=names,
+            schedule={"i": accepts, "o": outs},
+        )
 
 
 @dataclass
@@ -174,8 +192,16 @@ class CoreClock:
     cycle: int = 0
     drain_free: int = 0
 
-    def rows(self, k: int, n: int, lanes: int, rows: int, accepts: list[int], outs: list[int],
-             arrivals: list[int] | None = None) -> int:
+    def rows(
+        self,
+        k: int,
+        n: int,
+        lanes: int,
+        rows: int,
+        accepts: list[int],
+        outs: list[int],
+        arrivals: list[int] | None = None,
+    ) -> int:
         """Issue ``rows`` rows of a ``k × n`` slice; append the input accept and output valid cycles; return
         the cycle of the last issued step. ``arrivals[j]``: first cycle input beat ``j`` is offered."""
         issue = self.cycle
@@ -199,8 +225,9 @@ class CoreClock:
         return issue
 
 
-def gemm_schedule(k: int, n: int, lanes: int, rows: int,
-                  arrivals: list[int] | None = None) -> tuple[list[int], list[int]]:
+def gemm_schedule(
+    k: int, n: int, lanes: int, rows: int, arrivals: list[int] | None = None
+) -> tuple[list[int], list[int]]:
     """The core's exact cycle model (see :meth:`GemmCoreConfig.schedule`) from its shape alone."""
     accepts: list[int] = []
     outs: list[int] = []
@@ -232,30 +259,39 @@ class GemmCore(wiring.Component):
         # ---- issue stage: step (p, kk)
         p = Signal(range(P), name="pass_")
         kk = Signal(range(K), name="step")
-        mac_valid = Signal()          # the MAC stage holds a step
-        mac_last = Signal()           # ... which ends its pass
-        mac_first = Signal()          # ... which starts its pass
-        mac_p0 = Signal()             # ... of pass 0 (activation from the input register)
+        mac_valid = Signal()  # the MAC stage holds a step
+        mac_last = Signal()  # ... which ends its pass
+        mac_first = Signal()  # ... which starts its pass
+        mac_p0 = Signal()  # ... of pass 0 (activation from the input register)
         x_reg = Signal(cfg.act.shape, reset_less=True)
         count = Signal(range(L + 1))  # results left in the output shift register
         out_valid = self.o.valid
         o_take = ~out_valid | self.o.ready
         drain_now = (count > 0) & o_take
         sr_free = (count == 0) | ((count == 1) & o_take)
-        hold = mac_valid & mac_last & ~sr_free             # the MAC stage must wait for the register
+        hold = mac_valid & mac_last & ~sr_free  # the MAC stage must wait for the register
         issue_ok = ~hold
         in_pass0 = p == 0
-        fire = Signal()               # a step is issued this cycle
+        fire = Signal()  # a step is issued this cycle
         m.d.comb += [
             self.i.ready.eq(issue_ok & in_pass0),
             fire.eq(issue_ok & (~in_pass0 | self.i.valid)),
-            wr.addr.eq(p * K + kk), wr.en.eq(issue_ok),
-            rr.addr.eq(kk), rr.en.eq(issue_ok),
-            ww.addr.eq(kk), ww.data.eq(self.i.payload), ww.en.eq(self.i.valid & self.i.ready),
+            wr.addr.eq(p * K + kk),
+            wr.en.eq(issue_ok),
+            rr.addr.eq(kk),
+            rr.en.eq(issue_ok),
+            ww.addr.eq(kk),
+            ww.data.eq(self.i.payload),
+            ww.en.eq(self.i.valid & self.i.ready),
         ]
         with m.If(issue_ok):
-            m.d.sync += [mac_valid.eq(fire), mac_last.eq(kk == K - 1), mac_first.eq(kk == 0), mac_p0.eq(in_pass0),
-                         x_reg.eq(self.i.payload)]
+            m.d.sync += [
+                mac_valid.eq(fire),
+                mac_last.eq(kk == K - 1),
+                mac_first.eq(kk == 0),
+                mac_p0.eq(in_pass0),
+                x_reg.eq(self.i.payload),
+            ]
         with m.If(fire):
             with m.If(kk == K - 1):
                 m.d.sync += [kk.eq(0), p.eq(Mux(p == P - 1, 0, p + 1))]

@@ -32,8 +32,8 @@ from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..lowbit import OLIVE_ID, olive_decode_nibble, olive_encode
 from ..numtype import Int, NumType, UInt
-from ..sim.vectors import StreamVectors
 from ..sim.stimuli import biased
+from ..sim.vectors import StreamVectors
 
 LATENCY = 2
 
@@ -105,8 +105,11 @@ class TernaryPEConfig(BlockConfig):
         need = self.act.sum_of(self.lanes * self.max_len)
         bound = NumType.fitting(-max(abs(need.min), abs(need.max)), max(abs(need.min), abs(need.max)))
         if not self.acc.holds(bound.min, bound.max):
-            raise ConfigError(self.where("acc"), f"{self.acc} cannot hold the sum of {self.lanes * self.max_len} "
-                                                 f"±{self.act} terms; need ≥ {bound.width} bits")
+            raise ConfigError(
+                self.where("acc"),
+                f"{self.acc} cannot hold the sum of {self.lanes * self.max_len} "
+                f"±{self.act} terms; need ≥ {bound.width} bits",
+            )
 
     def component(self):
         return TernaryPE(self)
@@ -134,13 +137,16 @@ class TernaryPEConfig(BlockConfig):
         for _ in range(n):
             k = int(rng.integers(1, 9))
             seqs.append((biased(rng, self.act, (k, L)), rng.integers(0, 4, (k, L))))
-        return _vectors(self, seqs, ["every code × extreme activations", f"min × -1 over {min(self.max_len, 256)} beats"])
+        return _vectors(
+            self, seqs, ["every code × extreme activations", f"min × -1 over {min(self.max_len, 256)} beats"]
+        )
 
 
 class TernaryPE(_SumPE):
     def __init__(self, config: TernaryPEConfig):
-        beat = data.StructLayout({"a": data.ArrayLayout(config.act.shape, config.lanes),
-                                  "w": data.ArrayLayout(2, config.lanes), "last": 1})
+        beat = data.StructLayout(
+            {"a": data.ArrayLayout(config.act.shape, config.lanes), "w": data.ArrayLayout(2, config.lanes), "last": 1}
+        )
         super().__init__(config, beat, config.acc.shape)
 
     def lane_values(self, m, beat):
@@ -170,11 +176,14 @@ class OliveMACConfig(BlockConfig):
         if self.act.frac or not 2 <= self.act.width <= 16:
             raise ConfigError(self.where("act"), f"{self.act}: integers of 2..16 bits")
         amax = max(abs(self.act.min), abs(self.act.max))
-        bound = 96 * amax * self.lanes * self.max_len        # |value| <= 96 per element (abfloat max)
+        bound = 96 * amax * self.lanes * self.max_len  # |value| <= 96 per element (abfloat max)
         if not self.acc.holds(-bound, bound):
-            raise ConfigError(self.where("acc"), f"{self.acc} cannot hold {self.lanes * self.max_len} products of "
-                                                 f"{self.act} × OliVe values up to ±96; need ≥ "
-                                                 f"{NumType.fitting(-bound, bound).width} bits")
+            raise ConfigError(
+                self.where("acc"),
+                f"{self.acc} cannot hold {self.lanes * self.max_len} products of "
+                f"{self.act} × OliVe values up to ±96; need ≥ "
+                f"{NumType.fitting(-bound, bound).width} bits",
+            )
 
     def component(self):
         return OliveMAC(self)
@@ -198,7 +207,7 @@ class OliveMACConfig(BlockConfig):
         P, L = self.pairs, self.lanes
         seqs, names = [], []
         if corners:
-            every = np.arange(256)                      # every byte, including both-1000 and 0000 codes
+            every = np.arange(256)  # every byte, including both-1000 and 0000 codes
             nb = -(-256 // P)
             codes = np.resize(every, nb * P).reshape(nb, P)
             for av in (self.act.min, self.act.max):
@@ -207,7 +216,7 @@ class OliveMACConfig(BlockConfig):
         for _ in range(n):
             k = int(rng.integers(1, 9))
             q = rng.integers(-7, 8, (k, L))
-            out = rng.random((k, L)) < 0.08            # ~8 % outliers, up to ±96
+            out = rng.random((k, L)) < 0.08  # ~8 % outliers, up to ±96
             q = np.where(out, rng.choice([12, 16, 24, 32, 48, 64, 96, -12, -16, -24, -32, -48, -64, -96], (k, L)), q)
             seqs.append((biased(rng, self.act, (k, L)), olive_encode(q).reshape(k, P)))
         return _vectors(self, seqs, names + ["random INT4 with ~8 % abfloat outliers"])
@@ -215,8 +224,13 @@ class OliveMACConfig(BlockConfig):
 
 class OliveMAC(_SumPE):
     def __init__(self, config: OliveMACConfig):
-        beat = data.StructLayout({"a": data.ArrayLayout(config.act.shape, config.lanes),
-                                  "pair": data.ArrayLayout(8, config.pairs), "last": 1})
+        beat = data.StructLayout(
+            {
+                "a": data.ArrayLayout(config.act.shape, config.lanes),
+                "pair": data.ArrayLayout(8, config.pairs),
+                "last": 1,
+            }
+        )
         super().__init__(config, beat, config.acc.shape)
 
     def lane_values(self, m, beat):
@@ -231,8 +245,10 @@ class OliveMAC(_SumPE):
                 ab_mant = Mux(nib[3], -(2 + nib[0]), 2 + nib[0])
                 mant = Signal(range(-8, 8), name=f"mant{2 * p + k}")
                 shift = Signal(range(6), name=f"shift{2 * p + k}")
-                m.d.comb += [mant.eq(Mux(victim, 0, Mux(outlier, ab_mant, nib.as_signed()))),
-                             shift.eq(Mux(outlier & ~victim, nib[1:3] + 2, 0))]
+                m.d.comb += [
+                    mant.eq(Mux(victim, 0, Mux(outlier, ab_mant, nib.as_signed()))),
+                    shift.eq(Mux(outlier & ~victim, nib[1:3] + 2, 0)),
+                ]
                 vals.append((a * mant) << shift)
         return vals
 
@@ -243,13 +259,16 @@ class MixPEConfig(BlockConfig):
     """Parameters of the MixPE shift-and-add PE with group dequantization."""
 
     block_name: ClassVar[str] = "mixpe"
-    summary: ClassVar[str] = ("MixPE: 2-4-bit weights × 8/16-bit activations by shift-and-add, exact group sums, "
-                              "scale and zero-point correction once per group")
+    summary: ClassVar[str] = (
+        "MixPE: 2-4-bit weights × 8/16-bit activations by shift-and-add, exact group sums, "
+        "scale and zero-point correction once per group"
+    )
 
     lanes: int = param(8, "weights per beat", "1..64")
     weight_bits: int = param(4, "weight bits", "2..4")
-    asymmetric: bool = param(False, "unsigned weights with a per-group zero point (else signed, zero point 0)",
-                             "true | false")
+    asymmetric: bool = param(
+        False, "unsigned weights with a per-group zero point (else signed, zero point 0)", "true | false"
+    )
     act: NumType = param(Int(8), "activation type", "Int(8) or Int(16) (any 2..16-bit integer)")
     scale_bits: int = param(8, "bits of the per-group scale", "1..16")
     max_group: int = param(128, "most weights in one group", "1..65536")
@@ -294,8 +313,12 @@ class MixPEConfig(BlockConfig):
         return MixPE(self)
 
     def timing(self) -> Timing:
-        return Timing(latency=LATENCY + 1, ii=1, ops_per_beat=self.lanes,
-                      notes="one beat per cycle; group dequantization pipelined (one multiplier per group end)")
+        return Timing(
+            latency=LATENCY + 1,
+            ii=1,
+            ops_per_beat=self.lanes,
+            notes="one beat per cycle; group dequantization pipelined (one multiplier per group end)",
+        )
 
     def model(self, a, q, scale, zero, group_last, last) -> np.ndarray:
         L = self.lanes
@@ -357,17 +380,27 @@ class MixPEConfig(BlockConfig):
             beats["last"][-1] = 1
         arr = {k: np.array(v) for k, v in beats.items()}
         y = self.model(arr["a"], arr["q"], arr["scale"], arr["zero"], arr["group_last"], arr["last"])
-        return StreamVectors(inputs={"i": arr}, expected={"o": y}, triggers={"o": ("i", _ends(arr["last"]))},
-                             corners=names + ["random groups, scales and zero points"])
+        return StreamVectors(
+            inputs={"i": arr},
+            expected={"o": y},
+            triggers={"o": ("i", _ends(arr["last"]))},
+            corners=names + ["random groups, scales and zero points"],
+        )
 
 
 class MixPE(_SumPE):
     def __init__(self, config: MixPEConfig):
         L = config.lanes
-        beat = data.StructLayout({"a": data.ArrayLayout(config.act.shape, L),
-                                  "q": data.ArrayLayout(config.weight.shape, L),
-                                  "scale": config.scale_bits, "zero": config.weight_bits,
-                                  "group_last": 1, "last": 1})
+        beat = data.StructLayout(
+            {
+                "a": data.ArrayLayout(config.act.shape, L),
+                "q": data.ArrayLayout(config.weight.shape, L),
+                "scale": config.scale_bits,
+                "zero": config.weight_bits,
+                "group_last": 1,
+                "last": 1,
+            }
+        )
         super().__init__(config, beat, config.acc.shape)
 
     def lane_values(self, m, beat):
@@ -401,8 +434,13 @@ class MixPE(_SumPE):
         with m.If(advance):
             m.d.sync += [corr_valid.eq(valid & ends), corr_last.eq(valid & beat.last)]
             with m.If(valid):
-                m.d.sync += [g_qa.eq(new_qa), g_a.eq(new_a), first.eq(ends),
-                             corr.eq(new_qa - new_a * beat.zero), corr_scale.eq(beat.scale)]
+                m.d.sync += [
+                    g_qa.eq(new_qa),
+                    g_a.eq(new_a),
+                    first.eq(ends),
+                    corr.eq(new_qa - new_a * beat.zero),
+                    corr_scale.eq(beat.scale),
+                ]
         new_total = Signal(cfg.acc.shape)
         m.d.comb += new_total.eq(Mux(tfirst, 0, total) + corr * corr_scale)
         with m.If(advance & corr_valid):
@@ -427,5 +465,9 @@ def _vectors(cfg, seqs, names) -> StreamVectors:
     last[np.cumsum([len(s[0]) for s in seqs]) - 1] = 1
     key = "pair" if isinstance(cfg, OliveMACConfig) else "w"
     y = cfg.model(a, w, last)
-    return StreamVectors(inputs={"i": {"a": a, key: w, "last": last}}, expected={"o": y},
-                         triggers={"o": ("i", _ends(last))}, corners=names)
+    return StreamVectors(
+        inputs={"i": {"a": a, key: w, "last": last}},
+        expected={"o": y},
+        triggers={"o": ("i", _ends(last))},
+        corners=names,
+    )

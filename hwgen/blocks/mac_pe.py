@@ -40,8 +40,8 @@ from ..arith import sum_type, to_accumulator
 from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..numtype import Int, NumType, Overflow
-from ..sim.vectors import StreamVectors
 from ..sim.stimuli import biased
+from ..sim.vectors import StreamVectors
 
 MAX_OPERAND_BITS = 32
 MAX_ACC_BITS = 128
@@ -54,18 +54,21 @@ class MacPEConfig(BlockConfig):
     """Parameters of the MAC processing element."""
 
     block_name: ClassVar[str] = "mac_pe"
-    summary: ClassVar[str] = ("multiply-accumulate PE: a lanes-wide dot product per beat, "
-                              "accumulated until `last`")
+    summary: ClassVar[str] = "multiply-accumulate PE: a lanes-wide dot product per beat, accumulated until `last`"
 
     act: NumType = param(Int(8), "activation type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
     weight: NumType = param(Int(8), "weight type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
-    acc: NumType = param(Int(32), "accumulator and result type",
-                         f"Int/UInt/Fixed of up to {MAX_ACC_BITS} bits, frac = act.frac + weight.frac")
+    acc: NumType = param(
+        Int(32),
+        "accumulator and result type",
+        f"Int/UInt/Fixed of up to {MAX_ACC_BITS} bits, frac = act.frac + weight.frac",
+    )
     overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
     pipeline: int = param(1, "register stages before the accumulator (products, operands, tree)", "0..3")
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
-    max_len: int = param(1024, "most beats in one accumulation; bounds the overflow proof "
-                               "when overflow='error'", "1..16777216")
+    max_len: int = param(
+        1024, "most beats in one accumulation; bounds the overflow proof when overflow='error'", "1..16777216"
+    )
 
     # ------------------------------------------------------------ derived
     @property
@@ -90,27 +93,34 @@ class MacPEConfig(BlockConfig):
             raise ConfigError(self.where("acc"), f"{self.acc} is wider than {MAX_ACC_BITS} bits")
         pf = self.act.frac + self.weight.frac
         if self.acc.frac != pf:
-            raise ConfigError(self.where("acc"),
-                              f"{self.acc} has {self.acc.frac} fractional bits but products of "
-                              f"{self.act}×{self.weight} have {pf}; use an accumulator with frac={pf}")
+            raise ConfigError(
+                self.where("acc"),
+                f"{self.acc} has {self.acc.frac} fractional bits but products of "
+                f"{self.act}×{self.weight} have {pf}; use an accumulator with frac={pf}",
+            )
         if self.overflow == "error":
             n = self.lanes * self.max_len
             need = self.product_type.sum_of(n)
             if not self.acc.holds(need.min, need.max):
                 bits = NumType.fitting(need.min, need.max, signed=self.acc.signed or need.min < 0).width
                 kind = "signed " if need.min < 0 and not self.acc.signed else ""
-                raise ConfigError(self.where("acc"),
-                                  f"{self.acc} cannot hold the sum of {n} products of "
-                                  f"{self.act}×{self.weight} without overflow; need ≥ {bits} "
-                                  f"{kind}bits or set overflow='wrap' (or 'saturate')")
+                raise ConfigError(
+                    self.where("acc"),
+                    f"{self.acc} cannot hold the sum of {n} products of "
+                    f"{self.act}×{self.weight} without overflow; need ≥ {bits} "
+                    f"{kind}bits or set overflow='wrap' (or 'saturate')",
+                )
 
     def component(self) -> MacPE:
         return MacPE(self)
 
     def timing(self) -> Timing:
-        return Timing(latency=self.pipeline + 1, ii=1, ops_per_beat=self.lanes,
-                      notes=f"{self.pipeline} register stage(s) + the result register; "
-                            f"one beat of {self.lanes} MAC(s) per cycle")
+        return Timing(
+            latency=self.pipeline + 1,
+            ii=1,
+            ops_per_beat=self.lanes,
+            notes=f"{self.pipeline} register stage(s) + the result register; one beat of {self.lanes} MAC(s) per cycle",
+        )
 
     def cycles(self, beats: int) -> int:
         """Cycles from accepting the first beat of a ``beats``-long accumulation to its result."""
@@ -152,16 +162,19 @@ class MacPEConfig(BlockConfig):
             elif self.overflow == "wrap":
                 acc = (acc - lo) % span + lo
             elif beats > self.max_len:
-                raise ValueError(f"an accumulation of {beats} beats exceeds max_len={self.max_len}, "
-                                 f"beyond which overflow='error' proves nothing")
+                raise ValueError(
+                    f"an accumulation of {beats} beats exceeds max_len={self.max_len}, "
+                    f"beyond which overflow='error' proves nothing"
+                )
             if end:
                 out.append(acc)
                 acc, beats = 0, 0
         return np.array(out, dtype=self.acc.dtype())
 
     # ---------------------------------------------------------- stimulus
-    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, max_beats: int = 8,
-                 corners: bool = True) -> StreamVectors:
+    def stimulus(
+        self, rng: np.random.Generator, n: int = 1000, *, max_beats: int = 8, corners: bool = True
+    ) -> StreamVectors:
         """Random accumulations plus corner cases, with golden results.
 
         Args:
@@ -187,14 +200,19 @@ class MacPEConfig(BlockConfig):
         ends = np.cumsum([len(s[0]) for s in seqs]) - 1
         last[ends] = 1
         expected = self.model(a, w, last)
-        return StreamVectors(inputs={"i": {"a": a, "w": w, "last": last}},
-                             expected={"o": expected},
-                             triggers={"o": ("i", ends)},
-                             corners=names)
+        return StreamVectors(
+            inputs={"i": {"a": a, "w": w, "last": last}},
+            expected={"o": expected},
+            triggers={"o": ("i", ends)},
+            corners=names,
+        )
 
     def _corner_sequences(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
         L, A, W = self.lanes, self.act, self.weight
-        full = lambda k, av, wv: (np.full((k, L), av, dtype=object), np.full((k, L), wv, dtype=object))
+
+        def full(k: int, av: int, wv: int) -> tuple[np.ndarray, np.ndarray]:
+            return np.full((k, L), av, dtype=object), np.full((k, L), wv, dtype=object)
+
         seqs, names = [], []
 
         def add(name: str, seq) -> None:
@@ -214,16 +232,22 @@ class MacPEConfig(BlockConfig):
         add(f"max×max for {k} beats", full(k, A.max, W.max))
         add(f"max×min for {k} beats", full(k, A.max, W.min))
         if self.overflow != "error":
-            for target, label in ((self.acc.max, "acc.max"), (self.acc.max + 1, "acc.max+1"),
-                                  (self.acc.min, "acc.min"), (self.acc.min - 1, "acc.min-1")):
+            for target, label in (
+                (self.acc.max, "acc.max"),
+                (self.acc.max + 1, "acc.max+1"),
+                (self.acc.min, "acc.min"),
+                (self.acc.min - 1, "acc.min-1"),
+            ):
                 seq = self._sum_to(target)
                 if seq is not None:
                     add(f"sum = {label}", seq)
             seq = self._sum_to(self.acc.max + 1)
             back = self._sum_to(-(self.acc.max // 2) or -1)
             if seq is not None and back is not None:
-                add("overshoot acc.max then come back", (np.concatenate([seq[0], back[0]]),
-                                                         np.concatenate([seq[1], back[1]])))
+                add(
+                    "overshoot acc.max then come back",
+                    (np.concatenate([seq[0], back[0]]), np.concatenate([seq[1], back[1]])),
+                )
         return [(s[0].astype(object), s[1].astype(object)) for s in seqs], names
 
     def _sum_to(self, target: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -280,15 +304,19 @@ class MacPE(wiring.Component):
 
     def __init__(self, config: MacPEConfig):
         self.config = config
-        in_layout = data.StructLayout({
-            "a": data.ArrayLayout(config.act.shape, config.lanes),
-            "w": data.ArrayLayout(config.weight.shape, config.lanes),
-            "last": 1,
-        })
-        super().__init__({
-            "i": In(stream.Signature(in_layout)),
-            "o": Out(stream.Signature(config.acc.shape)),
-        })
+        in_layout = data.StructLayout(
+            {
+                "a": data.ArrayLayout(config.act.shape, config.lanes),
+                "w": data.ArrayLayout(config.weight.shape, config.lanes),
+                "last": 1,
+            }
+        )
+        super().__init__(
+            {
+                "i": In(stream.Signature(in_layout)),
+                "o": Out(stream.Signature(config.acc.shape)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         cfg = self.config
@@ -309,7 +337,7 @@ class MacPE(wiring.Component):
         w = [self.i.p.w[k] for k in range(cfg.lanes)]
         if cfg.pipeline >= 2:
             valid, last, regs = stage("opnd", valid, last, a + w)
-            a, w = regs[:cfg.lanes], regs[cfg.lanes:]
+            a, w = regs[: cfg.lanes], regs[cfg.lanes :]
         prods = [x * y for x, y in zip(a, w)]
         if cfg.pipeline >= 1:
             valid, last, prods = stage("prod", valid, last, prods)
@@ -321,8 +349,15 @@ class MacPE(wiring.Component):
         acc = Signal(cfg.acc.shape, reset_less=True)
         result = Signal(cfg.acc.shape, reset_less=True)
         # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
-        nxt = to_accumulator(m, cfg.acc, cfg.overflow, Mux(first, 0, acc) + total,
-                             sum_type(cfg.acc, cfg.tree_type), "nxt", full_name="full")
+        nxt = to_accumulator(
+            m,
+            cfg.acc,
+            cfg.overflow,
+            Mux(first, 0, acc) + total,
+            sum_type(cfg.acc, cfg.tree_type),
+            "nxt",
+            full_name="full",
+        )
 
         stall = valid & last & self.o.valid & ~self.o.ready
         m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance), self.o.payload.eq(result)]

@@ -43,11 +43,16 @@ class RecordCoreConfig(BlockConfig):
     """Parameters of a record-driven GEMM core."""
 
     block_name: ClassVar[str] = "record_core"
-    summary: ClassVar[str] = ("reconfigurable GEMM core: weight slices of several tasks in one ROM, a record ROM "
-                              "selects slice and rows per step of the schedule; 2-cycle switch")
+    summary: ClassVar[str] = (
+        "reconfigurable GEMM core: weight slices of several tasks in one ROM, a record ROM "
+        "selects slice and rows per step of the schedule; 2-cycle switch"
+    )
 
-    slices: tuple[GemmCoreConfig, ...] = param((GemmCoreConfig(),), "the task slices this core serves",
-                                               "1..64 gemm_core configs with equal lanes, act, weight_type, acc")
+    slices: tuple[GemmCoreConfig, ...] = param(
+        (GemmCoreConfig(),),
+        "the task slices this core serves",
+        "1..64 gemm_core configs with equal lanes, act, weight_type, acc",
+    )
     program: tuple[int, ...] = param((0,), "record ROM: the slice index of each record, run in order", "1..256")
     rows: tuple[int, ...] = param((1,), "rows each record computes (same length as program)", "1..65536 each")
 
@@ -75,22 +80,30 @@ class RecordCoreConfig(BlockConfig):
         for i, s in enumerate(self.slices):
             for f in ("lanes", "act", "weight_type", "acc"):
                 if getattr(s, f) != getattr(b, f):
-                    raise ConfigError(self.where("slices"), f"slice {i} has {f} = {getattr(s, f)}, slice 0 has "
-                                                            f"{getattr(b, f)}; one core has one datapath")
+                    raise ConfigError(
+                        self.where("slices"),
+                        f"slice {i} has {f} = {getattr(s, f)}, slice 0 has {getattr(b, f)}; one core has one datapath",
+                    )
         if len(self.rows) != len(self.program):
             raise ConfigError(self.where("rows"), f"{len(self.rows)} entries for {len(self.program)} records")
         for i, (sl, r) in enumerate(zip(self.program, self.rows)):
             if not 0 <= sl < len(self.slices):
-                raise ConfigError(self.where("program"), f"record {i} names slice {sl}; there are "
-                                                         f"{len(self.slices)} (0..{len(self.slices) - 1})")
+                raise ConfigError(
+                    self.where("program"),
+                    f"record {i} names slice {sl}; there are {len(self.slices)} (0..{len(self.slices) - 1})",
+                )
             check_range(self.where("rows") + f"[{i}]", r, 1, 1 << 16)
 
     def component(self) -> RecordCore:
         return RecordCore(self)
 
     def timing(self) -> Timing:
-        return Timing(latency=PIPE, ii=1, ops_per_beat=self.base.lanes,
-                      notes=f"{len(self.program)} records; a record switch costs {SWITCH_CYCLES} cycles")
+        return Timing(
+            latency=PIPE,
+            ii=1,
+            ops_per_beat=self.base.lanes,
+            notes=f"{len(self.program)} records; a record switch costs {SWITCH_CYCLES} cycles",
+        )
 
     # ------------------------------------------------------------- models
     def split_input(self, x) -> list[np.ndarray]:
@@ -102,26 +115,28 @@ class RecordCoreConfig(BlockConfig):
             n = self.rows[i % len(self.program)] * s.k
             if pos + n > flat.size:
                 raise ConfigError("x", f"the activation stream ends inside record {i % len(self.program)}")
-            out.append(flat[pos:pos + n].reshape(-1, s.k))
+            out.append(flat[pos : pos + n].reshape(-1, s.k))
             pos, i = pos + n, i + 1
         return out
 
     def model(self, x) -> np.ndarray:
         """Golden model: every record's rows through its slice's model, results in order (flat)."""
-        parts = [self.slices[self.program[i % len(self.program)]].model(xi).reshape(-1).astype(np.int64)
-                 for i, xi in enumerate(self.split_input(x))]
+        parts = [
+            self.slices[self.program[i % len(self.program)]].model(xi).reshape(-1).astype(np.int64)
+            for i, xi in enumerate(self.split_input(x))
+        ]
         return np.concatenate(parts)
 
     def schedule(self, runs: int = 1) -> tuple[list[int], list[int]]:
         """Exact cycle model at full rate: the cycle each input beat is taken, each output beat valid."""
         accepts: list[int] = []
         outs: list[int] = []
-        clock = CoreClock(cycle=SWITCH_CYCLES)           # the first record is read and latched after reset
+        clock = CoreClock(cycle=SWITCH_CYCLES)  # the first record is read and latched after reset
         for _ in range(runs):
             for sl, nrows in zip(self.program, self.rows):
                 s = self.slices[sl]
                 last = clock.rows(s.k, s.n, s.lanes, nrows, accepts, outs)
-                clock.cycle = max(clock.cycle, last + 1 + SWITCH_CYCLES)   # read + latch the next record
+                clock.cycle = max(clock.cycle, last + 1 + SWITCH_CYCLES)  # read + latch the next record
         return accepts, outs
 
     def stimulus(self, rng: np.random.Generator, n: int = 3, *, corners: bool = True) -> StreamVectors:
@@ -139,8 +154,12 @@ class RecordCoreConfig(BlockConfig):
                 chunks.append(x.reshape(-1))
         x = np.concatenate(chunks)
         accepts, outs = self.schedule(max(1, n))
-        return StreamVectors(inputs={"i": x}, expected={"o": self.model(x)}, schedule={"i": accepts, "o": outs},
-                             corners=["most-negative and most-positive rows in every record"] if corners else [])
+        return StreamVectors(
+            inputs={"i": x},
+            expected={"o": self.model(x)},
+            schedule={"i": accepts, "o": outs},
+            corners=["most-negative and most-positive rows in every record"] if corners else [],
+        )
 
 
 class RecordCore(wiring.Component):
@@ -148,8 +167,9 @@ class RecordCore(wiring.Component):
 
     def __init__(self, config: RecordCoreConfig):
         self.config = cfg = config
-        super().__init__({"i": In(stream.Signature(cfg.base.act.shape)),
-                          "o": Out(stream.Signature(signed(cfg.out_width)))})
+        super().__init__(
+            {"i": In(stream.Signature(cfg.base.act.shape)), "o": Out(stream.Signature(signed(cfg.out_width)))}
+        )
 
     def _record_layout(self) -> data.StructLayout:
         cfg = self.config
@@ -157,15 +177,21 @@ class RecordCore(wiring.Component):
         pmax = max(s.passes for s in cfg.slices)
         words = sum(s.passes * s.k for s in cfg.slices)
         wide = max(s.acc.width for s in cfg.slices) + 34
-        return data.StructLayout({
-            "wbase": range(max(words, 2)), "k_last": range(max(kmax, 2)), "p_last": range(max(pmax, 2)),
-            "last_cols": range(cfg.base.lanes + 1), "rows_last": range(max(max(cfg.rows), 2)),
-            "epi": self._epi_layout(wide),
-        })
+        return data.StructLayout(
+            {
+                "wbase": range(max(words, 2)),
+                "k_last": range(max(kmax, 2)),
+                "p_last": range(max(pmax, 2)),
+                "last_cols": range(cfg.base.lanes + 1),
+                "rows_last": range(max(max(cfg.rows), 2)),
+                "epi": self._epi_layout(wide),
+            }
+        )
 
     def _epi_layout(self, wide: int) -> data.StructLayout:
-        return data.StructLayout({"requant": 1, "relu": 1, "mult": 31, "shift": 6,
-                                  "zp": signed(33), "lo": signed(33), "hi": signed(33)})
+        return data.StructLayout(
+            {"requant": 1, "relu": 1, "mult": 31, "shift": 6, "zp": signed(33), "lo": signed(33), "hi": signed(33)}
+        )
 
     def elaborate(self, platform) -> Module:
         cfg = self.config
@@ -179,15 +205,28 @@ class RecordCore(wiring.Component):
         rinit = []
         for sl, nrows in zip(cfg.program, cfg.rows):
             s = cfg.slices[sl]
-            epi = {"requant": int(s.requant), "relu": int(s.relu), "mult": s.multiplier if s.requant else 0,
-                   "shift": s.shift if s.requant else 0, "zp": s.zero_point if s.requant else 0,
-                   "lo": s.out.min if s.requant else 0, "hi": s.out.max if s.requant else 0}
-            rec = {"wbase": cfg.word_base[sl], "k_last": s.k - 1, "p_last": s.passes - 1,
-                   "last_cols": s.n - (s.passes - 1) * L, "rows_last": nrows - 1, "epi": epi}
+            epi = {
+                "requant": int(s.requant),
+                "relu": int(s.relu),
+                "mult": s.multiplier if s.requant else 0,
+                "shift": s.shift if s.requant else 0,
+                "zp": s.zero_point if s.requant else 0,
+                "lo": s.out.min if s.requant else 0,
+                "hi": s.out.max if s.requant else 0,
+            }
+            rec = {
+                "wbase": cfg.word_base[sl],
+                "k_last": s.k - 1,
+                "p_last": s.passes - 1,
+                "last_cols": s.n - (s.passes - 1) * L,
+                "rows_last": nrows - 1,
+                "epi": epi,
+            }
             rinit.append(rec_layout.const(rec).as_value().value)
         # (ROMs of at least 2 words: a 1-word memory would have a 0-bit address)
-        m.submodules.wrom = wrom = memory.Memory(shape=data.ArrayLayout(b.weight_type.shape, L).size,
-                                                 depth=max(len(winit), 2), init=winit)
+        m.submodules.wrom = wrom = memory.Memory(
+            shape=data.ArrayLayout(b.weight_type.shape, L).size, depth=max(len(winit), 2), init=winit
+        )
         m.submodules.rrom = rrom = memory.Memory(shape=rec_layout.size, depth=max(len(rinit), 2), init=rinit)
         kmax = max(s.k for s in cfg.slices)
         m.submodules.rowbuf = rowbuf = memory.Memory(shape=b.act.shape, depth=max(kmax, 2), init=[])
@@ -221,22 +260,31 @@ class RecordCore(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(running & issue_ok & in_pass0),
             fire.eq(running & issue_ok & (~in_pass0 | self.i.valid)),
-            wr.addr.eq(rec.wbase + p * (rec.k_last + 1) + kk), wr.en.eq(issue_ok),
-            rr.addr.eq(kk), rr.en.eq(issue_ok),
-            ww.addr.eq(kk), ww.data.eq(self.i.payload), ww.en.eq(self.i.valid & self.i.ready),
+            wr.addr.eq(rec.wbase + p * (rec.k_last + 1) + kk),
+            wr.en.eq(issue_ok),
+            rr.addr.eq(kk),
+            rr.en.eq(issue_ok),
+            ww.addr.eq(kk),
+            ww.data.eq(self.i.payload),
+            ww.en.eq(self.i.valid & self.i.ready),
         ]
         with m.If(latch):
             m.d.sync += [rec.eq(rp.data), running.eq(1), latch.eq(0), row.eq(0), p.eq(0), kk.eq(0)]
-        with m.Elif(~running & ~latch):                     # LOAD: the ROM read issued this cycle
+        with m.Elif(~running & ~latch):  # LOAD: the ROM read issued this cycle
             m.d.sync += latch.eq(1)
         with m.If(issue_ok):
-            m.d.sync += [mac_valid.eq(fire), mac_last.eq(end_of_pass), mac_first.eq(kk == 0),
-                         mac_p0.eq(in_pass0), x_reg.eq(self.i.payload), mac_epi.eq(rec.epi),
-                         mac_cols.eq(Mux(p == rec.p_last, rec.last_cols, L))]
+            m.d.sync += [
+                mac_valid.eq(fire),
+                mac_last.eq(end_of_pass),
+                mac_first.eq(kk == 0),
+                mac_p0.eq(in_pass0),
+                x_reg.eq(self.i.payload),
+                mac_epi.eq(rec.epi),
+                mac_cols.eq(Mux(p == rec.p_last, rec.last_cols, L)),
+            ]
         with m.If(fire):
             with m.If(end_of_record):
-                m.d.sync += [running.eq(0),
-                             rec_idx.eq(Mux(rec_idx == len(rinit) - 1, 0, rec_idx + 1))]
+                m.d.sync += [running.eq(0), rec_idx.eq(Mux(rec_idx == len(rinit) - 1, 0, rec_idx + 1))]
             with m.Elif(end_of_pass):
                 m.d.sync += kk.eq(0)
                 with m.If(p == rec.p_last):

@@ -55,10 +55,10 @@ from ..config import BlockConfig, Timing, check_range, param
 from ..errors import ConfigError
 from ..int8pack import SHIFT
 from ..numtype import Int, NumType, Overflow
+from ..sim.stimuli import biased
 from ..sim.vectors import StreamVectors
 from ..sparse import SUPPORTED, NMPattern, compress, prune
 from .systolic.array import delay, register, valid_delay
-from ..sim.stimuli import biased
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,19 +66,29 @@ class SparseChainConfig(BlockConfig):
     """Parameters of the N:M sparse MAC chain."""
 
     block_name: ClassVar[str] = "sparse_chain"
-    summary: ClassVar[str] = ("FlightLLM-style N:M sparse DSP chain: one MAC cascade serving dense and "
-                              "N:M sparse matrix-vector products at full multiplier utilization")
+    summary: ClassVar[str] = (
+        "FlightLLM-style N:M sparse DSP chain: one MAC cascade serving dense and "
+        "N:M sparse matrix-vector products at full multiplier utilization"
+    )
 
-    stages: int = param(16, "S: MAC stages in the chain (activations consumed per beat)", "2..64, a multiple of every M")
-    patterns: tuple[str, ...] = param(SUPPORTED, "sparsity patterns selectable per beat by `mode` (index)",
-                                      "list of 'dense' and N:M with M in 2,4,8,16")
+    stages: int = param(
+        16, "S: MAC stages in the chain (activations consumed per beat)", "2..64, a multiple of every M"
+    )
+    patterns: tuple[str, ...] = param(
+        SUPPORTED,
+        "sparsity patterns selectable per beat by `mode` (index)",
+        "list of 'dense' and N:M with M in 2,4,8,16",
+    )
     act: NumType = param(Int(8), "activation type", "Int/UInt of 2..18 bits")
     weight: NumType = param(Int(8), "weight type (INT4 weights: Int(4))", "Int/UInt of 2..18 bits")
     acc: NumType = param(Int(32), "accumulator / result type", "Int/UInt up to 64 bits")
     overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
     max_len: int = param(1024, "most beats in one accumulation (bounds the overflow proof)", "1..65536")
-    pack_int8: bool = param(False, "two INT8 products per multiplier: a second activation vector x1 shares "
-                                   "every weight (batch of 2)", "true | false")
+    pack_int8: bool = param(
+        False,
+        "two INT8 products per multiplier: a second activation vector x1 shares every weight (batch of 2)",
+        "true | false",
+    )
 
     @property
     def nm(self) -> list[NMPattern]:
@@ -124,16 +134,21 @@ class SparseChainConfig(BlockConfig):
         pats = self.nm
         for p in pats:
             if S % p.m:
-                raise ConfigError(self.where("stages"), f"chain length {S} is not a multiple of the block size "
-                                                        f"M={p.m} of pattern {p}")
+                raise ConfigError(
+                    self.where("stages"), f"chain length {S} is not a multiple of the block size M={p.m} of pattern {p}"
+                )
             if (S * p.n) % p.m or S * p.n // p.m < 1:
-                raise ConfigError(self.where("stages"), f"pattern {p} needs S·N/M stages per group; "
-                                                        f"{S}·{p.n}/{p.m} is not an integer")
+                raise ConfigError(
+                    self.where("stages"), f"pattern {p} needs S·N/M stages per group; {S}·{p.n}/{p.m} is not an integer"
+                )
         for p in pats:
             if self.group_len(p) % self.g_min:
-                raise ConfigError(self.where("patterns"), f"group length {self.group_len(p)} of {p} is not a "
-                                                          f"multiple of the shortest group {self.g_min}; the "
-                                                          f"chain links sit every {self.g_min} stages")
+                raise ConfigError(
+                    self.where("patterns"),
+                    f"group length {self.group_len(p)} of {p} is not a "
+                    f"multiple of the shortest group {self.g_min}; the "
+                    f"chain links sit every {self.g_min} stages",
+                )
         for name in ("act", "weight"):
             t = getattr(self, name)
             if not 2 <= t.width <= 18 or t.frac:
@@ -141,23 +156,31 @@ class SparseChainConfig(BlockConfig):
         if self.acc.width > 64 or self.acc.frac:
             raise ConfigError(self.where("acc"), f"{self.acc}: an integer accumulator of at most 64 bits")
         if self.pack_int8 and not (self.act == Int(8) and self.weight == Int(8)):
-            raise ConfigError(self.where("pack_int8"), f"packing needs Int(8) activations and weights, not "
-                                                       f"{self.act}×{self.weight}")
+            raise ConfigError(
+                self.where("pack_int8"), f"packing needs Int(8) activations and weights, not {self.act}×{self.weight}"
+            )
         if self.overflow == "error":
             need = self.product_type.sum_of(self.stages * self.max_len)
             if not self.acc.holds(need.min, need.max):
-                raise ConfigError(self.where("acc"), f"{self.acc} cannot hold {self.max_len} beats of {self.stages} "
-                                                     f"products of {self.act}×{self.weight}; need ≥ {need.width} bits "
-                                                     f"or set overflow='wrap' (or 'saturate')")
+                raise ConfigError(
+                    self.where("acc"),
+                    f"{self.acc} cannot hold {self.max_len} beats of {self.stages} "
+                    f"products of {self.act}×{self.weight}; need ≥ {need.width} bits "
+                    f"or set overflow='wrap' (or 'saturate')",
+                )
 
     def component(self) -> SparseChain:
         return SparseChain(self)
 
     def timing(self) -> Timing:
         lanes = 2 if self.pack_int8 else 1
-        return Timing(latency=self.latency, ii=1, ops_per_beat=self.stages * lanes,
-                      notes=f"{self.stages} stages, one chunk of {self.stages} activations per beat; dense: 1 row per "
-                            f"accumulation, N:M: M/N rows; results {self.latency} cycles after the last beat")
+        return Timing(
+            latency=self.latency,
+            ii=1,
+            ops_per_beat=self.stages * lanes,
+            notes=f"{self.stages} stages, one chunk of {self.stages} activations per beat; dense: 1 row per "
+            f"accumulation, N:M: M/N rows; results {self.latency} cycles after the last beat",
+        )
 
     # ------------------------------------------------------------- model
     def model(self, x, w, idx, mode, last, x1=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -176,8 +199,9 @@ class SparseChainConfig(BlockConfig):
         xs = [x] + ([self.act.array(x1).reshape(-1, S)] if self.pack_int8 else [])
         pats = self.nm
         if mode.size and (mode.min() < 0 or mode.max() >= len(pats)):
-            raise ConfigError("mode", f"{int(mode.max())} selects no pattern; modes are 0..{len(pats) - 1} "
-                                      f"for {list(self.patterns)}")
+            raise ConfigError(
+                "mode", f"{int(mode.max())} selects no pattern; modes are 0..{len(pats) - 1} for {list(self.patterns)}"
+            )
         outs: list[list[list[int]]] = [[] for _ in xs]
         accs = [[0] * G for _ in xs]
         cur, beats = None, 0
@@ -185,8 +209,10 @@ class SparseChainConfig(BlockConfig):
         for b in range(len(mode)):
             p = pats[mode[b]]
             if cur is not None and p != cur:
-                raise ConfigError("mode", f"beat {b} switches to {p} inside an accumulation of {cur}; "
-                                          f"switch modes only after a `last` beat")
+                raise ConfigError(
+                    "mode",
+                    f"beat {b} switches to {p} inside an accumulation of {cur}; switch modes only after a `last` beat",
+                )
             cur = p
             beats += 1
             if self.overflow == "error" and beats > self.max_len:
@@ -195,13 +221,16 @@ class SparseChainConfig(BlockConfig):
             j = np.arange(S) % g
             if (idx[b] >= p.m).any() and not p.dense:
                 s = int(np.argmax(idx[b] >= p.m))
-                raise ConfigError("idx", f"beat {b}, stage {s}: index {int(idx[b, s])} does not fit pattern {p} "
-                                         f"({p.index_bits}-bit indices, 0..{p.m - 1})")
+                raise ConfigError(
+                    "idx",
+                    f"beat {b}, stage {s}: index {int(idx[b, s])} does not fit pattern {p} "
+                    f"({p.index_bits}-bit indices, 0..{p.m - 1})",
+                )
             pos = (j // p.n) * p.m + (0 if p.dense else idx[b])
             for v, xv in enumerate(xs):
                 prods = xv[b, pos].astype(object) * w[b].astype(object)
                 for q in range(S // g):
-                    a = accs[v][q] + int(prods[q * g:(q + 1) * g].sum())
+                    a = accs[v][q] + int(prods[q * g : (q + 1) * g].sum())
                     if self.overflow == "saturate":
                         a = max(lo, min(hi, a))
                     elif self.overflow == "wrap":
@@ -237,8 +266,8 @@ class SparseChainConfig(BlockConfig):
                 x1 = biased(rng, self.act, S) if xfill is None else np.full(S, xfill)
                 beats["x"].append(xv)
                 beats["x1"].append(x1)
-                beats["w"].append(np.concatenate([c.values[q, b * g:(b + 1) * g] for q in range(rows)]))
-                beats["idx"].append(np.concatenate([c.indices[q, b * g:(b + 1) * g] for q in range(rows)]))
+                beats["w"].append(np.concatenate([c.values[q, b * g : (b + 1) * g] for q in range(rows)]))
+                beats["idx"].append(np.concatenate([c.indices[q, b * g : (b + 1) * g] for q in range(rows)]))
                 beats["mode"].append(mode)
                 beats["last"].append(int(b == nb - 1))
             return rows
@@ -246,8 +275,12 @@ class SparseChainConfig(BlockConfig):
         if corners:
             for mode, p in enumerate(pats):
                 A, Wt = self.act, self.weight
-                for name, wv, xv in (("min×min", Wt.min, A.min), ("max×max", Wt.max, A.max),
-                                     ("min×max", Wt.min, A.max), ("zeros", 0, 0)):
+                for name, wv, xv in (
+                    ("min×min", Wt.min, A.min),
+                    ("max×max", Wt.max, A.max),
+                    ("min×max", Wt.min, A.max),
+                    ("zeros", 0, 0),
+                ):
                     rowset(mode, 2, wv, xv)
                     names.append(f"{p} {name}")
             nb = min(self.max_len, 64)
@@ -259,19 +292,20 @@ class SparseChainConfig(BlockConfig):
             produced += rowset(mode, int(rng.integers(1, 7)))
         names.append("random modes switching between accumulations")
         arr = {k: np.array(v) for k, v in beats.items()}
-        y, y1 = self.model(arr["x"], arr["w"], arr["idx"], arr["mode"], arr["last"],
-                           arr["x1"] if self.pack_int8 else None)
+        y, y1 = self.model(
+            arr["x"], arr["w"], arr["idx"], arr["mode"], arr["last"], arr["x1"] if self.pack_int8 else None
+        )
         inputs = {"x": arr["x"], "w": arr["w"], "idx": arr["idx"], "mode": arr["mode"], "last": arr["last"]}
         if self.pack_int8:
             inputs["x1"] = arr["x1"]
         expected = {"y": y} | ({"y1": y1} if self.pack_int8 else {})
         ends = np.flatnonzero(arr["last"])
-        return StreamVectors(inputs={"i": inputs}, expected={"o": expected}, triggers={"o": ("i", ends)},
-                             corners=names)
+        return StreamVectors(inputs={"i": inputs}, expected={"o": expected}, triggers={"o": ("i", ends)}, corners=names)
 
 
-def matvec_vectors(cfg: SparseChainConfig, W: np.ndarray, x: np.ndarray, pattern: str,
-                   x1: np.ndarray | None = None) -> StreamVectors:
+def matvec_vectors(
+    cfg: SparseChainConfig, W: np.ndarray, x: np.ndarray, pattern: str, x1: np.ndarray | None = None
+) -> StreamVectors:
     """Stream ``y = W·x`` (W already N:M sparse for ``pattern``) through the chain in that mode.
 
     Rows are taken ``M/N`` at a time (one per group); ``W``'s columns and ``x``
@@ -287,28 +321,32 @@ def matvec_vectors(cfg: SparseChainConfig, W: np.ndarray, x: np.ndarray, pattern
     K = -(-W.shape[1] // S) * S
     rows = -(-W.shape[0] // per) * per
     Wp = np.zeros((rows, K), dtype=np.int64)
-    Wp[:W.shape[0], :W.shape[1]] = W
+    Wp[: W.shape[0], : W.shape[1]] = W
     xp = np.zeros(K, dtype=np.int64)
-    xp[:x.size] = x
+    xp[: x.size] = x
     x1p = np.zeros(K, dtype=np.int64)
     if x1 is not None:
-        x1p[:x1.size] = x1
+        x1p[: x1.size] = x1
     c = compress(Wp, p)
     nb = K // S
     fields: dict[str, list] = {k: [] for k in ("x", "x1", "w", "idx", "mode", "last")}
     for r0 in range(0, rows, per):
         for b in range(nb):
-            fields["x"].append(xp[b * S:(b + 1) * S])
-            fields["x1"].append(x1p[b * S:(b + 1) * S])
-            fields["w"].append(np.concatenate([c.values[r0 + q, b * g:(b + 1) * g] for q in range(per)]))
-            fields["idx"].append(np.concatenate([c.indices[r0 + q, b * g:(b + 1) * g] for q in range(per)]))
+            fields["x"].append(xp[b * S : (b + 1) * S])
+            fields["x1"].append(x1p[b * S : (b + 1) * S])
+            fields["w"].append(np.concatenate([c.values[r0 + q, b * g : (b + 1) * g] for q in range(per)]))
+            fields["idx"].append(np.concatenate([c.indices[r0 + q, b * g : (b + 1) * g] for q in range(per)]))
             fields["mode"].append(mode)
             fields["last"].append(int(b == nb - 1))
     arr = {k: np.array(v) for k, v in fields.items()}
     y, y1 = cfg.model(arr["x"], arr["w"], arr["idx"], arr["mode"], arr["last"], arr["x1"] if cfg.pack_int8 else None)
     inputs = {k: arr[k] for k in ("x", "w", "idx", "mode", "last")} | ({"x1": arr["x1"]} if cfg.pack_int8 else {})
-    return StreamVectors(inputs={"i": inputs}, expected={"o": {"y": y} | ({"y1": y1} if cfg.pack_int8 else {})},
-                         triggers={"o": ("i", np.flatnonzero(arr["last"]))}, corners=[f"W·x in {p}"])
+    return StreamVectors(
+        inputs={"i": inputs},
+        expected={"o": {"y": y} | ({"y1": y1} if cfg.pack_int8 else {})},
+        triggers={"o": ("i", np.flatnonzero(arr["last"]))},
+        corners=[f"W·x in {p}"],
+    )
 
 
 class SparseChain(wiring.Component):
@@ -320,13 +358,18 @@ class SparseChain(wiring.Component):
         fields = {"x": data.ArrayLayout(cfg.act.shape, S)}
         if cfg.pack_int8:
             fields["x1"] = data.ArrayLayout(cfg.act.shape, S)
-        fields |= {"w": data.ArrayLayout(cfg.weight.shape, S), "idx": data.ArrayLayout(cfg.index_bits, S),
-                   "mode": unsigned(max(1, (len(cfg.patterns) - 1).bit_length())), "last": 1}
+        fields |= {
+            "w": data.ArrayLayout(cfg.weight.shape, S),
+            "idx": data.ArrayLayout(cfg.index_bits, S),
+            "mode": unsigned(max(1, (len(cfg.patterns) - 1).bit_length())),
+            "last": 1,
+        }
         out = {"y": data.ArrayLayout(cfg.acc.shape, G)}
         if cfg.pack_int8:
             out["y1"] = data.ArrayLayout(cfg.acc.shape, G)
-        super().__init__({"i": In(stream.Signature(data.StructLayout(fields))),
-                          "o": Out(stream.Signature(data.StructLayout(out)))})
+        super().__init__(
+            {"i": In(stream.Signature(data.StructLayout(fields))), "o": Out(stream.Signature(data.StructLayout(out)))}
+        )
 
     def elaborate(self, platform) -> Module:
         cfg = self.config
@@ -361,10 +404,11 @@ class SparseChain(wiring.Component):
                     if p.dense:
                         cand = x[base]
                     else:
-                        cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][:p.index_bits]]
+                        cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][: p.index_bits]]
                     choice = cand if k == 0 else Mux(mode == k, cand, choice)
-                sel.append(delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance,
-                                 f"x{s}"))
+                sel.append(
+                    delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
+                )
             w = delay(m, p_in.w[s], s, advance, f"w{s}")
             if cfg.pack_int8:
                 packed = (sel[0] << SHIFT) + sel[1]
@@ -390,7 +434,7 @@ class SparseChain(wiring.Component):
         aligned: list[list[Value]] = []
         out_valid = None
         for k in range(G):
-            t = (k + 1) * gmin            # cycles from p_in to the tap's registered partial sum
+            t = (k + 1) * gmin  # cycles from p_in to the tap's registered partial sum
             v_k = valid_delay(m, v_in, t, advance, f"v_t{k}")
             f_k = valid_delay(m, first_in, t, advance, f"first_t{k}")
             l_k = valid_delay(m, p_in.last, t, advance, f"last_t{k}")

@@ -25,8 +25,18 @@ from .calibration import FITTED, load_coefficients
 CARRY_BITS = {"xc7": 4, "xcup": 8, "ecp5": 2, "ice40": 1}
 #: Fallback costs when a block/family is not calibrated: resource -> feature-name suffix -> cost.
 FALLBACK = {
-    "lut": {"lut_mul": 0.6, "tree_bits": 1.0, "acc_add_bits": 1.0, "sat_bits": 1.5, "srl_lines": 1.0,
-            "readout_bits": 0.5, "pe_sat_bits": 1.5, "term_mux_bits": 1.0, "decode_outputs": 1.0, "ctrl": 4.0},
+    "lut": {
+        "lut_mul": 0.6,
+        "tree_bits": 1.0,
+        "acc_add_bits": 1.0,
+        "sat_bits": 1.5,
+        "srl_lines": 1.0,
+        "readout_bits": 0.5,
+        "pe_sat_bits": 1.5,
+        "term_mux_bits": 1.0,
+        "decode_outputs": 1.0,
+        "ctrl": 4.0,
+    },
     "ff": {"reg_bits": 1.0, "delay_ff_bits": 1.0, "valid_bits": 1.0, "ctrl": 4.0},
     "carry": {},
 }
@@ -88,8 +98,9 @@ def estimate(config: BlockConfig, family: str) -> Resources:
                 c = coefs.get(resource, {})
                 counts[resource] = sum(c.get(k, 0.0) * v for k, v in values.items())
             elif resource == "carry":
-                counts[resource] = sum(math.ceil(v / CARRY_BITS[family]) for k, v in values.items()
-                                       if "tree_bits" in k or "acc_add" in k)
+                counts[resource] = sum(
+                    math.ceil(v / CARRY_BITS[family]) for k, v in values.items() if "tree_bits" in k or "acc_add" in k
+                )
             else:
                 counts[resource] = sum(_fallback_cost(resource, k) * v for k, v in values.items())
         res.add(part, **{k: v for k, v in counts.items() if v})

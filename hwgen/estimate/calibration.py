@@ -44,13 +44,17 @@ def metrics(y: list[float], yhat: list[float]) -> dict[str, float]:
     rel = np.abs(y_arr - p) / (y_arr + 1) * 100
     ss_res = float(np.sum((y_arr - p) ** 2))
     ss_tot = float(np.sum((y_arr - y_arr.mean()) ** 2))
-    return {"n": int(y_arr.size), "smape_pct": round(smape, 2), "mae": round(float(np.mean(np.abs(y_arr - p))), 2),
-            "rmse": round(float(np.sqrt(np.mean((y_arr - p) ** 2))), 2),
-            "r2": round(1 - ss_res / ss_tot, 4) if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0),
-            "p50_abs_rel_err_pct": round(float(np.percentile(rel, 50)), 2),
-            "p75_abs_rel_err_pct": round(float(np.percentile(rel, 75)), 2),
-            "p95_abs_rel_err_pct": round(float(np.percentile(rel, 95)), 2),
-            "max_abs_rel_err_pct": round(float(rel.max()), 2)}
+    return {
+        "n": int(y_arr.size),
+        "smape_pct": round(smape, 2),
+        "mae": round(float(np.mean(np.abs(y_arr - p))), 2),
+        "rmse": round(float(np.sqrt(np.mean((y_arr - p) ** 2))), 2),
+        "r2": round(1 - ss_res / ss_tot, 4) if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0),
+        "p50_abs_rel_err_pct": round(float(np.percentile(rel, 50)), 2),
+        "p75_abs_rel_err_pct": round(float(np.percentile(rel, 75)), 2),
+        "p95_abs_rel_err_pct": round(float(np.percentile(rel, 95)), 2),
+        "max_abs_rel_err_pct": round(float(rel.max()), 2),
+    }
 
 
 def load_coefficients() -> dict[str, Any]:

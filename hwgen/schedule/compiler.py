@@ -55,8 +55,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from ..errors import ConfigError
@@ -73,11 +73,11 @@ class Machine:
     """The target: compute cores, on-chip buffer, off-chip memory."""
 
     cores: int = 2
-    lanes: int = 16                       # MACs per cycle per core (output columns per pass)
+    lanes: int = 16  # MACs per cycle per core (output columns per pass)
     onchip_bytes: int = 64 * 1024
     offchip_bytes_per_cycle: float = 16.0
-    offchip_latency: int = 40             # cycles from a read request to its first data
-    switch_cycles: int = 4                # cycles to switch stages (read + latch the stage record, ...)
+    offchip_latency: int = 40  # cycles from a read request to its first data
+    switch_cycles: int = 4  # cycles to switch stages (read + latch the stage record, ...)
 
     def validate(self) -> None:
         if not isinstance(self.cores, int) or self.cores < 1:
@@ -91,8 +91,10 @@ class Machine:
         if self.offchip_latency < 1:
             raise ConfigError("machine.offchip_latency", f"{self.offchip_latency!r}: at least 1 cycle")
         if self.switch_cycles < 2:
-            raise ConfigError("machine.switch_cycles", f"{self.switch_cycles!r}: at least 2 cycles (the "
-                                                       f"controller reads and latches the stage record)")
+            raise ConfigError(
+                "machine.switch_cycles",
+                f"{self.switch_cycles!r}: at least 2 cycles (the controller reads and latches the stage record)",
+            )
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,11 @@ class ConfigRecord:
     stage: int
     task: str
     core: int
-    rows: tuple[int, int]        # output rows [m0, m1)
-    cols: tuple[int, int]        # output columns [n0, n1) of this core's slice
-    k: int                       # reduction length (gemm) or 0
-    source: tuple[str, ...]      # per input: "offchip:<tensor>", "scratchpad:<tensor>", "stream:<op>"
-    destination: str             # "offchip:<tensor>", "scratchpad:<tensor>" or "stream:<op>"
+    rows: tuple[int, int]  # output rows [m0, m1)
+    cols: tuple[int, int]  # output columns [n0, n1) of this core's slice
+    k: int  # reduction length (gemm) or 0
+    source: tuple[str, ...]  # per input: "offchip:<tensor>", "scratchpad:<tensor>", "stream:<op>"
+    destination: str  # "offchip:<tensor>", "scratchpad:<tensor>" or "stream:<op>"
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,13 @@ class StagePlan:
     """Timing of one stage in the engine: ``slots`` row slots of ``slot_cycles`` each."""
 
     ops: tuple[str, ...]
-    depth: dict[str, int]                 # op -> dataflow depth within the stage
+    depth: dict[str, int]  # op -> dataflow depth within the stage
     rows: int
     slots: int
     slot_cycles: int
-    reads: tuple[tuple[str, int], ...]    # off-chip (tensor, consumer depth) fetched, in sequencer order
-    writes: tuple[str, ...]               # off-chip tensors written back, in sequencer order
-    unit_cycles: dict[str, int]           # per-row time of every unit (the slot is the longest)
+    reads: tuple[tuple[str, int], ...]  # off-chip (tensor, consumer depth) fetched, in sequencer order
+    writes: tuple[str, ...]  # off-chip tensors written back, in sequencer order
+    unit_cycles: dict[str, int]  # per-row time of every unit (the slot is the longest)
 
     @property
     def cycles(self) -> int:
@@ -132,27 +134,36 @@ class Schedule:
     """A compiled schedule and its costs."""
 
     policy: str
-    decisions: dict[tuple[str, str], str]          # op edge -> dataflow | sequential-onchip | sequential-offchip
+    decisions: dict[tuple[str, str], str]  # op edge -> dataflow | sequential-onchip | sequential-offchip
     stages: list[list[str]]
     cores: dict[str, int]
     records: list[ConfigRecord]
     cycles: int
-    compute_cycles: int                            # the stages' slots
-    transfer_cycles: int                           # slots spent only fetching or writing back off-chip rows
+    compute_cycles: int  # the stages' slots
+    transfer_cycles: int  # slots spent only fetching or writing back off-chip rows
     onchip_bytes: int
     offchip_bytes: int
     stage_cycles: list[int] = field(default_factory=list)
     plans: list[StagePlan] = field(default_factory=list)
-    buffers: dict[str, int] = field(default_factory=dict)      # buffer name -> bytes
+    buffers: dict[str, int] = field(default_factory=dict)  # buffer name -> bytes
     switch_cycles: int = 0
 
     def report(self) -> dict:
-        return {"policy": self.policy, "cycles": self.cycles, "compute_cycles": self.compute_cycles,
-                "transfer_cycles": self.transfer_cycles, "onchip_bytes": self.onchip_bytes,
-                "offchip_bytes": self.offchip_bytes, "stages": self.stages, "stage_cycles": self.stage_cycles,
-                "slot_cycles": [p.slot_cycles for p in self.plans], "slots": [p.slots for p in self.plans],
-                "decisions": {f"{a}->{b}": d for (a, b), d in self.decisions.items()}, "cores": self.cores,
-                "buffers": self.buffers}
+        return {
+            "policy": self.policy,
+            "cycles": self.cycles,
+            "compute_cycles": self.compute_cycles,
+            "transfer_cycles": self.transfer_cycles,
+            "onchip_bytes": self.onchip_bytes,
+            "offchip_bytes": self.offchip_bytes,
+            "stages": self.stages,
+            "stage_cycles": self.stage_cycles,
+            "slot_cycles": [p.slot_cycles for p in self.plans],
+            "slots": [p.slots for p in self.plans],
+            "decisions": {f"{a}->{b}": d for (a, b), d in self.decisions.items()},
+            "cores": self.cores,
+            "buffers": self.buffers,
+        }
 
 
 def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: float, latency: int) -> int:
@@ -204,8 +215,11 @@ def ops_of(graph: TaskGraph) -> tuple[list[str], dict[str, str], dict[str, list[
             if graph.tasks[src].op == "input":
                 raise ConfigError(f"graph.{n}", f"{t.op} of a graph input cannot be fused; apply it to an op's output")
             if len(graph.consumers(src)) > 1:
-                raise ConfigError(f"graph.{n}", f"{t.op} reads {src}, which has other consumers too; "
-                                                f"it can only be fused into a single-consumer output")
+                raise ConfigError(
+                    f"graph.{n}",
+                    f"{t.op} reads {src}, which has other consumers too; "
+                    f"it can only be fused into a single-consumer output",
+                )
             owner[n] = owner[src]
     ops = [n for n in order if graph.tasks[n].op in ("gemm", "add")]
     out_tensor = {op: max((n for n, o in owner.items() if o == op), key=order.index) for op in ops}
@@ -224,22 +238,30 @@ def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto"
     if policy not in POLICIES:
         raise ConfigError("policy", f"{policy!r} is not one of {', '.join(POLICIES)}")
     ops, producer, inputs = ops_of(graph)
-    edges = sorted({(producer[i], op) for op in ops for i in inputs[op] if i in producer},
-                   key=lambda e: (ops.index(e[1]), ops.index(e[0])))
+    edges = sorted(
+        {(producer[i], op) for op in ops for i in inputs[op] if i in producer},
+        key=lambda e: (ops.index(e[1]), ops.index(e[0])),
+    )
     if policy == "auto":
         if len(edges) > MAX_SEARCH_EDGES:
-            raise ConfigError("policy", f"auto search covers up to {MAX_SEARCH_EDGES} op edges, the graph has "
-                                        f"{len(edges)}; choose 'dataflow' or 'sequential'")
+            raise ConfigError(
+                "policy",
+                f"auto search covers up to {MAX_SEARCH_EDGES} op edges, the graph has "
+                f"{len(edges)}; choose 'dataflow' or 'sequential'",
+            )
         best, first_error = None, None
         for bits in itertools.product((True, False), repeat=len(edges)):
             try:
                 s = _evaluate(graph, machine, ops, producer, inputs, dict(zip(edges, bits)), "auto")
             except ConfigError as e:
-                if not any(bits):          # all-sequential: its error is the one to report if nothing fits
+                if not any(bits):  # all-sequential: its error is the one to report if nothing fits
                     first_error = e
-                continue                   # infeasible choice (buffers, too many streaming ops, stage cycle)
-            if best is None or (s.cycles, s.offchip_bytes, s.onchip_bytes) < (best.cycles, best.offchip_bytes,
-                                                                                best.onchip_bytes):
+                continue  # infeasible choice (buffers, too many streaming ops, stage cycle)
+            if best is None or (s.cycles, s.offchip_bytes, s.onchip_bytes) < (
+                best.cycles,
+                best.offchip_bytes,
+                best.onchip_bytes,
+            ):
                 best = s
         if best is None:
             raise first_error if first_error else ConfigError("schedule", "no assignment of the edges fits")
@@ -275,27 +297,40 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         groups.setdefault(find(op), []).append(op)
     stage_of, stages, remaining = {}, [], dict(groups)
     while remaining:
-        ready = [r for r, members in remaining.items()
-                 if all(stage_of.get(a) is not None for (a, b), df in dataflow.items()
-                        if not df and b in members and a not in members)]
+        ready = [
+            r
+            for r, members in remaining.items()
+            if all(
+                stage_of.get(a) is not None
+                for (a, b), df in dataflow.items()
+                if not df and b in members and a not in members
+            )
+        ]
         if not ready:
-            raise ConfigError("schedule", "these dataflow/sequential choices put a task both before and after "
-                                          "another stage (a cycle between stages)")
+            raise ConfigError(
+                "schedule",
+                "these dataflow/sequential choices put a task both before and after "
+                "another stage (a cycle between stages)",
+            )
         r = min(ready, key=lambda x: ops.index(remaining[x][0]))
         for op in remaining[r]:
             stage_of[op] = len(stages)
         stages.append(remaining.pop(r))
     for s, members in enumerate(stages):
         if len(members) > machine.cores:
-            raise ConfigError("schedule", f"stage {s} streams {len(members)} ops ({', '.join(members)}) through "
-                                          f"each other but there are only {machine.cores} cores")
+            raise ConfigError(
+                "schedule",
+                f"stage {s} streams {len(members)} ops ({', '.join(members)}) through "
+                f"each other but there are only {machine.cores} cores",
+            )
 
     out_tensor = {o: t for t, o in producer.items()}
     finals = set(graph.outputs())
     M = {graph.tasks[op].rows for op in ops}
     if len(M) != 1:
-        raise ConfigError("graph", f"every task must have the same number of rows for row-slot execution; "
-                                   f"found {sorted(M)}")
+        raise ConfigError(
+            "graph", f"every task must have the same number of rows for row-slot execution; found {sorted(M)}"
+        )
     rows = M.pop()
 
     def nbytes(t: str) -> int:
@@ -305,7 +340,7 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         return i in producer and stage_of[producer[i]] == stage_of[op]
 
     depth: dict[str, int] = {}
-    for op in ops:                    # graph order: producers first
+    for op in ops:  # graph order: producers first
         depth[op] = max((depth[producer[i]] + 1 for i in inputs[op] if stream_src(op, i)), default=0)
 
     def in_rows(op: str, i: str) -> int:
@@ -315,13 +350,18 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         return 1 << (wait + 1).bit_length()
 
     # -- buffers: fixed ones, then sequential tensors on chip in production order while all fit
-    seq_tensors = sorted({out_tensor[a] for (a, b), df in dataflow.items() if not df},
-                         key=lambda t: ops.index(producer[t]))
-    widest = max((graph.tasks[t].cols * nbytes(t) for t in list(producer) + [i for op in ops for i in inputs[op]]),
-                 default=0)
+    seq_tensors = sorted(
+        {out_tensor[a] for (a, b), df in dataflow.items() if not df}, key=lambda t: ops.index(producer[t])
+    )
+    widest = max(
+        (graph.tasks[t].cols * nbytes(t) for t in list(producer) + [i for op in ops for i in inputs[op]]), default=0
+    )
     if machine.onchip_bytes < 2 * widest:
-        raise ConfigError("machine.onchip_bytes", f"{machine.onchip_bytes} bytes cannot hold even one 2-row "
-                                                  f"buffer of the widest tensor ({2 * widest} bytes); no schedule fits")
+        raise ConfigError(
+            "machine.onchip_bytes",
+            f"{machine.onchip_bytes} bytes cannot hold even one 2-row "
+            f"buffer of the widest tensor ({2 * widest} bytes); no schedule fits",
+        )
 
     def layout(onchip: set[str]) -> dict[str, int]:
         buf: dict[str, int] = {}
@@ -338,15 +378,20 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
 
     onchip: set[str] = set()
     if sum(layout(onchip).values()) > machine.onchip_bytes:
-        raise ConfigError("schedule", f"the buffers need {sum(layout(onchip).values())} bytes even with every "
-                                      f"sequential tensor off-chip, more than the {machine.onchip_bytes}-byte "
-                                      f"on-chip buffer")
+        raise ConfigError(
+            "schedule",
+            f"the buffers need {sum(layout(onchip).values())} bytes even with every "
+            f"sequential tensor off-chip, more than the {machine.onchip_bytes}-byte "
+            f"on-chip buffer",
+        )
     for t in seq_tensors:
         if sum(layout(onchip | {t}).values()) <= machine.onchip_bytes:
             onchip.add(t)
     buffers = layout(onchip)
-    decisions = {e: "dataflow" if df else ("sequential-onchip" if out_tensor[e[0]] in onchip else "sequential-offchip")
-                 for e, df in dataflow.items()}
+    decisions = {
+        e: "dataflow" if df else ("sequential-onchip" if out_tensor[e[0]] in onchip else "sequential-offchip")
+        for e, df in dataflow.items()
+    }
 
     # -- per stage: cores, depth, slot length, records
     cores: dict[str, int] = {}
@@ -354,11 +399,12 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
     plans: list[StagePlan] = []
     offchip_bytes = 0
     for s, members in enumerate(stages):
+
         def row_time(op: str, c: int) -> int:
             t = graph.tasks[op]
             if t.op == "gemm":
                 return core_row_cycles(t.weight.shape[0], math.ceil(t.cols / c), machine.lanes)
-            return t.cols + 3            # an add unit: both rows stream in from cycle 1, one sum per cycle
+            return t.cols + 3  # an add unit: both rows stream in from cycle 1, one sum per cycle
 
         alloc = {op: 1 for op in members}
         for _ in range(machine.cores - len(members)):
@@ -370,18 +416,24 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
         cores.update(alloc)
         D = max(depth[op] for op in members) + 1
         # off-chip inputs: one fetch per (tensor, consumer depth), row r in slot r + depth
-        reads = tuple(dict.fromkeys((i, depth[op]) for op in members for i in inputs[op]
-                                    if not stream_src(op, i) and i not in onchip))
-        writes = tuple(out_tensor[op] for op in members
-                       if out_tensor[op] in finals or (out_tensor[op] in seq_tensors and out_tensor[op] not in onchip))
-        actions = ([("write", graph.tasks[t].cols, nbytes(t)) for t in writes]
-                   + [("read", graph.tasks[t].cols, nbytes(t)) for t, _ in reads])
+        reads = tuple(
+            dict.fromkeys(
+                (i, depth[op]) for op in members for i in inputs[op] if not stream_src(op, i) and i not in onchip
+            )
+        )
+        writes = tuple(
+            out_tensor[op]
+            for op in members
+            if out_tensor[op] in finals or (out_tensor[op] in seq_tensors and out_tensor[op] not in onchip)
+        )
+        actions = [("write", graph.tasks[t].cols, nbytes(t)) for t in writes] + [
+            ("read", graph.tasks[t].cols, nbytes(t)) for t, _ in reads
+        ]
         units = {f"core:{op}": row_time(op, alloc[op]) for op in members}
         units["memory"] = memory_slot_cycles(actions, machine.offchip_bytes_per_cycle, machine.offchip_latency)
         T = max(max(units.values()), 2)
         slots = rows + D + (1 if writes else 0)
-        plans.append(StagePlan(tuple(members), {op: depth[op] for op in members}, rows, slots, T, reads, writes,
-                               units))
+        plans.append(StagePlan(tuple(members), {op: depth[op] for op in members}, rows, slots, T, reads, writes, units))
         offchip_bytes += rows * sum(graph.tasks[t].cols * nbytes(t) for t in [t for t, _ in reads] + list(writes))
         core = 0
         for op in members:
@@ -391,16 +443,31 @@ def _evaluate(graph, machine, ops, producer, inputs, dataflow: dict, policy: str
                 n0, n1 = n_total * c // alloc[op], n_total * (c + 1) // alloc[op]
                 src = tuple(_where(i, graph, producer, onchip, dataflow, stage_of, s) for i in inputs[op])
                 dst = _destination(op, out_tensor[op], dataflow, onchip, finals)
-                records.append(ConfigRecord(s, op, core, (0, t.rows), (n0, n1),
-                                            t.weight.shape[0] if t.op == "gemm" else 0, src, dst))
+                records.append(
+                    ConfigRecord(
+                        s, op, core, (0, t.rows), (n0, n1), t.weight.shape[0] if t.op == "gemm" else 0, src, dst
+                    )
+                )
                 core += 1
     stage_cycles = [machine.switch_cycles + p.cycles for p in plans]
     transfer = sum(p.slot_cycles * (p.slots - p.rows - (max(p.depth.values()) if p.depth else 0)) for p in plans)
     total = sum(stage_cycles)
-    return Schedule(policy=policy, decisions=decisions, stages=stages, cores=cores, records=records,
-                    cycles=total, compute_cycles=total - transfer - machine.switch_cycles * len(plans),
-                    transfer_cycles=transfer, onchip_bytes=sum(buffers.values()), offchip_bytes=offchip_bytes,
-                    stage_cycles=stage_cycles, plans=plans, buffers=buffers, switch_cycles=machine.switch_cycles)
+    return Schedule(
+        policy=policy,
+        decisions=decisions,
+        stages=stages,
+        cores=cores,
+        records=records,
+        cycles=total,
+        compute_cycles=total - transfer - machine.switch_cycles * len(plans),
+        transfer_cycles=transfer,
+        onchip_bytes=sum(buffers.values()),
+        offchip_bytes=offchip_bytes,
+        stage_cycles=stage_cycles,
+        plans=plans,
+        buffers=buffers,
+        switch_cycles=machine.switch_cycles,
+    )
 
 
 def _where(tensor, graph, producer, onchip, dataflow, stage_of, stage) -> str:

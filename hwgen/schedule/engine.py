@@ -59,12 +59,12 @@ class OpPlan:
     depth: int
     k: int
     n: int
-    inputs: list[tuple[str, str, int]]       # per input: (tensor, "stream" | "offchip" | "scratch", buffer rows)
+    inputs: list[tuple[str, str, int]]  # per input: (tensor, "stream" | "offchip" | "scratch", buffer rows)
     out_tensor: str
-    slices: list[tuple[object, int, int]]    # (core, n0, n1); an add: (("add", name), 0, n)
+    slices: list[tuple[object, int, int]]  # (core, n0, n1); an add: (("add", name), 0, n)
     epilogue: dict
     weight: np.ndarray | None
-    kind: str = "gemm"                       # "gemm" | "add"
+    kind: str = "gemm"  # "gemm" | "add"
 
     @property
     def in_tensor(self) -> str:
@@ -84,10 +84,10 @@ class EnginePlan:
     schedule: Schedule
     rows: int
     ops: dict[str, OpPlan]
-    widths: dict[str, NumType]               # tensor -> element type
+    widths: dict[str, NumType]  # tensor -> element type
     onchip: set[str]
-    offchip_out: list[str]                   # tensors written off-chip
-    tensor_ids: dict[str, int]               # off-chip tensors (inputs, spilled, finals) -> memory id
+    offchip_out: list[str]  # tensors written off-chip
+    tensor_ids: dict[str, int]  # off-chip tensors (inputs, spilled, finals) -> memory id
     act: NumType
     weight_type: NumType
     acc: NumType
@@ -110,16 +110,22 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
     for op in ops:
         t = graph.tasks[op]
         if t.op == "add" and out_tensor[op] != op:
-            raise ConfigError(f"graph.{out_tensor[op]}", f"the engine does not fuse requant/relu after an add "
-                                                         f"({op}); apply them to the gemm outputs before the add")
+            raise ConfigError(
+                f"graph.{out_tensor[op]}",
+                f"the engine does not fuse requant/relu after an add "
+                f"({op}); apply them to the gemm outputs before the add",
+            )
         if t.op == "gemm" and t.overflow != "wrap":
             raise ConfigError(f"graph.{op}", "the engine's accumulators wrap; overflow='saturate' is not built")
     if not gemms:
         raise ConfigError("graph", "the engine needs at least one gemm task")
     accs = {graph.tasks[op].dtype for op in gemms}
     if len(accs) != 1:
-        raise ConfigError("graph", f"all gemm tasks must share one accumulator type for the engine's cores; "
-                                   f"found {', '.join(sorted(map(str, accs)))}")
+        raise ConfigError(
+            "graph",
+            f"all gemm tasks must share one accumulator type for the engine's cores; "
+            f"found {', '.join(sorted(map(str, accs)))}",
+        )
     acc = accs.pop()
     in_types = [graph.tasks[inputs[op][0]].dtype for op in gemms]
     act = NumType.fitting(min(t.min for t in in_types), max(t.max for t in in_types))
@@ -146,19 +152,24 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
             if t.op == "gemm":
                 epi = _epilogue(graph, op, out_tensor[op])
                 slices = [(r.core, r.cols[0], r.cols[1]) for r in schedule.records if r.stage == s and r.task == op]
-                plans[op] = OpPlan(op, s, sp.depth[op], t.weight.shape[0], t.cols, ins, out_tensor[op], slices, epi,
-                                   t.weight)
+                plans[op] = OpPlan(
+                    op, s, sp.depth[op], t.weight.shape[0], t.cols, ins, out_tensor[op], slices, epi, t.weight
+                )
             else:
-                plans[op] = OpPlan(op, s, sp.depth[op], t.cols, t.cols, ins, op, [(("add", op), 0, t.cols)], {},
-                                   None, kind="add")
+                plans[op] = OpPlan(
+                    op, s, sp.depth[op], t.cols, t.cols, ins, op, [(("add", op), 0, t.cols)], {}, None, kind="add"
+                )
     widths = {}
     for op in ops:
         for i in inputs[op]:
             widths[i] = graph.tasks[i].dtype
         widths[out_tensor[op]] = graph.tasks[out_tensor[op]].dtype
     finals = set(graph.outputs())
-    offchip_out = [t for t in (out_tensor[op] for op in ops)
-                   if t in finals or (t not in onchip and any(i[0] == t for p in plans.values() for i in p.inputs))]
+    offchip_out = [
+        t
+        for t in (out_tensor[op] for op in ops)
+        if t in finals or (t not in onchip and any(i[0] == t for p in plans.values() for i in p.inputs))
+    ]
     ids = {}
     for name, task in graph.tasks.items():
         if task.op == "input":
@@ -170,8 +181,21 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
         for p in (q for q in plans.values() if q.stage == s and q.kind == "gemm"):
             for core, n0, n1 in p.slices:
                 programs.setdefault(core, []).append((s, p.name, n0, n1))
-    return EnginePlan(graph, machine, schedule, schedule.plans[0].rows, plans, widths, onchip, offchip_out, ids,
-                      act, weight_type, acc, programs)
+    return EnginePlan(
+        graph,
+        machine,
+        schedule,
+        schedule.plans[0].rows,
+        plans,
+        widths,
+        onchip,
+        offchip_out,
+        ids,
+        act,
+        weight_type,
+        acc,
+        programs,
+    )
 
 
 def _epilogue(graph: TaskGraph, op: str, out: str) -> dict:
@@ -183,19 +207,27 @@ def _epilogue(graph: TaskGraph, op: str, out: str) -> dict:
     chain.reverse()
     kinds = [c.op for c in chain]
     if kinds not in ([], ["requant"], ["relu"], ["requant", "relu"]):
-        raise ConfigError(f"graph.{out}", f"the engine fuses 'requant' then 'relu' after a gemm; "
-                                          f"{' -> '.join([op] + [c.name for c in chain])} is {kinds}")
+        raise ConfigError(
+            f"graph.{out}",
+            f"the engine fuses 'requant' then 'relu' after a gemm; "
+            f"{' -> '.join([op] + [c.name for c in chain])} is {kinds}",
+        )
     epi: dict = {"relu": "relu" in kinds, "requant": "requant" in kinds}
     if epi["requant"]:
         rq = chain[0]
-        epi.update(multiplier=rq.params["multiplier"], shift=rq.params["shift"], zero_point=rq.params["zero_point"],
-                   out=rq.dtype)
+        epi.update(
+            multiplier=rq.params["multiplier"],
+            shift=rq.params["shift"],
+            zero_point=rq.params["zero_point"],
+            out=rq.dtype,
+        )
     return epi
 
 
 def req_layout(plan: EnginePlan) -> data.StructLayout:
-    return data.StructLayout({"write": 1, "tensor": range(max(len(plan.tensor_ids), 2)),
-                              "row": range(max(plan.rows, 2))})
+    return data.StructLayout(
+        {"write": 1, "tensor": range(max(len(plan.tensor_ids), 2)), "row": range(max(plan.rows, 2))}
+    )
 
 
 class ScheduleEngine(wiring.Component):
@@ -204,10 +236,14 @@ class ScheduleEngine(wiring.Component):
     def __init__(self, plan: EnginePlan):
         self.plan = plan
         W = plan.data_width
-        super().__init__({"mem_req": Out(stream.Signature(req_layout(plan))),
-                          "mem_rd": In(stream.Signature(W)),
-                          "mem_wr": Out(stream.Signature(W)),
-                          "done": Out(1)})
+        super().__init__(
+            {
+                "mem_req": Out(stream.Signature(req_layout(plan))),
+                "mem_rd": In(stream.Signature(W)),
+                "mem_wr": Out(stream.Signature(W)),
+                "done": Out(1),
+            }
+        )
 
     def core_config(self, core: int) -> RecordCoreConfig:
         p = self.plan
@@ -215,11 +251,22 @@ class ScheduleEngine(wiring.Component):
         for _, op, n0, n1 in p.core_programs[core]:
             o = p.ops[op]
             e = o.epilogue
-            kw = dict(requant=True, multiplier=e["multiplier"], shift=e["shift"], zero_point=e["zero_point"],
-                      out=e["out"]) if e["requant"] else {}
-            cfg = GemmCoreConfig(weights=tuple(tuple(int(v) for v in row) for row in o.weight[:, n0:n1]),
-                                 lanes=p.machine.lanes, act=p.act, weight_type=p.weight_type, acc=p.acc,
-                                 relu=e["relu"], **kw)
+            kw = (
+                dict(
+                    requant=True, multiplier=e["multiplier"], shift=e["shift"], zero_point=e["zero_point"], out=e["out"]
+                )
+                if e["requant"]
+                else {}
+            )
+            cfg = GemmCoreConfig(
+                weights=tuple(tuple(int(v) for v in row) for row in o.weight[:, n0:n1]),
+                lanes=p.machine.lanes,
+                act=p.act,
+                weight_type=p.weight_type,
+                acc=p.acc,
+                relu=e["relu"],
+                **kw,
+            )
             if cfg not in slices:
                 slices.append(cfg)
             program.append(slices.index(cfg))
@@ -259,16 +306,17 @@ class ScheduleEngine(wiring.Component):
 
         # ------------------------------------------------------------ buffers (a bank per writer)
         def banks_of(tensor: str) -> list[tuple[object, int, int]]:
-            return list(p.ops[_producer(p, tensor)].slices)      # (core, n0, n1)
+            return list(p.ops[_producer(p, tensor)].slices)  # (core, n0, n1)
 
-        inbuf = {}          # (op, input index) -> ring buffer of rows
+        inbuf = {}  # (op, input index) -> ring buffer of rows
         for o in p.ops.values():
             for k, (t, source, nrows) in enumerate(o.inputs):
                 if source in ("stream", "offchip"):
                     banks = banks_of(t) if source == "stream" else [("memory", 0, p.graph.tasks[t].cols)]
                     inbuf[(o.name, k)] = Buffer(m, f"in_{o.name}_{k}", p.widths[t].shape, nrows, banks)
-        scratch = {t: Buffer(m, f"scratch_{t}", p.widths[t].shape, M, banks_of(t), ring=False)
-                   for t in sorted(p.onchip)}
+        scratch = {
+            t: Buffer(m, f"scratch_{t}", p.widths[t].shape, M, banks_of(t), ring=False) for t in sorted(p.onchip)
+        }
         wback = {t: Buffer(m, f"wb_{t}", p.widths[t].shape, 2, banks_of(t)) for t in p.offchip_out}
 
         # ------------------------------------------------------------ cores, add units, feeders
@@ -287,7 +335,7 @@ class ScheduleEngine(wiring.Component):
                     ready_all = ready_all & cores[core].i.ready
                 m.d.comb += taken.eq(ready_all)
             else:
-                m.d.comb += taken.eq(1)       # an add unit takes both operands every cycle they are offered
+                m.d.comb += taken.eq(1)  # an add unit takes both operands every cycle they are offered
             for k, (t, source, _) in enumerate(o.inputs):
                 buf = scratch[t] if source == "scratch" else inbuf[(o.name, k)]
                 valid, dat, _ = buf.reader(f"feed_{o.name}_{k}", slot_start & stage_is(o.stage) & ok, r, taken)
@@ -305,8 +353,7 @@ class ScheduleEngine(wiring.Component):
             if o.kind == "add":
                 total = Signal(p.widths[o.out_tensor].shape, name=f"sum_{o.name}")
                 m.d.comb += total.eq(feeder_data[(o.name, 0)] + feeder_data[(o.name, 1)])
-                producers.append(((("add", o.name)), [(o.stage, o.name, 0, o.n)],
-                                  feeder_valid[(o.name, 0)], total))
+                producers.append(((("add", o.name)), [(o.stage, o.name, 0, o.n)], feeder_valid[(o.name, 0)], total))
 
         # ------------------------------------------------------------ routers
         # column / row counters per producer; each producer writes its own bank of every destination
@@ -335,8 +382,11 @@ class ScheduleEngine(wiring.Component):
                 m.d.comb += exp.eq(Mux(below, 0, Mux(slot - o.depth > M, M, slot - o.depth)))
                 with m.If(here & running):
                     m.d.comb += pending.eq(rows_done < exp)
-                dests = [inbuf[(cons.name, k)] for cons, k in p.consumers(o.out_tensor)
-                         if cons.stage == s and cons.inputs[k][1] == "stream"]
+                dests = [
+                    inbuf[(cons.name, k)]
+                    for cons, k in p.consumers(o.out_tensor)
+                    if cons.stage == s and cons.inputs[k][1] == "stream"
+                ]
                 if o.out_tensor in scratch:
                     dests.append(scratch[o.out_tensor])
                 if o.out_tensor in wback:
@@ -344,19 +394,32 @@ class ScheduleEngine(wiring.Component):
                 for buf in dests:
                     wp, width = buf.write_port(key)
                     with m.If(here):
-                        m.d.comb += [wp.addr.eq(buf.row_base(rows_done, width) + j), wp.data.eq(payload),
-                                     wp.en.eq(fire)]
+                        m.d.comb += [
+                            wp.addr.eq(buf.row_base(rows_done, width) + j),
+                            wp.data.eq(payload),
+                            wp.en.eq(fire),
+                        ]
             busy_terms.append(pending)
 
         # ------------------------------------------------------------ memory sequencer
-        actions = []       # per stage: [(kind, tensor, row offset, targets)]
+        actions = []  # per stage: [(kind, tensor, row offset, targets)]
         for s, x in enumerate(sp):
             acts = []
             for t in x.writes:
                 acts.append(("write", t, p.ops[_producer(p, t)].depth + 2, []))
             for t, d in x.reads:
-                acts.append(("read", t, d, [(o.name, k) for o, k in p.consumers(t)
-                                            if o.stage == s and o.depth == d and o.inputs[k][1] == "offchip"]))
+                acts.append(
+                    (
+                        "read",
+                        t,
+                        d,
+                        [
+                            (o.name, k)
+                            for o, k in p.consumers(t)
+                            if o.stage == s and o.depth == d and o.inputs[k][1] == "offchip"
+                        ],
+                    )
+                )
             actions.append(acts)
         A = max((len(a) for a in actions), default=0)
         if A:
@@ -396,7 +459,7 @@ class ScheduleEngine(wiring.Component):
     def _sequencer(self, m, actions, A, stage, slot, slot_start, running, inbuf, wback, row_at, busy_terms):
         p = self.plan
         M = p.rows
-        state = Signal(range(4), name="seq_state")      # 0 idle, 1 request, 2 write data, 3 read data
+        state = Signal(range(4), name="seq_state")  # 0 idle, 1 request, 2 write data, 3 read data
         wstart = Signal(name="seq_wstart")
         a = Signal(range(max(A, 2)), name="seq_action")
         count = Signal(range(max(max(p.graph.tasks[t].cols for t in p.widths) + 1, 2)), name="seq_count")
@@ -411,14 +474,22 @@ class ScheduleEngine(wiring.Component):
         for s, acts in enumerate(actions):
             n_of_stage = Mux(stage == s, len(acts), n_of_stage)
         m.d.comb += n_act.eq(n_of_stage)
-        decoded = [((stage == s) & (a == i), row_at(off), kind, t)
-                   for s, acts in enumerate(actions) for i, (kind, t, off, _) in enumerate(acts)]
+        decoded = [
+            ((stage == s) & (a == i), row_at(off), kind, t)
+            for s, acts in enumerate(actions)
+            for i, (kind, t, off, _) in enumerate(acts)
+        ]
         for k, (cond, (r, ok), kind, t) in enumerate(decoded):
             with (m.If if k == 0 else m.Elif)(cond):
-                m.d.comb += [row.eq(r), row_ok.eq(ok), is_write.eq(kind == "write"),
-                             tid.eq(p.tensor_ids[t]), n.eq(p.graph.tasks[t].cols)]
+                m.d.comb += [
+                    row.eq(r),
+                    row_ok.eq(ok),
+                    is_write.eq(kind == "write"),
+                    tid.eq(p.tensor_ids[t]),
+                    n.eq(p.graph.tasks[t].cols),
+                ]
         cur_row = Signal.like(row, name="seq_cur_row")
-        nxt = Signal(name="seq_next")           # this action is over: go to the next one
+        nxt = Signal(name="seq_next")  # this action is over: go to the next one
         with m.If(nxt):
             with m.If(a == n_act - 1):
                 m.d.sync += state.eq(0)
@@ -428,8 +499,12 @@ class ScheduleEngine(wiring.Component):
             m.d.sync += [state.eq(1), a.eq(0)]
         # request
         req = self.mem_req
-        m.d.comb += [req.payload.write.eq(is_write), req.payload.tensor.eq(tid), req.payload.row.eq(row),
-                     req.valid.eq((state == 1) & row_ok)]
+        m.d.comb += [
+            req.payload.write.eq(is_write),
+            req.payload.tensor.eq(tid),
+            req.payload.row.eq(row),
+            req.valid.eq((state == 1) & row_ok),
+        ]
         with m.If(state == 1):
             with m.If(~row_ok):
                 m.d.comb += nxt.eq(1)
@@ -448,23 +523,31 @@ class ScheduleEngine(wiring.Component):
             with m.If(count == n - 1):
                 m.d.comb += nxt.eq(1)
         for s, acts in enumerate(actions):
-            for i, (kind, t, off, targets) in enumerate(acts):
+            for i, (kind, _t, _off, targets) in enumerate(acts):
                 if kind != "read":
                     continue
                 for target in targets:
                     wp, width = inbuf[target].write_port("memory")
                     with m.If((stage == s) & (a == i)):
-                        m.d.comb += [wp.addr.eq(inbuf[target].row_base(cur_row, width) + count),
-                                     wp.data.eq(self.mem_rd.payload), wp.en.eq((state == 3) & self.mem_rd.valid)]
+                        m.d.comb += [
+                            wp.addr.eq(inbuf[target].row_base(cur_row, width) + count),
+                            wp.data.eq(self.mem_rd.payload),
+                            wp.en.eq((state == 3) & self.mem_rd.valid),
+                        ]
         # write data <- write-back buffers
         taken = Signal(name="seq_wr_taken")
         wvalid = Signal(name="seq_wvalid")
         wdata = Signal(p.data_width, name="seq_wdata")
-        m.d.comb += [self.mem_wr.valid.eq(wvalid), self.mem_wr.payload.eq(wdata),
-                     taken.eq(self.mem_wr.ready)]
+        m.d.comb += [self.mem_wr.valid.eq(wvalid), self.mem_wr.payload.eq(wdata), taken.eq(self.mem_wr.ready)]
         for t, buf in wback.items():
-            sel = _or([(stage == s) & (a == i) for s, acts in enumerate(actions)
-                       for i, (kind, tt, _, _) in enumerate(acts) if kind == "write" and tt == t])
+            sel = _or(
+                [
+                    (stage == s) & (a == i)
+                    for s, acts in enumerate(actions)
+                    for i, (kind, tt, _, _) in enumerate(acts)
+                    if kind == "write" and tt == t
+                ]
+            )
             v, d, last = buf.reader(f"wb_{t}", wstart & sel, cur_row, taken)
             with m.If(sel):
                 m.d.comb += [wvalid.eq(v & (state == 2)), wdata.eq(d)]
@@ -482,8 +565,9 @@ class Buffer:
     write port per memory, so synthesis can use block or distributed RAM). Readers stream a row's columns
     in order across the banks."""
 
-    def __init__(self, m: Module, name: str, shape, rows: int, banks: list[tuple[object, int, int]], *,
-                 ring: bool = True):
+    def __init__(
+        self, m: Module, name: str, shape, rows: int, banks: list[tuple[object, int, int]], *, ring: bool = True
+    ):
         self.m, self.name, self.rows, self.banks, self.ring = m, name, rows, banks, ring
         assert not ring or rows & (rows - 1) == 0, "ring buffers hold a power-of-two number of rows"
         self.mems = []
@@ -497,7 +581,7 @@ class Buffer:
     def row_base(self, row, width: int):
         """Address of ``row``'s first word in a bank ``width`` words wide (a ring keeps ``row mod rows``)."""
         if self.ring:
-            return row[:self.rows.bit_length() - 1] * width if self.rows > 1 else 0
+            return row[: self.rows.bit_length() - 1] * width if self.rows > 1 else 0
         return row * width
 
     def write_port(self, writer) -> tuple[memory.WritePort, int]:

@@ -41,7 +41,7 @@ class Task:
     rows: int = 0
     cols: int = 0
     dtype: NumType = Int(8)
-    weight: np.ndarray | None = None          # gemm: [K, N] raw integers
+    weight: np.ndarray | None = None  # gemm: [K, N] raw integers
     weight_type: NumType = Int(8)
     overflow: str = "wrap"
     params: dict[str, Any] = field(default_factory=dict)
@@ -79,8 +79,16 @@ class TaskGraph:
     def input(self, name: str, rows: int, cols: int, dtype: NumType = Int(8)) -> str:
         return self._add(Task(name, "input", [], rows, cols, dtype))
 
-    def gemm(self, name: str, x: str, weight, *, acc: NumType = Int(32), weight_type: NumType = Int(8),
-             overflow: str = "wrap") -> str:
+    def gemm(
+        self,
+        name: str,
+        x: str,
+        weight,
+        *,
+        acc: NumType = Int(32),
+        weight_type: NumType = Int(8),
+        overflow: str = "wrap",
+    ) -> str:
         w = np.asarray(weight)
         if w.ndim != 2:
             raise ConfigError(f"graph.{name}", f"weight must be a [K, N] matrix, not {w.ndim}-D")
@@ -89,10 +97,18 @@ class TaskGraph:
     def relu(self, name: str, x: str) -> str:
         return self._add(Task(name, "relu", [x]))
 
-    def requant(self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0,
-                out: NumType = Int(8)) -> str:
-        return self._add(Task(name, "requant", [x], dtype=out,
-                              params={"multiplier": multiplier, "shift": shift, "zero_point": zero_point}))
+    def requant(
+        self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0, out: NumType = Int(8)
+    ) -> str:
+        return self._add(
+            Task(
+                name,
+                "requant",
+                [x],
+                dtype=out,
+                params={"multiplier": multiplier, "shift": shift, "zero_point": zero_point},
+            )
+        )
 
     def add(self, name: str, a: str, b: str) -> str:
         return self._add(Task(name, "add", [a, b]))
@@ -111,7 +127,7 @@ class TaskGraph:
             if state.get(n) == 2:
                 return
             if state.get(n) == 1:
-                cyc = path[path.index(n):] + [n]
+                cyc = path[path.index(n) :] + [n]
                 raise ConfigError(f"graph.{n}", f"the graph has a cycle: {' -> '.join(cyc)}")
             state[n] = 1
             for i in self.tasks[n].inputs:
@@ -128,8 +144,9 @@ class TaskGraph:
 
     def edges(self) -> list[tuple[str, str]]:
         """(producer, consumer) pairs between tasks (inputs from off-chip excluded)."""
-        return [(i, t.name) for t in (self.tasks[n] for n in self.order()) for i in t.inputs
-                if self.tasks[i].op != "input"]
+        return [
+            (i, t.name) for t in (self.tasks[n] for n in self.order()) for i in t.inputs if self.tasks[i].op != "input"
+        ]
 
     def outputs(self) -> list[str]:
         return [n for n in self.order() if not self.consumers(n) and self.tasks[n].op != "input"]
@@ -149,9 +166,12 @@ class TaskGraph:
             x = src[0]
             if t.op == "gemm":
                 if x.cols != t.weight.shape[0]:
-                    raise ConfigError(f"graph.{n}", f"shape mismatch: input {x.name} is {x.rows}×{x.cols} but the "
-                                                    f"weight is {t.weight.shape[0]}×{t.weight.shape[1]} "
-                                                    f"({x.cols} != {t.weight.shape[0]})")
+                    raise ConfigError(
+                        f"graph.{n}",
+                        f"shape mismatch: input {x.name} is {x.rows}×{x.cols} but the "
+                        f"weight is {t.weight.shape[0]}×{t.weight.shape[1]} "
+                        f"({x.cols} != {t.weight.shape[0]})",
+                    )
                 t.rows = x.rows
                 t.weight_type.array(t.weight)
             elif t.op in ("relu", "requant"):
@@ -161,8 +181,9 @@ class TaskGraph:
             elif t.op == "add":
                 y = src[1]
                 if (x.rows, x.cols) != (y.rows, y.cols):
-                    raise ConfigError(f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {y.name} is "
-                                                    f"{y.rows}×{y.cols}")
+                    raise ConfigError(
+                        f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {y.name} is {y.rows}×{y.cols}"
+                    )
                 t.rows, t.cols = x.rows, x.cols
                 t.dtype = NumType(max(x.dtype.width, y.dtype.width) + 1, True)
         return order

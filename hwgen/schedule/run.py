@@ -42,8 +42,10 @@ class EngineRun:
         if self.cycles != self.schedule.cycles:
             out.append(f"{self.policy}: {self.cycles} cycles measured, the cost report says {self.schedule.cycles}")
         if self.offchip_bytes != self.schedule.offchip_bytes:
-            out.append(f"{self.policy}: {self.offchip_bytes} off-chip bytes measured, the cost report says "
-                       f"{self.schedule.offchip_bytes}")
+            out.append(
+                f"{self.policy}: {self.offchip_bytes} off-chip bytes measured, the cost report says "
+                f"{self.schedule.offchip_bytes}"
+            )
         return out
 
 
@@ -58,13 +60,25 @@ def memory_spec(engine: ScheduleEngine, inputs: dict[str, np.ndarray]) -> dict[s
             if name not in inputs:
                 raise ConfigError(f"graph.{name}", "no data given for this input")
             data = task.dtype.array(inputs[name]).astype(np.int64).tolist()
-        tensors[name] = {"id": tid, "rows": task.rows, "cols": task.cols, "bytes": -(-task.dtype.width // 8),
-                         "width": task.dtype.width, "signed": task.dtype.signed, "data": data}
+        tensors[name] = {
+            "id": tid,
+            "rows": task.rows,
+            "cols": task.cols,
+            "bytes": -(-task.dtype.width // 8),
+            "width": task.dtype.width,
+            "signed": task.dtype.signed,
+            "data": data,
+        }
     lay = req_layout(p)
-    return {"tensors": tensors, "bytes_per_cycle": p.machine.offchip_bytes_per_cycle,
-            "latency": p.machine.offchip_latency, "tensor_bits": Shape.cast(lay.members["tensor"]).width,
-            "row_bits": Shape.cast(lay.members["row"]).width, "data_width": p.data_width,
-            "max_cycles": 4 * p.schedule.cycles + 10_000}
+    return {
+        "tensors": tensors,
+        "bytes_per_cycle": p.machine.offchip_bytes_per_cycle,
+        "latency": p.machine.offchip_latency,
+        "tensor_bits": Shape.cast(lay.members["tensor"]).width,
+        "row_bits": Shape.cast(lay.members["row"]).width,
+        "data_width": p.data_width,
+        "max_cycles": 4 * p.schedule.cycles + 10_000,
+    }
 
 
 def engine_signals(engine: ScheduleEngine) -> dict[str, Value]:
@@ -81,9 +95,16 @@ def engine_signals(engine: ScheduleEngine) -> dict[str, Value]:
 DRIVEN = ["mem_req__ready", "mem_rd__valid", "mem_rd__payload", "mem_wr__ready"]
 
 
-def run_schedule(graph: TaskGraph, machine: Machine, policy: str, inputs: dict[str, np.ndarray], *,
-                 sim: str = "amaranth", name: str | None = None,
-                 memory_latency: int | None = None) -> EngineRun:
+def run_schedule(
+    graph: TaskGraph,
+    machine: Machine,
+    policy: str,
+    inputs: dict[str, np.ndarray],
+    *,
+    sim: str = "amaranth",
+    name: str | None = None,
+    memory_latency: int | None = None,
+) -> EngineRun:
     """Compile, build and simulate; ``sim`` is ``amaranth``, ``verilator`` or ``icarus``.
 
     ``memory_latency`` makes the simulated memory slower (or faster) than ``machine`` says: the engine
@@ -94,21 +115,29 @@ def run_schedule(graph: TaskGraph, machine: Machine, policy: str, inputs: dict[s
     for n, t in graph.tasks.items():
         if t.op == "input" and n not in inputs:
             raise ConfigError(f"graph.{n}", "no data given for this input")
-    schedule = compile_schedule(graph, machine, policy)   # type: ignore[arg-type]
+    schedule = compile_schedule(graph, machine, policy)  # type: ignore[arg-type]
     engine = build_engine(graph, machine, schedule)
     spec = memory_spec(engine, inputs)
     if memory_latency is not None:
         spec["latency"] = memory_latency
     if sim == "amaranth":
         from ..sim.amaranth_sim import run_amaranth_model
-        model = MemoryModel(spec["tensors"], spec["bytes_per_cycle"], spec["latency"],
-                            tensor_bits=spec["tensor_bits"], row_bits=spec["row_bits"],
-                            data_width=spec["data_width"], max_cycles=spec["max_cycles"])
+
+        model = MemoryModel(
+            spec["tensors"],
+            spec["bytes_per_cycle"],
+            spec["latency"],
+            tensor_bits=spec["tensor_bits"],
+            row_bits=spec["row_bits"],
+            data_width=spec["data_width"],
+            max_cycles=spec["max_cycles"],
+        )
         run_amaranth_model(engine, model, engine_signals(engine), DRIVEN)
         res = model.result
     else:
         from ..sim.runner import run_cocotb_memory
         from ..verilog import to_verilog
+
         top = name or f"engine_{graph.name}_{policy}"
         res = MemoryResult(**run_cocotb_memory(to_verilog(engine, top), top, spec, sim=sim))
     outputs = {}

@@ -26,8 +26,14 @@ def port_signals(component: wiring.Component) -> dict[str, Value]:
     return sigs
 
 
-def run_amaranth(component: wiring.Component, vectors: StreamVectors, phases: list[Phase],
-                 *, timeout_cycles: int = 2000, vcd: str | None = None) -> list[PhaseResult]:
+def run_amaranth(
+    component: wiring.Component,
+    vectors: StreamVectors,
+    phases: list[Phase],
+    *,
+    timeout_cycles: int = 2000,
+    vcd: str | None = None,
+) -> list[PhaseResult]:
     """Push ``vectors`` through ``component`` once per phase; reset between phases."""
     raw_in, raw_exp = to_raw(component, vectors)
     sigs = port_signals(component)
@@ -60,6 +66,7 @@ def run_amaranth(component: wiring.Component, vectors: StreamVectors, phases: li
 def run_amaranth_model(component, model, signals: dict[str, Value], driven: list[str]) -> None:
     """Step a simulator-independent model (``drive()`` / ``sample(values)`` / ``finished``) against
     ``component`` in Amaranth's simulator: reset for 2 cycles, then cycle 0 is the first with reset low."""
+
     async def bench(ctx):
         for name in driven:
             ctx.set(signals[name], 0)
@@ -90,4 +97,3 @@ def _simulate(component, sync: ClockDomain, bench, vcd: str | None = None) -> No
             sim.run()
     else:
         sim.run()
-

@@ -27,7 +27,7 @@ class Verdict:
     """Result of checking one run (all phases)."""
 
     passed: bool
-    lines: list[str] = field(default_factory=list)   # human summary, one line each
+    lines: list[str] = field(default_factory=list)  # human summary, one line each
     problems: list[str] = field(default_factory=list)
     latency_measured: list[int] = field(default_factory=list)
     latency_model: int | None = None
@@ -38,8 +38,13 @@ class Verdict:
         return "\n".join(self.lines + [f"  ✗ {p}" for p in self.problems])
 
 
-def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamVectors,
-              results: list[PhaseResult], phases: list[Phase]) -> Verdict:
+def check_run(
+    config: BlockConfig,
+    component: wiring.Component,
+    vectors: StreamVectors,
+    results: list[PhaseResult],
+    phases: list[Phase],
+) -> Verdict:
     """Check every phase's outputs and, at full rate, exact latency and initiation interval."""
     timing = config.timing()
     v = Verdict(passed=True, latency_model=timing.latency, corners=list(vectors.corners))
@@ -68,8 +73,9 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
             if full_rate:
                 v.latency_measured = sorted(set(lat))
             elif lat and min(lat) < timing.latency:
-                problems.append(f"{port}: a result came out after {min(lat)} cycles, sooner than the "
-                                f"model's {timing.latency}")
+                problems.append(
+                    f"{port}: a result came out after {min(lat)} cycles, sooner than the model's {timing.latency}"
+                )
         if full_rate:
             problems += _check_cycles(vectors, res, timing)
         phase_schedule = vectors.extra.get("phase_schedules", {}).get(phase.name)
@@ -98,8 +104,9 @@ def check_run(config: BlockConfig, component: wiring.Component, vectors: StreamV
     return v
 
 
-def _check_cycles(vectors: StreamVectors, res: PhaseResult, timing,
-                  predicted: dict[str, list[int]] | None = None) -> list[str]:
+def _check_cycles(
+    vectors: StreamVectors, res: PhaseResult, timing, predicted: dict[str, list[int]] | None = None
+) -> list[str]:
     """Every transfer must happen in the cycle the model predicts (full rate, or ``predicted`` for a phase)."""
     predicted = predicted if predicted is not None else vectors.schedule
     if predicted is None:  # default model: one beat per ii, results `latency` after their trigger
@@ -115,8 +122,10 @@ def _check_cycles(vectors: StreamVectors, res: PhaseResult, timing,
         diff = [i for i, (p, q) in enumerate(zip(cycles, measured)) if p != q]
         if diff:
             i = diff[0]
-            problems.append(f"{port} beat #{i} was {what} in cycle {measured[i]}; the cycle model says "
-                            f"{cycles[i]} ({len(diff)} of {len(cycles)} beats differ)")
+            problems.append(
+                f"{port} beat #{i} was {what} in cycle {measured[i]}; the cycle model says "
+                f"{cycles[i]} ({len(diff)} of {len(cycles)} beats differ)"
+            )
         elif len(measured) != len(cycles) and not problems:
             problems.append(f"{port}: {len(measured)} beats {what}, the cycle model expects {len(cycles)}")
     return problems
@@ -126,13 +135,18 @@ def _first_difference(port: str, name: str, exp: np.ndarray, got: np.ndarray, ve
     label = f"{port}.{name}" if name else port
     if len(got) != len(exp):
         return f"{label}: {len(got)} beats arrived, {len(exp)} expected"
-    diff = [i for i in range(len(exp)) if not np.array_equal(np.asarray(exp[i], dtype=object),
-                                                              np.asarray(got[i], dtype=object))]
+    diff = [
+        i
+        for i in range(len(exp))
+        if not np.array_equal(np.asarray(exp[i], dtype=object), np.asarray(got[i], dtype=object))
+    ]
     i = diff[0]
     where = ""
     if port in vectors.triggers:
         in_port, idx = vectors.triggers[port]
         start = idx[i - 1] + 1 if i > 0 else 0
         where = f" (from {in_port} beats {start}..{idx[i]})"
-    return (f"{label}: first mismatch at beat #{i}{where}: expected {exp[i]}, got {got[i]} "
-            f"({len(diff)} of {len(exp)} beats differ)")
+    return (
+        f"{label}: first mismatch at beat #{i}{where}: expected {exp[i]}, got {got[i]} "
+        f"({len(diff)} of {len(exp)} beats differ)"
+    )

@@ -67,12 +67,13 @@ async def stream_bench(dut):
                 engine.sample({name: int(h.value) for name, h in handles.items()})
             except ValueError:
                 bad = [n for n, h in handles.items() if not h.value.is_resolvable]
-                raise AssertionError(f"[{phase.name}] cycle {engine.cycle}: {', '.join(bad)} carry X/Z bits "
-                                     f"(an uninitialized or undriven signal)") from None
+                raise AssertionError(
+                    f"[{phase.name}] cycle {engine.cycle}: {', '.join(bad)} carry X/Z bits "
+                    f"(an uninitialized or undriven signal)"
+                ) from None
             if engine.cycle % 4096 == 0:
                 done = sum(len(v) for v in engine.result.got.values())
-                _write_progress(progress, f"phase {phase.name}: {done}/{total_out} results, "
-                                          f"cycle {engine.cycle}")
+                _write_progress(progress, f"phase {phase.name}: {done}/{total_out} results, cycle {engine.cycle}")
         results.append(engine.finish())
         _write_progress(progress, f"phase {phase.name}: done in {engine.cycle} cycles")
 

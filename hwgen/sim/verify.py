@@ -28,8 +28,14 @@ def make_vectors(config: BlockConfig, vectors: int, seed: int) -> StreamVectors:
     return config.stimulus(np.random.default_rng(seed), vectors)
 
 
-def verify_amaranth(config: BlockConfig, *, vectors: int = 200, seed: int = 1,
-                    stim: StreamVectors | None = None, phases: list[Phase] = DEFAULT_PHASES) -> Verdict:
+def verify_amaranth(
+    config: BlockConfig,
+    *,
+    vectors: int = 200,
+    seed: int = 1,
+    stim: StreamVectors | None = None,
+    phases: list[Phase] = DEFAULT_PHASES,
+) -> Verdict:
     """Check ``config``'s component in the Amaranth simulator."""
     stim = stim or make_vectors(config, vectors, seed)
     comp = config.component()
@@ -37,9 +43,16 @@ def verify_amaranth(config: BlockConfig, *, vectors: int = 200, seed: int = 1,
     return check_run(config, comp, stim, results, phases)
 
 
-def verify_cocotb(design: Design, *, sim: str = "verilator", vectors: int = 1000, seed: int = 1,
-                  stim: StreamVectors | None = None, phases: list[Phase] = DEFAULT_PHASES,
-                  work_dir: Path | None = None) -> Verdict:
+def verify_cocotb(
+    design: Design,
+    *,
+    sim: str = "verilator",
+    vectors: int = 1000,
+    seed: int = 1,
+    stim: StreamVectors | None = None,
+    phases: list[Phase] = DEFAULT_PHASES,
+    work_dir: Path | None = None,
+) -> Verdict:
     """Check ``design``'s generated Verilog under cocotb on ``sim``."""
     if stim is None and design.stimulus is not None:
         stim = design.stimulus(np.random.default_rng(seed), vectors)
@@ -53,5 +66,7 @@ def verify_cocotb(design: Design, *, sim: str = "verilator", vectors: int = 1000
         verdict.passed = False
         if not verdict.problems:
             verdict.problems.append(f"cocotb reported {run.failed} failing test(s) of {run.tests}; log {run.log}")
-    verdict.lines.insert(0, f"  cocotb on {sim}: {run.tests - run.failed}/{run.tests} cocotb test(s) passed; log {run.log}")
+    verdict.lines.insert(
+        0, f"  cocotb on {sim}: {run.tests - run.failed}/{run.tests} cocotb test(s) passed; log {run.log}"
+    )
     return verdict

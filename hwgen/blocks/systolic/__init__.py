@@ -4,5 +4,14 @@ from .array import OutputStationaryArray, WeightStationaryArray
 from .config import SystolicArrayConfig, mac_fold
 from .gemm import Gemm, assemble, gemm_cycles, gemm_vectors, golden_gemm
 
-__all__ = ["SystolicArrayConfig", "WeightStationaryArray", "OutputStationaryArray", "Gemm", "gemm_vectors",
-           "golden_gemm", "assemble", "gemm_cycles", "mac_fold"]
+__all__ = [
+    "SystolicArrayConfig",
+    "WeightStationaryArray",
+    "OutputStationaryArray",
+    "Gemm",
+    "gemm_vectors",
+    "golden_gemm",
+    "assemble",
+    "gemm_cycles",
+    "mac_fold",
+]

@@ -65,11 +65,13 @@ class WeightStationaryArray(wiring.Component):
         if cfg.psum_input:
             a_fields["psum"] = data.ArrayLayout(pe.acc.shape, cfg.cols)
         a_fields["last"] = 1
-        super().__init__({
-            "w": In(stream.Signature(data.StructLayout({"w": data.ArrayLayout(pe.weight.shape, cfg.cols)}))),
-            "a": In(stream.Signature(data.StructLayout(a_fields))),
-            "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
-        })
+        super().__init__(
+            {
+                "w": In(stream.Signature(data.StructLayout({"w": data.ArrayLayout(pe.weight.shape, cfg.cols)}))),
+                "a": In(stream.Signature(data.StructLayout(a_fields))),
+                "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         cfg, pe = self.config, self.config.pe
@@ -80,8 +82,8 @@ class WeightStationaryArray(wiring.Component):
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), mesh.advance.eq(advance)]
 
         # ---- control: LOAD R weight rows -> RUN until `last` -> DRAIN -> LOAD
-        loading = Signal(init=1)        # LOAD state
-        running = Signal()              # RUN state (neither: DRAIN)
+        loading = Signal(init=1)  # LOAD state
+        running = Signal()  # RUN state (neither: DRAIN)
         row = Signal(range(max(R, 2)))
         drain = Signal(range(max(cfg.ws_drain, 2)))
         w_fire = self.w.valid & self.w.ready
@@ -97,7 +99,7 @@ class WeightStationaryArray(wiring.Component):
                 m.d.sync += loading.eq(1)
             else:
                 m.d.sync += drain.eq(cfg.ws_drain - 2)
-        with m.If(~loading & ~running & advance):   # DRAIN
+        with m.If(~loading & ~running & advance):  # DRAIN
             m.d.sync += drain.eq(drain - 1)
             with m.If(drain == 0):
                 m.d.sync += loading.eq(1)
@@ -146,13 +148,22 @@ class OutputStationaryArray(wiring.Component):
     def __init__(self, config: SystolicArrayConfig):
         self.config = cfg = config
         pe = cfg.pe
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(pe.act.shape, cfg.rows),
-                "w": data.ArrayLayout(pe.weight.shape, cfg.cols),
-                "last": 1}))),
-            "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
-        })
+        super().__init__(
+            {
+                "i": In(
+                    stream.Signature(
+                        data.StructLayout(
+                            {
+                                "a": data.ArrayLayout(pe.act.shape, cfg.rows),
+                                "w": data.ArrayLayout(pe.weight.shape, cfg.cols),
+                                "last": 1,
+                            }
+                        )
+                    )
+                ),
+                "o": Out(stream.Signature(data.ArrayLayout(pe.acc.shape, cfg.cols))),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         cfg, pe = self.config, self.config.pe
@@ -181,12 +192,18 @@ class OutputStationaryArray(wiring.Component):
         in_w = Signal(data.ArrayLayout(pe.weight.shape, C), reset_less=True)
         in_first, in_last = Signal(), Signal()
         with m.If(advance):
-            m.d.sync += [in_a.eq(Mux(fire, self.i.p.a.as_value(), 0)), in_w.eq(self.i.p.w),
-                         in_first.eq(fire & first), in_last.eq(fire & self.i.p.last)]
+            m.d.sync += [
+                in_a.eq(Mux(fire, self.i.p.a.as_value(), 0)),
+                in_w.eq(self.i.p.w),
+                in_first.eq(fire & first),
+                in_last.eq(fire & self.i.p.last),
+            ]
         for r in range(R):
-            m.d.comb += [mesh.a[r].eq(delay(m, in_a[r], r, advance, f"skew_a{r}")),
-                         mesh.first[r].eq(valid_delay(m, in_first, r, advance, f"skew_f{r}")),
-                         mesh.last[r].eq(valid_delay(m, in_last, r, advance, f"skew_l{r}"))]
+            m.d.comb += [
+                mesh.a[r].eq(delay(m, in_a[r], r, advance, f"skew_a{r}")),
+                mesh.first[r].eq(valid_delay(m, in_first, r, advance, f"skew_f{r}")),
+                mesh.last[r].eq(valid_delay(m, in_last, r, advance, f"skew_l{r}")),
+            ]
         for c in range(C):
             m.d.comb += mesh.w[c].eq(delay(m, in_w[c], c, advance, f"skew_w{c}"))
 

@@ -48,31 +48,46 @@ class SystolicArrayConfig(BlockConfig):
     """Parameters of an R×C systolic array."""
 
     block_name: ClassVar[str] = "systolic_array"
-    summary: ClassVar[str] = ("R×C systolic array (weight- or output-stationary) of MAC PEs with "
-                              "input skew / output de-skew and valid/ready streams")
+    summary: ClassVar[str] = (
+        "R×C systolic array (weight- or output-stationary) of MAC PEs with "
+        "input skew / output de-skew and valid/ready streams"
+    )
 
     rows: int = param(8, "R: PE rows (reduction K per weight tile for WS; output rows for OS)", f"1..{MAX_DIM}")
     cols: int = param(8, "C: PE columns (output columns)", f"1..{MAX_DIM}")
-    dataflow: Dataflow = param("weight_stationary", "which operand stays in the PEs",
-                               "weight_stationary | output_stationary")
-    pe: MacPEConfig = param(MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
-                            "PE number types, overflow rule and K bound (max_len); lanes must be 1, "
-                            "pipeline is not used (the mesh registers every tile boundary)", "a mac_pe table")
-    tile: int = param(1, "PEs per tile side: PEs inside a tile are chained combinationally, "
-                         "tiles are separated by registers", "1..64 (1 for output_stationary)")
-    psum_input: bool = param(True, "WS: each activation row carries a partial-sum vector added at the top "
-                                   "(needed to chain K tiles of a GEMM)", "true | false")
+    dataflow: Dataflow = param(
+        "weight_stationary", "which operand stays in the PEs", "weight_stationary | output_stationary"
+    )
+    pe: MacPEConfig = param(
+        MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
+        "PE number types, overflow rule and K bound (max_len); lanes must be 1, "
+        "pipeline is not used (the mesh registers every tile boundary)",
+        "a mac_pe table",
+    )
+    tile: int = param(
+        1,
+        "PEs per tile side: PEs inside a tile are chained combinationally, tiles are separated by registers",
+        "1..64 (1 for output_stationary)",
+    )
+    psum_input: bool = param(
+        True,
+        "WS: each activation row carries a partial-sum vector added at the top (needed to chain K tiles of a GEMM)",
+        "true | false",
+    )
 
     def validate(self) -> None:
         check_range(self.where("rows"), self.rows, 1, MAX_DIM)
         check_range(self.where("cols"), self.cols, 1, MAX_DIM)
         check_range(self.where("tile"), self.tile, 1, MAX_DIM)
         if self.pe.lanes != 1:
-            raise ConfigError(self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; "
-                                                      f"use lanes=1")
+            raise ConfigError(
+                self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; use lanes=1"
+            )
         if self.dataflow == "output_stationary" and self.tile != 1:
-            raise ConfigError(self.where("tile"), f"{self.tile}: output_stationary reads each PE out in the cycle "
-                                                  f"it finishes, which needs tile=1")
+            raise ConfigError(
+                self.where("tile"),
+                f"{self.tile}: output_stationary reads each PE out in the cycle it finishes, which needs tile=1",
+            )
 
     # ------------------------------------------------------------ derived
     @property
@@ -125,17 +140,26 @@ class SystolicArrayConfig(BlockConfig):
 
     def component(self):
         from .array import OutputStationaryArray, WeightStationaryArray
+
         return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
 
     def timing(self) -> Timing:
         if self.ws:
-            return Timing(latency=self.ws_latency, ii=1, ops_per_beat=self.rows * self.cols,
-                          notes=f"weight-stationary: load R={self.rows} weight rows, then one activation row "
-                                f"per cycle, result after {self.ws_latency} cycles; {self.ws_drain} drain "
-                                f"cycle(s) before the next weight tile")
-        return Timing(latency=self.os_latency(0), ii=1, ops_per_beat=self.rows * self.cols,
-                      notes=f"output-stationary: one (A column, B row) beat per cycle; result row i "
-                            f"{self.cols + 2}+i cycles after the tile's last beat")
+            return Timing(
+                latency=self.ws_latency,
+                ii=1,
+                ops_per_beat=self.rows * self.cols,
+                notes=f"weight-stationary: load R={self.rows} weight rows, then one activation row "
+                f"per cycle, result after {self.ws_latency} cycles; {self.ws_drain} drain "
+                f"cycle(s) before the next weight tile",
+            )
+        return Timing(
+            latency=self.os_latency(0),
+            ii=1,
+            ops_per_beat=self.rows * self.cols,
+            notes=f"output-stationary: one (A column, B row) beat per cycle; result row i "
+            f"{self.cols + 2}+i cycles after the tile's last beat",
+        )
 
     # ------------------------------------------------------------- models
     def fold(self, acc0: np.ndarray, a: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -189,13 +213,17 @@ class SystolicArrayConfig(BlockConfig):
             want = golden_gemm(self, g.a, g.b)
             if not np.array_equal(got.astype(object), want.astype(object)):
                 i, j = np.argwhere(got.astype(object) != want.astype(object))[0]
-                problems.append(f"GEMM {g.name} {g.shape[0]}×{g.shape[1]}×{g.shape[2]}: C[{i},{j}] = {got[i, j]}, "
-                                f"NumPy says {want[i, j]}")
+                problems.append(
+                    f"GEMM {g.name} {g.shape[0]}×{g.shape[1]}×{g.shape[2]}: C[{i},{j}] = {got[i, j]}, "
+                    f"NumPy says {want[i, j]}"
+                )
             shapes.append(g.shape)
         n_out = sum(m * n for m, _, n in shapes)
-        lines.append(f"{len(shapes)} GEMMs reassembled ({n_out} outputs; shapes "
-                     f"{', '.join('×'.join(map(str, s)) for s in shapes[:6])}{', …' if len(shapes) > 6 else ''}) "
-                     f"{'equal' if not problems else 'DIFFER from'} NumPy")
+        lines.append(
+            f"{len(shapes)} GEMMs reassembled ({n_out} outputs; shapes "
+            f"{', '.join('×'.join(map(str, s)) for s in shapes[:6])}{', …' if len(shapes) > 6 else ''}) "
+            f"{'equal' if not problems else 'DIFFER from'} NumPy"
+        )
         return lines, problems
 
     # ----------------------------------------------------------- stimulus
@@ -207,6 +235,7 @@ class SystolicArrayConfig(BlockConfig):
         operands and all-ones bit patterns.
         """
         from .gemm import gemm_vectors, random_gemms
+
         return gemm_vectors(self, random_gemms(self, rng, n, corners=corners))
 
 
@@ -220,10 +249,13 @@ def mac_fold(pe: MacPEConfig, acc0, a, w) -> np.ndarray:
     a, w = a.astype(dt), w.astype(dt)
     lo, hi, span = pe.acc.min, pe.acc.max, 1 << pe.acc.width
     for k in range(a.shape[1]):
-        acc = acc + a[:, k:k + 1] * w[k:k + 1, :]
+        acc = acc + a[:, k : k + 1] * w[k : k + 1, :]
         if pe.overflow == "saturate":
-            acc = np.clip(acc, lo, hi) if dt is np.int64 else np.vectorize(lambda v: max(lo, min(hi, v)),
-                                                                           otypes=[object])(acc)
+            acc = (
+                np.clip(acc, lo, hi)
+                if dt is np.int64
+                else np.vectorize(lambda v: max(lo, min(hi, v)), otypes=[object])(acc)
+            )
         elif pe.overflow == "wrap":
             acc = (acc - lo) % span + lo
         elif acc.size and (acc.min() < lo or acc.max() > hi):

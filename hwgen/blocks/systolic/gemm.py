@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import ConfigError
+from ...sim.stimuli import biased
 from ...sim.vectors import StreamVectors
 from .config import SystolicArrayConfig, mac_fold
-from ...sim.stimuli import biased
 
 
 @dataclass
@@ -52,7 +52,7 @@ class GemmPlan:
     gemms: list[Gemm]
     #: per GEMM: list of (first output beat, rows, row offset, col offset) of final result blocks
     blocks: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
-    tiles: list[int] = field(default_factory=list)   # cycle-model input (see SystolicArrayConfig.schedule)
+    tiles: list[int] = field(default_factory=list)  # cycle-model input (see SystolicArrayConfig.schedule)
 
 
 def check_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> None:
@@ -60,17 +60,23 @@ def check_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> None:
     if a.ndim != 2 or b.ndim != 2:
         raise ConfigError("gemm", f"A and B must be matrices, got {a.ndim}-D and {b.ndim}-D")
     if a.shape[1] != b.shape[0]:
-        raise ConfigError("gemm", f"A is {a.shape[0]}×{a.shape[1]} but B is {b.shape[0]}×{b.shape[1]}: "
-                                  f"A's columns must equal B's rows")
+        raise ConfigError(
+            "gemm",
+            f"A is {a.shape[0]}×{a.shape[1]} but B is {b.shape[0]}×{b.shape[1]}: A's columns must equal B's rows",
+        )
     if 0 in a.shape or 0 in b.shape:
         raise ConfigError("gemm", f"empty matrix: A {a.shape}, B {b.shape}")
     if cfg.pe.overflow == "error" and a.shape[1] > cfg.pe.max_len:
-        raise ConfigError("gemm", f"K={a.shape[1]} exceeds pe.max_len={cfg.pe.max_len}, the reduction length "
-                                  f"the accumulator {cfg.pe.acc} was proven for; raise max_len or use "
-                                  f"overflow='wrap'")
+        raise ConfigError(
+            "gemm",
+            f"K={a.shape[1]} exceeds pe.max_len={cfg.pe.max_len}, the reduction length "
+            f"the accumulator {cfg.pe.acc} was proven for; raise max_len or use "
+            f"overflow='wrap'",
+        )
     if cfg.ws and not cfg.psum_input and a.shape[1] > cfg.rows:
-        raise ConfigError("gemm", f"K={a.shape[1]} > R={cfg.rows} needs several reduction tiles, which "
-                                  f"needs psum_input=True")
+        raise ConfigError(
+            "gemm", f"K={a.shape[1]} > R={cfg.rows} needs several reduction tiles, which needs psum_input=True"
+        )
     cfg.pe.act.array(a)
     cfg.pe.weight.array(b)
 
@@ -83,7 +89,7 @@ def golden_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> np.nd
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((rows, cols), dtype=object)
-    out[:x.shape[0], :x.shape[1]] = x
+    out[: x.shape[0], : x.shape[1]] = x
     return out
 
 
@@ -101,8 +107,8 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
             for n0 in range(0, N, C):
                 partial = np.zeros((M, C), dtype=object)
                 for k0 in range(0, K, R):
-                    wt = _pad(g.b[k0:k0 + R, n0:n0 + C], R, C)
-                    at = _pad(g.a[:, k0:k0 + R], M, R)
+                    wt = _pad(g.b[k0 : k0 + R, n0 : n0 + C], R, C)
+                    at = _pad(g.a[:, k0 : k0 + R], M, R)
                     w_rows.append(wt)
                     a_rows.append(at)
                     p_rows.append(partial)
@@ -131,8 +137,8 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
             blocks = []
             for m0 in range(0, M, R):
                 for n0 in range(0, N, C):
-                    at = _pad(g.a[m0:m0 + R, :], R, K)
-                    bt = _pad(g.b[:, n0:n0 + C], K, C)
+                    at = _pad(g.a[m0 : m0 + R, :], R, K)
+                    bt = _pad(g.b[:, n0 : n0 + C], K, C)
                     a_cols.append(at.T)
                     w_rows.append(bt)
                     lf = np.zeros(K, dtype=np.int64)
@@ -148,8 +154,13 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
         schedule = {"i": accepts[0], "o": out_cycles}
         ends = np.flatnonzero(inputs["i"]["last"])
         triggers = {"o": ("i", np.repeat(ends, R))}
-    vec = StreamVectors(inputs=inputs, expected=expected, schedule=schedule, triggers=triggers,
-                        corners=[g.name for g in gemms if g.name != "random"])
+    vec = StreamVectors(
+        inputs=inputs,
+        expected=expected,
+        schedule=schedule,
+        triggers=triggers,
+        corners=[g.name for g in gemms if g.name != "random"],
+    )
     vec.extra["plan"] = plan
     return vec
 
@@ -161,16 +172,21 @@ def assemble(cfg: SystolicArrayConfig, plan: GemmPlan, rows: np.ndarray) -> list
         M, _, N = g.shape
         out = np.zeros((M, N), dtype=object)
         for start, n_rows, r0, c0 in blocks:
-            block = rows[start:start + n_rows]
+            block = rows[start : start + n_rows]
             h = min(n_rows, M - r0)
             w = min(cfg.cols, N - c0)
-            out[r0:r0 + h, c0:c0 + w] = block[:h, :w]
+            out[r0 : r0 + h, c0 : c0 + w] = block[:h, :w]
         results.append(out)
     return results
 
 
-def random_gemms(cfg: SystolicArrayConfig, rng: np.random.Generator, n: int, *, corners: bool = True,
-                 ) -> list[Gemm]:
+def random_gemms(
+    cfg: SystolicArrayConfig,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    corners: bool = True,
+) -> list[Gemm]:
     """Random GEMMs totalling at least ``n`` result elements, plus corner GEMMs.
 
     Shapes: K and N (and M for output-stationary) are chosen not to be
@@ -178,7 +194,7 @@ def random_gemms(cfg: SystolicArrayConfig, rng: np.random.Generator, n: int, *, 
     are uniform with a quarter replaced by edge values (min, max, 0, ±1).
     """
     R, C, pe = cfg.rows, cfg.cols, cfg.pe
-    kmax = pe.max_len if pe.overflow == "error" else 10 ** 9
+    kmax = pe.max_len if pe.overflow == "error" else 10**9
     if cfg.ws and not cfg.psum_input:
         kmax = min(kmax, R)
 
@@ -194,14 +210,22 @@ def random_gemms(cfg: SystolicArrayConfig, rng: np.random.Generator, n: int, *, 
         A, W = pe.act, pe.weight
         k = min(kmax, 2 * R + 1)
         m, nn = min(R + 1, 2 * R + 1), C + 1 if C > 1 else 1
-        for name, av, wv in (("zeros", 0, 0), ("min×min (most negative squared)", A.min, W.min),
-                             ("max×max", A.max, W.max), ("min×max", A.min, W.max),
-                             ("all-ones bits", -1 if A.signed else A.max, -1 if W.signed else W.max)):
+        for name, av, wv in (
+            ("zeros", 0, 0),
+            ("min×min (most negative squared)", A.min, W.min),
+            ("max×max", A.max, W.max),
+            ("min×max", A.min, W.max),
+            ("all-ones bits", -1 if A.signed else A.max, -1 if W.signed else W.max),
+        ):
             gemms.append(Gemm(np.full((m, k), av, dtype=np.int64), np.full((k, nn), wv, dtype=np.int64), name))
         kk = min(kmax, 4096)
-        gemms.append(Gemm(np.full((2, kk), A.min, dtype=np.int64), np.full((kk, max(1, C - 1)), W.min,
-                                                                           dtype=np.int64),
-                          f"min×min over K={kk} (accumulator bound)"))
+        gemms.append(
+            Gemm(
+                np.full((2, kk), A.min, dtype=np.int64),
+                np.full((kk, max(1, C - 1)), W.min, dtype=np.int64),
+                f"min×min over K={kk} (accumulator bound)",
+            )
+        )
     total = 0
     while total < n:
         M = odd(R, 4 * R + 3) if not cfg.ws else int(rng.integers(1, 2 * R + 4))
@@ -227,6 +251,11 @@ def gemm_cycles(cfg: SystolicArrayConfig, M: int, K: int, N: int) -> dict[str, f
     first = min(a[0] for a in accepts if a)
     total = outs[-1] - first + 1
     macs = M * K * N
-    return {"cycles": total, "tiles": len(tiles), "pe_utilization": util,
-            "macs": macs, "macs_per_cycle": macs / total,
-            "array_efficiency": macs / (total * R * C)}
+    return {
+        "cycles": total,
+        "tiles": len(tiles),
+        "pe_utilization": util,
+        "macs": macs,
+        "macs_per_cycle": macs / total,
+        "array_efficiency": macs / (total * R * C),
+    }

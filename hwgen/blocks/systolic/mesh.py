@@ -52,7 +52,8 @@ def _ws_ports(pe: MacPEConfig, rows: int, cols: int) -> dict:
         "a": In(data.ArrayLayout(pe.act.shape, rows)),
         "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
         "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
-        "load": In(rows), "advance": In(1),
+        "load": In(rows),
+        "advance": In(1),
         "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
     }
 
@@ -80,8 +81,11 @@ class WeightStationaryMeshRow(wiring.Component):
             for r in range(self.rows):
                 m.d.comb += t.a[r].eq(a[r])
             for c in range(nc):
-                m.d.comb += [t.psum_in[c].eq(self.psum_in[c0 + c]), t.w_bus[c].eq(self.w_bus[c0 + c]),
-                             self.psum_out[c0 + c].eq(register(m, t.psum_out[c], self.advance, f"psum{c0 + c}"))]
+                m.d.comb += [
+                    t.psum_in[c].eq(self.psum_in[c0 + c]),
+                    t.w_bus[c].eq(self.w_bus[c0 + c]),
+                    self.psum_out[c0 + c].eq(register(m, t.psum_out[c], self.advance, f"psum{c0 + c}")),
+                ]
             if J + 1 < len(spans):
                 a = [register(m, a[r], self.advance, f"a{r}_{J}") for r in range(self.rows)]
         return m
@@ -106,10 +110,20 @@ class WeightStationaryMesh(wiring.Component):
         psum = self.psum_in
         for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
             row = WeightStationaryMeshRow(pe, nr, C, t)
-            add_shared(m, platform, f"row_{I}", row, _key("ws_row", pe, nr, C, t),
-                       lambda nr=nr: WeightStationaryMeshRow(pe, nr, C, t))
-            m.d.comb += [row.advance.eq(self.advance), row.load.eq(self.load[r0:r0 + nr]),
-                         row.psum_in.eq(psum), row.w_bus.eq(self.w_bus)]
+            add_shared(
+                m,
+                platform,
+                f"row_{I}",
+                row,
+                _key("ws_row", pe, nr, C, t),
+                lambda nr=nr: WeightStationaryMeshRow(pe, nr, C, t),
+            )
+            m.d.comb += [
+                row.advance.eq(self.advance),
+                row.load.eq(self.load[r0 : r0 + nr]),
+                row.psum_in.eq(psum),
+                row.w_bus.eq(self.w_bus),
+            ]
             for r in range(nr):
                 m.d.comb += row.a[r].eq(self.a[r0 + r])
             psum = row.psum_out
@@ -132,15 +146,20 @@ class OutputStationaryMeshRow(wiring.Component):
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
         acc_u = pe.acc.width
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "first": In(rows), "last": In(rows),
-            "w_in": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "advance": In(1),
-            "col_in": In(data.ArrayLayout(acc_u, cols)), "col_valid_in": In(cols),
-            "w_out": Out(data.ArrayLayout(pe.weight.shape, cols)),
-            "col_out": Out(data.ArrayLayout(acc_u, cols)), "col_valid_out": Out(cols),
-        })
+        super().__init__(
+            {
+                "a": In(data.ArrayLayout(pe.act.shape, rows)),
+                "first": In(rows),
+                "last": In(rows),
+                "w_in": In(data.ArrayLayout(pe.weight.shape, cols)),
+                "advance": In(1),
+                "col_in": In(data.ArrayLayout(acc_u, cols)),
+                "col_valid_in": In(cols),
+                "w_out": Out(data.ArrayLayout(pe.weight.shape, cols)),
+                "col_out": Out(data.ArrayLayout(acc_u, cols)),
+                "col_valid_out": Out(cols),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -158,9 +177,12 @@ class OutputStationaryMeshRow(wiring.Component):
                 for r in range(self.rows):
                     col = col | Mux(t.done[r][c], t.acc[r][c].as_unsigned(), 0)
                     valid = valid | t.done[r][c]
-                m.d.comb += [t.w[c].eq(self.w_in[c0 + c]), self.col_out[c0 + c].eq(col),
-                             self.col_valid_out[c0 + c].eq(valid),
-                             self.w_out[c0 + c].eq(register(m, self.w_in[c0 + c], self.advance, f"w{c0 + c}"))]
+                m.d.comb += [
+                    t.w[c].eq(self.w_in[c0 + c]),
+                    self.col_out[c0 + c].eq(col),
+                    self.col_valid_out[c0 + c].eq(valid),
+                    self.w_out[c0 + c].eq(register(m, self.w_in[c0 + c], self.advance, f"w{c0 + c}")),
+                ]
             if J + 1 < len(spans):
                 a = [register(m, a[r], self.advance, f"a{r}_{J}") for r in range(self.rows)]
                 first = [register(m, first[r], self.advance, f"first{r}_{J}") for r in range(self.rows)]
@@ -179,13 +201,17 @@ class OutputStationaryMesh(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "first": In(rows), "last": In(rows),
-            "w": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "advance": In(1),
-            "col": Out(data.ArrayLayout(pe.acc.width, cols)), "col_valid": Out(cols),
-        })
+        super().__init__(
+            {
+                "a": In(data.ArrayLayout(pe.act.shape, rows)),
+                "first": In(rows),
+                "last": In(rows),
+                "w": In(data.ArrayLayout(pe.weight.shape, cols)),
+                "advance": In(1),
+                "col": Out(data.ArrayLayout(pe.acc.width, cols)),
+                "col_valid": Out(cols),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -193,12 +219,23 @@ class OutputStationaryMesh(wiring.Component):
         w, col, valid = self.w, Value.cast(0), Value.cast(0)
         for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
             row = OutputStationaryMeshRow(pe, nr, C, t)
-            add_shared(m, platform, f"row_{I}", row, _key("os_row", pe, nr, C, t),
-                       lambda nr=nr: OutputStationaryMeshRow(pe, nr, C, t))
-            m.d.comb += [row.advance.eq(self.advance), row.w_in.eq(w), row.col_in.eq(col),
-                         row.col_valid_in.eq(valid),
-                         row.a.eq(self.a.as_value()[r0 * pe.act.width:(r0 + nr) * pe.act.width]),
-                         row.first.eq(self.first[r0:r0 + nr]), row.last.eq(self.last[r0:r0 + nr])]
+            add_shared(
+                m,
+                platform,
+                f"row_{I}",
+                row,
+                _key("os_row", pe, nr, C, t),
+                lambda nr=nr: OutputStationaryMeshRow(pe, nr, C, t),
+            )
+            m.d.comb += [
+                row.advance.eq(self.advance),
+                row.w_in.eq(w),
+                row.col_in.eq(col),
+                row.col_valid_in.eq(valid),
+                row.a.eq(self.a.as_value()[r0 * pe.act.width : (r0 + nr) * pe.act.width]),
+                row.first.eq(self.first[r0 : r0 + nr]),
+                row.last.eq(self.last[r0 : r0 + nr]),
+            ]
             w, col, valid = row.w_out, row.col_out, row.col_valid_out
         m.d.comb += [self.col.eq(col), self.col_valid.eq(valid)]
         return m

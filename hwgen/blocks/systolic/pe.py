@@ -28,8 +28,9 @@ from ..mac_pe import MacPEConfig
 
 def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: str) -> Signal:
     """``f(base + product)`` as a signal of the accumulator type (wrap or saturate)."""
-    return to_accumulator(m, pe.acc, pe.overflow, base + product, sum_type(pe.acc, pe.product_type), name,
-                          full_name=f"{name}_sum")
+    return to_accumulator(
+        m, pe.acc, pe.overflow, base + product, sum_type(pe.acc, pe.product_type), name, full_name=f"{name}_sum"
+    )
 
 
 class WeightStationaryPE(wiring.Component):
@@ -42,11 +43,15 @@ class WeightStationaryPE(wiring.Component):
 
     def __init__(self, pe: MacPEConfig):
         self.pe = pe
-        super().__init__({
-            "a": In(pe.act.shape), "psum_in": In(pe.acc.shape),
-            "w_bus": In(pe.weight.shape), "load": In(1),
-            "psum_out": Out(pe.acc.shape),
-        })
+        super().__init__(
+            {
+                "a": In(pe.act.shape),
+                "psum_in": In(pe.acc.shape),
+                "w_bus": In(pe.weight.shape),
+                "load": In(1),
+                "psum_out": Out(pe.acc.shape),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -70,11 +75,17 @@ class OutputStationaryPE(wiring.Component):
 
     def __init__(self, pe: MacPEConfig):
         self.pe = pe
-        super().__init__({
-            "a": In(pe.act.shape), "w": In(pe.weight.shape),
-            "en": In(1), "first": In(1), "last": In(1),
-            "acc": Out(pe.acc.shape), "done": Out(1),
-        })
+        super().__init__(
+            {
+                "a": In(pe.act.shape),
+                "w": In(pe.weight.shape),
+                "en": In(1),
+                "first": In(1),
+                "last": In(1),
+                "acc": Out(pe.acc.shape),
+                "done": Out(1),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()

@@ -28,13 +28,15 @@ class WeightStationaryTile(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int):
         self.pe, self.rows, self.cols = pe, rows, cols
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
-            "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "load": In(rows),
-            "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
-        })
+        super().__init__(
+            {
+                "a": In(data.ArrayLayout(pe.act.shape, rows)),
+                "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+                "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
+                "load": In(rows),
+                "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -42,8 +44,12 @@ class WeightStationaryTile(wiring.Component):
             psum = self.psum_in[c]
             for r in range(self.rows):
                 pe = m.submodules[f"pe_{r}_{c}"] = WeightStationaryPE(self.pe)
-                m.d.comb += [pe.a.eq(self.a[r]), pe.psum_in.eq(psum),
-                             pe.w_bus.eq(self.w_bus[c]), pe.load.eq(self.load[r])]
+                m.d.comb += [
+                    pe.a.eq(self.a[r]),
+                    pe.psum_in.eq(psum),
+                    pe.w_bus.eq(self.w_bus[c]),
+                    pe.load.eq(self.load[r]),
+                ]
                 psum = pe.psum_out
             m.d.comb += self.psum_out[c].eq(psum)
         return m
@@ -59,20 +65,30 @@ class OutputStationaryTile(wiring.Component):
     def __init__(self, pe: MacPEConfig, rows: int, cols: int):
         self.pe, self.rows, self.cols = pe, rows, cols
         grid = data.ArrayLayout(data.ArrayLayout(pe.acc.shape, cols), rows)
-        super().__init__({
-            "a": In(data.ArrayLayout(pe.act.shape, rows)),
-            "w": In(data.ArrayLayout(pe.weight.shape, cols)),
-            "first": In(rows), "last": In(rows), "en": In(1),
-            "acc": Out(grid),
-            "done": Out(data.ArrayLayout(cols, rows)),
-        })
+        super().__init__(
+            {
+                "a": In(data.ArrayLayout(pe.act.shape, rows)),
+                "w": In(data.ArrayLayout(pe.weight.shape, cols)),
+                "first": In(rows),
+                "last": In(rows),
+                "en": In(1),
+                "acc": Out(grid),
+                "done": Out(data.ArrayLayout(cols, rows)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
         for r in range(self.rows):
             for c in range(self.cols):
                 pe = m.submodules[f"pe_{r}_{c}"] = OutputStationaryPE(self.pe)
-                m.d.comb += [pe.a.eq(self.a[r]), pe.w.eq(self.w[c]), pe.en.eq(self.en),
-                             pe.first.eq(self.first[r]), pe.last.eq(self.last[r]),
-                             self.acc[r][c].eq(pe.acc), self.done[r][c].eq(pe.done)]
+                m.d.comb += [
+                    pe.a.eq(self.a[r]),
+                    pe.w.eq(self.w[c]),
+                    pe.en.eq(self.en),
+                    pe.first.eq(self.first[r]),
+                    pe.last.eq(self.last[r]),
+                    self.acc[r][c].eq(pe.acc),
+                    self.done[r][c].eq(pe.done),
+                ]
         return m
