@@ -13,7 +13,7 @@ import numpy as np
 from hwgen import Design, Int
 from hwgen.blocks import BitSerialPEConfig
 from hwgen.lowbit import BITMOD_FP4, quantize_groups
-from hwgen.sim.vectors import StreamVectors
+from hwgen.vectors import StreamVectors
 
 ROWS, K, GROUP, LANES = 4, 256, 32, 8
 rng = np.random.default_rng(7)
@@ -48,11 +48,10 @@ def matvec(rng: np.random.Generator, n: int) -> StreamVectors:
     y = np.array(expected, dtype=np.int64)
     model = config.model(arr["a"], arr["code"], arr["fmt"], arr["scale"], arr["group_last"], arr["last"])
     assert np.array_equal(model, y), "the PE's golden model disagrees with NumPy's matrix-vector product"
-    accepts, outs = config.schedule(arr["fmt"], arr["group_last"], arr["last"])
     return StreamVectors(
         inputs={"i": arr},
         expected={"o": y},
-        schedule={"i": accepts, "o": outs},
+        triggers={"o": ("i", np.flatnonzero(arr["last"]))},
         corners=[f"{ROWS}x{K} BitMoD-quantized matrix (group {GROUP}) times {max(1, n)} vectors"],
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import C, Module, Mux, Signal, Value
+from amaranth.hdl import C, Module, Mux, Signal, Value, signed
 
 from .numtype import NumType
 
@@ -65,3 +65,39 @@ def kept_adder_tree(
         for c in rest[1:]:
             extra = extra + c
     return level[0], extra
+
+
+def requantize(
+    m: Module,
+    acc: Value,
+    acc_width: int,
+    multiplier: int | Value,
+    shift: int | Value,
+    zero_point: int | Value,
+    lo: int | Value,
+    hi: int | Value,
+) -> Value:
+    """``clamp(zero_point + round_shift(acc · multiplier, shift), lo, hi)`` — the rule of
+    :mod:`hwgen.requant`, with ``round_shift`` coded as ``sign · (((|x| >> (shift − 1)) + 1) >> 1)``.
+
+    Every parameter is either a constant (an ``int``: the fixed core) or a run-time signal (the record
+    core: a 31-bit unsigned multiplier, a 6-bit shift, signed zero point and bounds). ``acc`` is a signed
+    ``acc_width``-bit value; the product is ``acc_width + 32`` bits, exact. Combinational."""
+    prod = Signal(signed(acc_width + 32), name="rq_prod")
+    m.d.comb += prod.eq(acc * multiplier)
+    mag = Signal(acc_width + 32, name="rq_mag")
+    m.d.comb += mag.eq(Mux(prod < 0, -prod, prod))
+    q = Signal(acc_width + 33, name="rq_q")
+    if isinstance(shift, int) and shift == 0:
+        m.d.comb += q.eq(mag)
+    else:
+        pre = Signal(acc_width + 32, name="rq_pre")
+        if isinstance(shift, int):
+            m.d.comb += [pre.eq(mag >> (shift - 1)), q.eq((pre + 1) >> 1)]
+        else:
+            m.d.comb += [pre.eq(mag >> (shift - 1)[: len(shift)]), q.eq(Mux(shift == 0, mag, (pre + 1) >> 1))]
+    rounded = Signal(signed(acc_width + 34), name="rq_rounded")
+    m.d.comb += rounded.eq(Mux(prod < 0, -q, q))
+    z = Signal(signed(acc_width + 35), name="rq_zp")
+    m.d.comb += z.eq(rounded + zero_point)
+    return Mux(z < lo, lo, Mux(z > hi, hi, z))

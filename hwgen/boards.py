@@ -26,14 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BoardError
+from .structure import FAMILIES
 
-#: Device families hwgen estimates and synthesizes for, with their Yosys pass.
-FAMILIES: dict[str, str] = {
-    "xc7": "Xilinx 7-series (DSP48E1, RAMB36E1)",
-    "xcup": "Xilinx UltraScale+ (DSP48E2, RAMB36E2, URAM288)",
-    "ecp5": "Lattice ECP5 (MULT18X18D, DP16KD 18 Kb EBR)",
-    "ice40": "Lattice iCE40 UltraPlus (SB_MAC16, SB_RAM40_4K, SB_SPRAM256KA)",
-}
 #: Native block-RAM size in Kb per family.
 BRAM_KBITS = {"xc7": 36, "xcup": 36, "ecp5": 18, "ice40": 4}
 

@@ -102,7 +102,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             f"  throughput   {t['ops_per_cycle']:g} ops/cycle, II {t['initiation_interval']}, "
             f"{t['throughput_gops']:.3f} GOP/s"
         )
-        print("  resources    " + ", ".join(f"{k.upper()} {v}" for k, v in r["resources"].items()))
+        res = r["resources"]
+        print("  resources    " + (", ".join(f"{k.upper()} {v}" for k, v in res.items()) if res else "not estimated"))
         if "gemm" in r:
             g = r["gemm"]
             print(
@@ -130,12 +131,7 @@ def _with_family(design, family: str):
     from .estimate import estimate
 
     m = design.manifest()
-    est = estimate(design.top, family)
-    m["estimate"] = {
-        "family": family,
-        "analytic": est.rounded(),
-        "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in est.breakdown.items()},
-    }
+    m["estimate"] = estimate(design.top, family).summary()
     return m
 
 

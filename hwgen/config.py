@@ -1,25 +1,55 @@
-"""Base class of block configurations and the checks they share.
+"""The block contract: what every generator in :mod:`hwgen.blocks` provides.
 
-A block config is a frozen, keyword-only dataclass. Its fields are the block's
-parameters; each field's ``metadata`` carries a one-line ``doc`` and, where
-useful, the ``allowed`` values as text (shown by ``hwgen blocks``). The config
-validates itself on construction, so an invalid config never exists.
+A block is a frozen, keyword-only dataclass deriving from :class:`BlockConfig`.
+Its fields are the block's parameters; each field's ``metadata`` carries a
+one-line ``doc`` and, where useful, the ``allowed`` values as text (shown by
+``hwgen blocks``). The config validates itself on construction, so an invalid
+config never exists. Every block implements, with these names and shapes:
 
-The config is also the block's entry point: it builds the Amaranth component
-(:meth:`BlockConfig.component`), runs the golden model, and gives the timing
-model. Subclasses implement those; see :mod:`hwgen.blocks.mac_pe` for the
-pattern.
+* :meth:`~BlockConfig.validate` — raise :class:`~hwgen.errors.ConfigError`
+  naming ``block.field`` for any value the generator cannot build;
+* :meth:`~BlockConfig.component` — the Amaranth ``wiring.Component`` with
+  ``amaranth.lib.stream`` valid/ready ports;
+* :meth:`~BlockConfig.model` — the golden model on raw integers (its
+  arguments are the block's input fields; exact semantics in its docstring);
+* :meth:`~BlockConfig.stimulus` — ``(rng, n, *, corners)`` → random vectors
+  plus corner cases with the golden model's responses
+  (:class:`~hwgen.vectors.StreamVectors`);
+* :meth:`~BlockConfig.cycle_model` — ``(vectors, *, arrivals)`` →
+  ``{port: [cycle of each beat]}``: when every input beat is taken and every
+  output beat first becomes valid (outputs always ready), exact;
+* :meth:`~BlockConfig.timing` — latency, initiation interval and throughput
+  for reports;
+* :meth:`~BlockConfig.features` — structural counts per sub-block for the
+  analytic estimator (:mod:`hwgen.structure`); ``None`` means "not
+  estimated";
+* :meth:`~BlockConfig.test_configs` — the block's configuration table, the
+  one set of configurations every verification level runs.
+
+A new block is one module (or folder) under ``hwgen/blocks/`` plus one line in
+:data:`hwgen.blocks.BLOCKS`; ``tests/test_contract.py`` proves that every
+registered block builds, lints, simulates, estimates and reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .errors import ConfigError
 from .numtype import NumType
+from .structure import Features
+from .vectors import StreamVectors
+
+#: input port -> first cycle each beat can be offered (e.g. from an off-chip memory model)
+Arrivals = dict[str, list[int]]
+#: port -> cycle of each beat: inputs when taken, outputs when first valid
+CycleModel = dict[str, list[int]]
 
 
 def param(default: Any, doc: str, allowed: str = "") -> Any:
@@ -66,15 +96,40 @@ class BlockConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming ``block.field`` for any bad value."""
 
-    def component(self):
+    def component(self) -> Any:
         """Build the Amaranth ``wiring.Component`` for this configuration."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}.component")
+
+    def model(self, *inputs: Any) -> Any:
+        """Golden model: the exact integer responses to the block's input fields (see each block)."""
+        raise NotImplementedError(f"{type(self).__name__}.model")
+
+    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True) -> StreamVectors:
+        """``n`` random cases (the block says what one case is) plus, with ``corners``, the corner cases,
+        with the golden model's responses."""
+        raise NotImplementedError(f"{type(self).__name__}.stimulus")
+
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """Exact cycle of every transfer of ``vectors`` with outputs always ready: input port -> the cycle
+        each beat is taken, output port -> the first cycle each beat is valid. ``arrivals`` gives, per
+        input port, the first cycle each beat is offered (default: every beat offered at once, full rate).
+        Cycle 0 is the first cycle with reset low."""
+        raise NotImplementedError(f"{type(self).__name__}.cycle_model")
 
     def timing(self) -> Timing:
-        """The cycle-exact timing model."""
-        raise NotImplementedError
+        """Latency, initiation interval and operations per beat, for reports."""
+        raise NotImplementedError(f"{type(self).__name__}.timing")
 
-    def check_outputs(self, vectors, outputs: dict) -> tuple[list[str], list[str]]:
+    def features(self, family: str) -> Features | None:
+        """Structural counts per sub-block for the analytic estimator; None: the block is not estimated."""
+        return None
+
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        """The block's configuration table: named configurations that every verification level runs."""
+        return {"default": cls()}
+
+    def check_outputs(self, vectors: StreamVectors, outputs: dict) -> tuple[list[str], list[str]]:
         """Block-level checks of decoded outputs beyond beat-by-beat equality.
 
         Returns ``(summary lines, problems)``; the default checks nothing more.
@@ -213,3 +268,17 @@ def check_range(where: str, value: int, lo: int, hi: int) -> None:
     """Raise unless ``lo <= value <= hi``."""
     if not lo <= value <= hi:
         raise ConfigError(where, f"{value} is out of range; allowed {lo}..{hi}")
+
+
+def pipeline_cycle_model(
+    in_port: str, out_port: str, beats: int, ends: Sequence[int], latency: int, arrivals: Arrivals | None
+) -> CycleModel:
+    """Cycle model of a pipeline that takes one beat per cycle and never stalls while its output is ready:
+    beat ``j`` is taken at ``max(arrival_j, taken_{j-1} + 1)``; the result completed by beat ``e`` (for each
+    ``e`` in ``ends``) is valid ``latency`` cycles after ``e`` was taken."""
+    offered = (arrivals or {}).get(in_port)
+    taken: list[int] = []
+    for j in range(beats):
+        t = j if not taken else taken[-1] + 1
+        taken.append(max(t, offered[j]) if offered is not None else t)
+    return {in_port: taken, out_port: [taken[e] + latency for e in ends]}

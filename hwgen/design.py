@@ -27,8 +27,7 @@ from . import __version__
 from .boards import Board, load_board
 from .config import BlockConfig
 from .errors import BoardError, ConfigError
-from .sim.packing import field_summary
-from .sim.vectors import stream_ports
+from .ports import field_summary, stream_ports
 from .verilog import sha256, to_verilog
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -155,11 +154,7 @@ class Design:
                 "throughput_gops": timing.throughput_ops_per_s(self.clock) / 1e9,
                 "notes": timing.notes,
             },
-            "estimate": {
-                "family": self.family,
-                "analytic": est.rounded(),
-                "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in est.breakdown.items()},
-            },
+            "estimate": est.summary(),
             "verilog_file": f"{self.name}.v",
             "verilog_sha256": sha256(self.verilog),
         }

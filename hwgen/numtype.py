@@ -145,6 +145,32 @@ class NumType:
         hi = min(self.max, np.iinfo(np.int64).max)
         return np.clip(arr, lo, hi).astype(np.int64)
 
+    def fold(self, values: np.ndarray | int, rule: Overflow) -> np.ndarray | int:
+        """Exact integers brought into this type by an overflow rule: ``wrap`` (two's complement),
+        ``saturate`` (clamp to ``[min, max]``) or ``error`` (must already fit; raises ``ValueError``
+        otherwise). A Python ``int`` gives an ``int``; arrays give arrays. This is the one golden rule
+        of every accumulator (``acc = fold(acc + x, rule)`` once per step)."""
+        if rule not in OVERFLOW_MODES:
+            raise ConfigError("overflow", f"{rule!r} is not one of {', '.join(OVERFLOW_MODES)}")
+        if isinstance(values, int | np.integer) and not isinstance(values, bool):
+            v = int(values)
+            if rule == "wrap":
+                return (v - self.min) % (1 << self.width) + self.min
+            if rule == "saturate":
+                return max(self.min, min(self.max, v))
+            if not self.min <= v <= self.max:
+                raise ValueError(f"{self}: {v} overflows the type with overflow='error'")
+            return v
+        if rule == "wrap":
+            return self.wrap(values)
+        if rule == "saturate":
+            return self.saturate(values)
+        arr = np.asarray(values)
+        if arr.size and (arr.min() < self.min or arr.max() > self.max):
+            bad = arr[(arr < self.min) | (arr > self.max)].flat[0]
+            raise ValueError(f"{self}: {bad} overflows the type with overflow='error'")
+        return arr
+
     def to_unsigned(self, values) -> np.ndarray:
         """Raw values as their bit patterns (unsigned integers of ``width`` bits)."""
         arr = np.asarray(values)

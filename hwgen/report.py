@@ -52,13 +52,14 @@ def utilization(resources: dict[str, float], board_name: str | None) -> list[dic
     return rows
 
 
-def comparison(analytic: dict[str, float], synth: dict[str, float] | None) -> list[dict[str, Any]]:
-    """Analytic vs synthesized per resource with the relative error (analytic - synth) / synth."""
+def comparison(analytic: dict[str, float] | None, synth: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Analytic vs synthesized per resource with the relative error (analytic - synth) / synth; ``analytic``
+    None (a block that is not estimated) gives None entries."""
     rows = []
     for key in RESOURCES:
-        a = analytic.get(key, 0)
+        a = None if analytic is None else analytic.get(key, 0)
         s = None if synth is None else synth.get(key, 0)
-        err = None if s is None else (0.0 if a == s else ((a - s) / s * 100 if s else float("inf")))
+        err = None if s is None or a is None else (0.0 if a == s else ((a - s) / s * 100 if s else float("inf")))
         rows.append({"resource": key.upper(), "analytic": a, "synth": s, "error_pct": err})
     return rows
 
@@ -66,7 +67,7 @@ def comparison(analytic: dict[str, float], synth: dict[str, float] | None) -> li
 def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
     """Everything the report templates use."""
     used = synth.resources if synth is not None else manifest["estimate"]["analytic"]
-    util = utilization(used, manifest.get("board"))
+    util = utilization(used, manifest.get("board")) if used is not None else []
     board = load_board(manifest["board"]) if manifest.get("board") else None
     clock = manifest["clock_mhz"]
     est_clock = min(clock, pnr.fmax_mhz) if pnr is not None else clock
@@ -76,7 +77,7 @@ def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
     return {
         "m": manifest,
         "util": util,
-        "fits": all(r["fits"] for r in util),
+        "fits": all(r["fits"] for r in util) if util else None,
         "board": board,
         "synth": synth,
         "pnr": pnr,

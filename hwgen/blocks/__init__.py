@@ -1,7 +1,8 @@
 """The block library: every generator hwgen offers, by registry name.
 
-Each block is a :class:`~hwgen.config.BlockConfig` subclass that builds its
-Amaranth component, runs its golden model and gives its timing model.
+Each block is a :class:`~hwgen.config.BlockConfig` subclass meeting the block
+contract (see :mod:`hwgen.config`). A new block is one module or folder here
+plus one line in :data:`BLOCKS`.
 """
 
 from __future__ import annotations
@@ -9,23 +10,26 @@ from __future__ import annotations
 from ..config import BlockConfig
 from ..errors import ConfigError
 from .bitserial import BitSerialPEConfig
-from .gemm_core import GemmCoreConfig
-from .lowbit_pes import MixPEConfig, OliveMACConfig, TernaryPEConfig
+from .gemm import GemmCoreConfig, RecordCoreConfig
+from .lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
-from .record_core import RecordCoreConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
 
+#: Registry name -> config class of every block.
 BLOCKS: dict[str, type[BlockConfig]] = {
-    MacPEConfig.block_name: MacPEConfig,
-    SystolicArrayConfig.block_name: SystolicArrayConfig,
-    SparseChainConfig.block_name: SparseChainConfig,
-    BitSerialPEConfig.block_name: BitSerialPEConfig,
-    MixPEConfig.block_name: MixPEConfig,
-    OliveMACConfig.block_name: OliveMACConfig,
-    TernaryPEConfig.block_name: TernaryPEConfig,
-    GemmCoreConfig.block_name: GemmCoreConfig,
-    RecordCoreConfig.block_name: RecordCoreConfig,
+    cls.block_name: cls
+    for cls in (
+        MacPEConfig,
+        SystolicArrayConfig,
+        SparseChainConfig,
+        BitSerialPEConfig,
+        MixPEConfig,
+        OliveMACConfig,
+        TernaryPEConfig,
+        GemmCoreConfig,
+        RecordCoreConfig,
+    )
 }
 
 

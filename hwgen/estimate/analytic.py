@@ -1,7 +1,7 @@
 """Analytic (instant) resource estimates from block parameters.
 
 ``estimate(config, family)`` evaluates the block's structural features
-(:mod:`hwgen.estimate.model`) against coefficients calibrated on Yosys
+(:meth:`hwgen.config.BlockConfig.features`, built from :mod:`hwgen.structure`) against coefficients calibrated on Yosys
 (``coefficients.json``, written by ``bench/calibrate.py``), per sub-block, so
 reports can show where the resources go. DSP counts are exact mapping rules.
 A block or family without calibrated coefficients falls back to textbook
@@ -15,10 +15,9 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..boards import FAMILIES
 from ..config import BlockConfig
 from ..errors import ConfigError
-from . import model
+from ..structure import FAMILIES
 from .calibration import FITTED, load_coefficients
 
 #: Bits covered by one carry cell (CARRY4 / CARRY8 / CCU2C / SB_CARRY), for the fallback model.
@@ -32,6 +31,8 @@ FALLBACK = {
         "sat_bits": 1.5,
         "srl_lines": 1.0,
         "readout_bits": 0.5,
+        "mux_bits": 0.5,
+        "mem_bits": 1 / 32,
         "pe_sat_bits": 1.5,
         "term_mux_bits": 1.0,
         "decode_outputs": 1.0,
@@ -53,6 +54,7 @@ class Resources:
     bram: float = 0
     carry: float = 0
     calibrated: bool = True
+    estimated: bool = True
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def add(self, part: str, **counts: float) -> None:
@@ -63,6 +65,22 @@ class Resources:
 
     def rounded(self) -> dict[str, int]:
         return {k: int(round(getattr(self, k))) for k in ("lut", "ff", "dsp", "bram", "carry")}
+
+    @property
+    def status(self) -> str:
+        """``calibrated``, ``uncalibrated`` (textbook costs per feature) or ``not estimated``."""
+        if not self.estimated:
+            return "not estimated"
+        return "calibrated" if self.calibrated else "uncalibrated"
+
+    def summary(self) -> dict:
+        """The manifest's ``estimate`` entry: family, status, rounded counts (None if not estimated), breakdown."""
+        return {
+            "family": self.family,
+            "status": self.status,
+            "analytic": self.rounded() if self.estimated else None,
+            "breakdown": {k: {r: round(n, 1) for r, n in v.items()} for k, v in self.breakdown.items()},
+        }
 
 
 def check_family(family: str) -> None:
@@ -85,10 +103,9 @@ def _fallback_cost(resource: str, feature: str) -> float:
 def estimate(config: BlockConfig, family: str) -> Resources:
     """Analytic resource estimate of ``config`` on ``family`` (microseconds; no synthesis)."""
     check_family(family)
-    try:
-        feats = model.features(config, family)
-    except KeyError:
-        raise ConfigError("estimate", f"no analytic estimator for block {config.block_name!r}") from None
+    feats = config.features(family)
+    if feats is None:  # the block gives no features: reported as "not estimated", never a failure
+        return Resources(family=family, calibrated=False, estimated=False)
     coefs = _coefficients().get("blocks", {}).get(config.block_name, {}).get(family)
     res = Resources(family=family, calibrated=coefs is not None)
     for part, values in feats.items():

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..numtype import Int, NumType
+from ..requant import requantize
 
 OPS = ("input", "gemm", "relu", "requant", "add")
 
@@ -41,8 +42,8 @@ class Task:
     rows: int = 0
     cols: int = 0
     dtype: NumType = Int(8)
-    weight: np.ndarray | None = None  # gemm: [K, N] raw integers
-    weight_type: NumType = Int(8)
+    weights: np.ndarray | None = None  # gemm: [K, N] raw integers
+    weight: NumType = Int(8)  # gemm: the weights' number type
     overflow: str = "wrap"
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -54,7 +55,7 @@ class Task:
     @property
     def macs(self) -> int:
         if self.op == "gemm":
-            return self.rows * self.weight.shape[0] * self.cols
+            return self.rows * self.weights.shape[0] * self.cols
         return 0
 
     @property
@@ -83,16 +84,18 @@ class TaskGraph:
         self,
         name: str,
         x: str,
-        weight,
+        weights: np.ndarray,
         *,
         acc: NumType = Int(32),
-        weight_type: NumType = Int(8),
+        weight: NumType = Int(8),
         overflow: str = "wrap",
     ) -> str:
-        w = np.asarray(weight)
+        """``Y = x · weights`` (``weights [K, N]`` raw integers of type ``weight``), exact, brought into ``acc``
+        by ``overflow``."""
+        w = np.asarray(weights)
         if w.ndim != 2:
-            raise ConfigError(f"graph.{name}", f"weight must be a [K, N] matrix, not {w.ndim}-D")
-        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, weight_type, overflow))
+            raise ConfigError(f"graph.{name}", f"weights must be a [K, N] matrix, not {w.ndim}-D")
+        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, weight, overflow))
 
     def relu(self, name: str, x: str) -> str:
         return self._add(Task(name, "relu", [x]))
@@ -165,15 +168,15 @@ class TaskGraph:
             src = [self.tasks[i] for i in t.inputs]
             x = src[0]
             if t.op == "gemm":
-                if x.cols != t.weight.shape[0]:
+                if x.cols != t.weights.shape[0]:
                     raise ConfigError(
                         f"graph.{n}",
                         f"shape mismatch: input {x.name} is {x.rows}×{x.cols} but the "
-                        f"weight is {t.weight.shape[0]}×{t.weight.shape[1]} "
-                        f"({x.cols} != {t.weight.shape[0]})",
+                        f"weight is {t.weights.shape[0]}×{t.weights.shape[1]} "
+                        f"({x.cols} != {t.weights.shape[0]})",
                     )
                 t.rows = x.rows
-                t.weight_type.array(t.weight)
+                t.weight.array(t.weights)
             elif t.op in ("relu", "requant"):
                 t.rows, t.cols = x.rows, x.cols
                 if t.op == "relu":
@@ -205,23 +208,14 @@ class TaskGraph:
                 continue
             x = env[t.inputs[0]]
             if t.op == "gemm":
-                y = x.astype(object) @ t.weight.astype(object)
-                y = t.dtype.wrap(y) if t.overflow == "wrap" else t.dtype.saturate(y)
+                y = x.astype(object) @ t.weights.astype(object)
+                y = t.dtype.fold(y, t.overflow)
             elif t.op == "relu":
                 y = np.maximum(x, 0)
             elif t.op == "requant":
                 p = t.params
-                y = t.dtype.saturate(p["zero_point"] + round_shift(x.astype(object) * p["multiplier"], p["shift"]))
+                y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype)
             else:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
-
-
-def round_shift(x, n: int):
-    """``x / 2^n`` rounded half away from zero (exact integers)."""
-    if n == 0:
-        return x
-    half = 1 << (n - 1)
-    f = np.vectorize(lambda v: (v + half) >> n if v >= 0 else -((-v + half) >> n), otypes=[object])
-    return f(np.asarray(x, dtype=object))

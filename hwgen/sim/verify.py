@@ -10,17 +10,30 @@ phase, and the same checker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..config import BlockConfig
-from ..design import Design
+from ..vectors import StreamVectors
 from .amaranth_sim import run_amaranth
 from .check import DEFAULT_PHASES, Verdict, check_run
-from .engine import Phase
+from .raw import to_raw
 from .runner import run_cocotb
-from .vectors import StreamVectors, to_raw
+from .streams import Phase
+
+
+class Built(Protocol):
+    """What the Verilog-level checks need of a design (:class:`hwgen.design.Design` is one)."""
+
+    name: str
+    top: BlockConfig
+    verilog: str
+    stimulus: Callable[..., Any] | None
+
+    def component(self) -> Any: ...
 
 
 def make_vectors(config: BlockConfig, vectors: int, seed: int) -> StreamVectors:
@@ -44,7 +57,7 @@ def verify_amaranth(
 
 
 def verify_cocotb(
-    design: Design,
+    design: Built,
     *,
     sim: str = "verilator",
     vectors: int = 1000,

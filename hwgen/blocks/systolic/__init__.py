@@ -3,6 +3,7 @@
 from .array import OutputStationaryArray, WeightStationaryArray
 from .config import SystolicArrayConfig, mac_fold
 from .gemm import Gemm, assemble, gemm_cycles, gemm_vectors, golden_gemm
+from .testdata import random_gemms
 
 __all__ = [
     "SystolicArrayConfig",
@@ -13,5 +14,6 @@ __all__ = [
     "golden_gemm",
     "assemble",
     "gemm_cycles",
+    "random_gemms",
     "mac_fold",
 ]

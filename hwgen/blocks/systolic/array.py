@@ -20,34 +20,17 @@ state are reset.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from typing import TYPE_CHECKING
+
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import SystolicArrayConfig
+from ...pipeline import delay, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 
-
-def delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
-    """``value`` delayed by ``cycles`` advancing cycles (a reset-less shift register)."""
-    for k in range(cycles):
-        value = register(m, value, advance, f"{name}_d{k}")
-    return value
-
-
-def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool = False) -> Signal:
-    """One pipeline register enabled by ``advance`` (reset-less unless ``reset``)."""
-    reg = Signal(value.shape(), name=name, reset_less=not reset)
-    with m.If(advance):
-        m.d.sync += reg.eq(value)
-    return reg
-
-
-def valid_delay(m: Module, valid: Value, cycles: int, advance: Value, name: str) -> Value:
-    """A reset valid bit delayed by ``cycles`` advancing cycles."""
-    for k in range(cycles):
-        valid = register(m, valid, advance, f"{name}_d{k}", reset=True)
-    return valid
+if TYPE_CHECKING:
+    from .config import SystolicArrayConfig
 
 
 class WeightStationaryArray(wiring.Component):
@@ -73,7 +56,7 @@ class WeightStationaryArray(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         cfg, pe = self.config, self.config.pe
         R, C, NI, NJ = cfg.rows, cfg.cols, cfg.tile_rows, cfg.tile_cols
         m = Module()
@@ -165,7 +148,7 @@ class OutputStationaryArray(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         cfg, pe = self.config, self.config.pe
         R, C = cfg.rows, cfg.cols
         m = Module()

@@ -32,10 +32,15 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from ...config import BlockConfig, Timing, check_range, param
+from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...numtype import Int, NumType
+from ...structure import Features, add, delay_line, dsp_tiles, merge
+from ...vectors import StreamVectors
 from ..mac_pe import MacPEConfig
+from . import testdata
+from .array import OutputStationaryArray, WeightStationaryArray
+from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import tile_spans
 
 Dataflow = Literal["weight_stationary", "output_stationary"]
@@ -138,9 +143,7 @@ class SystolicArrayConfig(BlockConfig):
         """WS: cycles from the last activation row of a tile to the first weight row of the next."""
         return self.tile_cols
 
-    def component(self):
-        from .array import OutputStationaryArray, WeightStationaryArray
-
+    def component(self) -> WeightStationaryArray | OutputStationaryArray:
         return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
 
     def timing(self) -> Timing:
@@ -166,8 +169,21 @@ class SystolicArrayConfig(BlockConfig):
         """Golden model: ``acc0 [M,N]`` folded with ``a [M,K] · w [K,N]`` in k order with the PE's rule."""
         return mac_fold(self.pe, acc0, a, w)
 
-    def schedule(self, tiles: list[int]) -> tuple[list[list[int]], list[int]]:
-        """Cycle model at full rate for a sequence of tiles.
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """The tiles of ``vectors`` (WS: activation rows per weight tile, from ``a.last``; OS: K beats per
+        tile, from ``i.last``) through :meth:`tile_cycles`; inputs from memory are not modelled."""
+        if arrivals:
+            raise ConfigError(self.where("cycle_model"), "the array's cycle model assumes inputs at full rate")
+        port = "a" if self.ws else "i"
+        ends = np.flatnonzero(vectors.field(port, "last"))
+        tiles = np.diff(np.concatenate([[-1], ends])).tolist()
+        accepts, outs = self.tile_cycles(tiles)
+        if self.ws:
+            return {"w": accepts[0], "a": accepts[1], "o": outs}
+        return {"i": accepts[0], "o": outs}
+
+    def tile_cycles(self, tiles: list[int]) -> tuple[list[list[int]], list[int]]:
+        """The cycle model for a sequence of tiles at full rate.
 
         Args:
             tiles: WS: activation rows per weight tile; OS: K (beats) per tile.
@@ -198,10 +214,8 @@ class SystolicArrayConfig(BlockConfig):
             outs += [prev_last + self.os_latency(i) for i in range(self.rows)]
         return [acc], outs
 
-    def check_outputs(self, vectors, outputs: dict) -> tuple[list[str], list[str]]:
+    def check_outputs(self, vectors: StreamVectors, outputs: dict) -> tuple[list[str], list[str]]:
         """Reassemble every GEMM's C from the output rows and compare with the NumPy GEMM."""
-        from .gemm import assemble, golden_gemm
-
         plan = vectors.extra.get("plan")
         if plan is None:
             return [], []
@@ -227,37 +241,67 @@ class SystolicArrayConfig(BlockConfig):
         return lines, problems
 
     # ----------------------------------------------------------- stimulus
-    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True):
+    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True) -> StreamVectors:
         """Random GEMMs (M, K, N not multiples of the array) plus extreme-value GEMMs, tiled for the array.
 
         ``n`` is the number of random output elements to aim for (≥ n results
         are checked); corner GEMMs use the most negative / most positive
         operands and all-ones bit patterns.
         """
-        from .gemm import gemm_vectors, random_gemms
+        return gemm_vectors(self, testdata.random_gemms(self, rng, n, corners=corners))
 
-        return gemm_vectors(self, random_gemms(self, rng, n, corners=corners))
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.configs()
+
+    # ----------------------------------------------------------- estimate
+    def features(self, family: str) -> Features:
+        R, C, pe = self.rows, self.cols, self.pe
+        wa, wb, A = pe.act.width, pe.weight.width, pe.acc.width
+        NI, NJ = self.tile_rows, self.tile_cols
+        tiles = dsp_tiles(wa, wb, family)
+        feat: Features = {}
+        if tiles:
+            add(feat, "PEs", dsp=R * C * tiles)
+        else:
+            add(feat, "PEs", lut_mul=R * C * wa * wb, lut_mul_pes=R * C)
+        add(feat, "PEs", pe_acc_bits=R * C * A)
+        if pe.overflow == "saturate":
+            add(feat, "PEs", pe_sat_bits=R * C * A)
+        rows = tile_spans(R, self.tile)
+        cols = tile_spans(C, self.tile)
+        if self.ws:
+            add(feat, "mesh registers", pipe_reg_bits=R * (NJ - 1) * wa, inner_tile_pes=R * C - NI * C)
+            for I, (_, nr) in enumerate(rows):
+                merge(feat, "skew / de-skew", delay_line(family, nr * wa, I))
+            for J, (_, nc) in enumerate(cols):
+                if self.psum_input:
+                    merge(feat, "skew / de-skew", delay_line(family, nc * A, J))
+                merge(feat, "skew / de-skew", delay_line(family, nc * A, NJ - 1 - J))
+            add(feat, "input register", in_reg_bits=R * wa + (C * A if self.psum_input else 0))
+            add(feat, "control", ctrl=1, ctrl_rows=R, valid_bits=NI + NJ)
+        else:
+            add(feat, "mesh registers", pipe_reg_bits=R * (C - 1) * (wa + 2) + (R - 1) * C * wb)
+            for r in range(R):
+                merge(feat, "skew / de-skew", delay_line(family, wa, r))
+                merge(feat, "skew / de-skew", delay_line(family, 2, r))
+            for c in range(C):
+                merge(feat, "skew / de-skew", delay_line(family, wb, c))
+                merge(feat, "skew / de-skew", delay_line(family, A, C - 1 - c))
+            add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
+            add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
+            add(feat, "control", ctrl=1, valid_bits=C)
+        return feat
 
 
-def mac_fold(pe: MacPEConfig, acc0, a, w) -> np.ndarray:
-    """``acc = acc0; for k: acc = f(acc + a[:, k] ⊗ w[k, :])`` with exact integers (see module doc)."""
+def mac_fold(pe: MacPEConfig, acc0: np.ndarray, a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``acc = acc0; for k: acc = pe.acc.fold(acc + a[:, k] ⊗ w[k, :], pe.overflow)`` with exact integers."""
     a = pe.act.array(a)
     w = pe.weight.array(w)
     need = NumType.fitting(min(pe.acc.min, 0) + pe.product_type.min, max(pe.acc.max, 0) + pe.product_type.max)
     dt = np.int64 if need.width <= 62 else object
     acc = np.array(acc0, dtype=dt)
     a, w = a.astype(dt), w.astype(dt)
-    lo, hi, span = pe.acc.min, pe.acc.max, 1 << pe.acc.width
     for k in range(a.shape[1]):
-        acc = acc + a[:, k : k + 1] * w[k : k + 1, :]
-        if pe.overflow == "saturate":
-            acc = (
-                np.clip(acc, lo, hi)
-                if dt is np.int64
-                else np.vectorize(lambda v: max(lo, min(hi, v)), otypes=[object])(acc)
-            )
-        elif pe.overflow == "wrap":
-            acc = (acc - lo) % span + lo
-        elif acc.size and (acc.min() < lo or acc.max() > hi):
-            raise ValueError(f"accumulation overflowed {pe.acc} with overflow='error' (K beyond max_len?)")
+        acc = pe.acc.fold(acc + a[:, k : k + 1] * w[k : k + 1, :], pe.overflow)
     return acc

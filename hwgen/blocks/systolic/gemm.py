@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import ConfigError
-from ...sim.stimuli import biased
-from ...sim.vectors import StreamVectors
-from .config import SystolicArrayConfig, mac_fold
+from ...vectors import StreamVectors
+
+if TYPE_CHECKING:
+    from .config import SystolicArrayConfig
 
 
 @dataclass
@@ -84,7 +86,7 @@ def check_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> None:
 def golden_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The GEMM golden model: ``C[i, j] = fold_k f(acc + A[i, k]·B[k, j])`` from 0."""
     acc0 = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
-    return mac_fold(cfg.pe, acc0, a, b)
+    return cfg.fold(acc0, a, b)
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -126,8 +128,6 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
         a_fields["last"] = np.concatenate(last)
         inputs = {"w": {"w": np.concatenate(w_rows)}, "a": a_fields}
         expected = {"o": np.concatenate(outs) if outs else zero_acc}
-        accepts, out_cycles = cfg.schedule(plan.tiles)
-        schedule = {"w": accepts[0], "a": accepts[1], "o": out_cycles}
         triggers = {"o": ("a", np.arange(len(a_fields["last"])))}
     else:
         a_cols, w_rows, last, outs = [], [], [], []
@@ -150,14 +150,11 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
             plan.blocks.append(blocks)
         inputs = {"i": {"a": np.concatenate(a_cols), "w": np.concatenate(w_rows), "last": np.concatenate(last)}}
         expected = {"o": np.concatenate(outs) if outs else zero_acc}
-        accepts, out_cycles = cfg.schedule(plan.tiles)
-        schedule = {"i": accepts[0], "o": out_cycles}
         ends = np.flatnonzero(inputs["i"]["last"])
         triggers = {"o": ("i", np.repeat(ends, R))}
     vec = StreamVectors(
         inputs=inputs,
         expected=expected,
-        schedule=schedule,
         triggers=triggers,
         corners=[g.name for g in gemms if g.name != "random"],
     )
@@ -180,64 +177,6 @@ def assemble(cfg: SystolicArrayConfig, plan: GemmPlan, rows: np.ndarray) -> list
     return results
 
 
-def random_gemms(
-    cfg: SystolicArrayConfig,
-    rng: np.random.Generator,
-    n: int,
-    *,
-    corners: bool = True,
-) -> list[Gemm]:
-    """Random GEMMs totalling at least ``n`` result elements, plus corner GEMMs.
-
-    Shapes: K and N (and M for output-stationary) are chosen not to be
-    multiples of the array's R and C when the array is wider than 1; values
-    are uniform with a quarter replaced by edge values (min, max, 0, ±1).
-    """
-    R, C, pe = cfg.rows, cfg.cols, cfg.pe
-    kmax = pe.max_len if pe.overflow == "error" else 10**9
-    if cfg.ws and not cfg.psum_input:
-        kmax = min(kmax, R)
-
-    def odd(base: int, limit: int) -> int:
-        """A size in 1..~2.5·base that is not a multiple of base (when base > 1)."""
-        v = int(rng.integers(1, max(2, int(2.5 * base) + 2)))
-        if base > 1 and v % base == 0:
-            v += 1
-        return max(1, min(v, limit))
-
-    gemms: list[Gemm] = []
-    if corners:
-        A, W = pe.act, pe.weight
-        k = min(kmax, 2 * R + 1)
-        m, nn = min(R + 1, 2 * R + 1), C + 1 if C > 1 else 1
-        for name, av, wv in (
-            ("zeros", 0, 0),
-            ("min×min (most negative squared)", A.min, W.min),
-            ("max×max", A.max, W.max),
-            ("min×max", A.min, W.max),
-            ("all-ones bits", -1 if A.signed else A.max, -1 if W.signed else W.max),
-        ):
-            gemms.append(Gemm(np.full((m, k), av, dtype=np.int64), np.full((k, nn), wv, dtype=np.int64), name))
-        kk = min(kmax, 4096)
-        gemms.append(
-            Gemm(
-                np.full((2, kk), A.min, dtype=np.int64),
-                np.full((kk, max(1, C - 1)), W.min, dtype=np.int64),
-                f"min×min over K={kk} (accumulator bound)",
-            )
-        )
-    total = 0
-    while total < n:
-        M = odd(R, 4 * R + 3) if not cfg.ws else int(rng.integers(1, 2 * R + 4))
-        K = odd(R, kmax)
-        N = odd(C, 4 * C + 3)
-        a = biased(rng, pe.act, (M, K))
-        b = biased(rng, pe.weight, (K, N))
-        gemms.append(Gemm(a, b, "random"))
-        total += M * N
-    return gemms
-
-
 def gemm_cycles(cfg: SystolicArrayConfig, M: int, K: int, N: int) -> dict[str, float]:
     """Exact cycles (cycle model) and PE utilization of one tiled GEMM at full rate."""
     R, C = cfg.rows, cfg.cols
@@ -247,7 +186,7 @@ def gemm_cycles(cfg: SystolicArrayConfig, M: int, K: int, N: int) -> dict[str, f
     else:
         tiles = [K] * (math.ceil(M / R) * math.ceil(N / C))
         util = M * N / (math.ceil(M / R) * R * math.ceil(N / C) * C)
-    accepts, outs = cfg.schedule(tiles)
+    accepts, outs = cfg.tile_cycles(tiles)
     first = min(a[0] for a in accepts if a)
     total = outs[-1] - first + 1
     macs = M * K * N

@@ -19,11 +19,12 @@ is read out through its column's one-hot read-out bus one cycle later.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Module, Mux, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...hierarchy import add_shared
+from ...pipeline import register
 from ..mac_pe import MacPEConfig
 from .tile import OutputStationaryTile, WeightStationaryTile
 
@@ -31,14 +32,6 @@ from .tile import OutputStationaryTile, WeightStationaryTile
 def tile_spans(n: int, tile: int) -> list[tuple[int, int]]:
     """``(start, size)`` of each tile along a dimension of ``n`` PEs."""
     return [(s, min(tile, n - s)) for s in range(0, n, tile)]
-
-
-def register(m: Module, value: Value, advance: Value, name: str) -> Signal:
-    """A reset-less pipeline register of ``value`` enabled by ``advance``."""
-    reg = Signal(value.shape(), name=name, reset_less=True)
-    with m.If(advance):
-        m.d.sync += reg.eq(value)
-    return reg
 
 
 def _key(kind: str, pe: MacPEConfig, rows: int, cols: int, tile: int) -> str:

@@ -1,4 +1,4 @@
-"""Pack field values into stream payload bits and back.
+"""Stream ports of a component and their payload bits: find the ports, pack field values and unpack them.
 
 A stream payload in the generated Verilog is one flat port (``i__payload``).
 Test vectors are kept per field (``{"a": array[beats, lanes], "last":
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from amaranth.hdl import Shape
-from amaranth.lib import data
+from amaranth.lib import data, wiring
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,19 @@ def field_summary(shape: Any) -> list[dict[str, Any]]:
             continue
         out.append({"field": name, "offset": leaf.offset, "width": leaf.width, "signed": leaf.signed, "count": 1})
     return out
+
+
+def payload_shape(component: wiring.Component, port: str) -> Any:
+    """The Amaranth shape (layout) of a stream port's payload."""
+    return getattr(component, port).payload.shape()
+
+
+def stream_ports(component: wiring.Component) -> tuple[list[str], list[str]]:
+    """Names of the component's input and output stream ports, in signature order."""
+    ins, outs = [], []
+    for name, member in component.signature.members.items():
+        if member.is_signature and {"payload", "valid", "ready"} <= set(member.signature.members.keys()):
+            # an In(stream) member's signature is already flipped: its payload flows In
+            flow = member.signature.members["payload"].flow
+            (ins if flow == wiring.In else outs).append(name)
+    return ins, outs

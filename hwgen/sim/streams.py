@@ -1,4 +1,4 @@
-"""Simulator-independent stream test engine: drivers, monitors, in-order checker.
+"""Simulator-independent stream drivers and monitors: one phase of a verification run, cycle by cycle.
 
 The same engine runs inside cocotb (on the generated Verilog) and inside the
 Amaranth simulator, so both levels push identical stimulus with identical
@@ -23,10 +23,12 @@ cycle each output beat was offered) and ``taken[port]`` for outputs.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..bandwidth import transfer_cycles
+from ..errors import ConfigError
 
 
 @dataclass
@@ -38,12 +40,6 @@ class Phase:
     out_stall: float = 0.0  # probability an output deasserts ready in a cycle
     seed: int = 1
     memory: OffchipMemory | None = None  # inputs read from an off-chip memory model (no random gaps)
-
-
-def bytes_in_by(beat: int, beat_bytes: int, bytes_per_cycle: float) -> int:
-    """Cycles for ``bytes_per_cycle`` to move beats ``0..beat`` of ``beat_bytes`` bytes each:
-    ``ceil((beat + 1) · beat_bytes / bytes_per_cycle)`` (the off-chip memory models' bandwidth rule)."""
-    return int(math.ceil((beat + 1) * beat_bytes / bytes_per_cycle - 1e-12))
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,6 @@ class OffchipMemory:
     beat_bytes: int = 1
 
     def __post_init__(self) -> None:
-        from ..errors import ConfigError
-
         if not self.bytes_per_cycle > 0:
             raise ConfigError("memory.bytes_per_cycle", f"{self.bytes_per_cycle!r} must be > 0")
         if self.latency < 0:
@@ -69,7 +63,7 @@ class OffchipMemory:
 
     def available(self, beat: int) -> int:
         """First cycle beat ``beat`` (0-based) can be offered."""
-        return self.latency + bytes_in_by(beat, self.beat_bytes, self.bytes_per_cycle) - 1
+        return self.latency + transfer_cycles(beat + 1, self.beat_bytes, self.bytes_per_cycle) - 1
 
     def arrivals(self, beats: int) -> list[int]:
         return [self.available(j) for j in range(beats)]

@@ -1,0 +1,161 @@
+"""BitMoD bit-serial PE hardware: digit decoders, lane muxes, Horner beat sums, group dequantizers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...arith import kept_adder_tree
+
+if TYPE_CHECKING:
+    from .config import BitSerialPEConfig
+
+
+class BitSerialPE(wiring.Component):
+    """The bit-serial PE array hardware; see the module docstring."""
+
+    def __init__(self, config: BitSerialPEConfig):
+        self.config = cfg = config
+        R, L = cfg.rows, cfg.lanes
+        beat = data.StructLayout(
+            {
+                "a": data.ArrayLayout(cfg.act.shape, L),
+                "code": data.ArrayLayout(data.ArrayLayout(cfg.code_bits, L), R),
+                "fmt": data.ArrayLayout(cfg.fmt_bits, R),
+                "scale": data.ArrayLayout(cfg.scale_bits, R),
+                "group_last": 1,
+                "last": 1,
+            }
+        )
+        super().__init__(
+            {"i": In(stream.Signature(beat)), "o": Out(stream.Signature(data.ArrayLayout(cfg.total_type.shape, R)))}
+        )
+
+    def elaborate(self, platform: object) -> Module:
+        cfg = self.config
+        R, L, D = cfg.rows, cfg.lanes, cfg.dequant_cycles
+        m = Module()
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+
+        # ---- the beat being processed and its digit counter (counts down: digit t has weight 4^t)
+        cur = Signal(self.i.p.shape(), reset_less=True)
+        cur_valid = Signal()
+        t = Signal(range(max(d.cycles for d in cfg.dts)), name="digit")
+        on_last_term = cur_valid & (t == 0)
+        ends_group = cur.group_last | cur.last
+
+        # ---- dequantizer state (shared control, one datapath per row)
+        dq_busy = Signal(range(D + 1))
+        dq_free = (dq_busy == 0) | (dq_busy == 1)  # free, or finishing this cycle
+        step = cur_valid & advance & ~(on_last_term & ends_group & ~dq_free)
+        finish = step & on_last_term
+        handoff = finish & ends_group
+        m.d.comb += self.i.ready.eq(advance & (~cur_valid | finish))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [cur.eq(self.i.p), cur_valid.eq(1), t.eq(self._beat_cycles(m, self.i.p.fmt) - 1)]
+        with m.Elif(finish):
+            m.d.sync += cur_valid.eq(0)
+        with m.Elif(step):
+            m.d.sync += t.eq(t - 1)
+
+        # ---- per row: lane digits -> adder tree -> Horner beat sum -> group accumulator
+        dq_last = Signal()  # the group being dequantized ends the output row
+        emit = Signal()
+        results = []
+        for r in range(R):
+            terms, negs = [], []
+            for ln in range(L):
+                mult, neg = self._lane_digit(m, f"r{r}_l{ln}", t, cur.code[r][ln], cur.fmt[r])
+                a = cur.a[ln]
+                mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
+                m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
+                terms.append(Mux(neg, ~mag, mag))  # ~mag = -mag - 1: the 1 comes back as a carry
+                negs.append(neg)
+            tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
+            beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
+            beat_new = Signal(cfg.beat_type.shape, name=f"beat_new_r{r}")
+            m.d.comb += beat_new.eq((beat_acc << 2) + tree + carry)
+            with m.If(step):
+                m.d.sync += beat_acc.eq(Mux(on_last_term, 0, beat_new))
+            beat_sum = beat_new
+            group_acc = Signal(cfg.group_type.shape, name=f"group_r{r}", reset_less=True)
+            group_new = Signal(cfg.group_type.shape, name=f"group_new_r{r}")
+            m.d.comb += group_new.eq(group_acc + beat_sum)
+            with m.If(finish):
+                m.d.sync += group_acc.eq(Mux(handoff, 0, group_new))
+            # dequantizer: total += group_sum * scale
+            total = Signal(cfg.total_type.shape, name=f"total_r{r}", reset_less=True)
+            dq_scale = Signal(cfg.scale_bits, name=f"dq_scale_r{r}", reset_less=True)
+            new_total = Signal(cfg.total_type.shape, name=f"total_new_r{r}")
+            if cfg.dequant == "serial":
+                # LSB first, straight into the total: cycle i adds (scale bit i) · group_sum · 2^i
+                dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}", reset_less=True)
+                m.d.comb += new_total.eq(total + Mux(dq_scale[0], dq_sum, 0))
+                with m.If(advance & (dq_busy > 0)):
+                    m.d.sync += [
+                        dq_sum.eq(dq_sum << 1),
+                        dq_scale.eq(dq_scale >> 1),
+                        total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total)),
+                    ]
+            else:
+                dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
+                m.d.comb += new_total.eq(total + dq_sum * dq_scale)
+                with m.If(advance & (dq_busy == 1)):
+                    m.d.sync += total.eq(Mux(dq_last, 0, new_total))
+            with m.If(handoff):
+                m.d.sync += [dq_sum.eq(group_new), dq_scale.eq(cur.scale[r])]
+            results.append(new_total)
+
+        with m.If(handoff):
+            m.d.sync += [dq_busy.eq(D), dq_last.eq(cur.last)]
+        with m.Elif(advance & (dq_busy > 0)):
+            m.d.sync += dq_busy.eq(dq_busy - 1)
+        # ---- output
+        m.d.comb += emit.eq(advance & (dq_busy == 1) & dq_last)
+        out = Signal(self.o.p.shape(), reset_less=True)
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(emit):
+            m.d.sync += [self.o.valid.eq(1)] + [out[r].eq(results[r]) for r in range(R)]
+        m.d.comb += self.o.payload.eq(out)
+        return m
+
+    def _beat_cycles(self, m: Module, fmts) -> Value:
+        """Cycles of a beat whose rows have formats ``fmts``: the most over its rows."""
+        cfg = self.config
+        per_row = []
+        for r in range(cfg.rows):
+            c = Signal(range(max(d.cycles for d in cfg.dts) + 1), name=f"cycles_in_r{r}")
+            with m.Switch(fmts[r]):
+                for f, dt in enumerate(cfg.dts):
+                    with m.Case(f):
+                        m.d.comb += c.eq(dt.cycles)
+                with m.Default():
+                    m.d.comb += c.eq(cfg.dts[0].cycles)
+            per_row.append(c)
+        mx: Value = per_row[0]
+        for c in per_row[1:]:
+            mx = Mux(c > mx, c, mx)
+        return mx
+
+    def _lane_digit(self, m: Module, name: str, t: Value, code: Value, fmt: Value) -> tuple[Signal, Signal]:
+        """Digit ``t`` of one weight (:meth:`hwgen.lowbit.Datatype.digits`) as a multiple (0: none, 1: ×1,
+        2: ×2, 3: ×4) and a sign; codes outside a format's width and digits past its cycles are 0."""
+        cfg = self.config
+        mult = Signal(2, name=f"mult_{name}")
+        neg = Signal(name=f"neg_{name}")
+        with m.Switch(Cat(t, code, fmt)):
+            for f, dt in enumerate(cfg.dts):
+                for c in range(1 << dt.bits):
+                    for k, d in enumerate(dt.digits(c)):
+                        if d:
+                            key = k | (c << len(t)) | (f << (len(t) + cfg.code_bits))
+                            with m.Case(key):
+                                m.d.comb += [mult.eq({1: 1, 2: 2, 4: 3}[abs(d)]), neg.eq(d < 0)]
+            with m.Default():
+                m.d.comb += [mult.eq(0), neg.eq(0)]
+        return mult, neg

@@ -1,0 +1,273 @@
+"""The fixed GEMM core: one weight slice in ROM, ``Y = epilogue(X · W)`` row by row.
+
+The core holds a constant weight slice ``W [k, n]`` in a ROM and computes one
+output row per input row: ``lanes`` output columns in parallel, one
+reduction step per cycle. Activations arrive one element per beat (row-major,
+``k`` beats per row); results leave one element per beat (``n`` beats per
+row, column order), after the epilogue:
+
+* ``acc``: the exact dot product wrapped to ``acc`` (the accumulators are
+  ``acc.width`` bits, as in :mod:`hwgen.schedule.graph`);
+* ``requant`` (optional): ``requantize(acc, multiplier, shift, zero_point,
+  out)`` of :mod:`hwgen.requant` (rounding half away from zero);
+* ``relu`` (optional, after requant): ``max(0, y)``.
+
+Passes: a row needs ``P = ceil(n / lanes)`` passes of ``k`` cycles; pass 0
+multiplies the activations as they arrive and stores them in a ``k``-entry row
+buffer, passes 1..P-1 read them back (:mod:`.datapath`). With ``k ≥ lanes``
+the core never stalls and ``R`` rows take ``R·P·k`` cycles; the exact
+per-transfer timing is :mod:`.cycles`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...arith import requantize as requantize_hw
+from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
+from ...errors import ConfigError
+from ...numtype import Int, NumType
+from ...requant import check_requant, requantize
+from ...structure import Features, add, dsp_tiles
+from ...vectors import StreamVectors
+from . import testdata
+from .cycles import PIPE, gemm_cycles
+from .datapath import GemmDatapath
+
+
+@dataclass(frozen=True, kw_only=True)
+class GemmCoreConfig(BlockConfig):
+    """Parameters of one GEMM compute core (weights included: they are part of the model)."""
+
+    block_name: ClassVar[str] = "gemm_core"
+    summary: ClassVar[str] = (
+        "GEMM core for multi-task schedules: weights in ROM, lanes output columns in "
+        "parallel, optional requantization and ReLU epilogue"
+    )
+
+    weights: tuple[tuple[int, ...], ...] = param(
+        ((1,),), "weight slice W [k][n] (raw integers)", "1..4096 rows of 1..4096 values, all the same length"
+    )
+    lanes: int = param(8, "output columns computed in parallel (MACs per cycle)", "1..64")
+    act: NumType = param(Int(8), "activation type", "Int/UInt of 2..18 bits")
+    weight: NumType = param(Int(8), "weight type", "Int/UInt of 2..18 bits")
+    acc: NumType = param(Int(32), "accumulator type (results wrap to it)", "Int of 8..48 bits")
+    requant: bool = param(
+        False, "apply clamp(zero_point + round_shift(acc·multiplier, shift)) (hwgen.requant)", "true | false"
+    )
+    multiplier: int = param(1 << 30, "requantization multiplier M0", "0..2^31-1")
+    shift: int = param(30, "requantization right shift n", "0..62")
+    zero_point: int = param(0, "requantization output zero point", "within out")
+    out: NumType = param(Int(8), "requantized output type", "Int/UInt of 2..32 bits")
+    relu: bool = param(False, "apply max(0, y) last", "true | false")
+
+    @property
+    def k(self) -> int:
+        return len(self.weights)
+
+    @property
+    def n(self) -> int:
+        return len(self.weights[0])
+
+    @property
+    def passes(self) -> int:
+        return -(-self.n // self.lanes)
+
+    @property
+    def out_type(self) -> NumType:
+        return self.out if self.requant else self.acc
+
+    def validate(self) -> None:
+        check_range(self.where("lanes"), self.lanes, 1, 64)
+        check_range(self.where("weights"), len(self.weights), 1, 4096)
+        widths = {len(r) for r in self.weights}
+        if len(widths) != 1:
+            raise ConfigError(self.where("weights"), f"rows of different lengths {sorted(widths)}; W must be k×n")
+        check_range(self.where("weights") + " columns", self.n, 1, 4096)
+        for name in ("act", "weight"):
+            t = getattr(self, name)
+            if t.frac or not 2 <= t.width <= 18:
+                raise ConfigError(self.where(name), f"{t}: integers of 2..18 bits")
+        if self.acc.frac or not self.acc.signed or not 8 <= self.acc.width <= 48:
+            raise ConfigError(self.where("acc"), f"{self.acc}: a signed integer of 8..48 bits")
+        w = np.array(self.weights, dtype=object)
+        bad = (w < self.weight.min) | (w > self.weight.max)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise ConfigError(
+                self.where("weights"),
+                f"W[{r}][{c}] = {self.weights[r][c]} is outside {self.weight} ({self.weight.min}..{self.weight.max})",
+            )
+        if self.requant:
+            check_requant(self.block_name, self.multiplier, self.shift, self.zero_point, self.out)
+
+    def component(self) -> GemmCore:
+        return GemmCore(self)
+
+    def timing(self) -> Timing:
+        return Timing(
+            latency=PIPE,
+            ii=1,
+            ops_per_beat=self.lanes,
+            notes=f"{self.passes} pass(es) of {self.k} cycles per row; first output of a pass "
+            f"{PIPE} cycles after its last step",
+        )
+
+    # ------------------------------------------------------------- models
+    def model(self, x: np.ndarray) -> np.ndarray:
+        """Golden model: ``x [rows, k]`` -> ``y [rows, n]``: the exact ``x · W`` wrapped to ``acc``, then the
+        epilogue (:meth:`epilogue`)."""
+        x = self.act.array(x).reshape(-1, self.k).astype(object)
+        acc = self.acc.wrap(x.dot(np.array(self.weights, dtype=object)))
+        return self.epilogue(acc)
+
+    def epilogue(self, acc: np.ndarray) -> np.ndarray:
+        """``requantize(acc, multiplier, shift, zero_point, out)`` (:mod:`hwgen.requant`) when ``requant``,
+        then ``max(0, y)`` when ``relu``."""
+        y = np.asarray(acc, dtype=object)
+        if self.requant:
+            y = requantize(y, self.multiplier, self.shift, self.zero_point, self.out)
+        if self.relu:
+            y = np.maximum(y, 0)
+        return np.asarray(y).astype(self.out_type.dtype())
+
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """Rows of ``k`` activation beats through :func:`~.cycles.gemm_cycles` (inputs offered from
+        ``arrivals["i"]`` when given)."""
+        beats = vectors.beats("i")
+        accepts, outs = gemm_cycles(self.k, self.n, self.lanes, beats // self.k, (arrivals or {}).get("i"))
+        return {"i": accepts, "o": outs}
+
+    def rom_words(self) -> list[int]:
+        """Weight ROM contents: word ``p·k + kk`` packs ``W[kk, p·lanes : p·lanes + lanes]`` (zero past ``n``),
+        lane ``ln`` in bits ``ln·w .. ln·w + w − 1`` (``w`` = weight width)."""
+        w = self.weight.width
+        words = []
+        for p in range(self.passes):
+            for kk in range(self.k):
+                word = 0
+                for ln in range(self.lanes):
+                    col = p * self.lanes + ln
+                    v = self.weights[kk][col] if col < self.n else 0
+                    word |= (v & ((1 << w) - 1)) << (ln * w)
+                words.append(word)
+        return words
+
+    def stimulus(self, rng: np.random.Generator, n: int = 64, *, corners: bool = True) -> StreamVectors:
+        """``n`` random rows plus corner rows (all most-negative, all most-positive, zeros)."""
+        return testdata.core_stimulus(self, rng, n, corners)
+
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.core_configs()
+
+    def features(self, family: str) -> Features:
+        return core_features(
+            family,
+            self.lanes,
+            self.act,
+            self.weight,
+            self.acc,
+            rom_words=self.passes * self.k,
+            rows=self.k,
+            epilogue=self.requant,
+            runtime_epilogue=False,
+        )
+
+
+def core_features(
+    family: str,
+    lanes: int,
+    act: NumType,
+    weight: NumType,
+    acc: NumType,
+    *,
+    rom_words: int,
+    rows: int,
+    epilogue: bool,
+    runtime_epilogue: bool,
+) -> Features:
+    """Features of one GEMM datapath: multipliers and accumulators per lane, the output shift register,
+    the weight ROM (``rom_words`` words of ``lanes`` weights), the row buffer and the epilogue."""
+    L, A = lanes, acc.width
+    feat: Features = {}
+    tiles = dsp_tiles(act.width, weight.width, family)
+    add(feat, "lanes", **({"dsp": L * tiles} if tiles else {"lut_mul": L * act.width * weight.width}))
+    add(feat, "lanes", acc_add_bits=L * A, acc_reg_bits=L * A)
+    add(feat, "output shift register", reg_bits=L * A + A, mux_bits=L * A)
+    add(feat, "memories", mem_bits=rom_words * L * weight.width + rows * act.width)
+    if epilogue or runtime_epilogue:
+        add(feat, "epilogue", dsp=dsp_tiles(A, 32, family), acc_add_bits=3 * (A + 32), sat_bits=A + 34)
+    if runtime_epilogue:
+        add(feat, "epilogue", mux_bits=A + 34, reg_bits=2 * 140)
+    add(feat, "control", ctrl=4, valid_bits=4)
+    return feat
+
+
+class GemmCore(wiring.Component):
+    """The GEMM core hardware; see the package docstring. Ports: ``i`` (one activation per beat),
+    ``o`` (one result per beat)."""
+
+    def __init__(self, config: GemmCoreConfig):
+        self.config = cfg = config
+        super().__init__({"i": In(stream.Signature(cfg.act.shape)), "o": Out(stream.Signature(cfg.out_type.shape))})
+
+    def elaborate(self, platform: object) -> Module:
+        cfg = self.config
+        K, P, L = cfg.k, cfg.passes, cfg.lanes
+        m = Module()
+
+        # ---- memories: weight ROM (word p·K + k = W[k, p·L : p·L + L]) and the row buffer
+        # (memories and counters of at least 2 words / states: a 1-word memory would have a 0-bit address)
+        wlayout = data.ArrayLayout(cfg.weight.shape, L)
+        m.submodules.wrom = wrom = memory.Memory(shape=wlayout.size, depth=max(P * K, 2), init=cfg.rom_words())
+        m.submodules.rowbuf = rowbuf = memory.Memory(shape=cfg.act.shape, depth=max(K, 2), init=[])
+        wr, rr, ww = wrom.read_port(), rowbuf.read_port(), rowbuf.write_port()
+
+        # ---- issue stage: step (p, kk)
+        p = Signal(range(max(P, 2)), name="pass_")
+        kk = Signal(range(max(K, 2)), name="step")
+        dp = GemmDatapath(m, self.o, cfg.act, cfg.weight, cfg.acc, L)
+        in_pass0 = p == 0
+        fire = Signal()  # a step is issued this cycle
+        m.d.comb += [
+            self.i.ready.eq(dp.issue_ok & in_pass0),
+            fire.eq(dp.issue_ok & (~in_pass0 | self.i.valid)),
+            wr.addr.eq(p * K + kk),
+            wr.en.eq(dp.issue_ok),
+            rr.addr.eq(kk),
+            rr.en.eq(dp.issue_ok),
+            ww.addr.eq(kk),
+            ww.data.eq(self.i.payload),
+            ww.en.eq(self.i.valid & self.i.ready),
+        ]
+        last_cols = cfg.n - (P - 1) * L
+        cols = L if last_cols == L else Mux(p == P - 1, last_cols, L)
+        dp.issue(fire, kk == K - 1, kk == 0, in_pass0, self.i.payload, cols, [])
+        with m.If(fire):
+            with m.If(kk == K - 1):
+                m.d.sync += [kk.eq(0), p.eq(Mux(p == P - 1, 0, p + 1))]
+            with m.Else():
+                m.d.sync += kk.eq(kk + 1)
+
+        news = dp.mac(rr.data, wr.data)
+        dp.drain(news, lambda acc: static_epilogue(m, cfg, acc), cfg.out_type.shape, [])
+        return m
+
+
+def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value) -> Signal:
+    """The fixed core's epilogue (:meth:`GemmCoreConfig.epilogue`) with constant parameters."""
+    y = acc
+    if cfg.requant:
+        y = requantize_hw(m, acc, cfg.acc.width, cfg.multiplier, cfg.shift, cfg.zero_point, cfg.out.min, cfg.out.max)
+    if cfg.relu:
+        y = Mux(y < 0, 0, y)
+    res = Signal(cfg.out_type.shape, name="epilogue")
+    m.d.comb += res.eq(y)
+    return res

@@ -1,0 +1,103 @@
+"""The one GEMM datapath both cores share: MAC lanes, output shift register, drain and epilogue.
+
+A core (:mod:`.core`, :mod:`.record`) owns its memories and its issue
+counters and drives the datapath with one *step* per cycle:
+
+* **issue** (:meth:`GemmDatapath.issue`): while ``issue_ok`` the step's
+  controls (valid, first/last step of a pass, pass 0, the pass's columns and
+  any per-step payload such as the record core's epilogue) are registered
+  into the MAC stage, with the activation ``x`` of a pass-0 step;
+* **MAC stage** (:meth:`GemmDatapath.mac`): ``lanes`` accumulators,
+  ``acc = (first ? 0 : acc) + x · w[lane]`` wrapping to the accumulator type,
+  ``x`` from the input register in pass 0 and from the row buffer after;
+* **drain** (:meth:`GemmDatapath.drain`): at a pass's last step the results
+  move to an output shift register once it is empty (or empties this cycle:
+  ``hold`` stops the issue stage until then), which drains one result per
+  cycle through the epilogue into the output register.
+
+Timing: a step's results leave ``PIPE`` = 3 cycles after it is issued (MAC
+stage, shift register, output register); see :mod:`.cycles`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import data
+
+from ...numtype import NumType
+
+
+class GemmDatapath:
+    """The shared datapath inside a core's module ``m``; ``o`` is the core's output stream.
+
+    Attributes after construction: ``mac_valid``, ``mac_last``, ``mac_first``, ``mac_p0`` (MAC-stage
+    controls), ``x_reg`` (pass-0 activation), ``count`` (results left in the shift register),
+    ``o_take`` (the output register can load), ``hold`` (the MAC stage waits for the shift register),
+    ``issue_ok`` (a step may be issued this cycle).
+    """
+
+    def __init__(self, m: Module, o: object, act: NumType, weight: NumType, acc: NumType, lanes: int):
+        self.m, self.o, self.act, self.weight, self.acc, self.lanes = m, o, act, weight, acc, lanes
+        self.mac_valid = Signal(name="mac_valid")  # the MAC stage holds a step
+        self.mac_last = Signal(name="mac_last")  # ... which ends its pass
+        self.mac_first = Signal(name="mac_first")  # ... which starts its pass
+        self.mac_p0 = Signal(name="mac_p0")  # ... of pass 0 (activation from the input register)
+        self.mac_cols = Signal(range(lanes + 1), name="mac_cols")  # ... whose pass has this many columns
+        self.x_reg = Signal(act.shape, reset_less=True, name="x_reg")
+        self.count = Signal(range(lanes + 1), name="count")
+        self.o_take = ~o.valid | o.ready
+        self.drain_now = (self.count > 0) & self.o_take
+        self.sr_free = (self.count == 0) | ((self.count == 1) & self.o_take)
+        self.hold = self.mac_valid & self.mac_last & ~self.sr_free
+        self.issue_ok = ~self.hold
+
+    def issue(
+        self, fire: Value, last: Value, first: Value, pass0: Value, x: Value, cols: Value | int, extra: list
+    ) -> None:
+        """Register the step of this cycle into the MAC stage (``fire``: a step is issued; ``extra``: more
+        assignments made with it, e.g. a per-step epilogue)."""
+        with self.m.If(self.issue_ok):
+            self.m.d.sync += [
+                self.mac_valid.eq(fire),
+                self.mac_last.eq(last),
+                self.mac_first.eq(first),
+                self.mac_p0.eq(pass0),
+                self.x_reg.eq(x),
+                self.mac_cols.eq(cols),
+                *extra,
+            ]
+
+    def mac(self, row_data: Value, weight_word: Value) -> list[Signal]:
+        """The ``lanes`` accumulators; returns each lane's next value (``acc_new<lane>``)."""
+        m = self.m
+        x = Signal(self.act.shape, name="x")
+        m.d.comb += x.eq(Mux(self.mac_p0, self.x_reg, row_data))
+        wv = data.ArrayLayout(self.weight.shape, self.lanes)(weight_word)
+        news = []
+        for ln in range(self.lanes):
+            acc = Signal(self.acc.shape, name=f"acc{ln}", reset_less=True)
+            new = Signal(self.acc.shape, name=f"acc_new{ln}")
+            m.d.comb += new.eq(Mux(self.mac_first, 0, acc) + x * wv[ln])
+            with m.If(self.mac_valid & ~self.hold):
+                m.d.sync += acc.eq(new)
+            news.append(new)
+        return news
+
+    def drain(self, news: list[Signal], epilogue: Callable[[Value], Value], out_shape: object, extra: list) -> None:
+        """The output shift register (``res<lane>``), loaded with ``news`` at a pass's end and shifted
+        one result per cycle through ``epilogue`` into the output register; ``extra``: assignments made
+        at the hand-over (e.g. the epilogue parameters travelling with the results)."""
+        m, L, o = self.m, self.lanes, self.o
+        sr = [Signal(self.acc.shape, name=f"res{ln}", reset_less=True) for ln in range(L)]
+        handover = self.mac_valid & self.mac_last & self.sr_free
+        with m.If(handover):
+            m.d.sync += [self.count.eq(self.mac_cols), *extra] + [sr[ln].eq(news[ln]) for ln in range(L)]
+        with m.Elif(self.drain_now):
+            m.d.sync += [self.count.eq(self.count - 1)] + [sr[ln].eq(sr[ln + 1]) for ln in range(L - 1)]
+        y = epilogue(sr[0])
+        out = Signal(out_shape, reset_less=True, name="out")
+        with m.If(self.o_take):
+            m.d.sync += [o.valid.eq(self.count > 0), out.eq(y)]
+        m.d.comb += o.payload.eq(out)

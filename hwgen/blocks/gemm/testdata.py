@@ -1,0 +1,102 @@
+"""GEMM-core test data: random and extreme rows, record programs, and the configuration tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...numtype import Int, UInt
+from ...vectors import StreamVectors, biased
+
+if TYPE_CHECKING:
+    from .core import GemmCoreConfig
+    from .record import RecordCoreConfig
+
+
+def _weights(rng: np.random.Generator, k: int, n: int) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(int(v) for v in r) for r in rng.integers(-128, 128, (k, n)))
+
+
+def core_configs() -> dict[str, GemmCoreConfig]:
+    """The fixed core's configuration table: stalls (k < lanes), partial last passes, requant + ReLU,
+    unsigned activations, one-column slices, n == lanes."""
+    from .core import GemmCoreConfig as C
+
+    rng = np.random.default_rng(11)
+    return {
+        "k8_n10_l4_requant_relu": C(
+            weights=_weights(rng, 8, 10),
+            lanes=4,
+            requant=True,
+            multiplier=(1 << 30) + 4321,
+            shift=33,
+            zero_point=-3,
+            relu=True,
+        ),
+        "k2_n7_l4_stalls": C(weights=_weights(rng, 2, 7), lanes=4),
+        "k1_n3_l2_requant": C(weights=_weights(rng, 1, 3), lanes=2, requant=True, multiplier=3, shift=2),
+        "k16_n3_l8_uint_relu": C(weights=_weights(rng, 16, 3), lanes=8, act=UInt(8), relu=True, acc=Int(20)),
+        "k5_n4_l4_n_eq_lanes": C(
+            weights=_weights(rng, 5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)
+        ),
+    }
+
+
+def record_configs() -> dict[str, RecordCoreConfig]:
+    """The record core's table: one record, three slices, a slice repeated, ReLU then raw."""
+    from .core import GemmCoreConfig as G
+    from .record import RecordCoreConfig as C
+
+    rng = np.random.default_rng(8)
+    slices = (
+        G(
+            weights=_weights(rng, 8, 10),
+            lanes=4,
+            requant=True,
+            multiplier=(1 << 30) + 5,
+            shift=33,
+            zero_point=-2,
+            relu=True,
+        ),
+        G(weights=_weights(rng, 3, 6), lanes=4),  # k < lanes: passes wait for the drain
+        G(weights=_weights(rng, 5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)),
+    )
+    return {
+        "one_record": C(slices=slices, program=(0,), rows=(3,)),
+        "three_slices": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1)),
+        "repeat_slice": C(slices=slices, program=(1, 1, 0), rows=(1, 2, 2)),
+        "relu_then_raw": C(slices=slices, program=(0, 1), rows=(1, 1)),
+    }
+
+
+def core_stimulus(cfg: GemmCoreConfig, rng: np.random.Generator, n: int, corners: bool) -> StreamVectors:
+    """``n`` random rows plus corner rows (all most-negative, all most-positive, zeros)."""
+    rows = [biased(rng, cfg.act, cfg.k) for _ in range(n)]
+    names = []
+    if corners:
+        rows = [np.full(cfg.k, cfg.act.min), np.full(cfg.k, cfg.act.max), np.zeros(cfg.k, dtype=np.int64)] + rows
+        names = ["most-negative row", "most-positive row", "zero row"]
+    x = np.array(rows, dtype=np.int64)
+    return StreamVectors(inputs={"i": x.reshape(-1)}, expected={"o": cfg.model(x).reshape(-1)}, corners=names)
+
+
+def record_stimulus(cfg: RecordCoreConfig, rng: np.random.Generator, n: int, corners: bool) -> StreamVectors:
+    """``n`` runs of the program with random activations; the first run has extreme rows."""
+    act = cfg.base.act
+    chunks = []
+    for run in range(max(1, n)):
+        for sl, nrows in zip(cfg.program, cfg.rows):
+            k = cfg.slices[sl].k
+            x = np.array([biased(rng, act, k) for _ in range(nrows)], dtype=np.int64)
+            if corners and run == 0:
+                x[0] = act.min
+                if nrows > 1:
+                    x[1] = act.max
+            chunks.append(x.reshape(-1))
+    x = np.concatenate(chunks)
+    return StreamVectors(
+        inputs={"i": x},
+        expected={"o": cfg.model(x)},
+        corners=["most-negative and most-positive rows in every record"] if corners else [],
+    )

@@ -1,0 +1,92 @@
+"""TernaryPE: see :mod:`hwgen.blocks.lowbit`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Value
+from amaranth.lib import data
+
+from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
+from ...errors import ConfigError
+from ...numtype import Int, NumType
+from ...structure import Features, add, tree_bits
+from ...vectors import StreamVectors
+from . import testdata
+from .sum_pe import LATENCY, SumPE, accumulate
+
+
+@dataclass(frozen=True, kw_only=True)
+class TernaryPEConfig(BlockConfig):
+    """Parameters of the ternary (MatMul-free) PE."""
+
+    block_name: ClassVar[str] = "ternary_pe"
+    summary: ClassVar[str] = "ternary PE for MatMul-free layers: weights in {-1, 0, +1}, add/subtract/skip"
+
+    lanes: int = param(8, "weights per beat", "1..64")
+    act: NumType = param(Int(8), "activation type", "Int/UInt of 2..32 bits")
+    acc: NumType = param(Int(24), "accumulator type (must hold max_len beats exactly)", "Int up to 64 bits")
+    max_len: int = param(1024, "most beats per output (for the exactness check)", "1..16777216")
+
+    def validate(self) -> None:
+        check_range(self.where("lanes"), self.lanes, 1, 64)
+        check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
+        if self.act.frac or not 2 <= self.act.width <= 32:
+            raise ConfigError(self.where("act"), f"{self.act}: integers of 2..32 bits")
+        need = self.act.sum_of(self.lanes * self.max_len)
+        bound = NumType.fitting(-max(abs(need.min), abs(need.max)), max(abs(need.min), abs(need.max)))
+        if not self.acc.holds(bound.min, bound.max):
+            raise ConfigError(
+                self.where("acc"),
+                f"{self.acc} cannot hold the sum of {self.lanes * self.max_len} "
+                f"±{self.act} terms; need ≥ {bound.width} bits",
+            )
+
+    def component(self):
+        return TernaryPE(self)
+
+    def timing(self) -> Timing:
+        return Timing(latency=LATENCY, ii=1, ops_per_beat=self.lanes, notes="one beat per cycle, no multiplier")
+
+    def model(self, a, w, last) -> np.ndarray:
+        a = self.act.array(a).reshape(-1, self.lanes).astype(object)
+        w = np.asarray(w, dtype=np.int64).reshape(-1, self.lanes)
+        if ((w < 0) | (w > 3)).any():
+            raise ConfigError("w", "ternary codes are 2-bit (00 0, 01 +1, 11 -1, 10 0)")
+        val = np.array([0, 1, 0, -1], dtype=object)[w]
+        return accumulate((a * val).sum(axis=1), last, self.acc)
+
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """One beat per cycle; a result ``LATENCY`` cycles after its ``last`` beat is taken."""
+        last = vectors.field("i", "last")
+        return pipeline_cycle_model("i", "o", len(last), np.flatnonzero(last), self.timing().latency, arrivals)
+
+    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True) -> StreamVectors:
+        """``n`` random accumulations of 1..8 beats (random codes, biased activations) plus every code
+        against the extreme activations and a long most-negative × −1 run."""
+        return testdata.ternary_stimulus(self, rng, n, corners)
+
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.ternary_configs()
+
+    def features(self, family: str) -> Features:
+        L, wa, A = self.lanes, self.act.width, self.acc.width
+        feat: Features = {}
+        add(feat, "lanes", negate_bits=L * (wa + 1), tree_bits_fabric=tree_bits(L, wa + 1))
+        add(feat, "accumulator", acc_add_bits=A, acc_reg_bits=2 * A, ctrl=1)
+        add(feat, "input register", in_reg_bits=L * (wa + 2) + 1)
+        return feat
+
+
+class TernaryPE(SumPE):
+    def __init__(self, config: TernaryPEConfig):
+        beat = data.StructLayout(
+            {"a": data.ArrayLayout(config.act.shape, config.lanes), "w": data.ArrayLayout(2, config.lanes), "last": 1}
+        )
+        super().__init__(config, beat, config.acc.shape)
+
+    def lane_values(self, m: Module, beat: Value) -> list[Value]:
+        return [Mux(beat.w[k] == 1, beat.a[k], Mux(beat.w[k] == 3, -beat.a[k], 0)) for k in range(self.config.lanes)]

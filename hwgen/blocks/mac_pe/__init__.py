@@ -1,0 +1,34 @@
+"""MAC processing element: a ``lanes``-wide dot product per beat, accumulated until ``last``.
+
+Interface (valid/ready streams, ``amaranth.lib.stream``):
+
+* ``i``: payload ``{a: act[lanes], w: weight[lanes], last: 1}``. Each accepted
+  beat adds ``sum_k a[k] * w[k]`` to the accumulator; a beat with ``last`` set
+  closes the accumulation, emits the result on ``o`` and clears.
+* ``o``: payload ``acc`` (the accumulator type), one beat per accumulation.
+
+Datapath (raw integers, see :mod:`hwgen.numtype`)::
+
+    a, w --[operand regs if pipeline >= 2]--> a*w (exact) --[product regs if pipeline >= 1]
+         --> adder tree (exact) --[tree reg if pipeline >= 3]--> acc = f(acc + tree)
+
+where ``f`` is the overflow rule: ``wrap`` keeps the low ``acc.width`` bits
+(two's complement), ``saturate`` clamps to ``[acc.min, acc.max]`` *after every
+beat* (so a saturated sum can come back down), and ``error`` means the config
+was proven not to overflow for accumulations of up to ``max_len`` beats (the
+hardware then wraps; longer accumulations are outside the contract and the
+golden model rejects them).
+
+Timing: one beat per cycle (II = 1); the result is valid ``pipeline + 1``
+cycles after the rising edge that accepts the ``last`` beat. Back-pressure on
+``o`` stalls the whole pipeline only when a finished result would overwrite
+one not yet taken. Data registers have no reset (so they can sit inside DSP
+blocks and SRLs); only valid bits and the "first beat" flag are reset.
+"""
+
+from __future__ import annotations
+
+from .config import MacPEConfig
+from .hardware import MacPE
+
+__all__ = ["MacPEConfig", "MacPE"]

@@ -1,0 +1,186 @@
+"""The MAC PE's configuration: parameters, golden model, cycle model, estimator features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
+from ...errors import ConfigError
+from ...numtype import Int, NumType, Overflow
+from ...structure import Features, add, dsp_tiles, tree_bits
+from ...vectors import StreamVectors
+from . import testdata
+from .hardware import MacPE
+
+MAX_OPERAND_BITS = 32
+MAX_ACC_BITS = 128
+
+
+@dataclass(frozen=True, kw_only=True)
+class MacPEConfig(BlockConfig):
+    """Parameters of the MAC processing element."""
+
+    block_name: ClassVar[str] = "mac_pe"
+    summary: ClassVar[str] = "multiply-accumulate PE: a lanes-wide dot product per beat, accumulated until `last`"
+
+    act: NumType = param(Int(8), "activation type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
+    weight: NumType = param(Int(8), "weight type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
+    acc: NumType = param(
+        Int(32),
+        "accumulator and result type",
+        f"Int/UInt/Fixed of up to {MAX_ACC_BITS} bits, frac = act.frac + weight.frac",
+    )
+    overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
+    pipeline: int = param(1, "register stages before the accumulator (products, operands, tree)", "0..3")
+    lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
+    max_len: int = param(
+        1024, "most beats in one accumulation; bounds the overflow proof when overflow='error'", "1..16777216"
+    )
+
+    # ------------------------------------------------------------ derived
+    @property
+    def product_type(self) -> NumType:
+        """Exact type of one ``a * w``."""
+        return self.act.product(self.weight)
+
+    @property
+    def tree_type(self) -> NumType:
+        """Exact type of the adder tree's sum over ``lanes`` products."""
+        return self.product_type.sum_of(self.lanes)
+
+    def validate(self) -> None:
+        check_range(self.where("lanes"), self.lanes, 1, 64)
+        check_range(self.where("pipeline"), self.pipeline, 0, 3)
+        check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
+        for name in ("act", "weight"):
+            t: NumType = getattr(self, name)
+            if t.width > MAX_OPERAND_BITS:
+                raise ConfigError(self.where(name), f"{t} is wider than {MAX_OPERAND_BITS} bits")
+        if self.acc.width > MAX_ACC_BITS:
+            raise ConfigError(self.where("acc"), f"{self.acc} is wider than {MAX_ACC_BITS} bits")
+        pf = self.act.frac + self.weight.frac
+        if self.acc.frac != pf:
+            raise ConfigError(
+                self.where("acc"),
+                f"{self.acc} has {self.acc.frac} fractional bits but products of "
+                f"{self.act}×{self.weight} have {pf}; use an accumulator with frac={pf}",
+            )
+        if self.overflow == "error":
+            n = self.lanes * self.max_len
+            need = self.product_type.sum_of(n)
+            if not self.acc.holds(need.min, need.max):
+                bits = NumType.fitting(need.min, need.max, signed=self.acc.signed or need.min < 0).width
+                kind = "signed " if need.min < 0 and not self.acc.signed else ""
+                raise ConfigError(
+                    self.where("acc"),
+                    f"{self.acc} cannot hold the sum of {n} products of "
+                    f"{self.act}×{self.weight} without overflow; need ≥ {bits} "
+                    f"{kind}bits or set overflow='wrap' (or 'saturate')",
+                )
+
+    def component(self) -> MacPE:
+        return MacPE(self)
+
+    def timing(self) -> Timing:
+        return Timing(
+            latency=self.pipeline + 1,
+            ii=1,
+            ops_per_beat=self.lanes,
+            notes=f"{self.pipeline} register stage(s) + the result register; one beat of {self.lanes} MAC(s) per cycle",
+        )
+
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """One beat per cycle; a result ``pipeline + 1`` cycles after its ``last`` beat is taken."""
+        last = vectors.field("i", "last")
+        return pipeline_cycle_model("i", "o", len(last), np.flatnonzero(last), self.timing().latency, arrivals)
+
+    # ------------------------------------------------------------- model
+    def model(self, a: np.ndarray, w: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Golden model: the results of every completed accumulation.
+
+        Args:
+            a: raw activations, ``[beats, lanes]``.
+            w: raw weights, ``[beats, lanes]``.
+            last: ``[beats]`` flags; a set flag closes an accumulation.
+
+        Returns:
+            Raw accumulator values, one per ``last`` beat, exact integers
+            (int64, or Python ints beyond 62 bits): ``acc = acc.fold(acc + Σ a·w,
+            overflow)`` per beat. Beats after the final ``last`` are an open
+            accumulation and produce nothing.
+
+        Raises:
+            ValueError: an input is out of its type's range, or (overflow =
+            'error') an accumulation is longer than ``max_len`` beats.
+        """
+        a = self.act.array(a).reshape(-1, self.lanes)
+        w = self.weight.array(w).reshape(-1, self.lanes)
+        last = np.asarray(last).astype(bool).reshape(-1)
+        if not (len(a) == len(w) == len(last)):
+            raise ValueError(f"a, w and last have {len(a)}, {len(w)} and {len(last)} beats")
+        dt = self.tree_type.dtype()
+        sums = (a.astype(dt) * w.astype(dt)).sum(axis=1)
+        out: list[int] = []
+        acc, beats = 0, 0
+        for s, end in zip(sums.tolist(), last.tolist()):
+            beats += 1
+            if self.overflow == "error" and beats > self.max_len:
+                raise ValueError(
+                    f"an accumulation of {beats} beats exceeds max_len={self.max_len}, "
+                    f"beyond which overflow='error' proves nothing"
+                )
+            acc = self.acc.fold(acc + int(s), self.overflow)
+            if end:
+                out.append(acc)
+                acc, beats = 0, 0
+        return np.array(out, dtype=self.acc.dtype())
+
+    def stimulus(
+        self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True, max_beats: int = 8
+    ) -> StreamVectors:
+        """``n`` random accumulations of 1..``max_beats`` beats plus, with ``corners``, the corner sequences
+        (zeros, extremes, most negative × most negative over ``max_len`` beats, all-ones bit patterns,
+        accumulator edges ±1 where reachable), with golden results."""
+        return testdata.stimulus(self, rng, n, corners, max_beats)
+
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.configs()
+
+    # ----------------------------------------------------------- estimate
+    def features(self, family: str) -> Features:
+        L, P = self.lanes, self.pipeline
+        wa, wb, A = self.act.width, self.weight.width, self.acc.width
+        pw = self.product_type.width
+        tiles = dsp_tiles(wa, wb, family)
+        dsp = tiles > 0
+        # adders only need the bits that reach the accumulator, unless saturation looks at all of them
+        cap = 10**6 if self.overflow == "saturate" else A + 1
+        tree = tree_bits(L, pw, cap)
+        feat: Features = {}
+        if dsp:
+            add(feat, "multipliers", dsp=L * tiles)
+        else:
+            add(feat, "multipliers", lut_mul=L * wa * wb, lut_mul_lanes=L)
+        if not dsp:
+            regime = "fabric"
+        elif P == 0 and self.act.signed == self.weight.signed:
+            regime = "cascade"  # products and the tree fold into the DSP post-adder chain
+        else:
+            regime = "dsp"
+        add(feat, "adder tree", **{f"tree_bits_{regime}": tree, f"tree_adders_{regime}": L - 1})
+        if self.overflow == "saturate":
+            add(feat, "adder tree", **{f"tree_bits_sat_{regime}": tree})
+            add(feat, "accumulator", sat_bits=A)
+        add(feat, "accumulator", acc_add_bits=A, acc_reg_bits=2 * A, ctrl=1)
+        absorb = "dsp" if dsp else "fabric"
+        if P >= 2:
+            add(feat, "pipeline", **{f"opnd_reg_bits_{absorb}": L * (wa + wb)})
+        if P >= 1:
+            add(feat, "pipeline", **{f"prod_reg_bits_{absorb}": L * min(pw, cap)})
+        if P >= 3:
+            add(feat, "pipeline", tree_reg_bits=min(self.tree_type.width, cap))
+        return feat

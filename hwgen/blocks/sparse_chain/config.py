@@ -1,0 +1,252 @@
+"""The sparse chain's configuration: parameters, golden model, cycle model, estimator features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
+from ...errors import ConfigError
+from ...numtype import Int, NumType, Overflow
+from ...sparse import SUPPORTED, NMPattern
+from ...structure import SHIFT_PACK, Features, add, delay_line, dsp_tiles, merge
+from ...vectors import StreamVectors
+from . import testdata
+from .hardware import SparseChain
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparseChainConfig(BlockConfig):
+    """Parameters of the N:M sparse MAC chain."""
+
+    block_name: ClassVar[str] = "sparse_chain"
+    summary: ClassVar[str] = (
+        "FlightLLM-style N:M sparse DSP chain: one MAC cascade serving dense and "
+        "N:M sparse matrix-vector products at full multiplier utilization"
+    )
+
+    stages: int = param(
+        16, "S: MAC stages in the chain (activations consumed per beat)", "2..64, a multiple of every M"
+    )
+    patterns: tuple[str, ...] = param(
+        SUPPORTED,
+        "sparsity patterns selectable per beat by `mode` (index)",
+        "list of 'dense' and N:M with M in 2,4,8,16",
+    )
+    act: NumType = param(Int(8), "activation type", "Int/UInt of 2..18 bits")
+    weight: NumType = param(Int(8), "weight type (INT4 weights: Int(4))", "Int/UInt of 2..18 bits")
+    acc: NumType = param(Int(32), "accumulator / result type", "Int/UInt up to 64 bits")
+    overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
+    max_len: int = param(1024, "most beats in one accumulation (bounds the overflow proof)", "1..65536")
+    pack_int8: bool = param(
+        False,
+        "two INT8 products per multiplier: a second activation vector x1 shares every weight (batch of 2)",
+        "true | false",
+    )
+
+    @property
+    def nm(self) -> list[NMPattern]:
+        return [NMPattern.parse(p, self.where("patterns")) for p in self.patterns]
+
+    def group_len(self, p: NMPattern) -> int:
+        """Stages per dot product in pattern ``p``: ``S·N/M``."""
+        return self.stages * p.n // p.m
+
+    @property
+    def g_min(self) -> int:
+        return min(self.group_len(p) for p in self.nm)
+
+    @property
+    def taps(self) -> int:
+        """G: segment ends with an accumulator (the most rows one beat can advance)."""
+        return self.stages // self.g_min
+
+    @property
+    def index_bits(self) -> int:
+        return max(1, max(p.index_bits for p in self.nm))
+
+    @property
+    def product_type(self) -> NumType:
+        return self.act.product(self.weight)
+
+    @property
+    def chain_type(self) -> NumType:
+        """Exact type of a partial sum along the chain (at most S products)."""
+        return self.product_type.sum_of(self.stages)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from taking the ``last`` beat to the results being valid."""
+        return self.stages + 3
+
+    def validate(self) -> None:
+        S = self.stages
+        check_range(self.where("stages"), S, 2, 64)
+        check_range(self.where("max_len"), self.max_len, 1, 1 << 16)
+        if len(set(self.patterns)) != len(self.patterns):
+            raise ConfigError(self.where("patterns"), f"{list(self.patterns)} lists a pattern twice")
+        pats = self.nm
+        for p in pats:
+            if S % p.m:
+                raise ConfigError(
+                    self.where("stages"), f"chain length {S} is not a multiple of the block size M={p.m} of pattern {p}"
+                )
+            if (S * p.n) % p.m or S * p.n // p.m < 1:
+                raise ConfigError(
+                    self.where("stages"), f"pattern {p} needs S·N/M stages per group; {S}·{p.n}/{p.m} is not an integer"
+                )
+        for p in pats:
+            if self.group_len(p) % self.g_min:
+                raise ConfigError(
+                    self.where("patterns"),
+                    f"group length {self.group_len(p)} of {p} is not a "
+                    f"multiple of the shortest group {self.g_min}; the "
+                    f"chain links sit every {self.g_min} stages",
+                )
+        for name in ("act", "weight"):
+            t = getattr(self, name)
+            if not 2 <= t.width <= 18 or t.frac:
+                raise ConfigError(self.where(name), f"{t}: the chain takes integers of 2..18 bits (DSP operands)")
+        if self.acc.width > 64 or self.acc.frac:
+            raise ConfigError(self.where("acc"), f"{self.acc}: an integer accumulator of at most 64 bits")
+        if self.pack_int8 and not (self.act == Int(8) and self.weight == Int(8)):
+            raise ConfigError(
+                self.where("pack_int8"), f"packing needs Int(8) activations and weights, not {self.act}×{self.weight}"
+            )
+        if self.overflow == "error":
+            need = self.product_type.sum_of(self.stages * self.max_len)
+            if not self.acc.holds(need.min, need.max):
+                raise ConfigError(
+                    self.where("acc"),
+                    f"{self.acc} cannot hold {self.max_len} beats of {self.stages} "
+                    f"products of {self.act}×{self.weight}; need ≥ {need.width} bits "
+                    f"or set overflow='wrap' (or 'saturate')",
+                )
+
+    def component(self) -> SparseChain:
+        return SparseChain(self)
+
+    def timing(self) -> Timing:
+        lanes = 2 if self.pack_int8 else 1
+        return Timing(
+            latency=self.latency,
+            ii=1,
+            ops_per_beat=self.stages * lanes,
+            notes=f"{self.stages} stages, one chunk of {self.stages} activations per beat; dense: 1 row per "
+            f"accumulation, N:M: M/N rows; results {self.latency} cycles after the last beat",
+        )
+
+    # ------------------------------------------------------------- model
+    def model(self, x, w, idx, mode, last, x1=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Golden model: ``y [accumulations, G]`` (and ``y1`` with packing) from the beat fields.
+
+        Group ``q``'s sum of a beat is ``Σ_j w[q·g+j] · x[(j // N)·M + idx[q·g+j]]`` (exact), added to its
+        accumulator with the overflow rule once per beat; ``y[q]`` is the accumulator on the ``last``
+        beat for ``q < S/g`` and 0 for the unused groups.
+        """
+        S, G = self.stages, self.taps
+        x = self.act.array(x).reshape(-1, S)
+        w = self.weight.array(w).reshape(-1, S)
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1, S)
+        mode = np.asarray(mode, dtype=np.int64).reshape(-1)
+        last = np.asarray(last).astype(bool).reshape(-1)
+        xs = [x] + ([self.act.array(x1).reshape(-1, S)] if self.pack_int8 else [])
+        pats = self.nm
+        if mode.size and (mode.min() < 0 or mode.max() >= len(pats)):
+            raise ConfigError(
+                "mode", f"{int(mode.max())} selects no pattern; modes are 0..{len(pats) - 1} for {list(self.patterns)}"
+            )
+        outs: list[list[list[int]]] = [[] for _ in xs]
+        accs = [[0] * G for _ in xs]
+        cur, beats = None, 0
+        for b in range(len(mode)):
+            p = pats[mode[b]]
+            if cur is not None and p != cur:
+                raise ConfigError(
+                    "mode",
+                    f"beat {b} switches to {p} inside an accumulation of {cur}; switch modes only after a `last` beat",
+                )
+            cur = p
+            beats += 1
+            if self.overflow == "error" and beats > self.max_len:
+                raise ValueError(f"an accumulation of {beats} beats exceeds max_len={self.max_len}")
+            g = self.group_len(p)
+            j = np.arange(S) % g
+            if (idx[b] >= p.m).any() and not p.dense:
+                s = int(np.argmax(idx[b] >= p.m))
+                raise ConfigError(
+                    "idx",
+                    f"beat {b}, stage {s}: index {int(idx[b, s])} does not fit pattern {p} "
+                    f"({p.index_bits}-bit indices, 0..{p.m - 1})",
+                )
+            pos = (j // p.n) * p.m + (0 if p.dense else idx[b])
+            for v, xv in enumerate(xs):
+                prods = xv[b, pos].astype(object) * w[b].astype(object)
+                for q in range(S // g):
+                    accs[v][q] = self.acc.fold(accs[v][q] + int(prods[q * g : (q + 1) * g].sum()), self.overflow)
+            if last[b]:
+                for v in range(len(xs)):
+                    outs[v].append([accs[v][q] if q < S // g else 0 for q in range(G)])
+                accs = [[0] * G for _ in xs]
+                cur, beats = None, 0
+        arrays = [np.array(o, dtype=self.acc.dtype()).reshape(-1, G) for o in outs]
+        return arrays[0], (arrays[1] if self.pack_int8 else None)
+
+    def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
+        """One chunk per cycle; the results of an accumulation ``S + 3`` cycles after its ``last`` beat."""
+        last = vectors.field("i", "last")
+        return pipeline_cycle_model("i", "o", len(last), np.flatnonzero(last), self.latency, arrivals)
+
+    def stimulus(self, rng: np.random.Generator, n: int = 1000, *, corners: bool = True) -> StreamVectors:
+        """≥ ``n`` random rows: N:M matrices (pruned, compressed) × vectors in random modes switching between
+        accumulations, plus the extremes in every mode and a long most-negative accumulation."""
+        return testdata.stimulus(self, rng, n, corners)
+
+    @classmethod
+    def test_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.configs()
+
+    def features(self, family: str) -> Features:
+        S, G, gmin = self.stages, self.taps, self.g_min
+        wa, wb, A = self.act.width, self.weight.width, self.acc.width
+        lanes = 2 if self.pack_int8 else 1
+        pats = self.nm
+        cw = self.chain_type.width
+        feat: Features = {}
+        if self.pack_int8:
+            tiles = dsp_tiles(SHIFT_PACK + wa, wb, family)
+            add(feat, "stages", **({"dsp": S * tiles} if tiles else {"lut_mul": S * (SHIFT_PACK + wa) * wb}))
+            add(feat, "stages", unpack_bits=S * 2 * cw)
+        else:
+            tiles = dsp_tiles(wa, wb, family)
+            add(feat, "stages", **({"dsp": S * tiles} if tiles else {"lut_mul": S * wa * wb}))
+        add(feat, "stages", chain_reg_bits=S * lanes * cw, link_bits=(G - 1) * lanes * cw)
+        mux_inputs = 0
+        for s in range(S):
+            cands = set()
+            for p in pats:
+                g = self.group_len(p)
+                base = ((s % g) // p.n) * p.m
+                cands |= set(range(base, base + p.m))
+            mux_inputs += len(cands)
+        add(feat, "sparse muxes", mux_input_bits=mux_inputs * wa * lanes, mode_bits=S * len(pats))
+        for s in range(S):
+            merge(feat, "skew", delay_line(family, wa * lanes + wb, s))
+        add(feat, "input register", in_reg_bits=S * (wa * lanes + wb + self.index_bits) + 8)
+        add(feat, "tap accumulators", acc_add_bits=G * lanes * A, acc_reg_bits=2 * G * lanes * A, ctrl=1)
+        if self.overflow == "saturate":
+            add(feat, "tap accumulators", sat_bits=G * lanes * A)
+        for k in range(G):
+            merge(feat, "tap accumulators", delay_line(family, A * lanes, (G - 1 - k) * gmin))
+            merge(feat, "tap accumulators", delay_line(family, 4, (k + 1) * gmin))
+        add(feat, "output", out_reg_bits=G * lanes * A, out_mux_bits=G * lanes * A * len(pats))
+        return feat
+
+    def tree_bits(n: int, width: int) -> int:
+        bits, k = 0, 0
+        while n > 1:
+            bits += (n // 2) * (width + k + 1)
+            n, k = (n + 1) // 2, k + 1
+        return bits

@@ -1,0 +1,157 @@
+"""The sparse chain hardware: sparse multiplexers, the MAC cascade, tap accumulators, de-skew (see the package doc)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ...arith import sum_type, to_accumulator
+from ...int8pack import SHIFT
+from ...numtype import NumType
+from ...pipeline import delay, register, valid_delay
+
+if TYPE_CHECKING:
+    from .config import SparseChainConfig
+
+
+class SparseChain(wiring.Component):
+    """The sparse MAC chain hardware; see the module docstring."""
+
+    def __init__(self, config: SparseChainConfig):
+        self.config = cfg = config
+        S, G = cfg.stages, cfg.taps
+        fields = {"x": data.ArrayLayout(cfg.act.shape, S)}
+        if cfg.pack_int8:
+            fields["x1"] = data.ArrayLayout(cfg.act.shape, S)
+        fields |= {
+            "w": data.ArrayLayout(cfg.weight.shape, S),
+            "idx": data.ArrayLayout(cfg.index_bits, S),
+            "mode": unsigned(max(1, (len(cfg.patterns) - 1).bit_length())),
+            "last": 1,
+        }
+        out = {"y": data.ArrayLayout(cfg.acc.shape, G)}
+        if cfg.pack_int8:
+            out["y1"] = data.ArrayLayout(cfg.acc.shape, G)
+        super().__init__(
+            {"i": In(stream.Signature(data.StructLayout(fields))), "o": Out(stream.Signature(data.StructLayout(out)))}
+        )
+
+    def elaborate(self, platform: object) -> Module:
+        cfg = self.config
+        S, G, gmin, pats = cfg.stages, cfg.taps, cfg.g_min, cfg.nm
+        lanes = 2 if cfg.pack_int8 else 1
+        m = Module()
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        fire = self.i.valid & self.i.ready
+
+        # ---- input register; `first` marks the first beat after a `last`
+        first = Signal(init=1)
+        with m.If(fire):
+            m.d.sync += first.eq(self.i.p.last)
+        p_in = Signal(self.i.p.shape(), reset_less=True)
+        v_in, first_in = Signal(), Signal()
+        with m.If(advance):
+            m.d.sync += [p_in.eq(self.i.p), v_in.eq(fire), first_in.eq(fire & first)]
+        mode = p_in.mode
+        xs = [p_in.x] + ([p_in.x1] if cfg.pack_int8 else [])
+
+        # ---- per stage: sparse mux, skew by s, multiply, chain
+        psum = [Value.cast(0)] * lanes
+        tap_sums: list[list[Value]] = []
+        for s in range(S):
+            sel = []
+            for x in xs:
+                choice: Value = Value.cast(0)
+                for k, p in enumerate(pats):
+                    g = cfg.group_len(p)
+                    base = ((s % g) // p.n) * p.m
+                    if p.dense:
+                        cand = x[base]
+                    else:
+                        cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][: p.index_bits]]
+                    choice = cand if k == 0 else Mux(mode == k, cand, choice)
+                sel.append(
+                    delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
+                )
+            w = delay(m, p_in.w[s], s, advance, f"w{s}")
+            if cfg.pack_int8:
+                packed = (sel[0] << SHIFT) + sel[1]
+                prod = Signal(NumType.fitting(-(1 << 48), (1 << 48) - 1).shape, name=f"packed{s}")
+                m.d.comb += prod.eq(packed * w)
+                low = Signal(18, name=f"low{s}")
+                m.d.comb += low.eq(prod[:SHIFT])
+                products = [prod[SHIFT:].as_signed() + low[SHIFT - 1], low.as_signed()]
+            else:
+                products = [sel[0] * w]
+            if s % gmin == 0 and s > 0:
+                # a group may start here: link = this stage is not a group start in the current mode
+                link_in = Signal(name=f"link{s}")
+                starts = [k for k, p in enumerate(pats) if s % cfg.group_len(p) == 0]
+                m.d.comb += link_in.eq(~Cat(*[mode == k for k in starts]).any() if starts else 1)
+                link = valid_delay(m, link_in, s, advance, f"link{s}")
+                psum = [Mux(link, ps, 0) for ps in psum]
+            psum = self._stage(m, s, psum, products, advance)
+            if (s + 1) % gmin == 0:
+                tap_sums.append(psum)
+
+        # ---- tap accumulators, then de-skew so every tap's result lands at the same cycle
+        aligned: list[list[Value]] = []
+        out_valid = None
+        for k in range(G):
+            t = (k + 1) * gmin  # cycles from p_in to the tap's registered partial sum
+            v_k = valid_delay(m, v_in, t, advance, f"v_t{k}")
+            f_k = valid_delay(m, first_in, t, advance, f"first_t{k}")
+            l_k = valid_delay(m, p_in.last, t, advance, f"last_t{k}")
+            ends = [i for i, p in enumerate(pats) if ((k + 1) * gmin) % cfg.group_len(p) == 0]
+            end_in = Signal(name=f"end_in{k}")
+            m.d.comb += end_in.eq(Cat(*[mode == i for i in ends]).any() if ends else 0)
+            e_k = valid_delay(m, end_in, t, advance, f"end_t{k}")
+            row = []
+            for v in range(lanes):
+                acc = Signal(cfg.acc.shape, name=f"acc{k}_{v}", reset_less=True)
+                res = Signal(cfg.acc.shape, name=f"res{k}_{v}", reset_less=True)
+                nxt = _overflow(m, cfg, Mux(f_k, 0, acc) + tap_sums[k][v], f"acc_next{k}_{v}")
+                with m.If(advance & v_k & e_k):
+                    m.d.sync += acc.eq(nxt)
+                    with m.If(l_k):
+                        m.d.sync += res.eq(nxt)
+                row.append(delay(m, res, (G - 1 - k) * gmin, advance, f"align{k}_{v}"))
+            aligned.append(row)
+            if k == G - 1:
+                out_valid = register(m, v_k & l_k, advance, "res_valid", reset=True)
+        mode_out = delay(m, mode, S + 1, advance, "mode_out")
+
+        # ---- output: y[q] = the tap where group q ends in this mode
+        result = Signal(self.o.p.shape(), reset_less=True)
+        for v, name in enumerate(["y", "y1"][:lanes]):
+            for q in range(G):
+                val: Value = Value.cast(0)
+                for i, p in enumerate(pats):
+                    step_ = cfg.group_len(p) // gmin
+                    if q < S // cfg.group_len(p):
+                        val = Mux(mode_out == i, aligned[(q + 1) * step_ - 1][v], val)
+                with m.If(advance):
+                    m.d.sync += getattr(result, name)[q].eq(val)
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(out_valid)
+        m.d.comb += self.o.payload.eq(result)
+        return m
+
+    def _stage(self, m: Module, s: int, psum: list[Value], products: list[Value], advance: Value) -> list[Value]:
+        """``P_s = psum + product``, registered (reset-less) and enabled by ``advance``."""
+        out = []
+        for v, (ps, prod) in enumerate(zip(psum, products)):
+            reg = Signal(self.config.chain_type.shape, name=f"p{s}_{v}", reset_less=True)
+            with m.If(advance):
+                m.d.sync += reg.eq(ps + prod)
+            out.append(reg)
+        return out
+
+
+def _overflow(m: Module, cfg: SparseChainConfig, value: Value, name: str) -> Signal:
+    """``value`` (accumulator or 0, plus a chain sum) brought into the accumulator type by the overflow rule."""
+    return to_accumulator(m, cfg.acc, cfg.overflow, value, sum_type(cfg.acc, cfg.chain_type), name)

@@ -1,0 +1,93 @@
+"""Systolic-array test data: random and extreme GEMMs, and the configuration table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...numtype import Fixed, Int, UFixed, UInt
+from ...vectors import biased
+from .gemm import Gemm
+
+if TYPE_CHECKING:
+    from .config import SystolicArrayConfig
+
+
+def configs() -> dict[str, SystolicArrayConfig]:
+    """The configuration table every verification level runs: both dataflows, tiles, no psum input,
+    unsigned × signed saturating, fixed point, narrow wrapping accumulators."""
+    from ..mac_pe import MacPEConfig
+    from .config import SystolicArrayConfig as C
+
+    int8 = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
+    u8s8_sat = MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(12), overflow="saturate", pipeline=0)
+    s4_wrap = MacPEConfig(act=Int(4), weight=Int(4), acc=Int(6), overflow="wrap", pipeline=0)
+    fixed = MacPEConfig(act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(24, 14), overflow="saturate", pipeline=0)
+    os = "output_stationary"
+    return {
+        "ws_2x2_int8": C(rows=2, cols=2, pe=int8),
+        "ws_3x4_u8s8_sat": C(rows=3, cols=4, pe=u8s8_sat),
+        "ws_4x3_tile2_fixed": C(rows=4, cols=3, tile=2, pe=fixed),
+        "ws_3x2_no_psum": C(rows=3, cols=2, psum_input=False, pe=int8),
+        "os_4x3_u8s8_sat": C(rows=4, cols=3, dataflow=os, pe=u8s8_sat),
+        "os_3x4_s4_wrap": C(rows=3, cols=4, dataflow=os, pe=s4_wrap),
+    }
+
+
+def random_gemms(
+    cfg: SystolicArrayConfig,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    corners: bool = True,
+) -> list[Gemm]:
+    """Random GEMMs totalling at least ``n`` result elements, plus corner GEMMs.
+
+    Shapes: K and N (and M for output-stationary) are chosen not to be
+    multiples of the array's R and C when the array is wider than 1; values
+    are uniform with a quarter replaced by edge values (min, max, 0, ±1).
+    """
+    R, C, pe = cfg.rows, cfg.cols, cfg.pe
+    kmax = pe.max_len if pe.overflow == "error" else 10**9
+    if cfg.ws and not cfg.psum_input:
+        kmax = min(kmax, R)
+
+    def odd(base: int, limit: int) -> int:
+        """A size in 1..~2.5·base that is not a multiple of base (when base > 1)."""
+        v = int(rng.integers(1, max(2, int(2.5 * base) + 2)))
+        if base > 1 and v % base == 0:
+            v += 1
+        return max(1, min(v, limit))
+
+    gemms: list[Gemm] = []
+    if corners:
+        A, W = pe.act, pe.weight
+        k = min(kmax, 2 * R + 1)
+        m, nn = min(R + 1, 2 * R + 1), C + 1 if C > 1 else 1
+        for name, av, wv in (
+            ("zeros", 0, 0),
+            ("min×min (most negative squared)", A.min, W.min),
+            ("max×max", A.max, W.max),
+            ("min×max", A.min, W.max),
+            ("all-ones bits", -1 if A.signed else A.max, -1 if W.signed else W.max),
+        ):
+            gemms.append(Gemm(np.full((m, k), av, dtype=np.int64), np.full((k, nn), wv, dtype=np.int64), name))
+        kk = min(kmax, 4096)
+        gemms.append(
+            Gemm(
+                np.full((2, kk), A.min, dtype=np.int64),
+                np.full((kk, max(1, C - 1)), W.min, dtype=np.int64),
+                f"min×min over K={kk} (accumulator bound)",
+            )
+        )
+    total = 0
+    while total < n:
+        M = odd(R, 4 * R + 3) if not cfg.ws else int(rng.integers(1, 2 * R + 4))
+        K = odd(R, kmax)
+        N = odd(C, 4 * C + 3)
+        a = biased(rng, pe.act, (M, K))
+        b = biased(rng, pe.weight, (K, N))
+        gemms.append(Gemm(a, b, "random"))
+        total += M * N
+    return gemms

@@ -1,0 +1,108 @@
+"""On-chip buffers of the engine: ring buffers of rows and whole-tensor scratchpads, one bank per writer."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import memory
+
+from ..places import Place
+from .plan import MEMORY, EnginePlan, OpInput, Slice, Writer
+
+
+class Buffer:
+    """A logical ``rows × cols`` buffer (a ring of 2, 4, ... rows, or all ``M`` rows for a scratchpad),
+    stored as one memory bank per writer: each writer owns a column range and writes only its bank (one
+    write port per memory, so synthesis can use block or distributed RAM). Readers stream a row's columns
+    in order across the banks."""
+
+    def __init__(self, m: Module, name: str, shape: object, rows: int, banks: list[Slice], *, ring: bool = True):
+        self.m, self.name, self.rows, self.banks, self.ring = m, name, rows, banks, ring
+        assert not ring or rows & (rows - 1) == 0, "ring buffers hold a power-of-two number of rows"
+        self.mems = []
+        for i, b in enumerate(banks):
+            mm = memory.Memory(shape=shape, depth=max(rows * (b.n1 - b.n0), 2), init=[])
+            m.submodules[f"{name}_b{i}"] = mm
+            self.mems.append(mm)
+        self.cols = banks[-1].n1
+        self._wports: dict[object, tuple] = {}
+
+    def row_base(self, row: Value, width: int) -> Value | int:
+        """Address of ``row``'s first word in a bank ``width`` words wide (a ring keeps ``row mod rows``)."""
+        if self.ring:
+            return row[: self.rows.bit_length() - 1] * width if self.rows > 1 else 0
+        return row * width
+
+    def write_port(self, writer: Writer) -> tuple[memory.WritePort, int]:
+        """The write port of ``writer``'s bank and the bank's width (address = row_base + column in bank)."""
+        if writer not in self._wports:
+            i = next(k for k, b in enumerate(self.banks) if b.writer == writer)
+            self._wports[writer] = (self.mems[i].write_port(), self.banks[i].n1 - self.banks[i].n0)
+        return self._wports[writer]
+
+    def reader(self, name: str, start: Value, row: Value, taken: Value) -> tuple[Signal, Value, Signal]:
+        """Stream the ``cols`` words of ``row``: ``start`` issues the first read (valid the next cycle); each
+        word taken issues the next. Returns ``(valid, data, last)`` (``last``: the word offered is the final
+        one); ``row`` must hold while the row streams."""
+        m, n = self.m, self.cols
+        issued = Signal(range(n + 1), name=f"{name}_issued")
+        valid = Signal(name=f"{name}_valid")
+        last = Signal(name=f"{name}_last")
+        m.d.comb += last.eq(issued == n)
+        en = Signal(name=f"{name}_en")
+        idx = Signal(range(max(n, 2)), name=f"{name}_idx")
+        m.d.comb += idx.eq(Mux(start, 0, issued))
+        with m.If(start):
+            m.d.comb += en.eq(1)
+            m.d.sync += [issued.eq(1), valid.eq(1)]
+        with m.Elif(valid & taken):
+            with m.If(issued < n):
+                m.d.comb += en.eq(1)
+                m.d.sync += issued.eq(issued + 1)
+            with m.Else():
+                m.d.sync += valid.eq(0)
+        bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
+        bank_of = 0
+        datas = []
+        for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
+            n0, n1 = b.n0, b.n1
+            rp = mm.read_port()
+            m.d.comb += [rp.addr.eq(self.row_base(row, n1 - n0) + idx - n0), rp.en.eq(en)]
+            if i:
+                bank_of = Mux(idx >= n0, i, bank_of)
+            datas.append(rp.data)
+        with m.If(en):
+            m.d.sync += bank_q.eq(bank_of)
+        data = datas[0]
+        for i in range(1, len(datas)):
+            data = Mux(bank_q == i, datas[i], data)
+        return valid, data, last
+
+
+class EngineBuffers:
+    """Every buffer the schedule needs: an input ring per op input that is a stream or off-chip data
+    (``inputs[(op, k)]``), a scratchpad per on-chip tensor (``scratch``), a 2-row write-back buffer per
+    tensor written off-chip (``writeback``); each bank owned by one writer (a core's column range, an adder,
+    or the memory sequencer)."""
+
+    def __init__(self, m: Module, plan: EnginePlan):
+        self.inputs: dict[tuple[str, int], Buffer] = {}
+        for o in plan.ops.values():
+            for k, inp in enumerate(o.inputs):
+                if inp.place in (Place.STREAM, Place.OFFCHIP):
+                    t = inp.tensor
+                    if inp.place == Place.STREAM:
+                        banks = list(plan.producer(t).slices)
+                    else:
+                        banks = [Slice(MEMORY, 0, plan.graph.tasks[t].cols)]
+                    self.inputs[(o.name, k)] = Buffer(m, f"in_{o.name}_{k}", plan.widths[t].shape, inp.rows, banks)
+        self.scratch = {
+            t: Buffer(m, f"scratch_{t}", plan.widths[t].shape, plan.rows, list(plan.producer(t).slices), ring=False)
+            for t in sorted(plan.onchip)
+        }
+        self.writeback = {
+            t: Buffer(m, f"wb_{t}", plan.widths[t].shape, 2, list(plan.producer(t).slices)) for t in plan.offchip_out
+        }
+
+    def feeding(self, op: str, k: int, inp: OpInput) -> Buffer:
+        """The buffer input ``k`` of ``op`` is read from."""
+        return self.scratch[inp.tensor] if inp.place == Place.SCRATCHPAD else self.inputs[(op, k)]

@@ -1,0 +1,89 @@
+"""The stage controller: steps through the stages' records, slot by slot.
+
+Per stage: ``switch_cycles`` cycles to switch (read and latch the stage
+record), then ``slots`` row slots of ``slot_cycles`` cycles each. A slot ends
+when its time is up *and* every unit is idle (``busy`` low), so a wrong cost
+model shows as extra cycles, never as wrong data. ``done`` rises after the
+last stage. Units ask :meth:`Controller.row_at` which row they handle in the
+current slot.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+
+from .plan import EnginePlan
+
+
+class Controller:
+    """The controller's state in module ``m``: ``stage``, ``slot``, ``timer``, ``switch``, ``running``, ``done``;
+    ``slot_start`` is high in a slot's first cycle. Units append their busy signals to :attr:`busy`."""
+
+    def __init__(self, m: Module, plan: EnginePlan, done_port: Value):
+        self.m, self.plan = m, plan
+        sp = plan.schedule.plans
+        self.stage = Signal(range(max(len(sp), 2)), name="stage")
+        self.slot = Signal(range(max(max(x.slots for x in sp) + 1, 2)), name="slot")
+        self.timer = Signal(range(max(max(x.slot_cycles for x in sp) + 1, 2)), name="timer")
+        self.switch = Signal(range(plan.machine.switch_cycles + 1), init=plan.machine.switch_cycles, name="switch")
+        self.running = Signal(name="running")
+        self.done = Signal(name="done")
+        m.d.comb += done_port.eq(self.done)
+        self.slot_start = self.running & (self.timer == 0)
+        self.busy: list[Value] = []
+        self._rows_at: dict[int, tuple[Signal, Signal]] = {}
+
+    def stage_is(self, s: int) -> Value:
+        return self.stage == s
+
+    def row_at(self, offset: int) -> tuple[Signal, Signal]:
+        """``(row, valid)`` of the unit whose row is ``slot - offset`` in this slot (one pair per offset)."""
+        if offset in self._rows_at:
+            return self._rows_at[offset]
+        M = self.plan.rows
+        r = Signal(range(max(M, 2)), name=f"row_off{offset}")
+        v = Signal(name=f"row_ok_off{offset}")
+        self.m.d.comb += [
+            r.eq(self.slot - offset),
+            v.eq(((self.slot >= offset) if offset else 1) & (self.slot < offset + M)),
+        ]
+        self._rows_at[offset] = (r, v)
+        return r, v
+
+    def step(self) -> None:
+        """Switch, run the slots, end each slot when its time is up and no unit is busy; add last."""
+        m, sp, S = self.m, self.plan.schedule.plans, len(self.plan.schedule.plans)
+        busy = Signal(name="busy")
+        m.d.comb += busy.eq(any_of(self.busy))
+        T = Signal.like(self.timer, name="slot_len")
+        NS = Signal.like(self.slot, name="slots_in_stage")
+        t_len, n_slots = sp[0].slot_cycles, sp[0].slots
+        for s, x in enumerate(sp):
+            t_len, n_slots = Mux(self.stage_is(s), x.slot_cycles, t_len), Mux(self.stage_is(s), x.slots, n_slots)
+        m.d.comb += [T.eq(t_len), NS.eq(n_slots)]
+        with m.If(~self.running & ~self.done):
+            with m.If(self.switch > 1):
+                m.d.sync += self.switch.eq(self.switch - 1)
+            with m.Else():
+                m.d.sync += [self.running.eq(1), self.slot.eq(0), self.timer.eq(0)]
+        with m.Elif(self.running):
+            with m.If((self.timer >= T - 1) & ~busy):
+                m.d.sync += self.timer.eq(0)
+                with m.If(self.slot == NS - 1):
+                    m.d.sync += [self.running.eq(0), self.switch.eq(self.plan.machine.switch_cycles)]
+                    with m.If(self.stage == S - 1):
+                        m.d.sync += self.done.eq(1)
+                    with m.Else():
+                        m.d.sync += self.stage.eq(self.stage + 1)
+                with m.Else():
+                    m.d.sync += self.slot.eq(self.slot + 1)
+            with m.Else():
+                m.d.sync += self.timer.eq(Mux(self.timer == T - 1, self.timer, self.timer + 1))
+
+
+def any_of(terms: list[Value]) -> Value:
+    """The OR of ``terms`` (0 for none)."""
+    out: Value | int = 0
+    for t in terms:
+        out = out | t
+    return out

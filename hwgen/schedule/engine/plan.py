@@ -1,0 +1,249 @@
+"""The engine's static plan: every op's inputs, slices and epilogue, the cores' programs, the memory ids.
+
+:func:`plan_engine` checks that the engine can build a compiled schedule (one
+accumulator type across the gemm tasks, only ``requant`` then ``relu`` fused
+after a gemm, nothing fused after an add) and collects the tables the
+hardware components (:mod:`.controller`, :mod:`.feeders`, :mod:`.routers`,
+:mod:`.sequencer`) are generated from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...blocks.gemm import GemmCoreConfig, RecordCoreConfig
+from ...errors import ConfigError
+from ...numtype import NumType
+from ..compiler import Schedule
+from ..graph import TaskGraph
+from ..machine import Machine
+from ..ops import OpGraph, op_graph
+from ..places import BufferKey, BufferKind, Place
+
+#: The memory sequencer's writer key (it fills input buffers from off-chip memory).
+MEMORY = "memory"
+#: A unit that writes a tensor's columns ``[n0, n1)``: a core (its index), an adder (``add:<op>``) or MEMORY.
+Writer = int | str
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Columns ``[n0, n1)`` of an op's output computed by ``writer``."""
+
+    writer: Writer
+    n0: int
+    n1: int
+
+
+@dataclass(frozen=True)
+class OpInput:
+    """One input of an op: the tensor, where it comes from, the rows of its input buffer (0: none)."""
+
+    tensor: str
+    place: Place
+    rows: int
+
+
+@dataclass(frozen=True)
+class Epilogue:
+    """What is fused after a gemm: ``requantize`` (:mod:`hwgen.requant`) if ``requant``, then ReLU if ``relu``."""
+
+    requant: bool = False
+    relu: bool = False
+    multiplier: int = 0
+    shift: int = 0
+    zero_point: int = 0
+    out: NumType | None = None
+
+
+@dataclass
+class OpPlan:
+    """One op (a gemm on cores, or an add on an adder unit) in the engine."""
+
+    name: str
+    stage: int
+    depth: int
+    k: int
+    n: int
+    inputs: list[OpInput]
+    out_tensor: str
+    slices: list[Slice]
+    epilogue: Epilogue
+    weights: np.ndarray | None
+    kind: str = "gemm"  # "gemm" | "add"
+
+
+@dataclass
+class EnginePlan:
+    """Everything static about the engine, derived from the graph and its schedule."""
+
+    graph: TaskGraph
+    machine: Machine
+    schedule: Schedule
+    rows: int
+    ops: dict[str, OpPlan]
+    widths: dict[str, NumType]  # tensor -> element type
+    onchip: set[str]
+    offchip_out: list[str]  # tensors written off-chip
+    tensor_ids: dict[str, int]  # off-chip tensors (inputs, spilled, finals) -> memory id
+    act: NumType
+    weight: NumType
+    acc: NumType
+    core_programs: dict[int, list[tuple[int, str, int, int]]] = field(default_factory=dict)
+
+    @property
+    def data_width(self) -> int:
+        return max(t.width for t in self.widths.values())
+
+    def consumers(self, tensor: str) -> list[tuple[OpPlan, int]]:
+        """(op, input index) of every op reading ``tensor``."""
+        return [(o, k) for o in self.ops.values() for k, inp in enumerate(o.inputs) if inp.tensor == tensor]
+
+    def producer(self, tensor: str) -> OpPlan:
+        return next(o for o in self.ops.values() if o.out_tensor == tensor)
+
+    def core_config(self, core: int) -> RecordCoreConfig:
+        """The record core of compute core ``core``: the slices it serves, one record per stage it runs in."""
+        slices: list[GemmCoreConfig] = []
+        program = []
+        for _, op, n0, n1 in self.core_programs[core]:
+            o = self.ops[op]
+            e = o.epilogue
+            requant = (
+                {
+                    "requant": True,
+                    "multiplier": e.multiplier,
+                    "shift": e.shift,
+                    "zero_point": e.zero_point,
+                    "out": e.out,
+                }
+                if e.requant
+                else {}
+            )
+            cfg = GemmCoreConfig(
+                weights=tuple(tuple(int(v) for v in row) for row in o.weights[:, n0:n1]),
+                lanes=self.machine.lanes,
+                act=self.act,
+                weight=self.weight,
+                acc=self.acc,
+                relu=e.relu,
+                **requant,
+            )
+            if cfg not in slices:
+                slices.append(cfg)
+            program.append(slices.index(cfg))
+        return RecordCoreConfig(slices=tuple(slices), program=tuple(program), rows=(self.rows,) * len(program))
+
+
+def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
+    """Check the graph is buildable and collect the engine's static tables."""
+    opg = op_graph(graph)
+    gemms = _check_buildable(opg)
+    acc = graph.tasks[gemms[0]].dtype
+    act = _widest([graph.tasks[opg.inputs[op][0]].dtype for op in gemms])
+    weight = _widest([graph.tasks[op].weight for op in gemms])
+    stage_of = {op: s for s, members in enumerate(schedule.stages) for op in members}
+    onchip = schedule.onchip_tensors
+    plans: dict[str, OpPlan] = {}
+    for s, sp in enumerate(schedule.plans):
+        for op in sp.ops:
+            t = graph.tasks[op]
+            ins = [_op_input(opg, schedule, stage_of, onchip, op, s, i) for i in opg.inputs[op]]
+            if t.op == "gemm":
+                epi = _epilogue(graph, op, opg.out_tensor[op])
+                slices = [Slice(r.core, *r.cols) for r in schedule.records if r.stage == s and r.task == op]
+                plans[op] = OpPlan(
+                    op, s, sp.depth[op], t.weights.shape[0], t.cols, ins, opg.out_tensor[op], slices, epi, t.weights
+                )
+            else:
+                slices = [Slice(f"add:{op}", 0, t.cols)]
+                plans[op] = OpPlan(op, s, sp.depth[op], t.cols, t.cols, ins, op, slices, Epilogue(), None, kind="add")
+    widths = {}
+    for op in opg.ops:
+        for i in opg.inputs[op]:
+            widths[i] = graph.tasks[i].dtype
+        widths[opg.out_tensor[op]] = graph.tasks[opg.out_tensor[op]].dtype
+    offchip_out = [
+        t
+        for t in (opg.out_tensor[op] for op in opg.ops)
+        if t in opg.finals or (t not in onchip and any(i.tensor == t for p in plans.values() for i in p.inputs))
+    ]
+    ids = {name: k for k, name in enumerate(n for n, task in graph.tasks.items() if task.op == "input")}
+    for t in offchip_out:
+        ids[t] = len(ids)
+    programs: dict[int, list[tuple[int, str, int, int]]] = {}
+    for s in range(len(schedule.stages)):
+        for p in (q for q in plans.values() if q.stage == s and q.kind == "gemm"):
+            for sl in p.slices:
+                programs.setdefault(sl.writer, []).append((s, p.name, sl.n0, sl.n1))
+    rows = schedule.plans[0].rows
+    return EnginePlan(
+        graph, machine, schedule, rows, plans, widths, onchip, offchip_out, ids, act, weight, acc, programs
+    )
+
+
+def _check_buildable(opg: OpGraph) -> list[str]:
+    """The gemm ops; raises for what the engine cannot build."""
+    graph = opg.graph
+    for op in opg.ops:
+        t = graph.tasks[op]
+        if t.op == "add" and opg.out_tensor[op] != op:
+            raise ConfigError(
+                f"graph.{opg.out_tensor[op]}",
+                f"the engine does not fuse requant/relu after an add ({op}); apply them to the gemm outputs "
+                f"before the add",
+            )
+        if t.op == "gemm" and t.overflow != "wrap":
+            raise ConfigError(
+                f"graph.{op}", f"the engine's accumulators wrap; overflow={t.overflow!r} is not built (use 'wrap')"
+            )
+    gemms = [op for op in opg.ops if graph.tasks[op].op == "gemm"]
+    if not gemms:
+        raise ConfigError("graph", "the engine needs at least one gemm task")
+    accs = {graph.tasks[op].dtype for op in gemms}
+    if len(accs) != 1:
+        raise ConfigError(
+            "graph",
+            f"all gemm tasks must share one accumulator type for the engine's cores; "
+            f"found {', '.join(sorted(map(str, accs)))}",
+        )
+    return gemms
+
+
+def _widest(types: list[NumType]) -> NumType:
+    return NumType.fitting(min(t.min for t in types), max(t.max for t in types))
+
+
+def _op_input(
+    opg: OpGraph, schedule: Schedule, stage_of: dict[str, int], onchip: set[str], op: str, stage: int, tensor: str
+) -> OpInput:
+    if tensor in opg.producer and stage_of[opg.producer[tensor]] == stage:
+        place = Place.STREAM
+    elif tensor in onchip:
+        place = Place.SCRATCHPAD
+    else:
+        place = Place.OFFCHIP
+    rows = schedule.buffer_rows(BufferKey(BufferKind.INPUT, tensor, op), opg.row_bytes(tensor))
+    return OpInput(tensor, place, rows)
+
+
+def _epilogue(graph: TaskGraph, op: str, out: str) -> Epilogue:
+    """The fused chain after a gemm: ``[requant] [relu]`` in that order."""
+    chain, t = [], out
+    while t != op:
+        chain.append(graph.tasks[t])
+        t = graph.tasks[t].inputs[0]
+    chain.reverse()
+    kinds = [c.op for c in chain]
+    if kinds not in ([], ["requant"], ["relu"], ["requant", "relu"]):
+        raise ConfigError(
+            f"graph.{out}",
+            f"the engine fuses 'requant' then 'relu' after a gemm; "
+            f"{' -> '.join([op] + [c.name for c in chain])} is {kinds}",
+        )
+    if "requant" not in kinds:
+        return Epilogue(relu="relu" in kinds)
+    rq = chain[0].params
+    return Epilogue(True, "relu" in kinds, rq["multiplier"], rq["shift"], rq["zero_point"], chain[0].dtype)

@@ -1,0 +1,91 @@
+"""The engine's compute units and their feeders.
+
+* **cores**: one record core (:class:`~hwgen.blocks.gemm.RecordCore`) per
+  compute core the schedule uses; its records list, stage by stage, the gemm
+  slice it runs (the task's weight columns ``n0:n1``, its fused requant and
+  ReLU) and the rows;
+* **adders**: one element-wise adder per ``add`` task;
+* **feeders** (one per op input): stream a row of the input buffer (or the
+  scratchpad) to every unit of the op, starting with the slot in which the
+  op handles that row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Mux, Signal, Value
+
+from ...blocks.gemm import RecordCore
+from .buffers import EngineBuffers
+from .controller import Controller
+from .plan import EnginePlan, Writer
+
+
+@dataclass
+class Producer:
+    """A unit that produces results: its writer key, its program ``[(stage, op, n0, n1)]``, result valid/data."""
+
+    writer: Writer
+    program: list[tuple[int, str, int, int]]
+    valid: Value
+    payload: Value
+
+    @property
+    def label(self) -> str:
+        """The unit's name in signal names: the core index, or ``add_<op>``."""
+        return str(self.writer) if isinstance(self.writer, int) else self.writer.replace(":", "_")
+
+
+def build_cores(m: Module, plan: EnginePlan) -> dict[int, RecordCore]:
+    """One record core per compute core, outputs always ready (the routers never stall)."""
+    cores = {}
+    for c in sorted(plan.core_programs):
+        cores[c] = comp = RecordCore(plan.core_config(c))
+        m.submodules[f"core{c}"] = comp
+        m.d.comb += comp.o.ready.eq(1)
+    return cores
+
+
+def build_feeders(
+    m: Module, plan: EnginePlan, ctrl: Controller, bufs: EngineBuffers, cores: dict[int, RecordCore]
+) -> dict[tuple[str, int], tuple[Signal, Value]]:
+    """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot."""
+    feeds = {}
+    for o in plan.ops.values():
+        r, ok = ctrl.row_at(o.depth + 1)
+        taken = Signal(name=f"feed_taken_{o.name}")
+        if o.kind == "gemm":
+            ready_all: Value | int = 1
+            for sl in o.slices:
+                ready_all = ready_all & cores[sl.writer].i.ready
+            m.d.comb += taken.eq(ready_all)
+        else:
+            m.d.comb += taken.eq(1)  # an adder takes both operands every cycle they are offered
+        for k, inp in enumerate(o.inputs):
+            start = ctrl.slot_start & ctrl.stage_is(o.stage) & ok
+            valid, dat, _ = bufs.feeding(o.name, k, inp).reader(f"feed_{o.name}_{k}", start, r, taken)
+            feeds[(o.name, k)] = (valid, dat)
+            ctrl.busy.append(valid)
+    return feeds
+
+
+def connect_units(
+    m: Module, plan: EnginePlan, ctrl: Controller, cores: dict[int, RecordCore], feeds: dict
+) -> list[Producer]:
+    """Drive every core from the feeder of the op it runs in the current stage; build the adders; return every
+    result producer (cores first, then adders)."""
+    for c, comp in cores.items():
+        valid: Value | int = 0
+        payload: Value | int = 0
+        for s, op, _, _ in plan.core_programs[c]:
+            valid = Mux(ctrl.stage_is(s), feeds[(op, 0)][0], valid)
+            payload = Mux(ctrl.stage_is(s), feeds[(op, 0)][1], payload)
+        m.d.comb += [comp.i.valid.eq(valid), comp.i.payload.eq(payload)]
+    producers = [Producer(c, plan.core_programs[c], comp.o.valid, comp.o.payload) for c, comp in cores.items()]
+    for o in plan.ops.values():
+        if o.kind == "add":
+            total = Signal(plan.widths[o.out_tensor].shape, name=f"sum_{o.name}")
+            m.d.comb += total.eq(feeds[(o.name, 0)][1] + feeds[(o.name, 1)][1])
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], feeds[(o.name, 0)][0], total))
+    return producers

@@ -1,0 +1,94 @@
+"""Structural counts for the analytic estimator: what a block's features are made of.
+
+Every block reports its resources as *features* (:data:`Features`): exact
+structural counts per sub-block (register bits, adder bits, delay-line bits,
+multiplier sizes), computed from its parameters by
+:meth:`hwgen.config.BlockConfig.features`. The estimator
+(:mod:`hwgen.estimate`) weighs them with coefficients fitted to Yosys per
+family. Features are split wherever Yosys treats otherwise-equal logic
+differently — register bits a DSP block can absorb versus ones it cannot,
+delay lines short enough to stay flip-flops versus long enough to become
+shift-register LUTs — so one linear model per family fits all regimes.
+
+DSP counts are not fitted: they follow Yosys's multiplier mapping rules
+exactly (:func:`dsp_tiles`), measured on this Yosys: xc7/xcup map a product
+to a DSP48 when its operand widths sum to at least 9, ECP5 always uses
+MULT18X18D, iCE40 ``-dsp`` needs at least 11.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Device families hwgen estimates and synthesizes for, with their Yosys pass.
+FAMILIES: dict[str, str] = {
+    "xc7": "Xilinx 7-series (DSP48E1, RAMB36E1)",
+    "xcup": "Xilinx UltraScale+ (DSP48E2, RAMB36E2, URAM288)",
+    "ecp5": "Lattice ECP5 (MULT18X18D, DP16KD 18 Kb EBR)",
+    "ice40": "Lattice iCE40 UltraPlus (SB_MAC16, SB_RAM40_4K, SB_SPRAM256KA)",
+}
+#: Max signed operand widths of one DSP (A, B) and minimum product width per family.
+DSP_SHAPE = {"xc7": (25, 18, 9), "xcup": (27, 18, 9), "ecp5": (18, 18, 2), "ice40": (16, 16, 11)}
+#: Families with shift-register LUTs (SRL16E/SRLC32E) that absorb long delay lines.
+HAS_SRL = {"xc7", "xcup"}
+SRL_MIN = 3  # Yosys's minimum chain length for SRL inference
+SRL_DEPTH = 16
+SHIFT_PACK = 18  # operand growth of the INT8 packing trick (a << 18) + b
+
+#: sub-block -> feature -> count
+Features = dict[str, dict[str, float]]
+
+
+def dsp_tiles(wa: int, wb: int, family: str) -> int:
+    """DSP blocks one ``wa × wb`` multiplier takes on ``family`` (0 = built from LUTs)."""
+    amax, bmax, ymin = DSP_SHAPE[family]
+    if min(wa, wb) < 2 or wa + wb < ymin:
+        return 0
+    a, b = max(wa, wb), min(wa, wb)
+    if a <= amax and b <= bmax:
+        return 1
+    na = 1 if a <= amax else 1 + math.ceil((a - amax) / (amax - 1))
+    nb = 1 if b <= bmax else 1 + math.ceil((b - bmax) / (bmax - 1))
+    return na * nb
+
+
+def delay_line(family: str, bits: int, depth: int) -> dict[str, float]:
+    """Features of a ``bits``-wide, ``depth``-deep reset-less delay line."""
+    if depth <= 0 or bits <= 0:
+        return {}
+    if family in HAS_SRL and depth >= SRL_MIN:
+        return {"srl_lines": bits * math.ceil(depth / SRL_DEPTH)}
+    return {"delay_ff_bits": bits * depth}
+
+
+def tree_bits(n: int, width: int, cap: int | None = None) -> int:
+    """Adder bits of a balanced tree over ``n`` values of ``width`` bits (each level one bit wider),
+    each node capped at ``cap`` bits when only the low bits are used."""
+    bits, k = 0, 0
+    while n > 1:
+        node = width + k + 1
+        bits += (n // 2) * (node if cap is None else min(node, cap))
+        n, k = (n + 1) // 2, k + 1
+    return bits
+
+
+def add(feat: Features, part: str, **values: float) -> None:
+    """Add ``values`` to sub-block ``part`` (zero counts are left out)."""
+    row = feat.setdefault(part, {})
+    for k, v in values.items():
+        if v:
+            row[k] = row.get(k, 0.0) + v
+
+
+def merge(feat: Features, part: str, values: dict[str, float]) -> None:
+    """Add a feature dict (e.g. a :func:`delay_line`) to sub-block ``part``."""
+    add(feat, part, **values)
+
+
+def flat(feat: Features) -> dict[str, float]:
+    """Features summed over sub-blocks (the regression's view)."""
+    out: dict[str, float] = {}
+    for row in feat.values():
+        for k, v in row.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
