@@ -17,7 +17,7 @@ help:
 	@echo "make test       run the test suite (unit tests, Amaranth and cocotb simulations)"
 	@echo "make test-full  the test suite plus the long sweeps"
 	@echo "make bench      benchmarks -> bench/results.json"
-	@echo "make lint       verilator --lint-only -Wall on every example"
+	@echo "make lint       ruff (lint + format), import layers (lint-imports), verilator -Wall on every example"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hwgen needs Python >= 3.11; this is " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
@@ -42,7 +42,11 @@ test-full: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --out bench/results.json
 
+# Code checks (ruff lint + format, the package's import layers) and Verilator -Wall on every example.
 lint: $(STAMP)
+	$(BIN)/ruff check hwgen tests sim_tests bench examples
+	$(BIN)/ruff format --check hwgen tests sim_tests bench examples
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/hwgen lint examples/*.py examples/*.toml
 
 clean:

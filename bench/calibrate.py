@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hwgen import Design  # noqa: E402
-from hwgen.estimate import model  # noqa: E402
 from hwgen.estimate.calibration import COEFFICIENTS_FILE, FITTED, fit  # noqa: E402
 from hwgen.estimate.sweep import DEFAULT_SWEEPS, points  # noqa: E402
 from hwgen.estimate.synth import synthesize, yosys_version  # noqa: E402
 from hwgen.progress import say  # noqa: E402
+from hwgen.structure import flat  # noqa: E402
 
 
 def collect(configs, family: str, label: str) -> list[dict]:
@@ -47,7 +47,7 @@ def collect(configs, family: str, label: str) -> list[dict]:
                 "block": cfg.block_name,
                 "family": family,
                 "params": cfg.params(),
-                "features": model.flat(model.features(cfg, family)),
+                "features": flat(cfg.features(family)),
                 "resources": r.resources,
                 "cells": r.cells,
             }

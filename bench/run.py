@@ -51,8 +51,8 @@ def mac_pe() -> dict[str, Any]:
     """Issue 2: Verilog generation time (64 lanes), Verilator build time, vectors/s in both simulators."""
     from hwgen.sim.amaranth_sim import run_amaranth
     from hwgen.sim.check import FULL_RATE, check_run
+    from hwgen.sim.raw import to_raw
     from hwgen.sim.runner import run_cocotb
-    from hwgen.sim.vectors import to_raw
     from hwgen.sim.verify import make_vectors
 
     cfg64 = MacPEConfig(lanes=64, pipeline=3, acc=Int(32), overflow="saturate")

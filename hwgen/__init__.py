@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # Design pulls in Amaranth; import it lazily so `import hwgen` stays cheap.
     if name == "Design":
         from .design import Design

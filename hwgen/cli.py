@@ -13,11 +13,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import HwgenError, ToolError
 
+if TYPE_CHECKING:
+    from .design import Design
 
-def _designs(paths: list[str]):
+
+def _designs(paths: list[str]) -> list[Design]:
     from .spec import load_designs
 
     out = []
@@ -114,7 +118,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gemm_estimate(design, shape: list[int]) -> dict:
+def _gemm_estimate(design: Design, shape: list[int]) -> dict:
     from .blocks.systolic import SystolicArrayConfig, gemm_cycles
     from .errors import ConfigError
 
@@ -127,7 +131,7 @@ def _gemm_estimate(design, shape: list[int]) -> dict:
     return {"M": M, "K": K, "N": N, **g, "seconds": g["cycles"] / (design.clock * 1e6)}
 
 
-def _with_family(design, family: str):
+def _with_family(design: Design, family: str) -> dict:
     from .estimate import estimate
 
     m = design.manifest()
@@ -135,7 +139,7 @@ def _with_family(design, family: str):
     return m
 
 
-def _family(design, family: str | None) -> str:
+def _family(design: Design, family: str | None) -> str:
     return family or design.family
 
 

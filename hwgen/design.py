@@ -27,7 +27,9 @@ from . import __version__
 from .boards import Board, load_board
 from .config import BlockConfig
 from .errors import BoardError, ConfigError
+from .estimate import estimate
 from .ports import field_summary, stream_ports
+from .report import render
 from .verilog import sha256, to_verilog
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -115,8 +117,6 @@ class Design:
 
     def manifest(self) -> dict[str, Any]:
         """Everything a tool or a report needs to know about the built design."""
-        from .estimate import estimate
-
         comp = self.component()
         timing = self.top.timing()
         ports = []
@@ -168,8 +168,6 @@ class Design:
             "manifest": (f"{self.name}.json", json.dumps(manifest, indent=2) + "\n"),
         }
         if report:
-            from .report import render
-
             files["report"] = (f"{self.name}.md", render("report.md.j2", manifest))
         return files
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 
 from amaranth.back import verilog as amaranth_verilog
 from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Value
@@ -41,7 +42,7 @@ class Hierarchy:
         digest = hashlib.sha256(key.encode()).hexdigest()[:10]
         return f"{self.top_name}__{key.split('(')[0]}_{digest}"
 
-    def define(self, key: str, make) -> str:
+    def define(self, key: str, make: Callable[[], wiring.Component]) -> str:
         """Verilog module name for ``key``; converts ``make()`` the first time."""
         name = self.module_name(key)
         if name not in self.modules:
@@ -50,7 +51,9 @@ class Hierarchy:
         return name
 
 
-def add_shared(m: Module, platform, name: str, child: wiring.Component, key: str, make) -> None:
+def add_shared(
+    m: Module, platform: object, name: str, child: wiring.Component, key: str, make: Callable[[], wiring.Component]
+) -> None:
     """Add ``child`` to ``m`` as submodule ``name`` — or, under a :class:`Hierarchy`,
     as an instance of a shared module built once from ``make()`` for this ``key``.
 

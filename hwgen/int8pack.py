@@ -15,17 +15,18 @@ only when every product is ``(-128)·(-128) = 16384`` (``8·16384 = 2^17``).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SHIFT = 18
 MAX_EXACT_TERMS = 7
 
 
-def pack(a, b) -> np.ndarray:
+def pack(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """The packed operand ``a·2^18 + b`` (int64)."""
     return (np.asarray(a, dtype=np.int64) << SHIFT) + np.asarray(b, dtype=np.int64)
 
 
-def unpack(p) -> tuple[np.ndarray, np.ndarray]:
+def unpack(p: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(high, low)`` fields of a packed product or packed sum, with the borrow correction."""
     p = np.asarray(p, dtype=np.int64)
     low = p & ((1 << SHIFT) - 1)
@@ -35,6 +36,6 @@ def unpack(p) -> tuple[np.ndarray, np.ndarray]:
     return high, low
 
 
-def packed_dot(a, b, c) -> tuple[np.ndarray, np.ndarray]:
+def packed_dot(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(Σ a·c, Σ b·c)`` over the last axis through one packed accumulation (exact for ≤ 7 terms)."""
     return unpack(np.sum(pack(a, b) * np.asarray(c, dtype=np.int64), axis=-1))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ConfigError
 
@@ -79,7 +80,7 @@ class Datatype:
     def qmax(self) -> int:
         return int(np.abs(self.grid).max())
 
-    def decode(self, codes) -> np.ndarray:
+    def decode(self, codes: ArrayLike) -> np.ndarray:
         """Grid values of codes."""
         return np.asarray(self.values, dtype=np.int64)[np.asarray(codes, dtype=np.int64)]
 
@@ -91,7 +92,7 @@ class Datatype:
             out.setdefault(v, c)
         return out
 
-    def encode(self, values) -> np.ndarray:
+    def encode(self, values: ArrayLike) -> np.ndarray:
         """Codes of grid values (raises if a value is not on the grid)."""
         v = np.asarray(values, dtype=np.int64)
         lut = self._code_of
@@ -100,7 +101,7 @@ class Datatype:
             raise ValueError(f"{self.name}: {int(v[bad].flat[0])} is not on the grid {self.grid.tolist()}")
         return np.vectorize(lambda x: lut[int(x)], otypes=[np.int64])(v) if v.size else v.astype(np.int64)
 
-    def round(self, x) -> np.ndarray:
+    def round(self, x: ArrayLike) -> np.ndarray:
         """Nearest grid value of each real ``x`` (ties to the lower value)."""
         x = np.asarray(x, dtype=np.float64)
         if not np.all(np.isfinite(x)):
@@ -218,7 +219,11 @@ class GroupQuantized:
 
 
 def quantize_groups(
-    w, candidates=BITMOD_FP4, group: int = 128, scale_bits: int = 8, min_scale: float = 1e-8
+    w: ArrayLike,
+    candidates: tuple[str, ...] = BITMOD_FP4,
+    group: int = 128,
+    scale_bits: int = 8,
+    min_scale: float = 1e-8,
 ) -> GroupQuantized:
     """BitMoD per-group quantization: per group of ``group`` weights of a row, try every candidate
     datatype with ``s = absmax / qmax`` (at least ``min_scale``), round ``w / s`` to its grid (ties
@@ -268,7 +273,7 @@ def quantize_groups(
 
 
 # ----------------------------------------------------------------------------- OliVe pairs
-def olive_encode(q) -> np.ndarray:
+def olive_encode(q: ArrayLike) -> np.ndarray:
     """OliVe outlier-victim pairs: integer values (in INT4 units) -> 8-bit pair codes.
 
     Pairs are elements (2k, 2k+1). Normal values are INT4 in [-7, 7] (code
@@ -324,7 +329,7 @@ def olive_decode_nibble(nib: int, other: int) -> tuple[int, int]:
     return _twos(nib, 4), 0
 
 
-def olive_decode(pairs) -> np.ndarray:
+def olive_decode(pairs: ArrayLike) -> np.ndarray:
     """Pair codes -> integer values (``mant << shift``), two per byte (even element first)."""
     out = []
     for p in np.asarray(pairs, dtype=np.int64).ravel():
@@ -336,7 +341,7 @@ def olive_decode(pairs) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- bit packing
-def pack_codes(codes, bits: int) -> np.ndarray:
+def pack_codes(codes: ArrayLike, bits: int) -> np.ndarray:
     """Pack ``bits``-bit codes LSB-first into a uint8 array (code i at bit offset i·bits)."""
     c = np.asarray(codes, dtype=np.int64).ravel()
     if c.size and (c.min() < 0 or c.max() >= (1 << bits)):
@@ -345,7 +350,7 @@ def pack_codes(codes, bits: int) -> np.ndarray:
     return np.packbits(bit_arr, bitorder="little")
 
 
-def unpack_codes(packed, bits: int, count: int) -> np.ndarray:
+def unpack_codes(packed: ArrayLike, bits: int, count: int) -> np.ndarray:
     """Inverse of :func:`pack_codes`."""
     bit_arr = np.unpackbits(np.asarray(packed, dtype=np.uint8), bitorder="little")[: count * bits]
     return (bit_arr.reshape(count, bits).astype(np.int64) << np.arange(bits)).sum(axis=1)

@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 from amaranth.hdl import Shape, signed, unsigned
+from numpy.typing import ArrayLike
 
 from .errors import ConfigError
 
@@ -114,11 +115,11 @@ class NumType:
         return NumType.fitting(self.min * n, self.max * n, self.frac, signed=self.signed)
 
     # -------------------------------------------------- NumPy raw arithmetic
-    def dtype(self):
+    def dtype(self) -> type:
         """NumPy dtype able to hold this type's raw values exactly."""
         return np.int64 if self.width <= INT64_SAFE_BITS else object
 
-    def array(self, values) -> np.ndarray:
+    def array(self, values: ArrayLike) -> np.ndarray:
         """Raw values as an exact NumPy array; raises if any is out of range."""
         arr = np.asarray(values, dtype=self.dtype())
         if arr.size and (arr.min() < self.min or arr.max() > self.max):
@@ -126,7 +127,7 @@ class NumType:
             raise ValueError(f"{self}: raw value {bad} outside {self.min}..{self.max}")
         return arr
 
-    def wrap(self, values) -> np.ndarray:
+    def wrap(self, values: ArrayLike) -> np.ndarray:
         """Two's-complement wrap-around of raw integers into this type."""
         arr = np.asarray(values)
         span = 1 << self.width
@@ -136,7 +137,7 @@ class NumType:
             return np.vectorize(lambda v: ((int(v) - self.min) % span) + self.min, otypes=[object])(arr)
         return ((arr - self.min) % span + self.min).astype(np.int64)
 
-    def saturate(self, values) -> np.ndarray:
+    def saturate(self, values: ArrayLike) -> np.ndarray:
         """Clamp raw integers to ``[min, max]``."""
         arr = np.asarray(values)
         if arr.dtype == object:
@@ -171,14 +172,14 @@ class NumType:
             raise ValueError(f"{self}: {bad} overflows the type with overflow='error'")
         return arr
 
-    def to_unsigned(self, values) -> np.ndarray:
+    def to_unsigned(self, values: ArrayLike) -> np.ndarray:
         """Raw values as their bit patterns (unsigned integers of ``width`` bits)."""
         arr = np.asarray(values)
         if arr.dtype == object or self.width >= 63:
             return np.vectorize(lambda v: int(v) & ((1 << self.width) - 1), otypes=[object])(arr)
         return arr.astype(np.int64) & ((1 << self.width) - 1)
 
-    def from_unsigned(self, bits) -> np.ndarray:
+    def from_unsigned(self, bits: ArrayLike) -> np.ndarray:
         """Bit patterns of ``width`` bits back to raw values (sign-extended)."""
         arr = np.asarray(bits)
         if not self.signed:
@@ -189,11 +190,11 @@ class NumType:
         arr = arr.astype(np.int64)
         return np.where(arr >= (1 << (self.width - 1)), arr - (1 << self.width), arr)
 
-    def to_real(self, values) -> np.ndarray:
+    def to_real(self, values: ArrayLike) -> np.ndarray:
         """Real values (float64) of raw integers, for display only."""
         return np.asarray(values, dtype=np.float64) / (1 << self.frac)
 
-    def from_real(self, reals, *, overflow: Literal["saturate", "error"] = "saturate") -> np.ndarray:
+    def from_real(self, reals: ArrayLike, *, overflow: Literal["saturate", "error"] = "saturate") -> np.ndarray:
         """Quantize reals to raw values: round half to even, then saturate (or raise)."""
         scaled = np.rint(np.asarray(reals, dtype=np.float64) * (1 << self.frac))
         if not np.all(np.isfinite(scaled)):

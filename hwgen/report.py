@@ -64,7 +64,7 @@ def comparison(analytic: dict[str, float] | None, synth: dict[str, float] | None
     return rows
 
 
-def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
+def context(manifest: dict[str, Any], synth: Any = None, pnr: Any = None) -> dict[str, Any]:
     """Everything the report templates use."""
     used = synth.resources if synth is not None else manifest["estimate"]["analytic"]
     util = utilization(used, manifest.get("board")) if used is not None else []
@@ -89,6 +89,6 @@ def context(manifest: dict[str, Any], synth=None, pnr=None) -> dict[str, Any]:
     }
 
 
-def render(template: str, manifest: dict[str, Any], synth=None, pnr=None) -> str:
+def render(template: str, manifest: dict[str, Any], synth: Any = None, pnr: Any = None) -> str:
     """Render ``template`` (``report.md.j2`` or ``report.html.j2``) for one design."""
     return environment().get_template(template).render(**context(manifest, synth, pnr))

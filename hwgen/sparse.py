@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ConfigError
 
@@ -109,7 +110,7 @@ def _check_shape(w: np.ndarray, pattern: NMPattern, where: str) -> None:
         )
 
 
-def compress(w, pattern: NMPattern | str, *, where: str = "weights") -> CompressedMatrix:
+def compress(w: ArrayLike, pattern: NMPattern | str, *, where: str = "weights") -> CompressedMatrix:
     """Compress ``w [rows, K]`` to ``pattern``; raises :class:`ConfigError` naming the first offending block."""
     p = NMPattern.parse(pattern)
     w = np.asarray(w)
@@ -134,7 +135,7 @@ def compress(w, pattern: NMPattern | str, *, where: str = "weights") -> Compress
     return CompressedMatrix(p, (rows, k), values, order.reshape(rows, -1).astype(np.int64))
 
 
-def prune(w, pattern: NMPattern | str, *, where: str = "weights") -> np.ndarray:
+def prune(w: ArrayLike, pattern: NMPattern | str, *, where: str = "weights") -> np.ndarray:
     """Zero all but the ``N`` largest-magnitude weights of every block of ``M`` (ties: lower index kept)."""
     p = NMPattern.parse(pattern)
     w = np.asarray(w)

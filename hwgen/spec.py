@@ -21,12 +21,14 @@ import importlib.util
 import sys
 import tomllib
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .blocks import block_class
 from .design import Design
 from .errors import BoardError, ConfigError, HwgenError, SpecError
+from .schedule import Machine, TaskGraph
 
 _DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "board": (str,), "clock_mhz": (int, float)}
 
@@ -93,7 +95,7 @@ def _load_toml(p: Path) -> Design:
         raise SpecError(where, e.detail) from None
 
 
-def _exec_python(p: Path, pick) -> Any:
+def _exec_python(p: Path, pick: Callable[[Any], Any]) -> Any:
     """Run the user's file ``p`` and return ``pick(module)``; any failure becomes one-line SpecError."""
     f = str(p)
     mod_name = f"_hwgen_design_{abs(hash(str(p.resolve())))}"
@@ -119,7 +121,7 @@ def _exec_python(p: Path, pick) -> Any:
 def _load_python(p: Path) -> list[Design]:
     f = str(p)
 
-    def pick(module):
+    def pick(module: Any) -> Any:
         if hasattr(module, "make_design"):
             return module.make_design()
         if hasattr(module, "designs"):
@@ -138,19 +140,17 @@ def _load_python(p: Path) -> list[Design]:
     return designs
 
 
-def load_schedule(path: str | Path):
+def load_schedule(path: str | Path) -> tuple[TaskGraph, Machine, dict | None]:
     """A schedule file: a ``.py`` defining ``graph`` (a :class:`hwgen.schedule.TaskGraph`), ``machine``
     (a :class:`hwgen.schedule.Machine`) and optionally ``inputs`` (input name -> array) for simulation.
     Returns ``(graph, machine, inputs or None)``."""
-    from .schedule import Machine, TaskGraph
-
     p = Path(path)
     if not p.is_file():
         raise SpecError(str(path), "no such schedule file")
     if p.suffix != ".py":
         raise SpecError(str(path), "a schedule file is a .py defining `graph` and `machine`")
 
-    def pick(module):
+    def pick(module: Any) -> Any:
         graph, machine = getattr(module, "graph", None), getattr(module, "machine", None)
         if not isinstance(graph, TaskGraph) or not isinstance(machine, Machine):
             raise SpecError(str(p), "must define `graph` (a TaskGraph) and `machine` (a Machine)")

@@ -51,3 +51,22 @@ def test_hwgen_sim_on_the_gemm_example():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout and "equal NumPy" in proc.stdout
+
+
+def test_bitmod_matvec_example_from_the_cli():
+    proc = subprocess.run(
+        [
+            HWGEN,
+            "sim",
+            str(ROOT / "examples" / "bitmod_matvec.py"),
+            "--vectors",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS" in proc.stdout and "BitMoD-quantized matrix" in proc.stdout

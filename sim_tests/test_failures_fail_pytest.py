@@ -16,8 +16,8 @@ from pathlib import Path
 from hwgen import Design, Int
 from hwgen.blocks import MacPEConfig
 from hwgen.sim.check import DEFAULT_PHASES
+from hwgen.sim.raw import to_raw
 from hwgen.sim.runner import run_cocotb
-from hwgen.sim.vectors import to_raw
 from hwgen.sim.verify import make_vectors
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +27,8 @@ INNER = textwrap.dedent("""
     import numpy as np
     from conftest import require_pass
     from hwgen import Design, Int
-    from hwgen.blocks import MacPEConfig, mac_pe
+    from hwgen.blocks import MacPEConfig
+    from hwgen.blocks.mac_pe import hardware
     from hwgen.sim.verify import make_vectors, verify_cocotb
 
     CFG = MacPEConfig(lanes=2, acc=Int(20), overflow="wrap")
@@ -39,8 +40,8 @@ INNER = textwrap.dedent("""
         require_pass(verify_cocotb(design, stim=stim))
 
     def test_broken_design(monkeypatch):
-        original = mac_pe._adder_tree
-        monkeypatch.setattr(mac_pe, "_adder_tree", lambda v: original(v[:-1]))   # drops a lane
+        original = hardware.adder_tree
+        monkeypatch.setattr(hardware, "adder_tree", lambda v: original(v[:-1]))   # drops a lane
         require_pass(verify_cocotb(Design(name="pe_fail", top=CFG), vectors=100))
 """)
 

@@ -29,6 +29,7 @@ from amaranth.lib.wiring import In, Out
 from ..boards import Board
 from ..errors import ToolError
 from ..progress import step
+from ..verilog import to_verilog
 from .synth import _run_yosys, cache_dir, yosys_version
 
 PNR_FAMILIES = ("ecp5", "ice40")
@@ -48,7 +49,7 @@ class SerialHarness(wiring.Component):
         self.dut = dut
         super().__init__({"si": In(1), "so": Out(1)})
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         m.submodules.dut = self.dut
         ins, outs = [], []
@@ -134,8 +135,6 @@ def _run_nextpnr(family: str, args: list[str], cwd: Path, log: Path, timeout: fl
 
 def harness_verilog(component: wiring.Component, name: str) -> str:
     """Verilog of ``component`` inside a :class:`SerialHarness` (top module ``<name>_harness``)."""
-    from ..verilog import to_verilog
-
     return to_verilog(SerialHarness(component), f"{name}_harness")
 
 

@@ -14,9 +14,18 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from ..blocks import MacPEConfig, SystolicArrayConfig
+from ..blocks import (
+    BitSerialPEConfig,
+    MacPEConfig,
+    MixPEConfig,
+    OliveMACConfig,
+    SparseChainConfig,
+    SystolicArrayConfig,
+    TernaryPEConfig,
+)
 from ..config import BlockConfig
 from ..errors import ConfigError
+from ..lowbit import BITMOD_FP3, BITMOD_FP4
 from ..numtype import Int, UInt
 
 SWEEPS: dict[str, Callable[[random.Random], list[BlockConfig]]] = {}
@@ -26,7 +35,7 @@ SWEEPS: dict[str, Callable[[random.Random], list[BlockConfig]]] = {}
 DEFAULT_SWEEPS = ("mac_pe", "systolic_array", "sparse_chain")
 
 
-def sweep(fn: Callable[[random.Random], list[BlockConfig]]):
+def sweep(fn: Callable[[random.Random], list[BlockConfig]]) -> Callable[[random.Random], list[BlockConfig]]:
     SWEEPS[fn.__name__] = fn
     return fn
 
@@ -102,8 +111,6 @@ def systolic_array(rng: random.Random) -> list[BlockConfig]:
 
 @sweep
 def sparse_chain(rng: random.Random) -> list[BlockConfig]:
-    from ..blocks import SparseChainConfig
-
     pattern_sets = [
         ("dense", "1:2", "2:4", "1:4", "2:8", "4:8"),
         ("dense", "2:4"),
@@ -140,8 +147,6 @@ def sparse_chain(rng: random.Random) -> list[BlockConfig]:
 
 @sweep
 def lowbit_units(rng: random.Random) -> list[BlockConfig]:
-    from ..blocks import BitSerialPEConfig, MixPEConfig, OliveMACConfig, TernaryPEConfig
-    from ..lowbit import BITMOD_FP3, BITMOD_FP4
 
     out: list[BlockConfig] = []
     for lanes in (2, 4, 8, 16):

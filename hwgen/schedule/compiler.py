@@ -29,7 +29,7 @@ So a stage of ``M`` rows and depth ``D`` has ``M + D (+1 if it writes
 off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
 ``T_s`` is the longest per-row time of its units:
 
-* a gemm slice of ``n`` columns on a core (:mod:`hwgen.blocks.record_core`):
+* a gemm slice of ``n`` columns on a core (:class:`hwgen.blocks.gemm.RecordCore`):
   the core's exact cycle model for one row whose activations arrive one per
   cycle from cycle 1 of the slot, plus 2 (last result written, unit idle);
 * the memory sequencer: per slot it writes back the finished off-chip rows,
@@ -37,7 +37,7 @@ off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
   off-chip memory model (a read's beat ``j`` arrives ``latency + ceil((j+1) ·
   bytes / bandwidth) − 1`` cycles after its request, at most one beat per
   cycle; writes are posted, beat ``j`` accepted from ``ceil((j+1) · bytes /
-  bandwidth)`` cycles after the request) — see :func:`memory_slot_cycles`;
+  bandwidth)`` cycles after the request) — see :func:`.cost.memory_slot_cycles`;
 * an element-wise add (an adder unit, not a core): ``cols + 3``.
 
 An op input streamed from a producer ``w`` levels shallower waits ``w − 1``

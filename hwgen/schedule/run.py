@@ -15,6 +15,10 @@ import numpy as np
 from amaranth.hdl import Shape, Value
 
 from ..errors import ConfigError
+from ..sim.amaranth_sim import run_amaranth_model
+from ..sim.memory import MemoryModel, MemoryResult
+from ..sim.runner import run_cocotb_memory
+from ..verilog import to_verilog
 from .compiler import Schedule, compile_schedule
 from .engine import ScheduleEngine, build_engine, req_layout
 from .graph import TaskGraph
@@ -111,8 +115,6 @@ def run_schedule(
     ``memory_latency`` makes the simulated memory slower (or faster) than ``machine`` says: the engine
     must still compute the right outputs (its slots wait for late data), but its cycles then differ
     from the cost report."""
-    from ..sim.memory import MemoryModel, MemoryResult
-
     for n, t in graph.tasks.items():
         if t.op == "input" and n not in inputs:
             raise ConfigError(f"graph.{n}", "no data given for this input")
@@ -122,8 +124,6 @@ def run_schedule(
     if memory_latency is not None:
         spec["latency"] = memory_latency
     if sim == "amaranth":
-        from ..sim.amaranth_sim import run_amaranth_model
-
         model = MemoryModel(
             spec["tensors"],
             spec["bytes_per_cycle"],
@@ -136,9 +136,6 @@ def run_schedule(
         run_amaranth_model(engine, model, engine_signals(engine), DRIVEN)
         res = model.result
     else:
-        from ..sim.runner import run_cocotb_memory
-        from ..verilog import to_verilog
-
         top = name or f"engine_{graph.name}_{policy}"
         res = MemoryResult(**run_cocotb_memory(to_verilog(engine, top), top, spec, sim=sim))
     outputs = {}

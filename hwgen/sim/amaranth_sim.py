@@ -6,6 +6,8 @@ This is the fast unit-test level: no Verilog, no C++ build. It runs the same
 
 from __future__ import annotations
 
+from typing import Any
+
 from amaranth.hdl import ClockDomain, Module, Value
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
@@ -44,7 +46,7 @@ def run_amaranth(
     results: list[PhaseResult] = []
     sync: ClockDomain
 
-    async def bench(ctx):
+    async def bench(ctx: Any) -> None:
         for phase in phases:
             for name in driven:
                 ctx.set(sigs[name], 0)
@@ -65,11 +67,11 @@ def run_amaranth(
     return results
 
 
-def run_amaranth_model(component, model, signals: dict[str, Value], driven: list[str]) -> None:
+def run_amaranth_model(component: wiring.Component, model: Any, signals: dict[str, Value], driven: list[str]) -> None:
     """Step a simulator-independent model (``drive()`` / ``sample(values)`` / ``finished``) against
     ``component`` in Amaranth's simulator: reset for 2 cycles, then cycle 0 is the first with reset low."""
 
-    async def bench(ctx):
+    async def bench(ctx: Any) -> None:
         for name in driven:
             ctx.set(signals[name], 0)
         ctx.set(sync.rst, 1)
@@ -86,7 +88,7 @@ def run_amaranth_model(component, model, signals: dict[str, Value], driven: list
     _simulate(component, sync, bench)
 
 
-def _simulate(component, sync: ClockDomain, bench, vcd: str | None = None) -> None:
+def _simulate(component: wiring.Component, sync: ClockDomain, bench: Any, vcd: str | None = None) -> None:
     """Run ``bench`` against ``component`` clocked by ``sync`` (100 MHz), optionally writing a VCD."""
     top = Module()
     top.submodules.dut = component

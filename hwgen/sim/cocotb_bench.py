@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
@@ -30,7 +31,7 @@ def _write_progress(path: str | None, text: str) -> None:
 
 
 @cocotb.test()
-async def stream_bench(dut):
+async def stream_bench(dut: Any) -> None:
     """Drive every phase of the vector file and check outputs in order."""
     with open(os.environ["HWGEN_BENCH"]) as f:
         spec = json.load(f)

@@ -6,12 +6,14 @@ returns, drive cycle 0's inputs at once, then ``await FallingEdge(dut.clk)`` bef
 
 from __future__ import annotations
 
+from typing import Any
+
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
 
-async def start_clock(dut, driven) -> None:
+async def start_clock(dut: Any, driven: list) -> None:
     """Zero the driven inputs, let the design settle 1 ns, then start a 100 MHz clock.
 
     A rising edge at time 0 races Amaranth's time-0 evaluation of its ``always @*`` blocks on Icarus
@@ -22,7 +24,7 @@ async def start_clock(dut, driven) -> None:
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
 
-async def reset(dut, driven) -> None:
+async def reset(dut: Any, driven: list) -> None:
     """Hold reset for two rising edges with the driven inputs at 0; returns at the falling edge that
     begins cycle 0 (leaving any previous ReadOnly step first)."""
     await FallingEdge(dut.clk)

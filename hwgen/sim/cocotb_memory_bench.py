@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
@@ -25,7 +26,7 @@ SAMPLED = ("mem_req__valid", "mem_req__payload", "mem_rd__ready", "mem_wr__valid
 
 
 @cocotb.test()
-async def memory_bench(dut):
+async def memory_bench(dut: Any) -> None:
     with open(os.environ["HWGEN_BENCH"]) as f:
         spec = json.load(f)
     model = MemoryModel(

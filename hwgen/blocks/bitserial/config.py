@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
@@ -81,7 +82,7 @@ class BitSerialPEConfig(BlockConfig):
     def dequant_cycles(self) -> int:
         return self.scale_bits if self.dequant == "serial" else 1
 
-    def cycles_per_beat(self, fmt_ids) -> int:
+    def cycles_per_beat(self, fmt_ids: ArrayLike) -> int:
         return max(self.dts[f].cycles for f in fmt_ids)
 
     def validate(self) -> None:
@@ -116,7 +117,9 @@ class BitSerialPEConfig(BlockConfig):
         )
 
     # ------------------------------------------------------------- models
-    def model(self, a, code, fmt, scale, group_last, last) -> np.ndarray:
+    def model(
+        self, a: ArrayLike, code: ArrayLike, fmt: ArrayLike, scale: ArrayLike, group_last: ArrayLike, last: ArrayLike
+    ) -> np.ndarray:
         """Golden model: ``y [outputs, rows]`` (see the module docstring)."""
         R, L = self.rows, self.lanes
         a = self.act.array(a).reshape(-1, L)
@@ -177,7 +180,7 @@ class BitSerialPEConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.configs()
+        return testdata.configs(cls)
 
     def features(self, family: str) -> Features:
         R, L, wa = self.rows, self.lanes, self.act.width

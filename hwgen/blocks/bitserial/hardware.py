@@ -124,7 +124,7 @@ class BitSerialPE(wiring.Component):
         m.d.comb += self.o.payload.eq(out)
         return m
 
-    def _beat_cycles(self, m: Module, fmts) -> Value:
+    def _beat_cycles(self, m: Module, fmts: Value) -> Value:
         """Cycles of a beat whose rows have formats ``fmts``: the most over its rows."""
         cfg = self.config
         per_row = []

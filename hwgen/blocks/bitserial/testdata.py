@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...lowbit import BITMOD_FP3, BITMOD_FP4
 from ...numtype import UInt
@@ -14,9 +15,8 @@ if TYPE_CHECKING:
     from .config import BitSerialPEConfig
 
 
-def configs() -> dict[str, BitSerialPEConfig]:
+def configs(C: type[BitSerialPEConfig]) -> dict[str, BitSerialPEConfig]:
     """The configuration table every verification level runs."""
-    from .config import BitSerialPEConfig as C
 
     return {
         "fp4_serial_2x4": C(rows=2, lanes=4, formats=BITMOD_FP4),
@@ -33,7 +33,14 @@ def stimulus(cfg: BitSerialPEConfig, rng: np.random.Generator, n: int, corners: 
     rows: dict[str, list] = {k: [] for k in ("a", "code", "fmt", "scale", "group_last", "last")}
     names = []
 
-    def group(nbeats: int, fmt_r, codes=None, act=None, scale=None, is_last=False):
+    def group(
+        nbeats: int,
+        fmt_r: ArrayLike,
+        codes: list | None = None,
+        act: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+        is_last: bool = False,
+    ) -> None:
         for b in range(nbeats):
             av = act if act is not None else biased(rng, cfg.act, L)
             rows["a"].append(np.broadcast_to(av, (L,)).copy())

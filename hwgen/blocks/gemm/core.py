@@ -165,7 +165,7 @@ class GemmCoreConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.core_configs()
+        return testdata.core_configs(cls)
 
     def features(self, family: str) -> Features:
         return core_features(

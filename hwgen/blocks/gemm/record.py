@@ -157,7 +157,7 @@ class RecordCoreConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.record_configs()
+        return testdata.record_configs(cls, GemmCoreConfig)
 
     def features(self, family: str) -> Features:
         b = self.base

@@ -18,10 +18,9 @@ def _weights(rng: np.random.Generator, k: int, n: int) -> tuple[tuple[int, ...],
     return tuple(tuple(int(v) for v in r) for r in rng.integers(-128, 128, (k, n)))
 
 
-def core_configs() -> dict[str, GemmCoreConfig]:
+def core_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
     """The fixed core's configuration table: stalls (k < lanes), partial last passes, requant + ReLU,
     unsigned activations, one-column slices, n == lanes."""
-    from .core import GemmCoreConfig as C
 
     rng = np.random.default_rng(11)
     return {
@@ -43,10 +42,8 @@ def core_configs() -> dict[str, GemmCoreConfig]:
     }
 
 
-def record_configs() -> dict[str, RecordCoreConfig]:
+def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[str, RecordCoreConfig]:
     """The record core's table: one record, three slices, a slice repeated, ReLU then raw."""
-    from .core import GemmCoreConfig as G
-    from .record import RecordCoreConfig as C
 
     rng = np.random.default_rng(8)
     slices = (

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data
+from numpy.typing import ArrayLike
 
 from ...arith import kept_adder_tree
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
@@ -74,7 +75,7 @@ class MixPEConfig(BlockConfig):
         if self.act.frac or not 2 <= self.act.width <= 16:
             raise ConfigError(self.where("act"), f"{self.act}: integers of 2..16 bits (MixPE uses 8 or 16)")
 
-    def component(self):
+    def component(self) -> MixPE:
         return MixPE(self)
 
     def timing(self) -> Timing:
@@ -85,7 +86,11 @@ class MixPEConfig(BlockConfig):
             notes="one beat per cycle; group dequantization pipelined (one multiplier per group end)",
         )
 
-    def model(self, a, q, scale, zero, group_last, last) -> np.ndarray:
+    def model(
+        self, a: ArrayLike, q: ArrayLike, scale: ArrayLike, zero: ArrayLike, group_last: ArrayLike, last: ArrayLike
+    ) -> np.ndarray:
+        """Golden model: ``y = Σ_g scale_g · (Σ_{k∈g} q_k·a_k − zero_g · Σ_{k∈g} a_k)`` per output, exact; a group
+        ends at ``group_last`` (or ``last``), an output at ``last``."""
         L = self.lanes
         a = self.act.array(a).reshape(-1, L).astype(object)
         q = self.weight.array(q).reshape(-1, L).astype(object)
@@ -123,7 +128,7 @@ class MixPEConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.mixpe_configs()
+        return testdata.mixpe_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, wb = self.lanes, self.act.width, self.weight_bits

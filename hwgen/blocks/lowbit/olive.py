@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data
+from numpy.typing import ArrayLike
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
@@ -50,13 +51,14 @@ class OliveMACConfig(BlockConfig):
                 f"{NumType.fitting(-bound, bound).width} bits",
             )
 
-    def component(self):
+    def component(self) -> OliveMAC:
         return OliveMAC(self)
 
     def timing(self) -> Timing:
         return Timing(latency=LATENCY, ii=1, ops_per_beat=self.lanes, notes="one beat (pairs bytes) per cycle")
 
-    def model(self, a, pair, last) -> np.ndarray:
+    def model(self, a: ArrayLike, pair: ArrayLike, last: ArrayLike) -> np.ndarray:
+        """Golden model: ``Σ a · w`` per accumulation, ``w`` the outlier-victim pairs decoded (exact)."""
         a = self.act.array(a).reshape(-1, self.lanes).astype(object)
         pair = np.asarray(pair, dtype=np.int64).reshape(-1, self.pairs)
         vals = np.zeros(a.shape, dtype=object)
@@ -80,7 +82,7 @@ class OliveMACConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.olive_configs()
+        return testdata.olive_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, A = self.lanes, self.act.width, self.acc.width

@@ -34,10 +34,10 @@ class SumPE(wiring.Component):
         self.config = config
         super().__init__({"i": In(stream.Signature(beat)), "o": Out(stream.Signature(out_shape))})
 
-    def lane_values(self, m: Module, beat) -> list[Value]:
+    def lane_values(self, m: Module, beat: Value) -> list[Value]:
         raise NotImplementedError
 
-    def accumulate(self, m: Module, beat, valid: Value, advance: Value) -> tuple[Value, Value]:
+    def accumulate(self, m: Module, beat: Value, valid: Value, advance: Value) -> tuple[Value, Value]:
         """Default: ``acc = (first ? 0 : acc) + Σ lanes``; returns ``(result value, result valid)``."""
         total, _ = kept_adder_tree(m, "lanes", self.lane_values(m, beat))
         acc_t = self.config.acc

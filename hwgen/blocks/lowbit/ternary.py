@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 from amaranth.hdl import Module, Mux, Value
 from amaranth.lib import data
+from numpy.typing import ArrayLike
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
@@ -44,13 +45,14 @@ class TernaryPEConfig(BlockConfig):
                 f"±{self.act} terms; need ≥ {bound.width} bits",
             )
 
-    def component(self):
+    def component(self) -> TernaryPE:
         return TernaryPE(self)
 
     def timing(self) -> Timing:
         return Timing(latency=LATENCY, ii=1, ops_per_beat=self.lanes, notes="one beat per cycle, no multiplier")
 
-    def model(self, a, w, last) -> np.ndarray:
+    def model(self, a: ArrayLike, w: ArrayLike, last: ArrayLike) -> np.ndarray:
+        """Golden model: ``Σ a · value(w)`` per accumulation, codes ``00`` 0, ``01`` +1, ``11`` −1, ``10`` 0."""
         a = self.act.array(a).reshape(-1, self.lanes).astype(object)
         w = np.asarray(w, dtype=np.int64).reshape(-1, self.lanes)
         if ((w < 0) | (w > 3)).any():
@@ -70,7 +72,7 @@ class TernaryPEConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.ternary_configs()
+        return testdata.ternary_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, A = self.lanes, self.act.width, self.acc.width

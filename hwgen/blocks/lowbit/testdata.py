@@ -28,9 +28,8 @@ def ternary_stimulus(cfg: TernaryPEConfig, rng: np.random.Generator, n: int, cor
     for _ in range(n):
         k = int(rng.integers(1, 9))
         seqs.append((biased(rng, cfg.act, (k, L)), rng.integers(0, 4, (k, L))))
-    return sequences_to_vectors(
-        cfg, seqs, ["every code × extreme activations", f"min × -1 over {min(cfg.max_len, 256)} beats"]
-    )
+    names = ["every code × extreme activations", f"min × -1 over {min(cfg.max_len, 256)} beats"]
+    return sequences_to_vectors(cfg, seqs, names, "w")
 
 
 def olive_stimulus(cfg: OliveMACConfig, rng: np.random.Generator, n: int, corners: bool) -> StreamVectors:
@@ -58,7 +57,14 @@ def mixpe_stimulus(cfg: MixPEConfig, rng: np.random.Generator, n: int, corners: 
     zmax = (1 << cfg.weight_bits) - 1 if cfg.asymmetric else 0
     beats = {k: [] for k in ("a", "q", "scale", "zero", "group_last", "last")}
 
-    def group(nb, a=None, q=None, scale=None, zero=None, last=False):
+    def group(
+        nb: int,
+        a: int | None = None,
+        q: int | None = None,
+        scale: int | None = None,
+        zero: int | None = None,
+        last: bool = False,
+    ) -> None:
         s = int(rng.integers(0, top + 1)) if scale is None else scale
         z = int(rng.integers(0, zmax + 1)) if zero is None else zero
         for b in range(nb):
@@ -111,20 +117,17 @@ def sequences_to_vectors(
     )
 
 
-def ternary_configs() -> dict[str, TernaryPEConfig]:
-    from .ternary import TernaryPEConfig as C
+def ternary_configs(C: type[TernaryPEConfig]) -> dict[str, TernaryPEConfig]:
 
     return {"l8": C(), "l3_u8": C(lanes=3, act=UInt(8), acc=Int(22)), "l16_acc28": C(lanes=16, acc=Int(28))}
 
 
-def olive_configs() -> dict[str, OliveMACConfig]:
-    from .olive import OliveMACConfig as C
+def olive_configs(C: type[OliveMACConfig]) -> dict[str, OliveMACConfig]:
 
     return {"pairs4": C(pairs=4), "pairs1_a16": C(pairs=1, act=Int(16), acc=Int(40))}
 
 
-def mixpe_configs() -> dict[str, MixPEConfig]:
-    from .mixpe import MixPEConfig as C
+def mixpe_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
 
     return {
         "s4_a8_l8": C(lanes=8),

@@ -148,7 +148,7 @@ class MacPEConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.configs()
+        return testdata.configs(cls)
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

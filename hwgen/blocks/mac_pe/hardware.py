@@ -42,7 +42,7 @@ class MacPE(wiring.Component):
         m = Module()
         advance = Signal()  # the whole pipeline moves this cycle
 
-        def stage(name: str, valid: Value, last: Value, values: list[Value]):
+        def stage(name: str, valid: Value, last: Value, values: list[Value]) -> tuple[Signal, Signal, list[Signal]]:
             """One register stage: reset valid bit, reset-less data, enabled by ``advance``."""
             v = Signal(name=f"{name}_valid")
             l = Signal(name=f"{name}_last", reset_less=True)

@@ -16,9 +16,8 @@ if TYPE_CHECKING:
 CORNER_BEAT_CAP = 4096
 
 
-def configs() -> dict[str, MacPEConfig]:
+def configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
     """The configuration table every verification level runs."""
-    from .config import MacPEConfig as C
 
     return {
         "int8_exact_p1": C(max_len=65536),

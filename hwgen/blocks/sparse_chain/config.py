@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
@@ -139,7 +140,15 @@ class SparseChainConfig(BlockConfig):
         )
 
     # ------------------------------------------------------------- model
-    def model(self, x, w, idx, mode, last, x1=None) -> tuple[np.ndarray, np.ndarray | None]:
+    def model(
+        self,
+        x: ArrayLike,
+        w: ArrayLike,
+        idx: ArrayLike,
+        mode: ArrayLike,
+        last: ArrayLike,
+        x1: ArrayLike | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Golden model: ``y [accumulations, G]`` (and ``y1`` with packing) from the beat fields.
 
         Group ``q``'s sum of a beat is ``Σ_j w[q·g+j] · x[(j // N)·M + idx[q·g+j]]`` (exact), added to its
@@ -206,7 +215,7 @@ class SparseChainConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.configs()
+        return testdata.configs(cls)
 
     def features(self, family: str) -> Features:
         S, G, gmin = self.stages, self.taps, self.g_min

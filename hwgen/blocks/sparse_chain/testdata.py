@@ -14,9 +14,8 @@ if TYPE_CHECKING:
     from .config import SparseChainConfig
 
 
-def configs() -> dict[str, SparseChainConfig]:
+def configs(C: type[SparseChainConfig]) -> dict[str, SparseChainConfig]:
     """The configuration table every verification level runs."""
-    from .config import SparseChainConfig as C
 
     return {
         "s8_int8_all_patterns": C(stages=8),
@@ -33,7 +32,7 @@ def stimulus(cfg: SparseChainConfig, rng: np.random.Generator, n: int, corners: 
     beats: dict[str, list] = {k: [] for k in ("x", "x1", "w", "idx", "mode", "last")}
     names: list[str] = []
 
-    def rowset(mode: int, nb: int, wfill=None, xfill=None) -> int:
+    def rowset(mode: int, nb: int, wfill: int | None = None, xfill: int | None = None) -> int:
         p = pats[mode]
         rows = S // cfg.group_len(p)
         K = S * nb

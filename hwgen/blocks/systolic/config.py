@@ -165,8 +165,9 @@ class SystolicArrayConfig(BlockConfig):
         )
 
     # ------------------------------------------------------------- models
-    def fold(self, acc0: np.ndarray, a: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Golden model: ``acc0 [M,N]`` folded with ``a [M,K] · w [K,N]`` in k order with the PE's rule."""
+    def model(self, acc0: np.ndarray, a: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Golden model of one tile (or a whole GEMM): ``acc0 [M,N]`` folded with ``a [M,K] · w [K,N]`` in k
+        order with the PE's rule (:func:`mac_fold`); exact integers."""
         return mac_fold(self.pe, acc0, a, w)
 
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
@@ -252,7 +253,7 @@ class SystolicArrayConfig(BlockConfig):
 
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
-        return testdata.configs()
+        return testdata.configs(cls)
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

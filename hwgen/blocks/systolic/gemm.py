@@ -86,7 +86,7 @@ def check_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> None:
 def golden_gemm(cfg: SystolicArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The GEMM golden model: ``C[i, j] = fold_k f(acc + A[i, k]·B[k, j])`` from 0."""
     acc0 = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
-    return cfg.fold(acc0, a, b)
+    return cfg.model(acc0, a, b)
 
 
 def _pad(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -117,7 +117,7 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
                     lf = np.zeros(M, dtype=np.int64)
                     lf[-1] = 1
                     last.append(lf)
-                    partial = cfg.fold(partial, at, wt)
+                    partial = cfg.model(partial, at, wt)
                     outs.append(partial)
                     plan.tiles.append(M)
                 blocks.append((sum(len(o) for o in outs) - M, M, 0, n0))
@@ -145,7 +145,7 @@ def gemm_vectors(cfg: SystolicArrayConfig, gemms: list[Gemm]) -> StreamVectors:
                     lf[-1] = 1
                     last.append(lf)
                     blocks.append((sum(len(o) for o in outs), R, m0, n0))
-                    outs.append(cfg.fold(np.zeros((R, C), dtype=object), at, bt))
+                    outs.append(cfg.model(np.zeros((R, C), dtype=object), at, bt))
                     plan.tiles.append(K)
             plan.blocks.append(blocks)
         inputs = {"i": {"a": np.concatenate(a_cols), "w": np.concatenate(w_rows), "last": np.concatenate(last)}}

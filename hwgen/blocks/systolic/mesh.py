@@ -64,7 +64,7 @@ class WeightStationaryMeshRow(wiring.Component):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
         super().__init__(_ws_ports(pe, rows, cols))
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         spans = tile_spans(self.cols, self.tile)
         a = [self.a[r] for r in range(self.rows)]
@@ -97,7 +97,7 @@ class WeightStationaryMesh(wiring.Component):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
         super().__init__(_ws_ports(pe, rows, cols))
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         pe, C, t = self.pe, self.cols, self.tile
         psum = self.psum_in
@@ -154,7 +154,7 @@ class OutputStationaryMeshRow(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         spans = tile_spans(self.cols, self.tile)
         a = [self.a[r] for r in range(self.rows)]
@@ -206,7 +206,7 @@ class OutputStationaryMesh(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         pe, C, t = self.pe, self.cols, self.tile
         w, col, valid = self.w, Value.cast(0), Value.cast(0)

@@ -53,7 +53,7 @@ class WeightStationaryPE(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         w = Signal(self.pe.weight.shape, reset_less=True)
         with m.If(self.load):
@@ -87,7 +87,7 @@ class OutputStationaryPE(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         acc = Signal(self.pe.acc.shape, reset_less=True)
         done = Signal()

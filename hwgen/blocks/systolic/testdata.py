@@ -8,17 +8,16 @@ import numpy as np
 
 from ...numtype import Fixed, Int, UFixed, UInt
 from ...vectors import biased
+from ..mac_pe import MacPEConfig
 from .gemm import Gemm
 
 if TYPE_CHECKING:
     from .config import SystolicArrayConfig
 
 
-def configs() -> dict[str, SystolicArrayConfig]:
+def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
     """The configuration table every verification level runs: both dataflows, tiles, no psum input,
     unsigned × signed saturating, fixed point, narrow wrapping accumulators."""
-    from ..mac_pe import MacPEConfig
-    from .config import SystolicArrayConfig as C
 
     int8 = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
     u8s8_sat = MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(12), overflow="saturate", pipeline=0)

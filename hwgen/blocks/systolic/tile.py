@@ -38,7 +38,7 @@ class WeightStationaryTile(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         for c in range(self.cols):
             psum = self.psum_in[c]
@@ -77,7 +77,7 @@ class OutputStationaryTile(wiring.Component):
             }
         )
 
-    def elaborate(self, platform) -> Module:
+    def elaborate(self, platform: object) -> Module:
         m = Module()
         for r in range(self.rows):
             for c in range(self.cols):

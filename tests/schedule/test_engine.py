@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hwgen import ConfigError, Int
-from hwgen.schedule import Machine, TaskGraph, compile_schedule
+from hwgen.schedule import BufferKind, Machine, TaskGraph, compile_schedule
 from hwgen.schedule.engine import build_engine
 from hwgen.schedule.run import run_schedule
 from hwgen.verilog import lint, to_verilog
@@ -138,7 +138,7 @@ def test_join_in_dataflow_holds_the_short_path_rows_longer():
     g, m = CASES["join"]
     s = compile_schedule(g, m, "dataflow")
     assert s.stages == [["a", "a2", "b", "s"], ["o"]] and s.plans[0].depth == {"a": 0, "a2": 1, "b": 0, "s": 2}
-    ring = {k: v // 6 for k, v in s.buffers.items() if k.startswith("in:s:")}
+    ring = {str(k): v // 6 for k, v in s.buffers.items() if k.kind == BufferKind.INPUT and k.op == "s"}
     assert ring == {"in:s:a28": 2, "in:s:b8": 4}
 
 

@@ -1,5 +1,7 @@
-"""cocotb on generated systolic-array Verilog: random GEMMs with M, K, N not multiples of the
-array, extreme values, random back-pressure; exact equality and exact cycles for every run."""
+"""cocotb at scale: designs larger than the blocks' configuration tables (tests/test_levels.py runs those).
+
+Systolic arrays of 8×8 to 16×16 PEs: random GEMMs with M, K, N not multiples of the array, extreme values,
+random back-pressure; exact equality and exact cycles for every run."""
 
 from __future__ import annotations
 

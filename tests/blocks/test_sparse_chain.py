@@ -1,15 +1,13 @@
-"""N:M sparse DSP chain: golden model against dense NumPy, configuration errors, Amaranth simulation, lint."""
+"""N:M sparse DSP chain (hwgen/blocks/sparse_chain): golden model against dense NumPy, configuration errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hwgen import ConfigError, Design, Int, UInt
+from hwgen import ConfigError, Int, UInt
 from hwgen.blocks import SparseChainConfig
-from hwgen.sim.verify import verify_amaranth
 from hwgen.sparse import NMPattern, compress, prune
-from hwgen.verilog import lint
 
 
 def beats_for(cfg: SparseChainConfig, mode: int, W: np.ndarray, x: np.ndarray):
@@ -87,27 +85,6 @@ def test_bad_stream_data():
         cfg.model(np.zeros((2, 8)), np.zeros((2, 8)), np.zeros((2, 8)), [0, 2], [0, 1])
     with pytest.raises(ConfigError, match=r"mode: 9 selects no pattern"):
         cfg.model(x, x, x, [9], [1])
-
-
-CASES = {
-    "s8-all-int8": dict(stages=8),
-    "s16-sat-int4w": dict(stages=16, weight=Int(4), acc=Int(14), overflow="saturate"),
-    "s8-pack": dict(stages=8, pack_int8=True, overflow="wrap", acc=Int(24)),
-    "s16-dense-24-14": dict(stages=16, patterns=("dense", "2:4", "1:4")),
-    "s4-u8": dict(stages=4, act=UInt(8), patterns=("dense", "1:2", "2:4", "1:4")),
-}
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_amaranth_sim_every_mode_and_switching(name):
-    verdict = verify_amaranth(SparseChainConfig(**CASES[name]), vectors=80, seed=2)
-    assert verdict.passed, str(verdict)
-
-
-@pytest.mark.parametrize("name", ["s8-all-int8", "s8-pack", "s4-u8"])
-def test_lint_clean(name):
-    d = Design(name="chain", top=SparseChainConfig(**CASES[name]))
-    assert lint(d.verilog, "chain") == []
 
 
 def test_toml_params_take_pattern_lists():

@@ -6,7 +6,7 @@ import numpy as np
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from hwgen.sim.packing import field_summary, pack, unpack
+from hwgen.ports import field_summary, pack, unpack
 
 LAYOUT = data.StructLayout({"a": data.ArrayLayout(signed(5), 3), "b": unsigned(7), "last": 1})
 

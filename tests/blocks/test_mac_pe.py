@@ -1,4 +1,4 @@
-"""MAC PE golden model and configuration checks."""
+"""MAC PE (hwgen/blocks/mac_pe): golden model, cycle model, configuration checks, and what the checker catches."""
 
 from __future__ import annotations
 
@@ -10,27 +10,13 @@ import pytest
 
 from hwgen import ConfigError, Fixed, Int, UFixed, UInt
 from hwgen.blocks import MacPEConfig
+from hwgen.blocks.mac_pe import hardware
+from hwgen.sim.verify import make_vectors, verify_amaranth
+from hwgen.vectors import StreamVectors
 
+from .. import references
 
-def reference(cfg: MacPEConfig, a, w, last) -> list[int]:
-    """An independent, loop-by-loop statement of the PE's semantics (Python ints)."""
-    out, acc = [], 0
-    for beat in range(len(last)):
-        s = sum(int(x) * int(y) for x, y in zip(a[beat], w[beat]))
-        acc += s
-        if cfg.overflow == "saturate":
-            acc = min(cfg.acc.max, max(cfg.acc.min, acc))
-        elif cfg.overflow == "wrap":
-            acc = (
-                (acc + (1 << (cfg.acc.width - 1))) % (1 << cfg.acc.width) - (1 << (cfg.acc.width - 1))
-                if cfg.acc.signed
-                else acc % (1 << cfg.acc.width)
-            )
-        if last[beat]:
-            out.append(acc)
-            acc = 0
-    return out
-
+TABLE = MacPEConfig.test_configs()
 
 CONFIGS = [
     MacPEConfig(),
@@ -48,7 +34,7 @@ def test_model_equals_reference_on_random_and_corner_streams(cfg):
     stim = cfg.stimulus(np.random.default_rng(11), 300)
     i = stim.inputs["i"]
     got = cfg.model(i["a"], i["w"], i["last"])
-    assert np.array_equal(got.astype(object), np.array(reference(cfg, i["a"], i["w"], i["last"]), dtype=object))
+    assert got.tolist() == references.mac_pe(cfg, stim)["o"]
     assert len(got) == int(np.sum(i["last"]))
 
 
@@ -137,4 +123,54 @@ def test_timing_model():
     for p in range(4):
         t = MacPEConfig(pipeline=p, lanes=16).timing()
         assert (t.latency, t.ii, t.ops_per_beat) == (p + 1, 1, 16)
-    assert MacPEConfig(pipeline=2).cycles(10) == 12
+    # cycle model: one beat per cycle, each result pipeline + 1 cycles after its last beat
+    cfg = MacPEConfig(pipeline=2)
+    vec = StreamVectors(inputs={"i": {"a": [[0]] * 5, "w": [[0]] * 5, "last": [0, 1, 0, 0, 1]}}, expected={})
+    assert cfg.cycle_model(vec) == {"i": [0, 1, 2, 3, 4], "o": [4, 7]}
+    # inputs offered late: each beat is taken when it arrives (and never before the previous one + 1)
+    late = cfg.cycle_model(vec, arrivals={"i": [3, 3, 9, 9, 10]})
+    assert late == {"i": [3, 4, 9, 10, 11], "o": [7, 14]}
+
+
+def test_wrong_golden_model_is_caught():
+    cfg = TABLE["int8_l4_sat_p3"]
+    stim = make_vectors(cfg, 50, seed=1)
+    stim.expected["o"] = stim.expected["o"].copy()
+    stim.expected["o"][10] ^= 1
+    verdict = verify_amaranth(cfg, stim=stim)
+    assert not verdict.passed
+    assert any("first mismatch at beat #10" in p for p in verdict.problems)
+
+
+def test_broken_design_is_caught(monkeypatch):
+    original = hardware.adder_tree
+    monkeypatch.setattr(hardware, "adder_tree", lambda values: original(values[:-1]) if len(values) > 1 else values[0])
+    verdict = verify_amaranth(TABLE["int8_l4_sat_p3"], vectors=50)
+    assert not verdict.passed
+    assert any("mismatch" in p for p in verdict.problems)
+
+
+def test_wrong_latency_model_is_caught(monkeypatch):
+    cfg = TABLE["int8_exact_p1"]
+    real = type(cfg).timing
+    monkeypatch.setattr(
+        type(cfg),
+        "timing",
+        lambda self: type(real(self))(latency=real(self).latency + 1, ii=1, ops_per_beat=self.lanes),
+    )
+    verdict = verify_amaranth(cfg, vectors=20)
+    assert not verdict.passed
+    assert any("the cycle model says" in p for p in verdict.problems)
+
+
+def test_backpressure_phase_really_stalls():
+    cfg = TABLE["int8_l4_sat_p3"]
+    verdict = verify_amaranth(cfg, vectors=100)
+    assert verdict.cycles["backpressure"] > verdict.cycles["full-rate"] * 1.2
+
+
+def test_vectors_are_reproducible_from_the_seed():
+    cfg = TABLE["u8s8_l3_wrap_p0"]
+    a, b = make_vectors(cfg, 20, seed=9), make_vectors(cfg, 20, seed=9)
+    assert np.array_equal(a.inputs["i"]["a"], b.inputs["i"]["a"])
+    assert np.array_equal(a.expected["o"], b.expected["o"])

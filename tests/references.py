@@ -1,0 +1,233 @@
+"""Independent reference models: every block's semantics restated with plain Python loops and integers.
+
+They share no code with the golden models under test (no NumPy arithmetic
+helpers, no ``NumType.fold``, no ``hwgen.requant``); the NumPy level of
+``tests/test_levels.py`` checks each golden model against them, so expected
+values are never produced by the code under test.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from hwgen.lowbit import DATATYPES
+from hwgen.vectors import StreamVectors
+
+
+def fold(value: int, t, rule: str) -> int:
+    """``value`` into type ``t`` by ``rule``, written out: wrap modulo 2^width, clamp, or unchanged."""
+    if rule == "saturate":
+        return min(t.max, max(t.min, value))
+    if rule == "wrap":
+        span = 1 << t.width
+        v = value % span
+        return v - span if t.signed and v >= span // 2 else v
+    return value
+
+
+def round_half_away(value: int, shift: int) -> int:
+    """``value / 2^shift`` rounded half away from zero, through exact fractions."""
+    q = Fraction(value, 1 << shift)
+    mag = abs(q)
+    whole = int(mag)
+    if mag - whole >= Fraction(1, 2):
+        whole += 1
+    return whole if q >= 0 else -whole
+
+
+def mac_pe(cfg, v: StreamVectors) -> dict:
+    i = v.inputs["i"]
+    out, acc = [], 0
+    for a, w, last in zip(i["a"], i["w"], i["last"]):
+        acc = fold(acc + sum(int(x) * int(y) for x, y in zip(a, w)), cfg.acc, cfg.overflow)
+        if last:
+            out.append(acc)
+            acc = 0
+    return {"o": out}
+
+
+def gemm_fold(pe, a, b, acc0=None) -> list[list[int]]:
+    """``C[i][j] = fold over k of acc + a[i][k]·b[k][j]``, from ``acc0`` (or 0), in k order."""
+    M, K, N = len(a), len(b), len(b[0]) if len(b) else 0
+    out = []
+    for i in range(M):
+        row = []
+        for j in range(N):
+            acc = 0 if acc0 is None else int(acc0[i][j])
+            for k in range(K):
+                acc = fold(acc + int(a[i][k]) * int(b[k][j]), pe.acc, pe.overflow)
+            row.append(acc)
+        out.append(row)
+    return out
+
+
+def systolic_array(cfg, v: StreamVectors) -> dict:
+    """Every output row of the tiled stream: WS tiles fold the psum input with the weight tile; OS tiles
+    fold their K beats from zero."""
+    R, C = cfg.rows, cfg.cols
+    rows: list[list[int]] = []
+    if cfg.ws:
+        w = v.inputs["w"]["w"]
+        a = v.inputs["a"]
+        ends = [k for k, flag in enumerate(a["last"]) if flag]
+        start = 0
+        for t, end in enumerate(ends):
+            tile_w = [list(r) for r in w[t * R : (t + 1) * R]]
+            acts = [list(r) for r in a["a"][start : end + 1]]
+            psum = a["psum"][start : end + 1] if "psum" in a else [[0] * C] * len(acts)
+            rows += gemm_fold(cfg.pe, acts, tile_w, psum)
+            start = end + 1
+    else:
+        i = v.inputs["i"]
+        start = 0
+        for end in [k for k, flag in enumerate(i["last"]) if flag]:
+            cols_a = [list(r) for r in i["a"][start : end + 1]]  # beat k: column k of A
+            a_tile = [[cols_a[k][r] for k in range(len(cols_a))] for r in range(R)]
+            rows += gemm_fold(cfg.pe, a_tile, [list(r) for r in i["w"][start : end + 1]])
+            start = end + 1
+    return {"o": rows}
+
+
+def sparse_chain(cfg, v: StreamVectors) -> dict:
+    """Per beat and group: the dot product of the group's compressed weights with the activations their
+    in-block indices pick; accumulated per group until ``last``."""
+    i = v.inputs["i"]
+    S, G = cfg.stages, cfg.taps
+    xs = [i["x"]] + ([i["x1"]] if cfg.pack_int8 else [])
+    outs: list[list[list[int]]] = [[] for _ in xs]
+    accs = [[0] * G for _ in xs]
+    for b in range(len(i["last"])):
+        p = cfg.nm[int(i["mode"][b])]
+        g = S * p.n // p.m
+        for v_, x in enumerate(xs):
+            for q in range(S // g):
+                total = 0
+                for j in range(g):
+                    s = q * g + j
+                    pos = (j // p.n) * p.m + (0 if p.dense else int(i["idx"][b][s]))
+                    total += int(i["w"][b][s]) * int(x[b][pos])
+                accs[v_][q] = fold(accs[v_][q] + total, cfg.acc, cfg.overflow)
+        if i["last"][b]:
+            for v_ in range(len(xs)):
+                outs[v_].append([accs[v_][q] if q < S // g else 0 for q in range(G)])
+            accs = [[0] * G for _ in xs]
+    return {"o": {"y": outs[0], **({"y1": outs[1]} if cfg.pack_int8 else {})}}
+
+
+def bitserial_pe(cfg, v: StreamVectors) -> dict:
+    """Group sums of activation × the format's grid value, times the group scale, summed per output row."""
+    i = v.inputs["i"]
+    R = cfg.rows
+    out, total, group = [], [0] * R, [0] * R
+    for b in range(len(i["last"])):
+        for r in range(R):
+            dt = DATATYPES[cfg.formats[int(i["fmt"][b][r])].upper()]
+            values = dt.decode(np.asarray(i["code"][b][r]))  # the format's value table (tests/test_lowbit.py)
+            group[r] += sum(int(a) * int(w) for a, w in zip(i["a"][b], values))
+            if i["group_last"][b] or i["last"][b]:
+                total[r] += group[r] * int(i["scale"][b][r])
+                group[r] = 0
+        if i["last"][b]:
+            out.append(total)
+            total = [0] * R
+    return {"o": out}
+
+
+def mixpe(cfg, v: StreamVectors) -> dict:
+    i = v.inputs["i"]
+    out, total, sqa, sa = [], 0, 0, 0
+    for b in range(len(i["last"])):
+        sqa += sum(int(a) * int(q) for a, q in zip(i["a"][b], i["q"][b]))
+        sa += sum(int(a) for a in i["a"][b])
+        if i["group_last"][b] or i["last"][b]:
+            total += int(i["scale"][b]) * (sqa - int(i["zero"][b]) * sa)
+            sqa = sa = 0
+        if i["last"][b]:
+            out.append(total)
+            total = 0
+    return {"o": out}
+
+
+def _sums(last, per_beat) -> list[int]:
+    out, acc = [], 0
+    for s, end in zip(per_beat, last):
+        acc += s
+        if end:
+            out.append(acc)
+            acc = 0
+    return out
+
+
+def olive_value(nib: int, other: int) -> int:
+    """One nibble of an outlier-victim pair: 1000 is the victim (0) next to an outlier; next to a victim a
+    nibble is an abfloat ``s e1 e0 m`` = ±(2 + m)·2^(e + 2); otherwise a signed INT4."""
+    if nib == 0b1000:
+        return 0
+    if other == 0b1000:
+        mag = (2 + (nib & 1)) << (((nib >> 1) & 3) + 2)
+        return -mag if nib & 8 else mag
+    return nib - 16 if nib & 8 else nib
+
+
+def olive_mac(cfg, v: StreamVectors) -> dict:
+    i = v.inputs["i"]
+    per_beat = []
+    for a, pairs in zip(i["a"], i["pair"]):
+        w = []
+        for p in pairs:
+            lo, hi = int(p) & 0xF, int(p) >> 4
+            w += [olive_value(lo, hi), olive_value(hi, lo)]
+        per_beat.append(sum(int(x) * y for x, y in zip(a, w)))
+    return {"o": _sums(i["last"], per_beat)}
+
+
+def ternary_pe(cfg, v: StreamVectors) -> dict:
+    i = v.inputs["i"]
+    value = {0: 0, 1: 1, 2: 0, 3: -1}
+    per_beat = [sum(int(x) * value[int(c)] for x, c in zip(a, w)) for a, w in zip(i["a"], i["w"])]
+    return {"o": _sums(i["last"], per_beat)}
+
+
+def gemm_rows(s, x_rows) -> list[int]:
+    """One slice's rows: wrapping dot products, then requantize (exact fractions) and ReLU, row-major."""
+    out = []
+    for x in x_rows:
+        for j in range(s.n):
+            acc = fold(sum(int(x[k]) * int(s.weights[k][j]) for k in range(s.k)), s.acc, "wrap")
+            if s.requant:
+                acc = min(s.out.max, max(s.out.min, s.zero_point + round_half_away(acc * s.multiplier, s.shift)))
+            if s.relu:
+                acc = max(acc, 0)
+            out.append(acc)
+    return out
+
+
+def gemm_core(cfg, v: StreamVectors) -> dict:
+    x = list(v.inputs["i"])
+    return {"o": gemm_rows(cfg, [x[r * cfg.k : (r + 1) * cfg.k] for r in range(len(x) // cfg.k)])}
+
+
+def record_core(cfg, v: StreamVectors) -> dict:
+    x, pos, rec, out = list(v.inputs["i"]), 0, 0, []
+    while pos < len(x):
+        s = cfg.slices[cfg.program[rec % len(cfg.program)]]
+        n = cfg.rows[rec % len(cfg.program)]
+        out += gemm_rows(s, [x[pos + r * s.k : pos + (r + 1) * s.k] for r in range(n)])
+        pos, rec = pos + n * s.k, rec + 1
+    return {"o": out}
+
+
+#: block name -> reference(config, vectors) -> expected outputs in the vectors' form
+REFERENCES = {
+    "mac_pe": mac_pe,
+    "systolic_array": systolic_array,
+    "sparse_chain": sparse_chain,
+    "bitserial_pe": bitserial_pe,
+    "mixpe": mixpe,
+    "olive_mac": olive_mac,
+    "ternary_pe": ternary_pe,
+    "gemm_core": gemm_core,
+    "record_core": record_core,
+}
