@@ -36,7 +36,7 @@ class BitSerialPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         cfg = self.config
-        R, L, D = cfg.rows, cfg.lanes, cfg.dequant_cycles
+        R, D = cfg.rows, cfg.dequant_cycles
         m = Module()
         advance = Signal()
         m.d.comb += advance.eq(~self.o.valid | self.o.ready)
@@ -67,48 +67,9 @@ class BitSerialPE(wiring.Component):
         emit = Signal()
         results = []
         for r in range(R):
-            terms, negs = [], []
-            for ln in range(L):
-                mult, neg = self._lane_digit(m, f"r{r}_l{ln}", t, cur.code[r][ln], cur.fmt[r])
-                a = cur.a[ln]
-                mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
-                m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
-                terms.append(Mux(neg, ~mag, mag))  # ~mag = -mag - 1: the 1 comes back as a carry
-                negs.append(neg)
-            tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
-            beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
-            beat_new = Signal(cfg.beat_type.shape, name=f"beat_new_r{r}")
-            m.d.comb += beat_new.eq((beat_acc << 2) + tree + carry)
-            with m.If(step):
-                m.d.sync += beat_acc.eq(Mux(on_last_term, 0, beat_new))
-            beat_sum = beat_new
-            group_acc = Signal(cfg.group_type.shape, name=f"group_r{r}", reset_less=True)
-            group_new = Signal(cfg.group_type.shape, name=f"group_new_r{r}")
-            m.d.comb += group_new.eq(group_acc + beat_sum)
-            with m.If(finish):
-                m.d.sync += group_acc.eq(Mux(handoff, 0, group_new))
-            # dequantizer: total += group_sum * scale
-            total = Signal(cfg.total_type.shape, name=f"total_r{r}", reset_less=True)
-            dq_scale = Signal(cfg.scale_bits, name=f"dq_scale_r{r}", reset_less=True)
-            new_total = Signal(cfg.total_type.shape, name=f"total_new_r{r}")
-            if cfg.dequant == "serial":
-                # LSB first, straight into the total: cycle i adds (scale bit i) · group_sum · 2^i
-                dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}", reset_less=True)
-                m.d.comb += new_total.eq(total + Mux(dq_scale[0], dq_sum, 0))
-                with m.If(advance & (dq_busy > 0)):
-                    m.d.sync += [
-                        dq_sum.eq(dq_sum << 1),
-                        dq_scale.eq(dq_scale >> 1),
-                        total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total)),
-                    ]
-            else:
-                dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
-                m.d.comb += new_total.eq(total + dq_sum * dq_scale)
-                with m.If(advance & (dq_busy == 1)):
-                    m.d.sync += total.eq(Mux(dq_last, 0, new_total))
-            with m.If(handoff):
-                m.d.sync += [dq_sum.eq(group_new), dq_scale.eq(cur.scale[r])]
-            results.append(new_total)
+            group_new = self._group_sum(m, r, cur, t, step, on_last_term, finish, handoff)
+            dq = (dq_busy, dq_last, handoff, advance)
+            results.append(self._dequantizer(m, r, group_new, cur.scale[r], dq))
 
         with m.If(handoff):
             m.d.sync += [dq_busy.eq(D), dq_last.eq(cur.last)]
@@ -123,6 +84,60 @@ class BitSerialPE(wiring.Component):
             m.d.sync += [self.o.valid.eq(1)] + [out[r].eq(results[r]) for r in range(R)]
         m.d.comb += self.o.payload.eq(out)
         return m
+
+    def _group_sum(
+        self, m: Module, r: int, cur: Value, t: Value, step: Value, on_last_term: Value, finish: Value, handoff: Value
+    ) -> Signal:
+        """Row ``r``: lane digits -> adder tree -> Horner beat sum -> group accumulator; returns the group
+        sum including this beat (``group_new_r<r>``)."""
+        cfg = self.config
+        terms, negs = [], []
+        for ln in range(cfg.lanes):
+            mult, neg = self._lane_digit(m, f"r{r}_l{ln}", t, cur.code[r][ln], cur.fmt[r])
+            a = cur.a[ln]
+            mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
+            m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
+            terms.append(Mux(neg, ~mag, mag))  # ~mag = -mag - 1: the 1 comes back as a carry
+            negs.append(neg)
+        tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
+        beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
+        beat_new = Signal(cfg.beat_type.shape, name=f"beat_new_r{r}")
+        m.d.comb += beat_new.eq((beat_acc << 2) + tree + carry)
+        with m.If(step):
+            m.d.sync += beat_acc.eq(Mux(on_last_term, 0, beat_new))
+        group_acc = Signal(cfg.group_type.shape, name=f"group_r{r}", reset_less=True)
+        group_new = Signal(cfg.group_type.shape, name=f"group_new_r{r}")
+        m.d.comb += group_new.eq(group_acc + beat_new)
+        with m.If(finish):
+            m.d.sync += group_acc.eq(Mux(handoff, 0, group_new))
+        return group_new
+
+    def _dequantizer(self, m: Module, r: int, group_new: Value, scale: Value, dq: tuple) -> Signal:
+        """Row ``r``'s dequantizer, ``total += group_sum · scale``: bit-serial over the scale (LSB first,
+        straight into the total) or one multiplier; returns the next total (``total_new_r<r>``)."""
+        cfg = self.config
+        dq_busy, dq_last, handoff, advance = dq
+        total = Signal(cfg.total_type.shape, name=f"total_r{r}", reset_less=True)
+        dq_scale = Signal(cfg.scale_bits, name=f"dq_scale_r{r}", reset_less=True)
+        new_total = Signal(cfg.total_type.shape, name=f"total_new_r{r}")
+        if cfg.dequant == "serial":
+            # cycle i adds (scale bit i) · group_sum · 2^i
+            dq_sum = Signal(signed(cfg.group_type.width + cfg.scale_bits), name=f"dq_sum_r{r}", reset_less=True)
+            m.d.comb += new_total.eq(total + Mux(dq_scale[0], dq_sum, 0))
+            with m.If(advance & (dq_busy > 0)):
+                m.d.sync += [
+                    dq_sum.eq(dq_sum << 1),
+                    dq_scale.eq(dq_scale >> 1),
+                    total.eq(Mux(dq_last & (dq_busy == 1), 0, new_total)),
+                ]
+        else:
+            dq_sum = Signal(cfg.group_type.shape, name=f"dq_sum_r{r}", reset_less=True)
+            m.d.comb += new_total.eq(total + dq_sum * dq_scale)
+            with m.If(advance & (dq_busy == 1)):
+                m.d.sync += total.eq(Mux(dq_last, 0, new_total))
+        with m.If(handoff):
+            m.d.sync += [dq_sum.eq(group_new), dq_scale.eq(scale)]
+        return new_total
 
     def _beat_cycles(self, m: Module, fmts: Value) -> Value:
         """Cycles of a beat whose rows have formats ``fmts``: the most over its rows."""

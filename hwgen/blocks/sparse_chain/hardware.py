@@ -41,8 +41,6 @@ class SparseChain(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         cfg = self.config
-        S, G, gmin, pats = cfg.stages, cfg.taps, cfg.g_min, cfg.nm
-        lanes = 2 if cfg.pack_int8 else 1
         m = Module()
         advance = Signal()
         m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
@@ -56,49 +54,69 @@ class SparseChain(wiring.Component):
         v_in, first_in = Signal(), Signal()
         with m.If(advance):
             m.d.sync += [p_in.eq(self.i.p), v_in.eq(fire), first_in.eq(fire & first)]
-        mode = p_in.mode
-        xs = [p_in.x] + ([p_in.x1] if cfg.pack_int8 else [])
+        tap_sums = self._chain(m, p_in, advance)
+        aligned, out_valid = self._taps(m, p_in, v_in, first_in, tap_sums, advance)
+        mode_out = delay(m, p_in.mode, cfg.stages + 1, advance, "mode_out")
+        self._output(m, aligned, mode_out, out_valid, advance)
+        return m
 
-        # ---- per stage: sparse mux, skew by s, multiply, chain
+    def _chain(self, m: Module, p_in: Value, advance: Value) -> list[list[Value]]:
+        """Per stage: sparse mux, skew by ``s``, multiply, chain; returns the partial sum at every segment end."""
+        cfg = self.config
+        lanes = 2 if cfg.pack_int8 else 1
+        xs = [p_in.x] + ([p_in.x1] if cfg.pack_int8 else [])
         psum = [Value.cast(0)] * lanes
         tap_sums: list[list[Value]] = []
-        for s in range(S):
-            sel = []
-            for x in xs:
-                choice: Value = Value.cast(0)
-                for k, p in enumerate(pats):
-                    g = cfg.group_len(p)
-                    base = ((s % g) // p.n) * p.m
-                    if p.dense:
-                        cand = x[base]
-                    else:
-                        cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][: p.index_bits]]
-                    choice = cand if k == 0 else Mux(mode == k, cand, choice)
-                sel.append(
-                    delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
-                )
+        for s in range(cfg.stages):
+            sel = [self._sparse_mux(m, s, x, p_in, advance) for x in xs]
             w = delay(m, p_in.w[s], s, advance, f"w{s}")
-            if cfg.pack_int8:
-                packed = (sel[0] << SHIFT) + sel[1]
-                prod = Signal(NumType.fitting(-(1 << 48), (1 << 48) - 1).shape, name=f"packed{s}")
-                m.d.comb += prod.eq(packed * w)
-                low = Signal(18, name=f"low{s}")
-                m.d.comb += low.eq(prod[:SHIFT])
-                products = [prod[SHIFT:].as_signed() + low[SHIFT - 1], low.as_signed()]
-            else:
-                products = [sel[0] * w]
-            if s % gmin == 0 and s > 0:
+            products = self._products(m, s, sel, w)
+            if s % cfg.g_min == 0 and s > 0:
                 # a group may start here: link = this stage is not a group start in the current mode
                 link_in = Signal(name=f"link{s}")
-                starts = [k for k, p in enumerate(pats) if s % cfg.group_len(p) == 0]
-                m.d.comb += link_in.eq(~Cat(*[mode == k for k in starts]).any() if starts else 1)
+                starts = [k for k, p in enumerate(cfg.nm) if s % cfg.group_len(p) == 0]
+                m.d.comb += link_in.eq(~Cat(*[p_in.mode == k for k in starts]).any() if starts else 1)
                 link = valid_delay(m, link_in, s, advance, f"link{s}")
                 psum = [Mux(link, ps, 0) for ps in psum]
             psum = self._stage(m, s, psum, products, advance)
-            if (s + 1) % gmin == 0:
+            if (s + 1) % cfg.g_min == 0:
                 tap_sums.append(psum)
+        return tap_sums
 
-        # ---- tap accumulators, then de-skew so every tap's result lands at the same cycle
+    def _sparse_mux(self, m: Module, s: int, x: Value, p_in: Value, advance: Value) -> Value:
+        """Stage ``s``'s activation: in each mode the element of its block the weight's index picks, skewed
+        by ``s`` cycles."""
+        cfg = self.config
+        choice: Value = Value.cast(0)
+        for k, p in enumerate(cfg.nm):
+            g = cfg.group_len(p)
+            base = ((s % g) // p.n) * p.m
+            if p.dense:
+                cand = x[base]
+            else:
+                cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][: p.index_bits]]
+            choice = cand if k == 0 else Mux(p_in.mode == k, cand, choice)
+        return delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
+
+    def _products(self, m: Module, s: int, sel: list[Value], w: Value) -> list[Value]:
+        """``x·w`` — or with INT8 packing both ``x·w`` and ``x1·w`` from one multiplier (:mod:`hwgen.int8pack`)."""
+        if not self.config.pack_int8:
+            return [sel[0] * w]
+        packed = (sel[0] << SHIFT) + sel[1]
+        prod = Signal(NumType.fitting(-(1 << 48), (1 << 48) - 1).shape, name=f"packed{s}")
+        m.d.comb += prod.eq(packed * w)
+        low = Signal(18, name=f"low{s}")
+        m.d.comb += low.eq(prod[:SHIFT])
+        return [prod[SHIFT:].as_signed() + low[SHIFT - 1], low.as_signed()]
+
+    def _taps(
+        self, m: Module, p_in: Value, v_in: Value, first_in: Value, tap_sums: list[list[Value]], advance: Value
+    ) -> tuple[list[list[Value]], Value]:
+        """Tap accumulators, then de-skew so every tap's result lands in the same cycle; returns the aligned
+        results per tap and lane, and the results' valid bit."""
+        cfg = self.config
+        G, gmin = cfg.taps, cfg.g_min
+        lanes = 2 if cfg.pack_int8 else 1
         aligned: list[list[Value]] = []
         out_valid = None
         for k in range(G):
@@ -106,9 +124,9 @@ class SparseChain(wiring.Component):
             v_k = valid_delay(m, v_in, t, advance, f"v_t{k}")
             f_k = valid_delay(m, first_in, t, advance, f"first_t{k}")
             l_k = valid_delay(m, p_in.last, t, advance, f"last_t{k}")
-            ends = [i for i, p in enumerate(pats) if ((k + 1) * gmin) % cfg.group_len(p) == 0]
+            ends = [i for i, p in enumerate(cfg.nm) if ((k + 1) * gmin) % cfg.group_len(p) == 0]
             end_in = Signal(name=f"end_in{k}")
-            m.d.comb += end_in.eq(Cat(*[mode == i for i in ends]).any() if ends else 0)
+            m.d.comb += end_in.eq(Cat(*[p_in.mode == i for i in ends]).any() if ends else 0)
             e_k = valid_delay(m, end_in, t, advance, f"end_t{k}")
             row = []
             for v in range(lanes):
@@ -123,23 +141,24 @@ class SparseChain(wiring.Component):
             aligned.append(row)
             if k == G - 1:
                 out_valid = register(m, v_k & l_k, advance, "res_valid", reset=True)
-        mode_out = delay(m, mode, S + 1, advance, "mode_out")
+        return aligned, out_valid
 
-        # ---- output: y[q] = the tap where group q ends in this mode
+    def _output(self, m: Module, aligned: list[list[Value]], mode_out: Value, out_valid: Value, advance: Value) -> None:
+        """``y[q]`` = the tap where group ``q`` ends in this mode, registered."""
+        cfg = self.config
         result = Signal(self.o.p.shape(), reset_less=True)
-        for v, name in enumerate(["y", "y1"][:lanes]):
-            for q in range(G):
+        for v, name in enumerate(["y", "y1"][: 2 if cfg.pack_int8 else 1]):
+            for q in range(cfg.taps):
                 val: Value = Value.cast(0)
-                for i, p in enumerate(pats):
-                    step_ = cfg.group_len(p) // gmin
-                    if q < S // cfg.group_len(p):
+                for i, p in enumerate(cfg.nm):
+                    step_ = cfg.group_len(p) // cfg.g_min
+                    if q < cfg.stages // cfg.group_len(p):
                         val = Mux(mode_out == i, aligned[(q + 1) * step_ - 1][v], val)
                 with m.If(advance):
                     m.d.sync += getattr(result, name)[q].eq(val)
         with m.If(advance):
             m.d.sync += self.o.valid.eq(out_valid)
         m.d.comb += self.o.payload.eq(result)
-        return m
 
     def _stage(self, m: Module, s: int, psum: list[Value], products: list[Value], advance: Value) -> list[Value]:
         """``P_s = psum + product``, registered (reset-less) and enabled by ``advance``."""
