@@ -20,6 +20,7 @@ the repository's ``boards/``, then the copy installed with the package.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,33 @@ def load_board(name_or_path: str | Path) -> Board:
     """Load and validate a board by name (``arty_a7_100t``) or by path to a TOML file."""
     p = Path(name_or_path)
     path = p if p.suffix == ".toml" and p.exists() else find_board_file(str(name_or_path))
-    return parse_board(path.read_text(), path)
+    return parse_board(read_board_text(path), path)
+
+
+def read_board_text(path: Path) -> str:
+    """The text of a board file; unreadable or non-UTF-8 files are a :class:`BoardError` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise BoardError(str(path), f"not a UTF-8 text file (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise BoardError(str(path), f"cannot be read: {e.strerror}") from None
+
+
+#: Part numbers each family's flows understand: device size / name -> nextpnr device argument.
+_PART_RULES = {
+    "xc7": (r"xc7[aksvz]\w+-\w+", "a Xilinx 7-series part such as xc7a100tcsg324-1"),
+    "xcup": (r"xc(zu|ku|vu|au|u)\w+(-\w+)+", "an UltraScale+ part such as xczu7ev-ffvc1156-2-e"),
+    "ecp5": (r"LFE5UM?5?G?-(12|25|45|85)F-[678]\w*", "an ECP5 part LFE5U-{12,25,45,85}F-<speed><package>"),
+    "ice40": (r"iCE40(UP5K|UP3K|HX8K|HX4K|HX1K|LP8K|LP4K|LP1K|LP384)-\w+", "an iCE40 part such as iCE40UP5K-SG48"),
+}
+
+
+def check_part(family: str, part: str, where: str) -> None:
+    """Raise unless ``part`` is a part number the ``family``'s flows can target."""
+    pattern, example = _PART_RULES[family]
+    if not re.fullmatch(pattern, part, flags=re.IGNORECASE):
+        raise BoardError(where, f"{part!r} is not a {family} part number; expected {example}")
 
 
 def parse_board(text: str, path: Path) -> Board:
@@ -129,6 +156,10 @@ def parse_board(text: str, path: Path) -> Board:
         raise BoardError(
             f"{where}:board.family", f"{board['family']!r} is not supported; supported: {', '.join(FAMILIES)}"
         )
+    for key in ("title", "package"):
+        if not board[key].strip():
+            raise BoardError(f"{where}:board.{key}", "is empty")
+    check_part(board["family"], board["part"], f"{where}:board.part")
     for key in ("default_clock_mhz", "oscillator_mhz"):
         if key in board and not 0 < board[key] <= 2000:
             raise BoardError(f"{where}:board.{key}", f"{board[key]} MHz is not in (0, 2000]")
@@ -141,7 +172,7 @@ def parse_board(text: str, path: Path) -> Board:
     for key in _CAPACITY_REQUIRED:
         if key not in cap:
             raise BoardError(f"{where}:capacity.{key}", "missing")
-    sources = doc.get("sources", {})
+    sources = _table(doc, "sources", where) if "sources" in doc else {}
     for key in cap:
         if not isinstance(sources.get(key), str) or not sources[key].strip():
             raise BoardError(f"{where}:sources.{key}", "every capacity figure must cite its datasheet")
@@ -163,6 +194,8 @@ def parse_board(text: str, path: Path) -> Board:
 
 def _table(doc: dict[str, Any], name: str, where: str) -> dict[str, Any]:
     t = doc.get(name)
-    if not isinstance(t, dict):
+    if t is None:
         raise BoardError(f"{where}:{name}", "missing table")
+    if not isinstance(t, dict):
+        raise BoardError(f"{where}:{name}", f"expected a table [{name}], not {t!r}")
     return t

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,7 +85,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     designs = _designs([args.design])
     rows = []
     for d in designs:
-        m = d.manifest() if args.family is None else _with_family(d, args.family)
+        m = d.manifest(with_verilog=False) if args.family is None else _with_family(d, args.family)
         row = {
             "design": d.name,
             "block": d.top.block_name,
@@ -134,7 +137,7 @@ def _gemm_estimate(design: Design, shape: list[int]) -> dict:
 def _with_family(design: Design, family: str) -> dict:
     from .estimate import estimate
 
-    m = design.manifest()
+    m = design.manifest(with_verilog=False)
     m["estimate"] = estimate(design.top, family).summary()
     return m
 
@@ -201,8 +204,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import render
 
     files: dict[str, tuple[str, str]] = {}
+    if args.board is not None:
+        _check_board_option(args.board)
     for d in _designs(args.designs):
-        if args.board:
+        if args.board is not None:
             d = replace(d, board=args.board)
         manifest = d.manifest()
         synth = None if args.no_synth else synthesize(d.verilog, d.name, d.family)
@@ -228,7 +233,9 @@ def cmd_flow(args: argparse.Namespace) -> int:
     if len(d) != 1:
         raise BoardError("flow", "takes a design file with one design")
     d = d[0]
-    board = args.board or d.board
+    if args.board is not None:
+        _check_board_option(args.board)
+    board = args.board if args.board is not None else d.board
     if not board:
         raise BoardError("--board", f"design {d.name} names no board; pass --board (see `hwgen boards`)")
     out = args.out or f"flow_{d.name}_{board}"
@@ -238,75 +245,126 @@ def cmd_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_board_option(name: str) -> None:
+    """``--board NAME`` names a board that loads."""
+    from .boards import load_board
+    from .errors import BoardError
+
+    try:
+        load_board(name)
+    except BoardError as e:
+        if e.where != "board":  # a malformed board file names itself
+            raise
+        raise BoardError("--board", e.detail) from None
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     from .design import write_files
-    from .schedule import POLICIES, compile_schedule
-    from .spec import load_schedule
 
-    policies = POLICIES if args.policy == "all" else (args.policy,)
-    loaded = [(f, *load_schedule(f)) for f in args.files]  # all files load before anything runs
-    # compile every policy (and build every engine for --out) before printing: bad input prints one line
-    compiled = [
-        (path, graph, machine, inputs, {p: compile_schedule(graph, machine, p) for p in policies})
-        for path, graph, machine, inputs in loaded
-    ]
-    files: dict[str, tuple[str, str]] = {}
+    # load, compile, build and prepare every run before printing anything: bad input prints one line
+    entries = [_prepare_schedule(path, args) for path in args.files]
+    status = 0
+    for e in entries:
+        _print_costs(e)
+        if args.run:
+            status |= _run_schedule(e, args.sim)
     if args.out:
-        from .schedule.engine import build_engine
-        from .verilog import to_verilog
+        files = {name: entry for e in entries for name, entry in e["files"].items()}
+        for path in write_files(args.out, files).values():
+            print(f"wrote {path}")
+    return status
 
-        for _, graph, machine, _, costs in compiled:
-            for p, s in costs.items():
+
+@contextmanager
+def _in_file(path: str) -> Iterator[None]:
+    """Errors about a schedule file's contents name the file: ``file:graph.task: ...``."""
+    from .errors import ConfigError, SpecError
+
+    try:
+        yield
+    except SpecError:
+        raise
+    except ConfigError as e:
+        raise SpecError(f"{path}:{e.where}", e.detail) from None
+
+
+def _prepare_schedule(path: str, args: argparse.Namespace) -> dict:
+    """One schedule file: loaded, compiled under each policy, its engines generated (``--out``) or planned
+    and its inputs and golden outputs ready (``--run``)."""
+    from .schedule import POLICIES, compile_schedule
+    from .schedule.engine import build_engine, plan_engine
+    from .spec import load_schedule
+    from .verilog import to_verilog
+
+    graph, machine, inputs = load_schedule(path)
+    policies = POLICIES if args.policy == "all" else (args.policy,)
+    with _in_file(path):
+        costs = {p: compile_schedule(graph, machine, p) for p in policies}
+        files = {}
+        for p, s in costs.items():
+            if args.out:
                 top = f"engine_{graph.name}_{p}"
                 files[f"{top}.v"] = (f"{top}.v", to_verilog(build_engine(graph, machine, s), top))
                 files[f"{top}.json"] = (f"{top}.json", json.dumps(s.report(), indent=2) + "\n")
-    if args.run:
-        from .schedule.engine import plan_engine
-
-        for _, graph, machine, _, costs in compiled:
-            for s in costs.values():
+            elif args.run:
                 plan_engine(graph, machine, s)  # what the engine cannot build fails here
-    status = 0
-    for path, graph, machine, inputs, costs in compiled:
-        print(f"{graph.name} ({path}): {machine}")
-        for p, s in costs.items():
-            choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
-            print(
-                f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
-                f"  stages {s.stages}  [{choice}]"
-            )
-        if "auto" in costs:
-            for p in ("dataflow", "sequential"):
-                if p in costs:
-                    print(f"  auto is {costs[p].cycles / costs['auto'].cycles:.2f}x faster than {p}")
+        golden = None
         if args.run:
-            import numpy as np
+            inputs = inputs if inputs is not None else _random_inputs(graph, args.seed)
+            env = graph.run(inputs)
+            golden = {o: env[o] for o in graph.outputs()}
+    return {
+        "path": path,
+        "graph": graph,
+        "machine": machine,
+        "inputs": inputs,
+        "costs": costs,
+        "files": files,
+        "golden": golden,
+    }
 
-            from .schedule.run import run_schedule
 
-            if inputs is None:
-                rng = np.random.default_rng(args.seed)
-                inputs = {
-                    n: t.dtype.array(rng.integers(t.dtype.min, t.dtype.max + 1, (t.rows, t.cols)))
-                    for n, t in graph.tasks.items()
-                    if t.op == "input"
-                }
-            golden = {o: graph.run(inputs)[o] for o in graph.outputs()}
-            for p in policies:
-                run = run_schedule(graph, machine, p, inputs, sim=args.sim)
-                problems = run.compare(golden)
-                print(
-                    f"  ran {p:<10} on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip — "
-                    + (
-                        "outputs, cycles and traffic match NumPy and the cost report"
-                        if not problems
-                        else "MISMATCH: " + "; ".join(problems)
-                    )
-                )
-                status |= 1 if problems else 0
-    if files:
-        for path in write_files(args.out, files).values():
-            print(f"wrote {path}")
+def _random_inputs(graph: object, seed: int) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {
+        n: rng.integers(t.dtype.min, t.dtype.max + 1, (t.rows, t.cols))
+        for n, t in graph.tasks.items()
+        if t.op == "input"
+    }
+
+
+def _print_costs(e: dict) -> None:
+    costs = e["costs"]
+    print(f"{e['graph'].name} ({e['path']}): {e['machine']}")
+    for p, s in costs.items():
+        choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
+        print(
+            f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
+            f"  stages {s.stages}  [{choice}]"
+        )
+    if "auto" in costs:
+        for p in ("dataflow", "sequential"):
+            if p in costs:
+                print(f"  auto is {costs[p].cycles / costs['auto'].cycles:.2f}x faster than {p}")
+
+
+def _run_schedule(e: dict, sim: str) -> int:
+    """Simulate every policy's engine end to end; 1 on any mismatch."""
+    from .schedule.run import run_schedule
+
+    status = 0
+    for p in e["costs"]:
+        run = run_schedule(e["graph"], e["machine"], p, e["inputs"], sim=sim)
+        problems = run.compare(e["golden"])
+        verdict = (
+            "outputs, cycles and traffic match NumPy and the cost report"
+            if not problems
+            else ("MISMATCH: " + "; ".join(problems))
+        )
+        print(f"  ran {p:<10} on {sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip — {verdict}")
+        status |= 1 if problems else 0
     return status
 
 
@@ -448,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ToolError as e:
+        _quiet_on_error()
         print(f"hwgen: error: {e}", file=sys.stderr)
         if e.log_tail:
             print("  last lines of the tool's output:", file=sys.stderr)
@@ -455,11 +514,27 @@ def main(argv: list[str] | None = None) -> int:
                 print("    " + line, file=sys.stderr)
         return 2
     except HwgenError as e:
-        print(f"hwgen: error: {e}", file=sys.stderr)
+        _quiet_on_error()
+        print(f"hwgen: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `hwgen ... | head`: the reader stopped; nothing is wrong
+        _quiet_on_error()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
+        _quiet_on_error()
         print("hwgen: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_on_error() -> None:
+    """After an error, components built but never elaborated are expected: no UnusedElaboratable warnings."""
+    import warnings
+
+    if "amaranth" in sys.modules:
+        from amaranth.hdl import UnusedElaboratable
+
+        warnings.simplefilter("ignore", UnusedElaboratable)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,20 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .errors import ConfigError
+from .values import integers
+
 SHIFT = 18
 MAX_EXACT_TERMS = 7
 
 
 def pack(a: ArrayLike, b: ArrayLike) -> np.ndarray:
-    """The packed operand ``a·2^18 + b`` (int64)."""
-    return (np.asarray(a, dtype=np.int64) << SHIFT) + np.asarray(b, dtype=np.int64)
+    """The packed operand ``a·2^18 + b`` (int64) of INT8 values ``a`` and ``b``."""
+    return (_int8(a, "a") << SHIFT) + _int8(b, "b")
+
+
+def _int8(x: ArrayLike, where: str) -> np.ndarray:
+    return integers(x, f"int8pack.{where}", lo=-128, hi=127)
 
 
 def unpack(p: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -37,5 +44,12 @@ def unpack(p: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def packed_dot(a: ArrayLike, b: ArrayLike, c: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """``(Σ a·c, Σ b·c)`` over the last axis through one packed accumulation (exact for ≤ 7 terms)."""
-    return unpack(np.sum(pack(a, b) * np.asarray(c, dtype=np.int64), axis=-1))
+    """``(Σ a·c, Σ b·c)`` over the last axis through one packed accumulation; raises :class:`ConfigError`
+    past :data:`MAX_EXACT_TERMS` terms, where the sum is no longer exact."""
+    c = _int8(c, "c")
+    terms = c.shape[-1] if c.ndim else 1
+    if terms > MAX_EXACT_TERMS:
+        raise ConfigError(
+            "int8pack.packed_dot", f"{terms} terms; a packed sum is exact for at most {MAX_EXACT_TERMS} products"
+        )
+    return unpack(np.sum(pack(a, b) * c, axis=-1))

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import ConfigError
+from .values import integer, integers, real, reals
 
 FP4_MAG = (0, 1, 2, 3, 4, 6, 8, 12)
 FP3_MAG = (0, 1, 2, 4)
@@ -49,6 +50,8 @@ def _twos(code: int, bits: int) -> int:
 
 def booth_digits(value: int, bits: int) -> list[int]:
     """Radix-4 Booth digits of a ``bits``-bit two's-complement value, least significant first."""
+    bits = integer(bits, "booth_digits.bits", lo=1, hi=64)
+    value = integer(value, "booth_digits.value", lo=-(1 << (bits - 1)), hi=(1 << (bits - 1)) - 1)
     u = value & ((1 << bits) - 1)
     if bits % 2:
         u |= ((u >> (bits - 1)) & 1) << bits  # sign-extend to an even width
@@ -81,8 +84,9 @@ class Datatype:
         return int(np.abs(self.grid).max())
 
     def decode(self, codes: ArrayLike) -> np.ndarray:
-        """Grid values of codes."""
-        return np.asarray(self.values, dtype=np.int64)[np.asarray(codes, dtype=np.int64)]
+        """Grid values of codes (``bits``-bit, ``0 .. 2^bits − 1``)."""
+        c = integers(codes, f"{self.name} codes", lo=0, hi=(1 << self.bits) - 1)
+        return np.asarray(self.values, dtype=np.int64)[c]
 
     @cached_property
     def _code_of(self) -> dict[int, int]:
@@ -93,19 +97,17 @@ class Datatype:
         return out
 
     def encode(self, values: ArrayLike) -> np.ndarray:
-        """Codes of grid values (raises if a value is not on the grid)."""
-        v = np.asarray(values, dtype=np.int64)
+        """Codes of grid values (raises :class:`ConfigError` if a value is not on the grid)."""
+        v = integers(values, f"{self.name} values")
         lut = self._code_of
         bad = ~np.isin(v, self.grid)
         if bad.any():
-            raise ValueError(f"{self.name}: {int(v[bad].flat[0])} is not on the grid {self.grid.tolist()}")
+            raise ConfigError(f"{self.name} values", f"{int(v[bad].flat[0])} is not on the grid {self.grid.tolist()}")
         return np.vectorize(lambda x: lut[int(x)], otypes=[np.int64])(v) if v.size else v.astype(np.int64)
 
     def round(self, x: ArrayLike) -> np.ndarray:
         """Nearest grid value of each real ``x`` (ties to the lower value)."""
-        x = np.asarray(x, dtype=np.float64)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{self.name}: cannot quantize NaN or infinite values")
+        x = reals(x, f"{self.name} values")
         g = self.grid.astype(np.float64)
         i = np.clip(np.searchsorted(g, x), 1, len(g) - 1)
         lo, hi = g[i - 1], g[i]
@@ -120,7 +122,7 @@ class Datatype:
         formats use the digit vector with the fewest non-zero digits, then the smallest ``Σ|d_k|``, then
         the lexicographically smallest (so ``3 = 4 − 1`` is ``(−1, +1)``, ``12 = 8 + 4`` is ``(4, 2)``).
         """
-        return self._digit_table[code]
+        return self._digit_table[integer(code, f"{self.name} code", lo=0, hi=(1 << self.bits) - 1)]
 
     @cached_property
     def _digit_table(self) -> tuple[tuple[int, ...], ...]:
@@ -178,6 +180,7 @@ BITMOD_FP3 = ("FP3-ER-POS", "FP3-ER-NEG", "FP3-EA-POS", "FP3-EA-NEG")
 
 
 def datatype(name: str, where: str = "datatype") -> Datatype:
+    """The datatype called ``name`` (any case); :class:`ConfigError` listing the known ones otherwise."""
     try:
         return DATATYPES[name.upper()]
     except (KeyError, AttributeError):
@@ -231,19 +234,20 @@ def quantize_groups(
     group scales per row to ``scale_bits`` bits: ``s_ch = max_g s_g / (2^b - 1)``,
     ``q_s = clamp(round_half_even(s_g / s_ch), 0, 2^b - 1)``.
 
-    An all-zero group gets scale ``min_scale`` (its codes are all 0). Raises ``ConfigError`` when
-    the reduction length is not a multiple of ``group`` (pad with zeros first) or ``min_scale`` is
-    not positive (a zero scale cannot be divided by), and ``ValueError`` on NaN/inf weights.
+    An all-zero group gets scale ``min_scale`` (its codes are all 0). Raises :class:`ConfigError` for
+    weights that are not a non-empty matrix of finite reals, a reduction length that is not a multiple
+    of ``group`` (pad with zeros first), an empty or unknown candidate list, ``scale_bits`` outside
+    1..16 and a ``min_scale`` that is not positive.
     """
-    if not min_scale > 0:
-        raise ConfigError("min_scale", f"{min_scale!r}: scales must be positive; a zero scale would divide by zero")
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 2:
-        raise ConfigError("weights", f"expected a matrix, got {w.ndim}-D data")
-    if not np.all(np.isfinite(w)):
-        r, c = np.argwhere(~np.isfinite(w))[0]
-        raise ValueError(f"weights[{r}, {c}] is {w[r, c]}: cannot quantize NaN or infinite weights")
-    if group < 1 or w.shape[1] % group:
+    if isinstance(candidates, str) or not isinstance(candidates, tuple | list) or not candidates:
+        raise ConfigError(
+            "candidates", f"{candidates!r}: give a non-empty list of datatype names, e.g. ({BITMOD_FP4[0]!r},)"
+        )
+    group = integer(group, "group", lo=1)
+    scale_bits = integer(scale_bits, "scale_bits", lo=1, hi=16)
+    min_scale = real(min_scale, "min_scale", positive=True)
+    w = reals(w, "weights", ndim=2, nonempty=True)
+    if w.shape[1] % group:
         raise ConfigError(
             "group",
             f"group size {group} does not divide the reduction length {w.shape[1]}; "
@@ -267,7 +271,7 @@ def quantize_groups(
         best_scale = np.where(better, s, best_scale)
         best_codes = np.where(better[..., None], dt.encode(q), best_codes)
     top = (1 << scale_bits) - 1
-    s_ch = np.maximum(best_scale.max(axis=1) / top, min_scale)
+    s_ch = best_scale.max(axis=1) / top  # every s_g >= min_scale > 0, so s_ch > 0
     s_q = np.clip(np.rint(best_scale / s_ch[:, None]), 0, top).astype(np.int64)
     return GroupQuantized(tuple(candidates), group, best_codes.reshape(rows, k), best_id, best_scale, s_q, s_ch)
 
@@ -285,7 +289,7 @@ def olive_encode(q: ArrayLike) -> np.ndarray:
     the even element)*. Values between 7 and 12 go to whichever of 7 and 12 is
     nearer. The byte is ``(code_odd << 4) | code_even``.
     """
-    q = np.asarray(q, dtype=np.int64)
+    q = integers(q, "olive values")
     if q.size % 2:
         raise ConfigError("weights", f"{q.size} values cannot form outlier-victim pairs; pad to an even count")
     flat = q.reshape(-1, 2)
@@ -332,7 +336,7 @@ def olive_decode_nibble(nib: int, other: int) -> tuple[int, int]:
 def olive_decode(pairs: ArrayLike) -> np.ndarray:
     """Pair codes -> integer values (``mant << shift``), two per byte (even element first)."""
     out = []
-    for p in np.asarray(pairs, dtype=np.int64).ravel():
+    for p in integers(pairs, "olive pairs", lo=0, hi=255).ravel():
         lo, hi = int(p) & 0xF, int(p) >> 4
         for nib, other in ((lo, hi), (hi, lo)):
             mant, sh = olive_decode_nibble(nib, other)
@@ -343,9 +347,8 @@ def olive_decode(pairs: ArrayLike) -> np.ndarray:
 # ----------------------------------------------------------------------------- bit packing
 def pack_codes(codes: ArrayLike, bits: int) -> np.ndarray:
     """Pack ``bits``-bit codes LSB-first into a uint8 array (code i at bit offset i·bits)."""
-    c = np.asarray(codes, dtype=np.int64).ravel()
-    if c.size and (c.min() < 0 or c.max() >= (1 << bits)):
-        raise ValueError(f"codes must be in 0..{(1 << bits) - 1}")
+    bits = integer(bits, "bits", lo=1, hi=32)
+    c = integers(codes, "codes", lo=0, hi=(1 << bits) - 1).ravel()
     bit_arr = ((c[:, None] >> np.arange(bits)) & 1).astype(np.uint8).ravel()
     return np.packbits(bit_arr, bitorder="little")
 

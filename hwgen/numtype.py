@@ -28,6 +28,7 @@ from amaranth.hdl import Shape, signed, unsigned
 from numpy.typing import ArrayLike
 
 from .errors import ConfigError
+from .values import integers
 
 Overflow = Literal["wrap", "saturate", "error"]
 OVERFLOW_MODES: tuple[str, ...] = ("wrap", "saturate", "error")
@@ -119,13 +120,11 @@ class NumType:
         """NumPy dtype able to hold this type's raw values exactly."""
         return np.int64 if self.width <= INT64_SAFE_BITS else object
 
-    def array(self, values: ArrayLike) -> np.ndarray:
-        """Raw values as an exact NumPy array; raises if any is out of range."""
-        arr = np.asarray(values, dtype=self.dtype())
-        if arr.size and (arr.min() < self.min or arr.max() > self.max):
-            bad = arr[(arr < self.min) | (arr > self.max)].flat[0]
-            raise ValueError(f"{self}: raw value {bad} outside {self.min}..{self.max}")
-        return arr
+    def array(self, values: ArrayLike, where: str | None = None) -> np.ndarray:
+        """Raw values as an exact NumPy array; raises :class:`ConfigError` (naming ``where``) for anything
+        that is not an integer of this type's range (text, booleans, fractions, NaN, out of range)."""
+        arr = integers(values, where or str(self), lo=self.min, hi=self.max)
+        return arr.astype(self.dtype()) if arr.dtype != self.dtype() else arr
 
     def wrap(self, values: ArrayLike) -> np.ndarray:
         """Two's-complement wrap-around of raw integers into this type."""

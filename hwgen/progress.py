@@ -28,17 +28,29 @@ def say(text: str) -> None:
 
 
 @contextmanager
-def step(text: str, status: Callable[[], str | None] | None = None) -> Iterator[None]:
-    """Announce a long step, show a heartbeat while it runs, report its time."""
+def step(text: str, status: Callable[[], str | None] | None = None, *, after: float = 0.0) -> Iterator[None]:
+    """Announce a long step, show a heartbeat while it runs, report its time.
+
+    With ``after`` > 0 the step stays silent unless it is still running ``after`` seconds in (so quick
+    steps print nothing); from then on it reports like any other."""
     if _quiet():
         yield
         return
     tty = sys.stderr.isatty()
     t0 = time.monotonic()
     stop = threading.Event()
-    print(f"[hwgen] {text} ...", file=sys.stderr, flush=True)
+    announced = threading.Event()
+
+    def announce() -> None:
+        if not announced.is_set():
+            announced.set()
+            print(f"[hwgen] {text} ...", file=sys.stderr, flush=True)
 
     def beat() -> None:
+        if after > 0:
+            if stop.wait(after):
+                return
+            announce()
         period = 1.0 if tty else 15.0
         while not stop.wait(period):
             extra = status() if status else None
@@ -48,6 +60,8 @@ def step(text: str, status: Callable[[], str | None] | None = None) -> Iterator[
             else:
                 print(line, file=sys.stderr, flush=True)
 
+    if after <= 0:
+        announce()
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     ok = False
@@ -57,10 +71,11 @@ def step(text: str, status: Callable[[], str | None] | None = None) -> Iterator[
     finally:
         stop.set()
         thread.join()
-        if tty:
-            print("\r" + " " * 150 + "\r", end="", file=sys.stderr)
-        print(
-            f"[hwgen] {text}: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        if announced.is_set():
+            if tty:
+                print("\r" + " " * 150 + "\r", end="", file=sys.stderr)
+            print(
+                f"[hwgen] {text}: {'done' if ok else 'FAILED'} in {time.monotonic() - t0:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )

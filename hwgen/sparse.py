@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import ConfigError
+from .values import integers, reals
 
 #: The patterns the sparse DSP chain supports (plus dense).
 SUPPORTED = ("dense", "1:2", "2:4", "1:4", "2:8", "4:8")
@@ -99,22 +100,27 @@ class CompressedMatrix:
         return out
 
 
-def _check_shape(w: np.ndarray, pattern: NMPattern, where: str) -> None:
-    if w.ndim != 2:
-        raise ConfigError(where, f"expected a matrix, got {w.ndim}-D data")
+def _matrix(w: ArrayLike, pattern: NMPattern, where: str) -> np.ndarray:
+    """``w`` as a non-empty matrix of integers (kept exact) or finite reals, ``M`` dividing its columns."""
+    arr = np.asarray(w)
+    w = (
+        integers(arr, where, ndim=2, nonempty=True)
+        if arr.dtype.kind in "iuO"
+        else reals(arr, where, ndim=2, nonempty=True)
+    )
     if w.shape[1] % pattern.m:
         raise ConfigError(
             where,
             f"{w.shape[1]} columns is not a multiple of M={pattern.m} for pattern "
             f"{pattern}; pad the reduction dimension with zero columns",
         )
+    return w
 
 
 def compress(w: ArrayLike, pattern: NMPattern | str, *, where: str = "weights") -> CompressedMatrix:
     """Compress ``w [rows, K]`` to ``pattern``; raises :class:`ConfigError` naming the first offending block."""
     p = NMPattern.parse(pattern)
-    w = np.asarray(w)
-    _check_shape(w, p, where)
+    w = _matrix(w, p, where)
     rows, k = w.shape
     blocks = w.reshape(rows, k // p.m, p.m)
     nnz = np.count_nonzero(blocks, axis=2)
@@ -138,8 +144,7 @@ def compress(w: ArrayLike, pattern: NMPattern | str, *, where: str = "weights") 
 def prune(w: ArrayLike, pattern: NMPattern | str, *, where: str = "weights") -> np.ndarray:
     """Zero all but the ``N`` largest-magnitude weights of every block of ``M`` (ties: lower index kept)."""
     p = NMPattern.parse(pattern)
-    w = np.asarray(w)
-    _check_shape(w, p, where)
+    w = _matrix(w, p, where)
     rows, k = w.shape
     blocks = w.reshape(rows, k // p.m, p.m)
     # rank by (-|w|, index): stable argsort of -|w| keeps lower indices first among equals

@@ -18,6 +18,7 @@ Every problem raises :class:`~hwgen.errors.SpecError` naming ``file:key``.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tomllib
 import traceback
@@ -36,8 +37,7 @@ _DESIGN_KEYS: dict[str, tuple[type, ...]] = {"name": (str,), "top": (str,), "boa
 def load_designs(path: str | Path) -> list[Design]:
     """All designs defined by a ``.py`` or ``.toml`` file."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(str(path), "no such design file")
+    check_file(p, "design")
     if p.suffix == ".toml":
         return [_load_toml(p)]
     if p.suffix == ".py":
@@ -57,11 +57,13 @@ def load_design(path: str | Path) -> Design:
 def _load_toml(p: Path) -> Design:
     f = str(p)
     try:
-        doc = tomllib.loads(p.read_text())
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f, f"not valid TOML: {e}") from None
     except UnicodeDecodeError:
-        raise SpecError(f, "not a text file") from None
+        raise SpecError(f, "not a UTF-8 text file") from None
+    except OSError as e:
+        raise SpecError(f, f"cannot be read: {e.strerror}") from None
     for key in doc:
         if key not in ("design", "params"):
             raise SpecError(f"{f}:{key}", "unknown table or key; a design file has [design] and [params]")
@@ -95,6 +97,18 @@ def _load_toml(p: Path) -> Design:
         raise SpecError(where, e.detail) from None
 
 
+def check_file(p: Path, kind: str) -> None:
+    """Raise :class:`SpecError` unless ``p`` is a readable regular file (naming what it is instead)."""
+    if not p.exists():
+        raise SpecError(str(p), f"no such {kind} file")
+    if p.is_dir():
+        raise SpecError(str(p), f"is a folder, not a {kind} file")
+    if not p.is_file():
+        raise SpecError(str(p), f"is not a regular file (a device, FIFO or socket); give a {kind} file")
+    if not os.access(p, os.R_OK):
+        raise SpecError(str(p), "cannot be read: permission denied")
+
+
 def _exec_python(p: Path, pick: Callable[[Any], Any]) -> Any:
     """Run the user's file ``p`` and return ``pick(module)``; any failure becomes one-line SpecError."""
     f = str(p)
@@ -109,13 +123,30 @@ def _exec_python(p: Path, pick: Callable[[Any], Any]) -> Any:
     except HwgenError as e:
         if isinstance(e, SpecError):
             raise
-        raise SpecError(f, str(e)) from None
+        raise SpecError(f"{f}{_user_line(p, e)}", str(e)) from None
+    except SystemExit as e:
+        raise SpecError(
+            f, f"called sys.exit({e.code!r}) while loading; a design or schedule file defines objects, it does not exit"
+        ) from None
+    except SyntaxError as e:
+        if "null bytes" in str(e):
+            raise SpecError(f, "is not a Python source file (it contains NUL bytes)") from None
+        raise SpecError(f"{f}:{e.lineno}" if e.lineno else f, f"SyntaxError: {e.msg}") from None
     except Exception as e:  # the user's own code failed: say where, in one line
-        frames = [fr for fr in traceback.extract_tb(e.__traceback__) if fr.filename == str(p)]
-        line = f":{frames[-1].lineno}" if frames else (f":{e.lineno}" if isinstance(e, SyntaxError) else "")
-        raise SpecError(f"{f}{line}", f"{type(e).__name__}: {e}") from None
+        raise SpecError(f"{f}{_user_line(p, e)}", f"{type(e).__name__}: {_one_line(e)}") from None
     finally:
         sys.modules.pop(mod_name, None)
+
+
+def _user_line(p: Path, e: BaseException) -> str:
+    """``:<line>`` of the last frame of the user's file ``p`` in ``e``'s traceback ('' if none)."""
+    frames = [fr for fr in traceback.extract_tb(e.__traceback__) if fr.filename == str(p)]
+    return f":{frames[-1].lineno}" if frames else ""
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:300] + " ..."
 
 
 def _load_python(p: Path) -> list[Design]:
@@ -145,8 +176,7 @@ def load_schedule(path: str | Path) -> tuple[TaskGraph, Machine, dict | None]:
     (a :class:`hwgen.schedule.Machine`) and optionally ``inputs`` (input name -> array) for simulation.
     Returns ``(graph, machine, inputs or None)``."""
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(str(path), "no such schedule file")
+    check_file(p, "schedule")
     if p.suffix != ".py":
         raise SpecError(str(path), "a schedule file is a .py defining `graph` and `machine`")
 

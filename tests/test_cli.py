@@ -145,7 +145,7 @@ BAD_PY = {
     "config error inside": (
         "from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"
         "design = Design(name='x', top=MacPEConfig(lanes=0))\n",
-        r"d\.py: mac_pe\.lanes: 0 is out of range",
+        r"d\.py:\d+: mac_pe\.lanes: 0 is out of range",
     ),
     "duplicate names": (
         "from hwgen import Design\nfrom hwgen.blocks import MacPEConfig\n"

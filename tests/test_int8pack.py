@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from hwgen import ConfigError
 from hwgen.int8pack import MAX_EXACT_TERMS, pack, packed_dot, unpack
 
 V = np.arange(-128, 128, dtype=np.int64)
@@ -37,13 +39,27 @@ def test_seven_terms_always_exact():
         assert np.array_equal(lo, np.full(1000, 7 * bv * cv)) and np.array_equal(hi, (a * cv).sum(-1))
 
 
+def raw_packed_dot(a, b, c):
+    """The packed accumulation without packed_dot's term bound, to show where the bound comes from."""
+    return unpack(np.sum(pack(a, b) * c, axis=-1))
+
+
 def test_eight_terms_fail_only_for_all_most_negative_products():
     a = np.zeros((1, 8), dtype=np.int64)
-    hi, lo = packed_dot(a, np.full((1, 8), -128), np.full((1, 8), -128))
+    hi, lo = raw_packed_dot(a, np.full((1, 8), -128), np.full((1, 8), -128))
     assert lo[0] != 8 * 16384  # the one case that breaks the bound
     rng = np.random.default_rng(1)
     b = rng.integers(-128, 128, (100_000, 8))
     c = rng.integers(-128, 128, (100_000, 8))
     keep = ~((b == -128) & (c == -128)).all(-1)
-    hi, lo = packed_dot(np.zeros_like(b[keep]), b[keep], c[keep])
+    hi, lo = raw_packed_dot(np.zeros_like(b[keep]), b[keep], c[keep])
     assert np.array_equal(lo, (b[keep] * c[keep]).sum(-1))
+
+
+def test_packed_dot_refuses_sums_past_the_bound_and_operands_past_int8():
+    with pytest.raises(ConfigError, match=r"int8pack\.packed_dot: 8 terms; a packed sum is exact for at most 7"):
+        packed_dot(np.zeros((1, 8)), np.zeros((1, 8)), np.zeros((1, 8)))
+    with pytest.raises(ConfigError, match=r"int8pack\.a: \[0\] = 200 is outside -128\.\.127"):
+        pack([200], [0])
+    with pytest.raises(ConfigError, match=r"int8pack\.b: \[0\] = 1\.5 is not an integer"):
+        pack([1], [1.5])

@@ -130,14 +130,14 @@ def test_second_level_scales_are_8_bit():
             lambda: quantize_groups(np.zeros((2, 100)), group=128),
             "group size 128 does not divide the reduction length 100",
         ),
-        (lambda: quantize_groups(np.array([[1.0, np.nan]]), group=2), r"weights\[0, 1\] is nan"),
+        (lambda: quantize_groups(np.array([[1.0, np.nan]]), group=2), r"weights: \[0, 1\] = nan is not a finite"),
         (lambda: quantize_groups(np.ones((1, 4)), ("FP5",), group=4), "unknown datatype 'FP5'"),
         (lambda: datatype("int9"), "unknown datatype 'int9'"),
-        (lambda: quantize_groups(np.ones((1, 4)), group=4, min_scale=0.0), r"min_scale: 0\.0: scales must be positive"),
+        (lambda: quantize_groups(np.ones((1, 4)), group=4, min_scale=0.0), r"min_scale: 0\.0 must be > 0"),
     ],
 )
 def test_bad_inputs(call, pattern):
-    with pytest.raises((ConfigError, ValueError), match=pattern):
+    with pytest.raises(ConfigError, match=pattern):
         call()
 
 

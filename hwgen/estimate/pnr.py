@@ -100,15 +100,15 @@ def device_flags(family: str, board: Board | None) -> tuple[list[str], str]:
     """nextpnr device arguments and a device label, from the board (or the family's default part)."""
     if family == "ecp5":
         size, package, speed = DEFAULT_DEVICE["ecp5"]
-        if board is not None and board.family == "ecp5":
-            mm = re.match(r"LFE5U-(\d+)F-(\d)", board.part)
-            if mm:
-                size, speed = f"{mm[1]}k", mm[2]
+        if board is not None and board.family == "ecp5":  # the board file's part is checked (boards.check_part)
+            mm = re.match(r"LFE5UM?5?G?-(\d+)F-(\d)", board.part, flags=re.IGNORECASE)
+            size, speed = f"{mm[1]}k", mm[2]
             package = board.package
         return [f"--{size}", "--package", package, "--speed", speed], f"LFE5U-{size.upper()} {package}"
     if family == "ice40":
         dev, package, _ = DEFAULT_DEVICE["ice40"]
         if board is not None and board.family == "ice40":
+            dev = re.match(r"iCE40(\w+?)-", board.part, flags=re.IGNORECASE)[1].lower()
             package = board.package.lower()
         return [f"--{dev}", "--package", package], f"iCE40{dev.upper()} {package}"
     raise ToolError(

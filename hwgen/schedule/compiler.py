@@ -72,6 +72,7 @@ from .ops import OpGraph, op_graph
 from .places import BufferKey, BufferKind, Pattern
 from .records import ConfigRecord, stage_records
 from .stages import EdgeChoice, partition
+from .support import check_buildable
 
 Policy = Literal["auto", "dataflow", "sequential"]
 POLICIES = ("auto", "dataflow", "sequential")
@@ -130,6 +131,7 @@ def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto"
     if policy not in POLICIES:
         raise ConfigError("policy", f"{policy!r} is not one of {', '.join(POLICIES)}")
     opg = op_graph(graph)
+    check_buildable(opg)
     edges = opg.edges
     if policy == "auto":
         return _search(opg, machine, edges)

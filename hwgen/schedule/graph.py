@@ -20,16 +20,39 @@ inputs and shape mismatches with errors naming the task.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..numtype import Int, NumType
-from ..requant import requantize
+from ..numtype import OVERFLOW_MODES, Int, NumType
+from ..requant import check_requant, requantize
+from ..values import integer, integers
 
 OPS = ("input", "gemm", "relu", "requant", "add")
+#: Largest matrix dimensions a task may have (rows, and columns / reduction length).
+MAX_ROWS = 1 << 20
+MAX_COLS = 1 << 16
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+
+
+def identifier(name: object, where: str) -> str:
+    """``name`` if it is an identifier of at most 48 characters (it reaches Verilog and file names)."""
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ConfigError(
+            where, f"{name!r} is not a name; use letters, digits and _ (not first), at most 48 characters"
+        )
+    return name
+
+
+def _int_type(t: object, where: str) -> NumType:
+    """A number type (or its spelling) that is an integer type."""
+    t = NumType.parse(t, where)
+    if t.frac:
+        raise ConfigError(where, f"{t}: task graphs compute on integers; use Int(..) or UInt(..)")
+    return t
 
 
 @dataclass
@@ -64,10 +87,16 @@ class Task:
 
 
 class TaskGraph:
-    """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`."""
+    """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`.
+
+    Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
+    names are identifiers (they become Verilog and file names), sizes positive integers, number types
+    :class:`NumType` (or their spelling, ``"Int(24)"``), weights integer matrices of their type, the
+    requantization parameters those of :mod:`hwgen.requant`.
+    """
 
     def __init__(self, name: str):
-        self.name = name
+        self.name = identifier(name, "graph.name")
         self.tasks: dict[str, Task] = {}
 
     # -- construction ------------------------------------------------------------
@@ -77,8 +106,19 @@ class TaskGraph:
         self.tasks[task.name] = task
         return task.name
 
-    def input(self, name: str, rows: int, cols: int, dtype: NumType = Int(8)) -> str:
-        return self._add(Task(name, "input", [], rows, cols, dtype))
+    def _name(self, name: str, *inputs: str) -> str:
+        name = identifier(name, f"graph.{name!r}" if not isinstance(name, str) else f"graph.{name}")
+        for i in inputs:
+            if not isinstance(i, str):
+                raise ConfigError(f"graph.{name}", f"inputs are task names (text), not {i!r}")
+        return name
+
+    def input(self, name: str, rows: int, cols: int, dtype: NumType | str = Int(8)) -> str:
+        """An ``[rows, cols]`` input matrix streamed from off-chip memory."""
+        name = self._name(name)
+        rows = integer(rows, f"graph.{name}.rows", lo=1, hi=MAX_ROWS)
+        cols = integer(cols, f"graph.{name}.cols", lo=1, hi=MAX_COLS)
+        return self._add(Task(name, "input", [], rows, cols, _int_type(dtype, f"graph.{name}.dtype")))
 
     def gemm(
         self,
@@ -86,35 +126,39 @@ class TaskGraph:
         x: str,
         weights: np.ndarray,
         *,
-        acc: NumType = Int(32),
-        weight: NumType = Int(8),
+        acc: NumType | str = Int(32),
+        weight: NumType | str = Int(8),
         overflow: str = "wrap",
     ) -> str:
         """``Y = x · weights`` (``weights [K, N]`` raw integers of type ``weight``), exact, brought into ``acc``
-        by ``overflow``."""
-        w = np.asarray(weights)
-        if w.ndim != 2:
-            raise ConfigError(f"graph.{name}", f"weights must be a [K, N] matrix, not {w.ndim}-D")
-        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, weight, overflow))
+        by ``overflow`` (``wrap``, ``saturate`` or ``error``)."""
+        name = self._name(name, x)
+        wt = _int_type(weight, f"graph.{name}.weight")
+        w = integers(weights, f"graph.{name}.weights", lo=wt.min, hi=wt.max, ndim=2, nonempty=True)
+        integer(w.shape[0], f"graph.{name}.weights rows", hi=MAX_COLS)
+        integer(w.shape[1], f"graph.{name}.weights columns", hi=MAX_COLS)
+        acc = _int_type(acc, f"graph.{name}.acc")
+        if overflow not in OVERFLOW_MODES:
+            raise ConfigError(f"graph.{name}.overflow", f"{overflow!r} is not one of {', '.join(OVERFLOW_MODES)}")
+        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, wt, overflow))
 
     def relu(self, name: str, x: str) -> str:
-        return self._add(Task(name, "relu", [x]))
+        """``max(0, x)``."""
+        return self._add(Task(self._name(name, x), "relu", [x]))
 
     def requant(
-        self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0, out: NumType = Int(8)
+        self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0, out: NumType | str = Int(8)
     ) -> str:
-        return self._add(
-            Task(
-                name,
-                "requant",
-                [x],
-                dtype=out,
-                params={"multiplier": multiplier, "shift": shift, "zero_point": zero_point},
-            )
-        )
+        """``requantize(x, multiplier, shift, zero_point, out)`` (:mod:`hwgen.requant`)."""
+        name = self._name(name, x)
+        out = _int_type(out, f"graph.{name}.out")
+        check_requant(f"graph.{name}", multiplier, shift, zero_point, out)
+        params = {"multiplier": int(multiplier), "shift": int(shift), "zero_point": int(zero_point)}
+        return self._add(Task(name, "requant", [x], dtype=out, params=params))
 
     def add(self, name: str, a: str, b: str) -> str:
-        return self._add(Task(name, "add", [a, b]))
+        """``a + b``, exact (same shapes)."""
+        return self._add(Task(self._name(name, a, b), "add", [a, b]))
 
     # -- structure ---------------------------------------------------------------
     def order(self) -> list[str]:
@@ -195,13 +239,18 @@ class TaskGraph:
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Execute the graph in NumPy with the integer semantics above; returns every tensor."""
         order = self.validate()
+        if not isinstance(inputs, dict):
+            raise ConfigError("inputs", f"expected a dict of input name -> array, not {type(inputs).__name__}")
+        unknown = sorted(set(inputs) - {n for n, t in self.tasks.items() if t.op == "input"})
+        if unknown:
+            raise ConfigError(f"inputs.{unknown[0]}", f"is not an input of graph {self.name!r}")
         env: dict[str, np.ndarray] = {}
         for n in order:
             t = self.tasks[n]
             if t.op == "input":
                 if n not in inputs:
                     raise ConfigError(f"graph.{n}", "no data given for this input")
-                v = t.dtype.array(inputs[n])
+                v = t.dtype.array(inputs[n], f"inputs.{n}")
                 if v.shape != (t.rows, t.cols):
                     raise ConfigError(f"graph.{n}", f"data is {v.shape}, the input is declared {t.rows}×{t.cols}")
                 env[n] = v
@@ -209,7 +258,10 @@ class TaskGraph:
             x = env[t.inputs[0]]
             if t.op == "gemm":
                 y = x.astype(object) @ t.weights.astype(object)
-                y = t.dtype.fold(y, t.overflow)
+                try:
+                    y = t.dtype.fold(y, t.overflow)
+                except ValueError as e:  # overflow='error' and the data overflowed
+                    raise ConfigError(f"graph.{n}", f"{e}; use overflow='wrap' or 'saturate', or a wider acc") from None
             elif t.op == "relu":
                 y = np.maximum(x, 0)
             elif t.op == "requant":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..values import integer, real
 
 
 @dataclass(frozen=True)
@@ -18,19 +18,14 @@ class Machine:
     offchip_latency: int = 40  # cycles from a read request to its first data
     switch_cycles: int = 4  # cycles to switch stages (read + latch the stage record, ...)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        if not isinstance(self.cores, int) or self.cores < 1:
-            raise ConfigError("machine.cores", f"{self.cores!r}: a schedule needs at least one compute core")
-        if self.lanes < 1:
-            raise ConfigError("machine.lanes", f"{self.lanes!r}: lanes must be positive")
-        if self.offchip_bytes_per_cycle <= 0:
-            raise ConfigError("machine.offchip_bytes_per_cycle", f"{self.offchip_bytes_per_cycle!r} must be > 0")
-        if self.onchip_bytes < 0:
-            raise ConfigError("machine.onchip_bytes", f"{self.onchip_bytes!r} must be >= 0")
-        if self.offchip_latency < 1:
-            raise ConfigError("machine.offchip_latency", f"{self.offchip_latency!r}: at least 1 cycle")
-        if self.switch_cycles < 2:
-            raise ConfigError(
-                "machine.switch_cycles",
-                f"{self.switch_cycles!r}: at least 2 cycles (the controller reads and latches the stage record)",
-            )
+        """Raise :class:`ConfigError` naming ``machine.<field>`` for a value no engine can be built for."""
+        integer(self.cores, "machine.cores", lo=1, hi=256)
+        integer(self.lanes, "machine.lanes", lo=1, hi=64)
+        integer(self.onchip_bytes, "machine.onchip_bytes", lo=0)
+        real(self.offchip_bytes_per_cycle, "machine.offchip_bytes_per_cycle", positive=True)
+        integer(self.offchip_latency, "machine.offchip_latency", lo=1, hi=1 << 20)
+        integer(self.switch_cycles, "machine.switch_cycles", lo=2, hi=1 << 20)

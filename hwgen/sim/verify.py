@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..config import BlockConfig
+from ..errors import HwgenError, SpecError
 from ..vectors import StreamVectors
 from .amaranth_sim import run_amaranth
 from .check import DEFAULT_PHASES, Verdict, check_run
@@ -34,6 +35,23 @@ class Built(Protocol):
     stimulus: Callable[..., Any] | None
 
     def component(self) -> Any: ...
+
+
+def user_stimulus(design: Built, vectors: int, seed: int) -> StreamVectors:
+    """A design's own ``stimulus(rng, n)``; its failures and wrong results are one-line errors."""
+    try:
+        stim = design.stimulus(np.random.default_rng(seed), vectors)
+    except HwgenError:
+        raise
+    except Exception as e:
+        text = " ".join(str(e).split())[:300]
+        raise SpecError(f"design {design.name}.stimulus", f"raised {type(e).__name__}: {text}") from None
+    if not isinstance(stim, StreamVectors):
+        raise SpecError(
+            f"design {design.name}.stimulus",
+            f"returned {type(stim).__name__}, not hwgen.vectors.StreamVectors (inputs and expected outputs)",
+        )
+    return stim
 
 
 def make_vectors(config: BlockConfig, vectors: int, seed: int) -> StreamVectors:
@@ -68,7 +86,7 @@ def verify_cocotb(
 ) -> Verdict:
     """Check ``design``'s generated Verilog under cocotb on ``sim``."""
     if stim is None and design.stimulus is not None:
-        stim = design.stimulus(np.random.default_rng(seed), vectors)
+        stim = user_stimulus(design, vectors, seed)
     stim = stim or make_vectors(design.top, vectors, seed)
     comp = design.component()
     verilog = design.verilog

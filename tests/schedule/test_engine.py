@@ -167,7 +167,7 @@ def _unbuildable(kind):
     "kind, pattern",
     [
         ("add-relu", r"graph\.r: the engine does not fuse requant/relu after an add \(s\)"),
-        ("saturate", r"graph\.a: the engine's accumulators wrap"),
+        ("saturate", r"graph\.a\.overflow: the engine's accumulators wrap"),
         ("accs", r"graph: all gemm tasks must share one accumulator type .*Int\(20\), Int\(24\)"),
         (
             "order",

@@ -55,7 +55,7 @@ class GemmCoreConfig(BlockConfig):
         ((1,),), "weight slice W [k][n] (raw integers)", "1..4096 rows of 1..4096 values, all the same length"
     )
     lanes: int = param(8, "output columns computed in parallel (MACs per cycle)", "1..64")
-    act: NumType = param(Int(8), "activation type", "Int/UInt of 2..18 bits")
+    act: NumType = param(Int(8), "activation type", "Int/UInt of 2..32 bits")
     weight: NumType = param(Int(8), "weight type", "Int/UInt of 2..18 bits")
     acc: NumType = param(Int(32), "accumulator type (results wrap to it)", "Int of 8..48 bits")
     requant: bool = param(
@@ -90,10 +90,10 @@ class GemmCoreConfig(BlockConfig):
         if len(widths) != 1:
             raise ConfigError(self.where("weights"), f"rows of different lengths {sorted(widths)}; W must be k×n")
         check_range(self.where("weights") + " columns", self.n, 1, 4096)
-        for name in ("act", "weight"):
+        for name, top in (("act", 32), ("weight", 18)):
             t = getattr(self, name)
-            if t.frac or not 2 <= t.width <= 18:
-                raise ConfigError(self.where(name), f"{t}: integers of 2..18 bits")
+            if t.frac or not 2 <= t.width <= top:
+                raise ConfigError(self.where(name), f"{t}: integers of 2..{top} bits")
         if self.acc.frac or not self.acc.signed or not 8 <= self.acc.width <= 48:
             raise ConfigError(self.where("acc"), f"{self.acc}: a signed integer of 8..48 bits")
         w = np.array(self.weights, dtype=object)

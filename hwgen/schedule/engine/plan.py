@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...blocks.gemm import GemmCoreConfig, RecordCoreConfig
-from ...errors import ConfigError
 from ...numtype import NumType
 from ..compiler import Schedule
 from ..graph import TaskGraph
 from ..machine import Machine
 from ..ops import OpGraph, op_graph
 from ..places import BufferKey, BufferKind, Place
+from ..support import check_buildable, fused_chain
 
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
@@ -140,7 +140,7 @@ class EnginePlan:
 def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
     """Check the graph is buildable and collect the engine's static tables."""
     opg = op_graph(graph)
-    gemms = _check_buildable(opg)
+    gemms = check_buildable(opg)
     acc = graph.tasks[gemms[0]].dtype
     act = _widest([graph.tasks[opg.inputs[op][0]].dtype for op in gemms])
     weight = _widest([graph.tasks[op].weight for op in gemms])
@@ -184,34 +184,6 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
     )
 
 
-def _check_buildable(opg: OpGraph) -> list[str]:
-    """The gemm ops; raises for what the engine cannot build."""
-    graph = opg.graph
-    for op in opg.ops:
-        t = graph.tasks[op]
-        if t.op == "add" and opg.out_tensor[op] != op:
-            raise ConfigError(
-                f"graph.{opg.out_tensor[op]}",
-                f"the engine does not fuse requant/relu after an add ({op}); apply them to the gemm outputs "
-                f"before the add",
-            )
-        if t.op == "gemm" and t.overflow != "wrap":
-            raise ConfigError(
-                f"graph.{op}", f"the engine's accumulators wrap; overflow={t.overflow!r} is not built (use 'wrap')"
-            )
-    gemms = [op for op in opg.ops if graph.tasks[op].op == "gemm"]
-    if not gemms:
-        raise ConfigError("graph", "the engine needs at least one gemm task")
-    accs = {graph.tasks[op].dtype for op in gemms}
-    if len(accs) != 1:
-        raise ConfigError(
-            "graph",
-            f"all gemm tasks must share one accumulator type for the engine's cores; "
-            f"found {', '.join(sorted(map(str, accs)))}",
-        )
-    return gemms
-
-
 def _widest(types: list[NumType]) -> NumType:
     return NumType.fitting(min(t.min for t in types), max(t.max for t in types))
 
@@ -230,19 +202,9 @@ def _op_input(
 
 
 def _epilogue(graph: TaskGraph, op: str, out: str) -> Epilogue:
-    """The fused chain after a gemm: ``[requant] [relu]`` in that order."""
-    chain, t = [], out
-    while t != op:
-        chain.append(graph.tasks[t])
-        t = graph.tasks[t].inputs[0]
-    chain.reverse()
+    """The fused chain after a gemm as the core's epilogue."""
+    chain = fused_chain(graph, op, out)
     kinds = [c.op for c in chain]
-    if kinds not in ([], ["requant"], ["relu"], ["requant", "relu"]):
-        raise ConfigError(
-            f"graph.{out}",
-            f"the engine fuses 'requant' then 'relu' after a gemm; "
-            f"{' -> '.join([op] + [c.name for c in chain])} is {kinds}",
-        )
     if "requant" not in kinds:
         return Epilogue(relu="relu" in kinds)
     rq = chain[0].params
