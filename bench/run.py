@@ -500,6 +500,58 @@ def intar_schedules() -> dict[str, Any]:
     return out
 
 
+@section
+def generation_scaling() -> dict[str, Any]:
+    """Issue 12: Verilog generation time and peak memory of WS and OS arrays from 8×8 to 64×64 (a fresh
+    process each, so peak RSS is the generation's own), against the PE count; goal ≤ 10 s and ≤ 500 MB at
+    64×64, linear in PEs. Also the instant estimate of the 64×64 arrays (it must not elaborate)."""
+    script = (
+        "import resource, sys, time; from hwgen import Design; from hwgen.blocks import SystolicArrayConfig; "
+        "n, df = int(sys.argv[1]), sys.argv[2]; t = time.perf_counter(); "
+        "v = Design(name='sa', top=SystolicArrayConfig(rows=n, cols=n, dataflow=df)).verilog; "
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(v))"
+    )
+    env = {**os.environ, "HWGEN_QUIET": "1"}
+    out: dict[str, Any] = {"arrays": {}}
+    for df in ("weight_stationary", "output_stationary"):
+        rows = {}
+        for n in (8, 16, 32, 48, 64):
+            say(f"generation_scaling: {n}x{n} {df}")
+            proc = subprocess.run(
+                [sys.executable, "-c", script, str(n), df], capture_output=True, text=True, check=True, env=env
+            )
+            secs, mb, size = proc.stdout.split()
+            rows[f"{n}x{n}"] = {
+                "pes": n * n,
+                "seconds": round(float(secs), 2),
+                "peak_mb": round(float(mb)),
+                "ms_per_pe": round(1000 * float(secs) / (n * n), 2),
+                "verilog_kb": int(size) // 1000,
+            }
+        out["arrays"][df] = rows
+    est = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time; from hwgen import Design; from hwgen.blocks import SystolicArrayConfig; "
+                "d = Design(name='sa', top=SystolicArrayConfig(rows=64, cols=64)); t = time.perf_counter(); "
+                "d.manifest(with_verilog=False); print(time.perf_counter() - t)"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    out["estimate_64x64_ws_s"] = round(float(est.stdout.strip()), 4)
+    out["note"] = (
+        "seconds include elaboration and Yosys's write_verilog, not the Python import (~0.6 s); "
+        "identical mesh rows are one shared module and delay lines are one shift-register signal each"
+    )
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))

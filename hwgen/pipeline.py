@@ -8,7 +8,7 @@ valid bits (``reset=True``) clear on reset.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Cat, Module, Signal, Value
 
 
 def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool = False) -> Signal:
@@ -20,14 +20,28 @@ def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool 
 
 
 def delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
-    """``value`` delayed by ``cycles`` advancing cycles: a reset-less shift register ``name_d0 ...``."""
-    for k in range(cycles):
-        value = register(m, value, advance, f"{name}_d{k}")
-    return value
+    """``value`` delayed by ``cycles`` advancing cycles: a reset-less shift register.
+
+    A delay of two or more cycles is one signal ``name_sr`` of ``cycles × width`` bits shifting by ``width``
+    each advancing cycle (newest at the low end): the same registers as a chain of ``cycles`` signals, but
+    one assignment, so large arrays of delay lines elaborate and convert several times faster."""
+    if cycles <= 1:
+        return register(m, value, advance, f"{name}_d0") if cycles == 1 else value
+    shape = value.shape()
+    w = shape.width
+    sr = Signal(w * cycles, name=f"{name}_sr", reset_less=True)
+    with m.If(advance):
+        m.d.sync += sr.eq(Cat(value.as_unsigned(), sr[: w * (cycles - 1)]))
+    out = sr[w * (cycles - 1) :]
+    return out.as_signed() if shape.signed else out
 
 
 def valid_delay(m: Module, valid: Value, cycles: int, advance: Value, name: str) -> Value:
-    """A valid bit delayed by ``cycles`` advancing cycles; every stage clears on reset."""
-    for k in range(cycles):
-        valid = register(m, valid, advance, f"{name}_d{k}", reset=True)
-    return valid
+    """A valid bit delayed by ``cycles`` advancing cycles; every stage clears on reset (one ``cycles``-bit
+    shift register ``name_sr`` for two or more cycles)."""
+    if cycles <= 1:
+        return register(m, valid, advance, f"{name}_d0", reset=True) if cycles == 1 else valid
+    sr = Signal(cycles, name=f"{name}_sr")
+    with m.If(advance):
+        m.d.sync += sr.eq(Cat(valid, sr[: cycles - 1]))
+    return sr[cycles - 1]

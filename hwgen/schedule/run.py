@@ -15,6 +15,7 @@ import numpy as np
 from amaranth.hdl import Shape, Value
 
 from ..errors import ConfigError
+from ..progress import step
 from ..sim.amaranth_sim import run_amaranth_model
 from ..sim.memory import MemoryModel, MemoryResult
 from ..sim.runner import run_cocotb_memory
@@ -133,7 +134,8 @@ def run_schedule(
             data_width=spec["data_width"],
             max_cycles=spec["max_cycles"],
         )
-        run_amaranth_model(engine, model, engine_signals(engine), DRIVEN)
+        with step(f"amaranth: simulating the {graph.name} engine ({policy})", after=2.0):
+            run_amaranth_model(engine, model, engine_signals(engine), DRIVEN)
         res = model.result
     else:
         top = name or f"engine_{graph.name}_{policy}"

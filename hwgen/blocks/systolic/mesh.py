@@ -19,6 +19,9 @@ is read out through its column's one-hot read-out bus one cycle later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from amaranth.hdl import Module, Mux, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -36,6 +39,77 @@ def tile_spans(n: int, tile: int) -> list[tuple[int, int]]:
 
 def _key(kind: str, pe: MacPEConfig, rows: int, cols: int, tile: int) -> str:
     return f"{kind}(pe={sorted(pe.params().items())}, rows={rows}, cols={cols}, tile={tile})"
+
+
+@dataclass(frozen=True)
+class RowKind:
+    """How identical mesh rows stack: ``make()`` builds one row; ``sliced`` ports carry each row's own bits
+    (row ``k`` gets slice ``k``); ``shared`` ports go to every row; ``chained`` maps an input port to the
+    output port that feeds the next row's copy of it (the last row's drives the stack's output)."""
+
+    key: str
+    make: Callable[[], wiring.Component]
+    sliced: tuple[str, ...]
+    shared: tuple[str, ...]
+    chained: tuple[tuple[str, str], ...]
+
+
+def stack_part(m: Module, platform: object, name: str, kind: RowKind, count: int) -> wiring.Component:
+    """``count`` rows of ``kind`` added to ``m`` as one shared module: the row itself for one, else a
+    :class:`RowStack`."""
+    if count == 1:
+        part = kind.make()
+        add_shared(m, platform, name, part, kind.key, kind.make)
+    else:
+        part = RowStack(kind, count)
+        add_shared(m, platform, name, part, f"stack{count}_{kind.key}", lambda: RowStack(kind, count))
+    return part
+
+
+class RowStack(wiring.Component):
+    """``count`` identical mesh rows, top to bottom, as one shared module built from two smaller stacks.
+
+    Every mesh row of an array is the same module; stacking them in halves (64 = 32 + 32 = 4 × 16 ...)
+    makes the number of distinct modules, and the wiring Amaranth and Yosys process, grow with
+    ``log(rows)`` instead of ``rows``. The logic is exactly the chain of rows. Ports are the row's, flat:
+    a sliced port is ``count`` times wider (row 0 in the low bits)."""
+
+    def __init__(self, kind: RowKind, count: int):
+        assert count >= 2, "one row is the row itself (stack_part)"
+        self.kind, self.count = kind, count
+        proto = kind.make()
+        proto._MustUse__used = True  # only its signature is read
+        widths = {str(path[0]): len(Value.cast(v)) for path, _, v in proto.signature.flatten(proto)}
+        flows = {name: member.flow for name, member in proto.signature.members.items()}
+        ports = {}
+        for name, width in widths.items():
+            w = width * count if name in kind.sliced else width
+            ports[name] = In(w) if flows[name] == wiring.In else Out(w)
+        self._row_widths = widths
+        super().__init__(ports)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        kind = self.kind
+        half = self.count // 2
+        parts = []
+        for i, (n, first) in enumerate(((half, 0), (self.count - half, half))):
+            parts.append((f"rows_{i}", stack_part(m, platform, f"rows_{i}", kind, n), first))
+        chained_in = {i: o for i, o in kind.chained}
+        previous = None
+        for _, part, first in parts:
+            n = part.count if isinstance(part, RowStack) else 1
+            for name in kind.sliced:
+                w = self._row_widths[name]
+                m.d.comb += getattr(part, name).eq(getattr(self, name)[first * w : (first + n) * w])
+            for name in kind.shared:
+                m.d.comb += getattr(part, name).eq(getattr(self, name))
+            for i, o in chained_in.items():
+                m.d.comb += getattr(part, i).eq(getattr(self, i) if previous is None else getattr(previous, o))
+            previous = part
+        for _, o in chained_in.items():
+            m.d.comb += getattr(self, o).eq(getattr(previous, o))
+        return m
 
 
 # --------------------------------------------------------------------------- weight stationary
@@ -101,27 +175,37 @@ class WeightStationaryMesh(wiring.Component):
         m = Module()
         pe, C, t = self.pe, self.cols, self.tile
         psum = self.psum_in
-        for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
-            row = WeightStationaryMeshRow(pe, nr, C, t)
-            add_shared(
-                m,
-                platform,
-                f"row_{I}",
-                row,
+        for I, (r0, nr, count) in enumerate(_stacks(self.rows, t)):
+            kind = RowKind(
                 _key("ws_row", pe, nr, C, t),
                 lambda nr=nr: WeightStationaryMeshRow(pe, nr, C, t),
+                sliced=("a", "load"),
+                shared=("w_bus", "advance"),
+                chained=(("psum_in", "psum_out"),),
             )
+            stack = stack_part(m, platform, f"rows_{I}", kind, count)
             m.d.comb += [
-                row.advance.eq(self.advance),
-                row.load.eq(self.load[r0 : r0 + nr]),
-                row.psum_in.eq(psum),
-                row.w_bus.eq(self.w_bus),
+                stack.advance.eq(self.advance),
+                stack.load.eq(self.load[r0 : r0 + nr * count]),
+                stack.psum_in.eq(psum),
+                stack.w_bus.eq(self.w_bus),
+                stack.a.eq(self.a.as_value()[r0 * pe.act.width : (r0 + nr * count) * pe.act.width]),
             ]
-            for r in range(nr):
-                m.d.comb += row.a[r].eq(self.a[r0 + r])
-            psum = row.psum_out
+            psum = stack.psum_out
         m.d.comb += self.psum_out.eq(psum)
         return m
+
+
+def _stacks(rows: int, tile: int) -> list[tuple[int, int, int]]:
+    """``(first PE row, PE rows per mesh row, mesh rows)`` of each run of identical mesh rows: all full tile
+    rows, then the smaller last one if ``tile`` does not divide ``rows``."""
+    spans = tile_spans(rows, tile)
+    full = [s for s in spans if s[1] == tile]
+    out = [(0, tile, len(full))] if full else []
+    if len(full) < len(spans):
+        r0, nr = spans[-1]
+        out.append((r0, nr, 1))
+    return out
 
 
 # --------------------------------------------------------------------------- output stationary
@@ -210,25 +294,24 @@ class OutputStationaryMesh(wiring.Component):
         m = Module()
         pe, C, t = self.pe, self.cols, self.tile
         w, col, valid = self.w, Value.cast(0), Value.cast(0)
-        for I, (r0, nr) in enumerate(tile_spans(self.rows, t)):
-            row = OutputStationaryMeshRow(pe, nr, C, t)
-            add_shared(
-                m,
-                platform,
-                f"row_{I}",
-                row,
+        for I, (r0, nr, count) in enumerate(_stacks(self.rows, t)):
+            kind = RowKind(
                 _key("os_row", pe, nr, C, t),
                 lambda nr=nr: OutputStationaryMeshRow(pe, nr, C, t),
+                sliced=("a", "first", "last"),
+                shared=("advance",),
+                chained=(("w_in", "w_out"), ("col_in", "col_out"), ("col_valid_in", "col_valid_out")),
             )
+            stack = stack_part(m, platform, f"rows_{I}", kind, count)
             m.d.comb += [
-                row.advance.eq(self.advance),
-                row.w_in.eq(w),
-                row.col_in.eq(col),
-                row.col_valid_in.eq(valid),
-                row.a.eq(self.a.as_value()[r0 * pe.act.width : (r0 + nr) * pe.act.width]),
-                row.first.eq(self.first[r0 : r0 + nr]),
-                row.last.eq(self.last[r0 : r0 + nr]),
+                stack.advance.eq(self.advance),
+                stack.w_in.eq(w),
+                stack.col_in.eq(col),
+                stack.col_valid_in.eq(valid),
+                stack.a.eq(self.a.as_value()[r0 * pe.act.width : (r0 + nr * count) * pe.act.width]),
+                stack.first.eq(self.first[r0 : r0 + nr * count]),
+                stack.last.eq(self.last[r0 : r0 + nr * count]),
             ]
-            w, col, valid = row.w_out, row.col_out, row.col_valid_out
+            w, col, valid = stack.w_out, stack.col_out, stack.col_valid_out
         m.d.comb += [self.col.eq(col), self.col_valid.eq(valid)]
         return m
