@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import HwgenError, ToolError
+from .errors import ConfigError, HwgenError, ToolError
 
 if TYPE_CHECKING:
     from .design import Design
@@ -58,20 +58,23 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from .sim.verify import verify_cocotb
+    from .sim.verify import verify_cocotb, verify_native
 
+    bench = args.bench or ("native" if args.sim == "verilator" else "cocotb")
+    if bench == "native" and args.sim != "verilator":
+        msg = f"native with --sim {args.sim}: the native bench runs on Verilator only; use --bench cocotb"
+        raise ConfigError("--bench", msg)
     designs = _designs([args.design])
+    work_dir = Path(args.work_dir) if args.work_dir else None
     status = 0
     for d in designs:
-        verdict = verify_cocotb(
-            d,
-            sim=args.sim,
-            vectors=args.vectors,
-            seed=args.seed,
-            work_dir=Path(args.work_dir) if args.work_dir else None,
-        )
+        if bench == "native":
+            verdict = verify_native(d, vectors=args.vectors, seed=args.seed, work_dir=work_dir)
+        else:
+            verdict = verify_cocotb(d, sim=args.sim, vectors=args.vectors, seed=args.seed, work_dir=work_dir)
+        where = "the native Verilator bench" if bench == "native" else f"cocotb on {args.sim}"
         print(
-            f"{d.name} ({d.top.block_name}) on {args.sim}, {args.vectors} random vectors + corners, "
+            f"{d.name} ({d.top.block_name}) in {where}, {args.vectors} random vectors + corners, "
             f"seed {args.seed}: {'PASS' if verdict.passed else 'FAIL'}"
         )
         print(verdict)
@@ -123,7 +126,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def _gemm_estimate(design: Design, shape: list[int]) -> dict:
     from .blocks.systolic import SystolicArrayConfig, gemm_cycles
-    from .errors import ConfigError
 
     if not isinstance(design.top, SystolicArrayConfig):
         raise ConfigError("--gemm", f"applies to systolic_array designs, not {design.top.block_name}")
@@ -278,7 +280,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 @contextmanager
 def _in_file(path: str) -> Iterator[None]:
     """Errors about a schedule file's contents name the file: ``file:graph.task: ...``."""
-    from .errors import ConfigError, SpecError
+    from .errors import SpecError
 
     try:
         yield
@@ -418,9 +420,16 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-report", action="store_true", help="skip the Markdown report")
     b.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("sim", help="verify the generated Verilog with cocotb against the golden model")
+    s = sub.add_parser("sim", help="verify the generated Verilog against the golden model and the cycle model")
     s.add_argument("design")
-    s.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    s.add_argument(
+        "--bench",
+        default=None,
+        choices=["native", "cocotb"],
+        help="native: a generated C++ Verilator harness (default; Verilator's speed); "
+        "cocotb: Python drives every cycle (for debugging, and for Icarus)",
+    )
+    s.add_argument("--sim", default="verilator", choices=["verilator", "icarus"], help="simulator (icarus: cocotb)")
     s.add_argument("--vectors", type=_positive, default=1000, help="random vectors (default 1000), plus corners")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--work-dir", default=None, help="simulator build cache (default: ./sim_build)")
@@ -479,8 +488,9 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument(
         "--sim",
         default="amaranth",
-        choices=["amaranth", "verilator", "icarus"],
-        help="simulator for --run (default: amaranth)",
+        choices=["amaranth", "native", "verilator", "icarus"],
+        help="simulator for --run: amaranth (default, no C++ build), native (the Verilog in the native "
+        "Verilator bench, fastest for long runs), verilator/icarus (under cocotb)",
     )
     sc.add_argument("--seed", type=int, default=1, help="random inputs for --run when the file gives none")
     sc.set_defaults(func=cmd_schedule)

@@ -15,7 +15,7 @@ from . import __version__
 from .boards import load_board
 from .design import Design, write_files
 from .estimate.pnr import device_flags, harness_verilog
-from .report import environment
+from .render import environment
 
 
 def flow_files(design: Design, board_name: str | None = None) -> dict[str, tuple[str, str]]:

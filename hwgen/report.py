@@ -9,33 +9,13 @@ path when place and route ran, and a resource-breakdown chart.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from .boards import load_board
+from .render import environment
 from .svg import bar_chart
 
 RESOURCES = ("lut", "ff", "dsp", "bram", "carry")
-
-
-def template_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [d for d in (here.parent / "templates", here / "_data" / "templates") if d.is_dir()]
-
-
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs()]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=jinja2.select_autoescape(["html"]),
-    )
-    env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
-    return env
 
 
 def utilization(resources: dict[str, float], board_name: str | None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from hwgen.sim.runner import have_icarus, setup_verilator_env
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HWGEN_SIM_BUILD", str(ROOT / "sim_build"))
+os.environ.setdefault("HWGEN_NATIVE_OPT", "-O0")  # short runs, many builds
 setup_verilator_env()
 
 SIMULATORS = [

