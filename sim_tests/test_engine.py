@@ -50,5 +50,6 @@ def test_cocotb_sees_what_the_native_bench_sees(sim):
     native = run_native_memory(verilog, top, engine, spec)
     cocotb = run_cocotb_memory(verilog, top, spec, sim=sim)
     cocotb["requests"] = [tuple(r) for r in cocotb["requests"]]
+    assert native.pop("seconds") > 0 and cocotb.pop("seconds") > 0
     assert native == cocotb
     assert native["done_cycle"] is not None and not native["errors"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import cocotb
@@ -56,6 +57,7 @@ async def stream_bench(dut: Any) -> None:
         await reset(dut, [handles[n] for n in driven])
         engine = StreamEngine(inputs, expected, phase, timeout_cycles=spec.get("timeout_cycles", 2000))
         first = True
+        t0 = time.perf_counter()
         while not engine.finished:
             # cycle 0 is the first cycle with reset low (as in the Amaranth bench): drive it right away
             if not first:
@@ -76,6 +78,7 @@ async def stream_bench(dut: Any) -> None:
                 done = sum(len(v) for v in engine.result.got.values())
                 _write_progress(progress, f"phase {phase.name}: {done}/{total_out} results, cycle {engine.cycle}")
         results.append(engine.finish())
+        results[-1].seconds = time.perf_counter() - t0
         _write_progress(progress, f"phase {phase.name}: done in {engine.cycle} cycles")
 
     with open(os.environ["HWGEN_RESULT"], "w") as f:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import cocotb
@@ -43,6 +44,7 @@ async def memory_bench(dut: Any) -> None:
     await start_clock(dut, driven)
     await reset(dut, driven)
     first = True
+    t0 = time.perf_counter()
     while not model.finished:
         if not first:
             await FallingEdge(dut.clk)
@@ -61,6 +63,7 @@ async def memory_bench(dut: Any) -> None:
                 raise AssertionError(f"cycle {model.cycle}: {n} carries X/Z bits (an uninitialized or undriven signal)")
             values[n] = int(v)
         model.sample(values)
+    model.result.seconds = time.perf_counter() - t0
     with open(os.environ["HWGEN_RESULT"], "w") as f:
         json.dump(model.result.to_json(), f)
     assert not model.result.errors, "; ".join(model.result.errors[:5])

@@ -35,6 +35,7 @@ class MemoryResult:
     requests: list[tuple[int, bool, str, int]] = field(default_factory=list)  # (cycle, write, tensor, row)
     done_cycle: int | None = None
     errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the simulation loop
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()

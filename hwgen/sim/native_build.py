@@ -141,6 +141,11 @@ class Cursor:
     def u64(self) -> int:
         return int(self.u64s(1)[0])
 
+    def f64(self) -> float:
+        out = float(np.frombuffer(self.data, dtype="<f8", count=1, offset=self.at)[0])
+        self.at += 8
+        return out
+
     def counted(self) -> list[int]:
         return self.u64s(self.u64()).tolist()
 

@@ -9,11 +9,12 @@ memory saw. Same inputs and outputs as
 :func:`hwgen.schedule.run.memory_spec`, the result as
 :class:`~hwgen.sim.memory.MemoryResult` fields.
 
-Bench file (little-endian 64-bit): magic, tensor count, per tensor its id,
+Bench file (little-endian 64-bit): magic, free-run cycles (0: serve the
+engine; else only clock it that long, a speed reference), tensor count, per tensor its id,
 rows, cols, bytes per element, width, signedness and ``rows × cols`` values
 (zeros for a tensor the engine writes); bandwidth (a double), latency, tensor
-and row field widths, data width, the cycle limit. Result file: the ``done``
-cycle (``NONE``: never), bytes read and written, the requests (cycle, write,
+and row field widths, data width, the cycle limit. Result file: the loop's
+seconds (a double), the ``done`` cycle (``NONE``: never), bytes read and written, the requests (cycle, write,
 tensor id, row), the errors (kind, cycle, tensor id, row), every tensor's
 final values.
 """
@@ -39,9 +40,9 @@ def memory_harness_source(top: str) -> str:
     return environment().get_template("sim/native_memory.cpp.j2").render(top=top)
 
 
-def memory_bench_file(spec: dict[str, Any]) -> bytes:
+def memory_bench_file(spec: dict[str, Any], free_cycles: int = 0) -> bytes:
     """The harness's input for the memory model ``spec`` (see the module docstring)."""
-    parts = [u64_bytes(MAGIC, len(spec["tensors"]))]
+    parts = [u64_bytes(MAGIC, free_cycles, len(spec["tensors"]))]
     for t in spec["tensors"].values():
         parts.append(u64_bytes(t["id"], t["rows"], t["cols"], t["bytes"], t["width"], int(t["signed"])))
         data = t["data"] if t.get("data") is not None else np.zeros((t["rows"], t["cols"]), dtype=np.int64)
@@ -66,6 +67,7 @@ def _errors(cur: Cursor, by_id: dict[int, str], max_cycles: int) -> list[str]:
 def read_memory_result(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     """Decode the harness's result into :class:`~hwgen.sim.memory.MemoryResult` fields."""
     cur = Cursor(data)
+    seconds = cur.f64()
     done, bytes_read, bytes_written = cur.u64s(3).tolist()
     flat = cur.counted()
     by_id = {t["id"]: name for name, t in spec["tensors"].items()}
@@ -84,6 +86,7 @@ def read_memory_result(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
         "requests": requests,
         "done_cycle": None if done == NONE else done,
         "errors": errors,
+        "seconds": seconds,
     }
 
 
@@ -99,3 +102,19 @@ def run_native_memory(
     binary = build_native(verilog, top, memory_harness_source(top), kind="native-memory", work_dir=work_dir)
     out, _ = run_binary(binary, memory_bench_file(spec), f"native: running {top} against the memory model")
     return read_memory_result(out, spec)
+
+
+def free_running_memory_seconds(
+    verilog: str,
+    top: str,
+    component: wiring.Component,
+    spec: dict[str, Any],
+    cycles: int,
+    *,
+    work_dir: Path | None = None,
+) -> float:
+    """Seconds the engine's Verilator model takes to clock ``cycles`` cycles with no memory model (requests
+    and writes always ready, no read data), timed in the harness: the ceiling of the memory bench's speed."""
+    binary = build_native(verilog, top, memory_harness_source(top), kind="native-memory", work_dir=work_dir)
+    out, _ = run_binary(binary, memory_bench_file(spec, free_cycles=cycles), f"native: free-running {top}")
+    return Cursor(out).f64()

@@ -115,6 +115,7 @@ class PhaseResult:
     taken: dict[str, list[int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     timeout_cycle: int | None = None
+    seconds: float = 0.0  # wall time of the phase's simulation loop (not part of what benches must agree on)
 
     @property
     def passed(self) -> bool:
