@@ -676,7 +676,8 @@ def native_bench() -> dict[str, Any]:
         f"rates are cycles over simulation-loop time (cocotb: its per-cycle Python loop; native: the C++ loop; "
         f"free-running: the same model clocked with inputs held, no stimulus logic); cocotb's model compiled at "
         f"its default {cocotb_opt()} (at -O1 g++ needs > 15 min for the 16×16 array's cocotb model on this "
-        f"machine), native and free-running at {native_opt()}; cocotb runs 1/10 of the vectors; the first native build includes "
+        f"machine), native and free-running at {native_opt()}; cocotb runs 1/10 of the vectors; "
+        f"the first native build includes "
         f"compiling Verilator's runtime once (later builds link it)"
     )
     return out

@@ -84,6 +84,67 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return status
 
 
+def _proof_targets(args: argparse.Namespace) -> list[tuple[str, object, Design | None]]:
+    """What ``prove``/``mutate`` work on: the designs named, or the formal configurations of ``--block``s."""
+    from .blocks import BLOCKS
+    from .sim.formal import formal_table
+
+    if args.design and (args.block or args.all):
+        raise ConfigError("--block", "give a design file or --block/--all, not both")
+    if args.design:
+        return [(d.name, d.top, d) for d in _designs([args.design])]
+    blocks = sorted(BLOCKS) if args.all else args.block
+    if not blocks:
+        raise ConfigError("design", "give a design file, --block NAME or --all")
+    return [(name, cfg, None) for name, cfg in formal_table(blocks)]
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from .sim.formal import prove_config
+
+    work_dir = Path(args.work_dir) if args.work_dir else None
+    status, rows = 0, []
+    for name, cfg, design in _proof_targets(args):
+        verilog, top = (design.verilog, design.name) if design else (None, None)
+        r = prove_config(
+            name, cfg, verilog=verilog, top=top, depth=args.depth, timeout_s=args.timeout, work_dir=work_dir
+        )
+        print(r.line(), flush=True)
+        rows.append(r)
+        status |= 0 if r.verdict != "failed" else 1
+    closed = sum(r.verdict == "proved" for r in rows)
+    bounded = sum(r.verdict == "bounded" for r in rows)
+    failed = sum(r.verdict == "failed" for r in rows)
+    timed_out = len(rows) - closed - bounded - failed
+    print(f"{len(rows)} proofs: {closed} proved, {bounded} bounded, {failed} failed, {timed_out} timed out")
+    return status
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from .sim.mutate import run_mutants
+    from .sim.verify import design_vectors, make_vectors
+    from .verilog import to_verilog
+
+    work_dir = Path(args.work_dir) if args.work_dir else None
+    status, reports = 0, []
+    for name, cfg, design in _proof_targets(args):
+        if design is not None:
+            verilog, top, stim = design.verilog, design.name, design_vectors(design, args.vectors, args.seed, None)
+        else:
+            top = f"mutate_{cfg.block_name}"
+            verilog, stim = to_verilog(cfg.component(), top), make_vectors(cfg, args.vectors, args.seed)
+        rep = run_mutants(
+            name, cfg, verilog, top, stim, n=args.mutants, seed=args.seed, timeout_s=args.timeout, work_dir=work_dir
+        )
+        reports.append(rep)
+        print(rep.line(), flush=True)
+        for m in rep.mutants:
+            if m.fate in ("survivor", "unknown") or (args.verbose and m.fate == "equivalent"):
+                print(f"  {m.fate} #{m.index}: {m.command}\n    {m.reason}")
+        status |= 0 if rep.kill_rate >= args.goal / 100 else 1
+    return status
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     designs = _designs([args.design])
     rows = []
@@ -408,6 +469,13 @@ def cmd_boards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _formal_target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("design", nargs="?", help="a design file (small designs: proofs grow fast with width)")
+    p.add_argument("--block", action="append", default=[], help="a block's small formal configurations (repeatable)")
+    p.add_argument("--all", action="store_true", help="every block's formal configurations")
+    p.add_argument("--work-dir", default=None, help="work folder (default: ./sim_build)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Hardware generator for ML accelerators.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -434,6 +502,26 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--work-dir", default=None, help="simulator build cache (default: ./sim_build)")
     s.set_defaults(func=cmd_sim)
+
+    pr = sub.add_parser(
+        "prove", help="formal proof (SymbiYosys) that the generated Verilog equals the block's behavioural reference"
+    )
+    _formal_target_args(pr)
+    pr.add_argument("--depth", type=_positive, default=None, help="BMC depth in cycles (default: latency + 8)")
+    pr.add_argument("--timeout", type=_positive, default=600, help="seconds per proof (default 600)")
+    pr.set_defaults(func=cmd_prove)
+
+    mu = sub.add_parser(
+        "mutate", help="mutation testing: Yosys mutants through the native bench, survivors checked formally"
+    )
+    _formal_target_args(mu)
+    mu.add_argument("--mutants", "-n", type=_positive, default=100, help="mutations sampled (default 100)")
+    mu.add_argument("--vectors", type=_positive, default=300, help="random vectors per run, plus corners")
+    mu.add_argument("--seed", type=int, default=1, help="seed of the sampling and of the vectors")
+    mu.add_argument("--timeout", type=_positive, default=300, help="seconds per survivor's proof (default 300)")
+    mu.add_argument("--goal", type=float, default=95.0, help="kill rate (%%) below which the exit status is 1")
+    mu.add_argument("--verbose", "-v", action="store_true", help="list equivalent mutants too")
+    mu.set_defaults(func=cmd_mutate)
 
     e = sub.add_parser("estimate", help="analytic latency, throughput and resources (instant)")
     e.add_argument("design")

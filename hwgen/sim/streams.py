@@ -176,7 +176,8 @@ class StreamEngine:
         expected: output port -> raw payloads expected, in order.
         phase: stall probabilities and seed, or an off-chip memory model feeding the inputs.
         drain_cycles: cycles to keep watching after the last expected beat,
-            to catch duplicated or spurious output beats.
+            to catch duplicated or spurious output beats (a phase ends at the first beat beyond the
+            expected ones: a design that floods its output fails at once).
         timeout_cycles: cycles without any transfer before giving up.
     """
 
@@ -227,7 +228,9 @@ class StreamEngine:
                     self.offering[p] = not (self.gap_threshold and decision(seed, IN_GAP, k, c) < self.gap_threshold)
             offer = self.offering[p] and i < len(beats)
             values[f"{p}__valid"] = int(offer)
-            values[f"{p}__payload"] = beats[i] if offer else 0
+            # with valid low the payload already shows a beat (the next one; the first once all are sent):
+            # a design that takes a beat without valid then counts one twice, and fails
+            values[f"{p}__payload"] = beats[i % len(beats)] if beats else 0
         for k, p in enumerate(self.expected):
             stall = (
                 self.drain_left is None
@@ -275,7 +278,8 @@ class StreamEngine:
     @property
     def finished(self) -> bool:
         """True once everything is checked (or the run has timed out)."""
-        return (self.drain_left is not None and self.drain_left <= 0) or self.result.timeout_cycle is not None
+        extra = any(len(self.result.got[p]) > len(e) for p, e in self.expected.items())
+        return (self.drain_left is not None and self.drain_left <= 0) or self.result.timeout_cycle is not None or extra
 
     def finish(self) -> PhaseResult:
         """Close the phase: derive its errors from the records, return the observations."""

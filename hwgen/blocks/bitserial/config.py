@@ -16,6 +16,7 @@ from ...structure import Features, add, dsp_tiles, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import BitSerialPE
+from .reference import BitSerialReference
 
 Dequant = Literal["serial", "multiplier"]
 
@@ -181,6 +182,13 @@ class BitSerialPEConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.configs(cls)
+
+    def reference(self) -> BitSerialReference:
+        return BitSerialReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.formal_configs(cls)
 
     def features(self, family: str) -> Features:
         R, L, wa = self.rows, self.lanes, self.act.width

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...lowbit import BITMOD_FP3, BITMOD_FP4
-from ...numtype import UInt
+from ...numtype import Int, UInt
 from ...vectors import StreamVectors, biased
 
 if TYPE_CHECKING:
@@ -23,6 +23,23 @@ def configs(C: type[BitSerialPEConfig]) -> dict[str, BitSerialPEConfig]:
         "fp3_mult_l3": C(lanes=3, formats=BITMOD_FP3, dequant="multiplier"),
         "int_mixed_u8_3x2": C(rows=3, lanes=2, formats=("INT8", "INT4", "FLINT4", "INT2"), act=UInt(8)),
         "mixed_mult_l4": C(lanes=4, formats=("INT8", "INT4", "FLINT4", BITMOD_FP3[3]), dequant="multiplier"),
+    }
+
+
+def formal_configs(C: type[BitSerialPEConfig]) -> dict[str, BitSerialPEConfig]:
+    """Small configurations for ``hwgen prove``: FP4 and integer formats, both dequantizers."""
+    return {
+        "fp4_mult_2x1": C(
+            rows=2,
+            lanes=1,
+            formats=BITMOD_FP4[:2],
+            act=Int(3),
+            scale_bits=2,
+            dequant="multiplier",
+            max_group=2,
+            max_groups=2,
+        ),
+        "int_serial_l2": C(lanes=2, formats=("INT2", "INT3"), act=Int(2), scale_bits=2, max_group=2, max_groups=2),
     }
 
 

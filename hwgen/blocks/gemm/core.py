@@ -39,6 +39,7 @@ from ...vectors import StreamVectors
 from . import testdata
 from .cycles import PIPE, gemm_cycles
 from .datapath import GemmDatapath
+from .reference import GemmReference
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +167,13 @@ class GemmCoreConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.core_configs(cls)
+
+    def reference(self) -> GemmReference:
+        return GemmReference(self, [(self, 0)])
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.core_formal_configs(cls)
 
     def features(self, family: str) -> Features:
         return core_features(

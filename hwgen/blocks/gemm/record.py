@@ -38,6 +38,7 @@ from . import testdata
 from .core import GemmCoreConfig, core_features
 from .cycles import PIPE, SWITCH_CYCLES, CoreClock
 from .datapath import GemmDatapath
+from .reference import GemmReference
 
 #: Record fields of the run-time epilogue: ``requant ? clamp(zp + round_shift(acc·mult, shift), lo, hi) : acc``
 #: then ReLU if ``relu``.
@@ -158,6 +159,13 @@ class RecordCoreConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.record_configs(cls, GemmCoreConfig)
+
+    def reference(self) -> GemmReference:
+        return GemmReference(self, [(self.slices[s], r) for s, r in zip(self.program, self.rows)])
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.record_formal_configs(cls, GemmCoreConfig)
 
     def features(self, family: str) -> Features:
         b = self.base

@@ -42,6 +42,34 @@ def core_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
     }
 
 
+def core_formal_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
+    """Small configurations for ``hwgen prove``: a partial last pass, requantization with rounding and ReLU."""
+    w = ((1, -2, 1), (-1, 1, 0))
+    return {
+        "k2_n3_l2_raw": C(weights=w, lanes=2, act=Int(3), weight=Int(3), acc=Int(8)),
+        "k2_n3_l2_requant_relu": C(
+            weights=w,
+            lanes=2,
+            act=Int(3),
+            weight=Int(3),
+            acc=Int(8),
+            requant=True,
+            multiplier=3,
+            shift=2,
+            zero_point=-1,
+            out=Int(3),
+            relu=True,
+        ),
+    }
+
+
+def record_formal_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[str, RecordCoreConfig]:
+    """Small configuration for ``hwgen prove``: two slices, two records."""
+    a = G(weights=((1, -1), (2, 1)), lanes=2, act=Int(2), weight=Int(3), acc=Int(8))
+    b = G(weights=((-2, 1),), lanes=2, act=Int(2), weight=Int(3), acc=Int(8), requant=True, multiplier=1, shift=1)
+    return {"two_slices": C(slices=(a, b), program=(0, 1), rows=(1, 2))}
+
+
 def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[str, RecordCoreConfig]:
     """The record core's table: one record, three slices, a slice repeated, ReLU then raw."""
 

@@ -17,6 +17,7 @@ from ...numtype import Int, NumType, UInt
 from ...structure import Features, add, dsp_tiles, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
+from .reference import MixPEReference
 from .sum_pe import LATENCY, SumPE
 
 
@@ -129,6 +130,13 @@ class MixPEConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.mixpe_configs(cls)
+
+    def reference(self) -> MixPEReference:
+        return MixPEReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.mixpe_formal_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, wb = self.lanes, self.act.width, self.weight_bits

@@ -17,6 +17,7 @@ from ...numtype import Int, NumType
 from ...structure import Features, add, dsp_tiles, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
+from .reference import OliveReference
 from .sum_pe import LATENCY, SumPE, accumulate
 
 
@@ -83,6 +84,13 @@ class OliveMACConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.olive_configs(cls)
+
+    def reference(self) -> OliveReference:
+        return OliveReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.olive_formal_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, A = self.lanes, self.act.width, self.acc.width

@@ -16,6 +16,7 @@ from ...numtype import Int, NumType
 from ...structure import Features, add, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
+from .reference import TernaryReference
 from .sum_pe import LATENCY, SumPE, accumulate
 
 
@@ -73,6 +74,13 @@ class TernaryPEConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.ternary_configs(cls)
+
+    def reference(self) -> TernaryReference:
+        return TernaryReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.ternary_formal_configs(cls)
 
     def features(self, family: str) -> Features:
         L, wa, A = self.lanes, self.act.width, self.acc.width

@@ -134,3 +134,27 @@ def mixpe_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
         "u3_a16_l4": C(lanes=4, asymmetric=True, weight_bits=3, act=Int(16)),
         "s2_l5": C(lanes=5, weight_bits=2),
     }
+
+
+def ternary_formal_configs(C: type[TernaryPEConfig]) -> dict[str, TernaryPEConfig]:
+    """Small configurations for ``hwgen prove``."""
+    return {
+        "l2_int3": C(lanes=2, act=Int(3), acc=Int(7), max_len=3),
+        "l3_u2": C(lanes=3, act=UInt(2), acc=Int(6), max_len=2),
+    }
+
+
+def olive_formal_configs(C: type[OliveMACConfig]) -> dict[str, OliveMACConfig]:
+    """Small configurations for ``hwgen prove``: every pair byte, 2-3-bit activations."""
+    return {
+        "pairs1_int3": C(pairs=1, act=Int(3), acc=Int(12), max_len=2),
+        "pairs2_u2": C(pairs=2, act=UInt(2), acc=Int(13), max_len=2),
+    }
+
+
+def mixpe_formal_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
+    """Small configurations for ``hwgen prove``: signed and asymmetric weights, short groups."""
+    return {
+        "s2_l2_a3": C(lanes=2, weight_bits=2, act=Int(3), scale_bits=2, max_group=2, max_groups=2),
+        "u3_l2_a2": C(lanes=2, weight_bits=3, asymmetric=True, act=Int(2), scale_bits=2, max_group=2, max_groups=2),
+    }

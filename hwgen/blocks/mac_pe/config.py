@@ -14,6 +14,7 @@ from ...structure import Features, add, dsp_tiles, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import MacPE
+from .reference import MacPEReference
 
 MAX_OPERAND_BITS = 32
 MAX_ACC_BITS = 128
@@ -149,6 +150,13 @@ class MacPEConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.configs(cls)
+
+    def reference(self) -> MacPEReference:
+        return MacPEReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.formal_configs(cls)
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

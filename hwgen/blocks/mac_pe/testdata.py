@@ -144,3 +144,15 @@ def sum_to(cfg: MacPEConfig, target: int) -> tuple[np.ndarray, np.ndarray] | Non
         wv.append(ones if free == "a" else vals)
     assert remaining == 0
     return np.concatenate(av), np.concatenate(wv)
+
+
+def formal_configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
+    """Small configurations for ``hwgen prove``: every pipeline depth and overflow rule at 2-4 bits."""
+    return {
+        "int3_l2_wrap_p0": C(lanes=2, pipeline=0, act=Int(3), weight=Int(3), acc=Int(6), overflow="wrap", max_len=3),
+        "u3s3_l2_sat_p1": C(
+            lanes=2, pipeline=1, act=UInt(3), weight=Int(3), acc=Int(5), overflow="saturate", max_len=3
+        ),
+        "int2_l3_err_p2": C(lanes=3, pipeline=2, act=Int(2), weight=Int(2), acc=Int(7), max_len=2),
+        "int2_l2_sat_p3": C(lanes=2, pipeline=3, act=Int(2), weight=Int(2), acc=Int(4), overflow="saturate", max_len=2),
+    }

@@ -16,6 +16,7 @@ from ...structure import SHIFT_PACK, Features, add, delay_line, dsp_tiles, merge
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import SparseChain
+from .reference import SparseChainReference
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,6 +217,13 @@ class SparseChainConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.configs(cls)
+
+    def reference(self) -> SparseChainReference:
+        return SparseChainReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.formal_configs(cls)
 
     def features(self, family: str) -> Features:
         S, G, gmin = self.stages, self.taps, self.g_min

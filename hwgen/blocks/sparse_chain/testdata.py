@@ -26,6 +26,18 @@ def configs(C: type[SparseChainConfig]) -> dict[str, SparseChainConfig]:
     }
 
 
+def formal_configs(C: type[SparseChainConfig]) -> dict[str, SparseChainConfig]:
+    """Small configurations for ``hwgen prove``: dense and N:M modes switching between accumulations."""
+    return {
+        "s4_dense_24_12": C(
+            stages=4, patterns=("dense", "2:4", "1:2"), act=Int(2), weight=Int(2), acc=Int(7), max_len=2
+        ),
+        "s4_u2_14_sat": C(
+            stages=4, patterns=("dense", "1:4"), act=UInt(2), weight=Int(2), acc=Int(4), overflow="saturate", max_len=2
+        ),
+    }
+
+
 def stimulus(cfg: SparseChainConfig, rng: np.random.Generator, n: int, corners: bool) -> StreamVectors:
     """Random N:M matrices (pruned, compressed) × vectors in every mode, mode switches, extremes."""
     S, pats = cfg.stages, cfg.nm

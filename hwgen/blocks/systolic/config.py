@@ -42,6 +42,7 @@ from . import testdata
 from .array import OutputStationaryArray, WeightStationaryArray
 from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import tile_spans
+from .reference import SystolicReference
 
 Dataflow = Literal["weight_stationary", "output_stationary"]
 DATAFLOWS = ("weight_stationary", "output_stationary")
@@ -254,6 +255,13 @@ class SystolicArrayConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.configs(cls)
+
+    def reference(self) -> SystolicReference:
+        return SystolicReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.formal_configs(cls)
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

@@ -34,6 +34,19 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
     }
 
 
+def formal_configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
+    """Small configurations for ``hwgen prove``: 2×2 arrays of both dataflows, tiles, no psum input."""
+    s2 = MacPEConfig(act=Int(2), weight=Int(2), acc=Int(5), overflow="wrap", pipeline=0, max_len=2)
+    sat = MacPEConfig(act=UInt(2), weight=Int(2), acc=Int(4), overflow="saturate", pipeline=0, max_len=2)
+    os = "output_stationary"
+    return {
+        "ws_2x2_wrap": C(rows=2, cols=2, pe=s2),
+        "ws_2x2_tile2_sat": C(rows=2, cols=2, tile=2, pe=sat),
+        "ws_2x1_no_psum": C(rows=2, cols=1, psum_input=False, pe=s2),
+        "os_2x2_wrap": C(rows=2, cols=2, dataflow=os, pe=s2),
+    }
+
+
 def random_gemms(
     cfg: SystolicArrayConfig,
     rng: np.random.Generator,

@@ -1,0 +1,95 @@
+"""Plain behavioural references of blocks, for the formal proofs of :mod:`hwgen.sim.formal`.
+
+A reference is the obvious description of what a block computes — sums of
+products written out, no pipelining, no sharing, no tricks — stepped once
+per input transfer. The proof harness connects it beside the generated
+design: every beat the design takes is also given to the reference, every
+result the reference produces is queued, and every beat the design emits
+must equal the head of that queue.
+
+Interface (all combinational except the reference's own state):
+
+* ``take[port]`` (in, 1 bit): the design takes a beat on ``port`` this cycle;
+* ``beat[port]`` (in, the port's payload shape): that beat's payload;
+* ``emit`` (out): how many results the steps of this cycle complete (0 or 1,
+  up to ``emits`` for blocks that produce several beats at once);
+* ``results`` (out, the output payload shape each; ``result`` is the first):
+  those results, in output order;
+* ``bounded`` (out, 1 bit): the beats on offer keep within the block's
+  stated bounds (``max_len``, group sizes); the proof assumes it when a beat
+  is taken, because outside them the block promises nothing;
+* ``legal`` (out, 1 bit): taking the beats of this cycle is allowed in the
+  reference's state (e.g. no activation before a weight tile is loaded);
+  the proof asserts it.
+
+Blocks subclass :class:`Reference` and write :meth:`Reference.logic`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Const, Elaboratable, Module, Mux, Signal, Value, signed
+
+from .numtype import NumType
+
+
+class Reference(Elaboratable):
+    """Base of a block's behavioural reference (see the module docstring)."""
+
+    _MustUse__silence = True  # built also to count its results (hwgen.sim.formal.proof_bounds)
+
+    def __init__(self, component: Any, emits: int = 1):
+        component._MustUse__used = True  # built to read the port shapes only
+        members = component.signature.members
+        inputs = {p: m.signature.members["payload"].shape for p, m in members.items() if m.flow.name == "In"}
+        (output,) = [m.signature.members["payload"].shape for m in members.values() if m.flow.name == "Out"]
+        self.take = {p: Signal(name=f"take_{p}") for p in inputs}
+        self.beat = {p: Signal(shape, name=f"beat_{p}") for p, shape in inputs.items()}
+        self.emit = Signal(range(emits + 1))
+        self.results = [Signal(output, name=f"result{j}") for j in range(emits)]
+        self.result = self.results[0]
+        self.bounded = Signal(init=1)
+        self.legal = Signal(init=1)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        self.logic(m)
+        return m
+
+    def logic(self, m: Module) -> None:
+        """Describe the block: drive ``emit``, ``result`` and, where needed, ``bounded`` and ``legal``."""
+        raise NotImplementedError(type(self).__name__)
+
+
+def dot(xs: list[Value], ys: list[Value]) -> Value:
+    """``Σ x·y``, exact (Amaranth widens every product and sum)."""
+    total: Value = Const(0, signed(2))
+    for x, y in zip(xs, ys):
+        total = total + x * y
+    return total
+
+
+def fold(value: Value, acc: NumType, rule: str) -> Value:
+    """An exact integer brought into ``acc`` by an overflow rule: ``saturate`` clamps, otherwise the low bits."""
+    if rule == "saturate":
+        value = Mux(value < acc.min, acc.min, Mux(value > acc.max, acc.max, value))
+    return value.as_signed()[: acc.width] if acc.signed else value[: acc.width]
+
+
+class Accumulation:
+    """``acc = fold(acc + x)`` per taken beat, the result emitted and ``acc`` cleared on ``last``; counts the
+    beats so that the reference can bound accumulations to ``max_len``."""
+
+    def __init__(self, m: Module, ref: Reference, port: str, acc: NumType, max_len: int, rule: str = "wrap"):
+        self.m, self.ref, self.port, self.acc_type, self.rule = m, ref, port, acc, rule
+        self.acc = Signal(acc.shape, name="ref_acc")
+        self.beats = Signal(range(max_len + 1), name="ref_beats")
+        m.d.comb += ref.bounded.eq(self.beats < max_len)
+
+    def step(self, x: Value, last: Value) -> None:
+        m, ref, take = self.m, self.ref, self.ref.take[self.port]
+        total = fold(self.acc + x, self.acc_type, self.rule)
+        m.d.comb += [ref.emit.eq(take & last), ref.result.eq(total)]
+        with m.If(take):
+            m.d.sync += [self.acc.eq(Mux(last, 0, total)), self.beats.eq(Mux(last, 0, self.beats + 1))]
