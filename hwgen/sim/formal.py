@@ -27,7 +27,9 @@ counterexample; its trace is kept), ``timeout``.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -245,14 +247,37 @@ def prove_verilog(
         (work / "prove.sby").write_text(SBY_FILE.format(depth=depth))
         cmd, env = sby_command()
         t0 = time.perf_counter()
+        # its own process group: on the time limit the solvers SymbiYosys started are stopped with it
+        proc = subprocess.Popen(
+            [*cmd, "-f", "prove.sby"],
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            proc = subprocess.run(
-                [*cmd, "-f", "prove.sby"], cwd=work, env=env, capture_output=True, text=True, timeout=timeout_s
-            )
+            log, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return ProofResult(name, "timeout", depth, time.perf_counter() - t0, work)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return _timed_out(name, depth, time.perf_counter() - t0, work)
         seconds = time.perf_counter() - t0
-    return _verdict(name, proc.stdout + proc.stderr, depth, seconds, work)
+    return _verdict(name, log, depth, seconds, work)
+
+
+def _timed_out(name: str, depth: int, seconds: float, work: Path) -> ProofResult:
+    """A proof stopped by its time limit: bounded to the steps the base case finished, if any."""
+    try:
+        log = (work / "prove" / "logfile.txt").read_text()
+    except OSError:
+        log = ""
+    started = [int(n) for n in re.findall(r"basecase: .*Checking assertions in step (\d+)", log)]
+    done = max(started) if started else 0  # steps 0 .. done-1 passed
+    if done == 0:
+        return ProofResult(name, "timeout", depth, seconds, work)
+    return ProofResult(name, "bounded", done, seconds, work, f"time limit reached at depth {done} of {depth}")
 
 
 def _verdict(name: str, log: str, depth: int, seconds: float, work: Path) -> ProofResult:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 
-from ...lowbit import olive_decode_nibble
+from ...lowbit import OLIVE_ID
 from ...reference import Accumulation, Reference, dot
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ class TernaryReference(Reference):
 
 
 class OliveReference(Reference):
-    """``acc += Σ a·w`` with each weight looked up from its byte in a table of all 256 outlier-victim pairs
-    (the decode written out as data, not logic), out on ``last``."""
+    """``acc += Σ a·w``, out on ``last``, each weight decoded from its nibble and its pair partner's as OliVe
+    defines it: the victim (its nibble is the outlier identifier) is 0; its partner, the outlier, is the
+    abfloat ``±(2 + m) << (e + 2)`` (sign, 2-bit exponent, 1-bit mantissa); otherwise the nibble is INT4."""
 
     def __init__(self, config: OliveMACConfig):
         super().__init__(config.component())
@@ -40,22 +41,23 @@ class OliveReference(Reference):
 
     def logic(self, m: Module) -> None:
         cfg, b = self.config, self.beat["i"]
-        tables = []
-        for k in range(2):  # even element: low nibble; odd: high nibble
-            vals = []
-            for byte in range(256):
-                lo, hi = byte & 0xF, byte >> 4
-                mant, sh = olive_decode_nibble(*((lo, hi) if k == 0 else (hi, lo)))
-                vals.append(Const(mant << sh, 8))
-            tables.append(Array(vals))
-        weights = [tables[k % 2][b.pair[k // 2]].as_signed() for k in range(cfg.lanes)]
+        weights = []
+        for k in range(cfg.lanes):
+            pair = b.pair[k // 2]
+            nib, other = (pair[:4], pair[4:]) if k % 2 == 0 else (pair[4:], pair[:4])
+            magnitude = (2 + nib[0]) << (nib[1:3] + 2)
+            outlier = Mux(nib[3], -magnitude, magnitude)
+            w = Signal(signed(8), name=f"w{k}")
+            m.d.comb += w.eq(Mux(nib == OLIVE_ID, 0, Mux(other == OLIVE_ID, outlier, nib.as_signed())))
+            weights.append(w)
         acc = Accumulation(m, self, "i", cfg.acc, cfg.max_len)
         acc.step(dot([b.a[k] for k in range(cfg.lanes)], weights), b.last)
 
 
 class MixPEReference(Reference):
     """``y = Σ_g scale_g · (Σ_{k∈g} q_k·a_k − zero_g · Σ_{k∈g} a_k)``, a group ends at ``group_last`` or
-    ``last``, an output at ``last``; groups bounded to ``max_group`` beats and ``max_groups`` per output."""
+    ``last``, an output at ``last``; groups bounded to ``max_group`` beats and ``max_groups`` per output,
+    zero points 0 for signed weights (the golden model rejects others)."""
 
     def __init__(self, config: MixPEConfig):
         super().__init__(config.component())
@@ -76,7 +78,9 @@ class MixPEReference(Reference):
         m.d.comb += [
             self.emit.eq(take & b.last),
             self.result.eq(new_total),
-            self.bounded.eq((beats < cfg.max_group) & (groups < cfg.max_groups)),
+            self.bounded.eq(
+                (beats < cfg.max_group) & (groups < cfg.max_groups) & (cfg.asymmetric | (b.zero == 0))
+            ),
         ]
         with m.If(take):
             m.d.sync += [
