@@ -56,6 +56,7 @@ from amaranth.hdl import (
 from ..config import BlockConfig
 from ..errors import ToolError
 from ..ports import inspected, payload_shape, stream_ports
+from ..progress import step
 from ..tools import sby_command
 from ..verilog import to_verilog
 from .builds import default_work_dir, locked
@@ -257,8 +258,19 @@ def prove_verilog(
             text=True,
             start_new_session=True,
         )
+
+        def status() -> str | None:
+            try:
+                steps = re.findall(
+                    r"basecase: .*Checking assertions in step (\d+)", (work / "prove" / "logfile.txt").read_text()
+                )
+            except OSError:
+                return None
+            return f"base case at step {steps[-1]} of {depth}" if steps else None
+
         try:
-            log, _ = proc.communicate(timeout=timeout_s)
+            with step(f"SymbiYosys: proving {name}", status, after=5.0):
+                log, _ = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
@@ -288,10 +300,10 @@ def _verdict(name: str, log: str, depth: int, seconds: float, work: Path) -> Pro
         return ProofResult(name, "proved", depth, seconds, work)
     if "DONE (FAIL" in log:
         lines = [int(n) for n in re.findall(r"failed assertion \S+ at \S*formal\.py:(\d+)", log)]
-        trace = re.findall(r"Writing trace to VCD file: (\S+)", log)
+        trace = re.findall(r"counterexample trace \[basecase\]: (\S+)", log)
         detail = _property(lines[0]) if lines else "an assertion failed"
         if trace:
-            detail += f"; trace {work / 'prove' / trace[0]}"
+            detail += f"; trace {work / trace[0]}"
         return ProofResult(name, "failed", depth, seconds, work, detail)
     if "basecase: Status returned by engine for basecase: pass" in log or "returned pass for basecase" in log:
         return ProofResult(name, "bounded", depth, seconds, work)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class BitSerialReference(Reference):
     """Per row: ``group += Σ a · value(code)`` with ``value`` looked up in the format's grid (a table, no
     digits), ``total += group · scale`` at the group's end, ``y = total`` at ``last``. Assumed: format ids
-    name a configured format, codes fit their format, groups keep within ``max_group`` beats and outputs
+    name a configured format, codes fit their format, groups keep within ``max_group`` weights and outputs
     within ``max_groups`` groups."""
 
     def __init__(self, config: BitSerialPEConfig):
@@ -27,10 +27,11 @@ class BitSerialReference(Reference):
         R, L = cfg.rows, cfg.lanes
         big = range(-(1 << 60), 1 << 60)
         grids = [Array(Const(int(v), 16) for v in dt.values) for dt in cfg.dts]
-        beats = Signal(range(cfg.max_group + 1))
+        per_group = max(1, cfg.max_group // L)  # max_group counts weights per row; a beat carries `lanes`
+        beats = Signal(range(per_group + 1))
         groups = Signal(range(cfg.max_groups + 1))
         ends = b.group_last | b.last
-        ok = (beats < cfg.max_group) & (groups < cfg.max_groups)
+        ok = (beats < per_group) & (groups < cfg.max_groups)
         m.d.comb += self.emit.eq(take & b.last)
         for r in range(R):
             group, total = Signal(big, name=f"group{r}"), Signal(big, name=f"total{r}")

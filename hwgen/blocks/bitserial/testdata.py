@@ -39,7 +39,7 @@ def formal_configs(C: type[BitSerialPEConfig]) -> dict[str, BitSerialPEConfig]:
             max_group=2,
             max_groups=2,
         ),
-        "int_serial_l2": C(lanes=2, formats=("INT2", "INT3"), act=Int(2), scale_bits=2, max_group=2, max_groups=2),
+        "int_serial_l2": C(lanes=2, formats=("INT2", "INT3"), act=Int(2), scale_bits=2, max_group=4, max_groups=2),
     }
 
 
@@ -72,6 +72,7 @@ def stimulus(cfg: BitSerialPEConfig, rng: np.random.Generator, n: int, corners: 
             rows["group_last"].append(int(b == nbeats - 1))
             rows["last"].append(int(is_last and b == nbeats - 1))
 
+    max_beats = max(1, cfg.max_group // L)  # a group holds at most max_group weights per row
     if corners:
         top = (1 << cfg.scale_bits) - 1
         for f, dt in enumerate(cfg.dts):
@@ -79,14 +80,15 @@ def stimulus(cfg: BitSerialPEConfig, rng: np.random.Generator, n: int, corners: 
             nb = -(-allc.size // L)
             padded = np.resize(allc, nb * L).reshape(nb, L)
             for av, label in ((cfg.act.max, "max"), (cfg.act.min, "min")):
-                group(nb, [f] * R, codes=[padded] * R, act=np.full(L, av), scale=np.full(R, top), is_last=True)
+                for at in range(0, nb, max_beats):  # one output per group of at most max_beats beats
+                    part = padded[at : at + max_beats]
+                    group(len(part), [f] * R, codes=[part] * R, act=np.full(L, av), scale=np.full(R, top), is_last=True)
                 names.append(f"{dt.name}: every code × {label} activation, scale {top}")
         group(1, [0] * R, scale=np.zeros(R, dtype=np.int64), is_last=True)
         names.append("scale 0")
     groups = 0
-    max_beats = max(1, cfg.max_group // L)
     while groups < n:
-        for _g in range(int(rng.integers(1, 4))):
+        for _g in range(int(rng.integers(1, min(3, cfg.max_groups) + 1))):  # within max_groups per output
             fmt_r = rng.integers(0, len(cfg.dts), R)
             group(int(rng.integers(1, min(max_beats, 6) + 1)), fmt_r, is_last=False)
             groups += 1

@@ -56,7 +56,7 @@ class OliveReference(Reference):
 
 class MixPEReference(Reference):
     """``y = Σ_g scale_g · (Σ_{k∈g} q_k·a_k − zero_g · Σ_{k∈g} a_k)``, a group ends at ``group_last`` or
-    ``last``, an output at ``last``; groups bounded to ``max_group`` beats and ``max_groups`` per output,
+    ``last``, an output at ``last``; groups bounded to ``max_group`` weights and ``max_groups`` per output,
     zero points 0 for signed weights (the golden model rejects others)."""
 
     def __init__(self, config: MixPEConfig):
@@ -68,7 +68,8 @@ class MixPEReference(Reference):
         lanes = range(cfg.lanes)
         sqa, sa = Signal(range(-(1 << 40), 1 << 40)), Signal(range(-(1 << 40), 1 << 40))
         total = Signal(range(-(1 << 50), 1 << 50))
-        beats = Signal(range(cfg.max_group + 1))
+        per_group = max(1, cfg.max_group // cfg.lanes)  # max_group counts weights; a beat carries `lanes`
+        beats = Signal(range(per_group + 1))
         groups = Signal(range(cfg.max_groups + 1))
         new_qa = sqa + dot([b.a[k] for k in lanes], [b.q[k] for k in lanes])
         new_a = sa + sum(b.a[k] for k in lanes)
@@ -78,9 +79,7 @@ class MixPEReference(Reference):
         m.d.comb += [
             self.emit.eq(take & b.last),
             self.result.eq(new_total),
-            self.bounded.eq(
-                (beats < cfg.max_group) & (groups < cfg.max_groups) & (cfg.asymmetric | (b.zero == 0))
-            ),
+            self.bounded.eq((beats < per_group) & (groups < cfg.max_groups) & (cfg.asymmetric | (b.zero == 0))),
         ]
         with m.If(take):
             m.d.sync += [

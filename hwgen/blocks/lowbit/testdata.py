@@ -22,11 +22,11 @@ def ternary_stimulus(cfg: TernaryPEConfig, rng: np.random.Generator, n: int, cor
     if corners:
         for av in (cfg.act.min, cfg.act.max):
             for code in (1, 3, 0, 2):
-                seqs.append((np.full((3, L), av), np.full((3, L), code)))
+                seqs.append((np.full((min(3, cfg.max_len), L), av), np.full((min(3, cfg.max_len), L), code)))
         k = min(cfg.max_len, 256)
         seqs.append((np.full((k, L), cfg.act.min), np.full((k, L), 3)))
     for _ in range(n):
-        k = int(rng.integers(1, 9))
+        k = int(rng.integers(1, min(8, cfg.max_len) + 1))
         seqs.append((biased(rng, cfg.act, (k, L)), rng.integers(0, 4, (k, L))))
     names = ["every code × extreme activations", f"min × -1 over {min(cfg.max_len, 256)} beats"]
     return sequences_to_vectors(cfg, seqs, names, "w")
@@ -40,10 +40,12 @@ def olive_stimulus(cfg: OliveMACConfig, rng: np.random.Generator, n: int, corner
         nb = -(-256 // P)
         codes = np.resize(every, nb * P).reshape(nb, P)
         for av in (cfg.act.min, cfg.act.max):
-            seqs.append((np.full((nb, L), av), codes))
+            for at in range(0, nb, cfg.max_len):  # accumulations of at most max_len beats
+                part = codes[at : at + cfg.max_len]
+                seqs.append((np.full((len(part), L), av), part))
         names.append("every pair byte × extreme activations")
     for _ in range(n):
-        k = int(rng.integers(1, 9))
+        k = int(rng.integers(1, min(8, cfg.max_len) + 1))
         q = rng.integers(-7, 8, (k, L))
         out = rng.random((k, L)) < 0.08  # ~8 % outliers, up to ±96
         q = np.where(out, rng.choice([12, 16, 24, 32, 48, 64, 96, -12, -16, -24, -32, -48, -64, -96], (k, L)), q)
@@ -79,14 +81,14 @@ def mixpe_stimulus(cfg: MixPEConfig, rng: np.random.Generator, n: int, corners: 
     if corners:
         for av in (cfg.act.min, cfg.act.max):
             for qv in (W.min, W.max, 0):
-                group(2, av, qv, top, zmax, last=True)
+                group(min(2, max(1, cfg.max_group // L)), av, qv, top, zmax, last=True)
         names.append("extreme activations × extreme weights, max scale and zero point")
         k = max(1, min(cfg.max_group // L, 16))
         group(k, cfg.act.min, W.min, top, zmax, last=True)
         names.append(f"min × min group of {k} beats")
     groups = 0
     while groups < n:
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(1, min(3, cfg.max_groups) + 1))):  # within max_groups per output
             group(int(rng.integers(1, max(1, min(cfg.max_group // L, 6)) + 1)))
             groups += 1
         beats["last"][-1] = 1
@@ -155,6 +157,6 @@ def olive_formal_configs(C: type[OliveMACConfig]) -> dict[str, OliveMACConfig]:
 def mixpe_formal_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
     """Small configurations for ``hwgen prove``: signed and asymmetric weights, short groups."""
     return {
-        "s2_l2_a3": C(lanes=2, weight_bits=2, act=Int(3), scale_bits=2, max_group=2, max_groups=2),
-        "u3_l2_a2": C(lanes=2, weight_bits=3, asymmetric=True, act=Int(2), scale_bits=2, max_group=2, max_groups=2),
+        "s2_l2_a3": C(lanes=2, weight_bits=2, act=Int(3), scale_bits=2, max_group=4, max_groups=2),
+        "u3_l2_a2": C(lanes=2, weight_bits=3, asymmetric=True, act=Int(2), scale_bits=2, max_group=4, max_groups=2),
     }

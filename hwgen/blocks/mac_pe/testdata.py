@@ -76,7 +76,7 @@ def corner_sequences(cfg: MacPEConfig) -> tuple[list[tuple[np.ndarray, np.ndarra
     add("max×min", full(1, A.max, W.min))
     ones_a = -1 if A.signed else A.max
     ones_w = -1 if W.signed else W.max
-    add("all-ones bits", full(3, ones_a, ones_w))
+    add("all-ones bits", full(min(3, cfg.max_len), ones_a, ones_w))
     k = min(cfg.max_len, CORNER_BEAT_CAP)
     add(f"min×min for {k} beats", full(k, A.min, W.min))
     add(f"max×max for {k} beats", full(k, A.max, W.max))

@@ -74,7 +74,7 @@ def stimulus(cfg: SparseChainConfig, rng: np.random.Generator, n: int, corners: 
                 ("min×max", Wt.min, A.max),
                 ("zeros", 0, 0),
             ):
-                rowset(mode, 2, wv, xv)
+                rowset(mode, min(2, cfg.max_len), wv, xv)
                 names.append(f"{p} {name}")
         nb = min(cfg.max_len, 64)
         rowset(0, nb, cfg.weight.min, cfg.act.min)
@@ -82,7 +82,7 @@ def stimulus(cfg: SparseChainConfig, rng: np.random.Generator, n: int, corners: 
     produced = 0
     while produced < n:
         mode = int(rng.integers(len(pats)))
-        produced += rowset(mode, int(rng.integers(1, 7)))
+        produced += rowset(mode, int(rng.integers(1, min(6, cfg.max_len) + 1)))
     names.append("random modes switching between accumulations")
     arr = {k: np.array(v) for k, v in beats.items()}
     y, y1 = cfg.model(arr["x"], arr["w"], arr["idx"], arr["mode"], arr["last"], arr["x1"] if cfg.pack_int8 else None)
