@@ -142,9 +142,13 @@ def run_mutants(
         mutated, commands, width = mutate_netlist(verilog, top, n, seed, work)
 
         def bench(k: int) -> tuple[bool, str]:
-            run = run_native(
-                mutated, top, comp, raw_in, raw_exp, DEFAULT_PHASES, work_dir=work_dir, controls={CONTROL: k}
-            )
+            try:
+                run = run_native(
+                    mutated, top, comp, raw_in, raw_exp, DEFAULT_PHASES, work_dir=work_dir, controls={CONTROL: k}
+                )
+            except ToolError as e:  # the model stopped the harness (e.g. a $stop the mutation reached): caught
+                last = (e.log_tail.strip().splitlines() or [str(e)])[-1]
+                return False, f"the bench stopped with an error: {last}"
             verdict = check_run(config, comp, stim, run.phases, DEFAULT_PHASES)
             return verdict.passed, (verdict.problems[0] if verdict.problems else "")
 
