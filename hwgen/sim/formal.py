@@ -268,15 +268,39 @@ def prove_verilog(
                 return None
             return f"base case at step {steps[-1]} of {depth}" if steps else None
 
-        try:
-            with step(f"SymbiYosys: proving {name}", status, after=5.0):
+        with step(f"SymbiYosys: proving {name}", status, after=5.0):
+            try:
                 log, _ = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            except subprocess.TimeoutExpired:  # a time limit is a verdict (bounded), not a failure
+                _kill_tree(proc.pid)
+                proc.communicate()
+                log = None
+        if log is None:
             return _timed_out(name, depth, time.perf_counter() - t0, work)
         seconds = time.perf_counter() - t0
     return _verdict(name, log, depth, seconds, work)
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and all its descendants (SymbiYosys starts its solvers in process groups of their
+    own, so killing its group alone leaves them running)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo, victims = [pid], []
+    while todo:
+        p = todo.pop()
+        victims.append(p)
+        todo += children.get(p, [])
+    for p in victims:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _timed_out(name: str, depth: int, seconds: float, work: Path) -> ProofResult:
