@@ -53,6 +53,7 @@ from amaranth.hdl import (
     Value,
 )
 
+from ..blocks import block_class
 from ..config import BlockConfig
 from ..errors import ToolError
 from ..ports import inspected, payload_shape, stream_ports
@@ -373,6 +374,4 @@ def prove_config(
 
 def formal_table(blocks: list[str]) -> list[tuple[str, BlockConfig]]:
     """``(block.config name, config)`` of every formal configuration of ``blocks``."""
-    from ..blocks import block_class
-
     return [(f"{b}.{n}", cfg) for b in blocks for n, cfg in block_class(b, "--block").formal_configs().items()]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +129,6 @@ def run_mutants(
 ) -> MutationReport:
     """Mutate ``verilog`` (module ``top`` of block ``config``), run every mutant through the native bench
     on ``stim`` and check survivors formally; see the module docstring."""
-    import time
-
     t0 = time.perf_counter()
     base = (work_dir or default_work_dir()) / "mutate"
     base.mkdir(parents=True, exist_ok=True)
