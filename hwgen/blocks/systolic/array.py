@@ -22,15 +22,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...pipeline import delay, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
+from .pe import split_point
 
 if TYPE_CHECKING:
     from .config import SystolicArrayConfig
+
+
+def split_delay(
+    m: Module,
+    value: Value,
+    split: int,
+    cycles: int,
+    advance: Value,
+    name: str,
+    *,
+    low_extra: int = 0,
+    high_extra: int = 0,
+) -> Value:
+    """``value`` delayed by ``cycles``; with a split accumulate (``split`` = L > 0) its low ``L`` bits by
+    ``low_extra`` and its high bits by ``high_extra`` more (the halves of a split partial sum travel one
+    cycle apart)."""
+    if not split:
+        return delay(m, value, cycles, advance, name)
+    bits = value.as_unsigned()
+    low = delay(m, bits[:split], cycles + low_extra, advance, f"{name}_lo")
+    high = delay(m, bits[split:], cycles + high_extra, advance, f"{name}_hi")
+    return Cat(low, high)
 
 
 class WeightStationaryArray(wiring.Component):
@@ -38,7 +61,10 @@ class WeightStationaryArray(wiring.Component):
 
     Control: ``LOAD`` takes ``R`` weight rows, ``RUN`` takes activation rows
     until ``last``, ``DRAIN`` waits ``ws_drain - 1`` cycles, then ``LOAD``
-    again (two flag registers, no FSM case statement). Latency (activation row taken → result row valid): ``NI + NJ``.
+    again (two flag registers, no FSM case statement). Latency (activation row taken → result row valid):
+    ``NI + NJ + pe.pipeline``: a registered product delays the partial sums by a cycle (they enter the mesh a
+    cycle later); a split accumulate's high half is a further cycle behind (its low half waits for it at
+    the output).
     """
 
     def __init__(self, config: SystolicArrayConfig):
@@ -59,6 +85,7 @@ class WeightStationaryArray(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         cfg, pe = self.config, self.config.pe
         R, C, NI, NJ = cfg.rows, cfg.cols, cfg.tile_rows, cfg.tile_cols
+        L, product_reg = split_point(pe), min(pe.pipeline, 1)
         m = Module()
         m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile)
         advance = Signal()
@@ -105,15 +132,17 @@ class WeightStationaryArray(wiring.Component):
                 m.d.sync += in_psum.eq(self.a.p.psum)
             for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
                 for c in range(c0, c0 + nc):
-                    m.d.comb += mesh.psum_in[c].eq(delay(m, in_psum[c], J, advance, f"skew_p{c}"))
+                    skewed = split_delay(m, in_psum[c], L, J + product_reg, advance, f"skew_p{c}", high_extra=1)
+                    m.d.comb += mesh.psum_in[c].eq(skewed)
 
         # ---- de-skew: tile column J waits NJ - 1 - J cycles. The de-skew registers (and, for the
         # last tile column, the mesh's own psum registers) hold still while the output is stalled,
         # so they drive the output payload directly: no separate output register.
         for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
             for c in range(c0, c0 + nc):
-                m.d.comb += self.o.payload[c].eq(delay(m, mesh.psum_out[c], NJ - 1 - J, advance, f"deskew{c}"))
-        out_valid = valid_delay(m, in_valid, NI + NJ - 2, advance, "valid")
+                deskewed = split_delay(m, mesh.psum_out[c], L, NJ - 1 - J, advance, f"deskew{c}", low_extra=1)
+                m.d.comb += self.o.payload[c].eq(deskewed)
+        out_valid = valid_delay(m, in_valid, NI + NJ - 2 + pe.pipeline, advance, "valid")
         with m.If(advance):
             m.d.sync += self.o.valid.eq(out_valid)
         return m
@@ -125,7 +154,8 @@ class OutputStationaryArray(wiring.Component):
     Each PE is read out in the cycle it finishes: per column, a one-hot
     multiplexer picks the PE whose ``done`` is high; columns are then
     de-skewed (column ``j`` waits ``C - 1 - j`` cycles) so row ``i`` of a tile
-    leaves ``C + 2 + i`` cycles after its ``last`` beat was taken.
+    leaves ``C + 2 + i + pe.pipeline`` cycles after its ``last`` beat was taken
+    (a split accumulate's low half waits a cycle for its high half).
     """
 
     def __init__(self, config: SystolicArrayConfig):
@@ -192,10 +222,11 @@ class OutputStationaryArray(wiring.Component):
 
         # ---- read-out: the mesh's column bus, registered, then de-skewed (column c waits C-1-c);
         # as in the WS array the (stall-enabled) de-skew registers drive the output payload directly
+        L = split_point(pe)
         for c in range(C):
             col = register(m, mesh.col[c], advance, f"col{c}")
-            m.d.comb += self.o.payload[c].eq(delay(m, col, C - 1 - c, advance, f"deskew{c}"))
-        out_valid = valid_delay(m, mesh.col_valid[0], C - 1, advance, "valid")
+            m.d.comb += self.o.payload[c].eq(split_delay(m, col, L, C - 1 - c, advance, f"deskew{c}", low_extra=1))
+        out_valid = valid_delay(m, mesh.col_valid[0], C - 1 + (1 if L else 0), advance, "valid")
         with m.If(advance):
             m.d.sync += self.o.valid.eq(out_valid)
         return m

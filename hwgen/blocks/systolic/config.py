@@ -66,8 +66,9 @@ class SystolicArrayConfig(BlockConfig):
     )
     pe: MacPEConfig = param(
         MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
-        "PE number types, overflow rule and K bound (max_len); lanes must be 1, "
-        "pipeline is not used (the mesh registers every tile boundary)",
+        "PE number types, overflow rule and K bound (max_len); lanes must be 1; pipeline: register stages "
+        "inside each PE (0: multiply and accumulate in one cycle, 1: registered product, 2: registered "
+        "product and an accumulate split into two carry-registered halves; not with saturate)",
         "a mac_pe table",
     )
     tile: int = param(
@@ -88,6 +89,23 @@ class SystolicArrayConfig(BlockConfig):
         if self.pe.lanes != 1:
             raise ConfigError(
                 self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; use lanes=1"
+            )
+        if self.pe.pipeline > 2:
+            raise ConfigError(
+                self.where("pe.pipeline"),
+                f"{self.pe.pipeline}: a systolic PE has 0 (none), 1 (product) or 2 (product + split accumulate) stages",
+            )
+        if self.pe.pipeline == 2 and self.pe.overflow == "saturate":
+            raise ConfigError(
+                self.where("pe.pipeline"),
+                "2 splits the accumulate into halves, which cannot saturate after every step; "
+                "use pipeline 0 or 1 with overflow='saturate'",
+            )
+        if self.pe.pipeline == 2 and self.pe.acc.width <= self.pe.product_type.width:
+            raise ConfigError(
+                self.where("pe.pipeline"),
+                f"2 splits the accumulator above the product's {self.pe.product_type.width} bits, "
+                f"so it needs an accumulator wider than that ({self.pe.acc} is not); use pipeline 0 or 1",
             )
         if self.dataflow == "output_stationary" and self.tile != 1:
             raise ConfigError(
@@ -131,13 +149,13 @@ class SystolicArrayConfig(BlockConfig):
     @property
     def ws_latency(self) -> int:
         """WS: cycles from taking an activation row to its result row being valid."""
-        return self.input_latency + self.mesh_latency + self.deskew_latency
+        return self.input_latency + self.mesh_latency + self.deskew_latency + self.pe.pipeline
 
     def os_latency(self, row: int) -> int:
         """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid:
         input register, the wavefront to PE (row, j) (``row + j``), the PE's accumulator (1),
-        the read-out register (1), de-skew of column j (``C - 1 - j``)."""
-        return self.input_latency + row + 1 + 1 + (self.cols - 1)
+        the read-out register (1), de-skew of column j (``C - 1 - j``), and the PE's pipeline stages."""
+        return self.input_latency + row + 1 + 1 + (self.cols - 1) + self.pe.pipeline
 
     @property
     def ws_drain(self) -> int:

@@ -22,13 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Value
+from amaranth.hdl import Cat, Module, Mux, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...hierarchy import add_shared
 from ...pipeline import register
 from ..mac_pe import MacPEConfig
+from .pe import split_point
 from .tile import OutputStationaryTile, WeightStationaryTile
 
 
@@ -144,7 +145,7 @@ class WeightStationaryMeshRow(wiring.Component):
         a = [self.a[r] for r in range(self.rows)]
         for J, (c0, nc) in enumerate(spans):
             t = m.submodules[f"tile_{J}"] = WeightStationaryTile(self.pe, self.rows, nc)
-            m.d.comb += t.load.eq(self.load)
+            m.d.comb += [t.load.eq(self.load), t.advance.eq(self.advance)]
             for r in range(self.rows):
                 m.d.comb += t.a[r].eq(a[r])
             for c in range(nc):
@@ -217,7 +218,8 @@ class OutputStationaryMeshRow(wiring.Component):
     from the rows above, ``col_in[cols]`` / ``col_valid_in[cols]``. Out:
     ``w_out[cols]`` (registered, for the next tile row) and the read-out bus
     with this row's finished PEs OR-ed in: a PE drives its column only in the
-    cycle its ``done`` is high, which the skew makes one-hot per column.
+    cycle its ``done`` is high, which the skew makes one-hot per column (with a
+    split accumulate the high bits follow ``done_high``, one cycle later).
     """
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
@@ -241,6 +243,7 @@ class OutputStationaryMeshRow(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         spans = tile_spans(self.cols, self.tile)
+        L = split_point(self.pe)
         a = [self.a[r] for r in range(self.rows)]
         first = [self.first[r] for r in range(self.rows)]
         last = [self.last[r] for r in range(self.rows)]
@@ -252,7 +255,12 @@ class OutputStationaryMeshRow(wiring.Component):
             for c in range(nc):
                 col, valid = self.col_in[c0 + c], self.col_valid_in[c0 + c]
                 for r in range(self.rows):
-                    col = col | Mux(t.done[r][c], t.acc[r][c].as_unsigned(), 0)
+                    bits = t.acc[r][c].as_unsigned()
+                    if L:
+                        part = Cat(Mux(t.done[r][c], bits[:L], 0), Mux(t.done_high[r][c], bits[L:], 0))
+                    else:
+                        part = Mux(t.done[r][c], bits, 0)
+                    col = col | part
                     valid = valid | t.done[r][c]
                 m.d.comb += [
                     t.w[c].eq(self.w_in[c0 + c]),

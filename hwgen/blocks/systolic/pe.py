@@ -6,24 +6,76 @@ registers *between* PEs belong to the mesh, so a tile can chain PEs
 combinationally.
 
 * :class:`WeightStationaryPE`: holds one weight (loaded from the column's
-  weight bus when ``load`` is high); ``psum_out = f(psum_in + a * w)``
-  combinationally.
+  weight bus when ``load`` is high); ``psum_out = f(psum_in + a * w)``.
 * :class:`OutputStationaryPE`: holds one accumulator;
   ``acc <= f((first ? 0 : acc) + a * w)`` when ``en``; ``done`` is high in
   the cycle after the ``last`` product, while ``acc`` holds the result.
 
 ``f`` wraps (two's complement at ``acc.width``) or saturates per step.
-Data registers are reset-less so Yosys can absorb them into DSP blocks.
+``pe.pipeline`` adds register stages inside the PE (see :func:`split_point`):
+
+* 0: the product feeds the accumulate adder in the same cycle;
+* 1: the product is registered (the multiplier and the adder get a cycle each);
+* 2: also the accumulate is split at bit ``L``: the low ``L`` bits add in one
+  cycle, the high bits (with the registered carry and the product's sign) one
+  cycle later. A partial sum then travels as two halves, the high half one
+  cycle behind the low half; the array skews and de-skews the halves.
+
+Data registers are reset-less so Yosys can absorb them into DSP blocks; the
+flags delayed with the product (OS) clear on reset.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
+from ...pipeline import register
 from ..mac_pe import MacPEConfig
+
+
+def split_point(pe: MacPEConfig) -> int:
+    """``L``: bits of the low half of a split (``pipeline=2``) accumulate; at least the product's width, so
+    the product's high part is only its sign. 0 when the PE does not split."""
+    if pe.pipeline < 2:
+        return 0
+    return max(pe.product_type.width, pe.acc.width // 2)
+
+
+class _Product:
+    """The PE's product ``a * w``, registered when ``pipeline >= 1``, and its split parts for
+    ``pipeline = 2``: ``low`` (the product's low ``L`` bits, sign-extended) now and ``high`` (the
+    product's sign extension into the high ``H`` bits) one cycle later."""
+
+    def __init__(self, m: Module, pe: MacPEConfig, a: Value, w: Value, advance: Value):
+        prod: Value = a * w
+        if pe.pipeline >= 1:
+            prod = register(m, prod, advance, "prod")
+        self.value = prod
+        self.split = split_point(pe)
+        if self.split:
+            full = Signal(pe.acc.shape)
+            m.d.comb += full.eq(prod)
+            L, H = self.split, pe.acc.width - self.split
+            self.low = full.as_unsigned()[:L]
+            neg = register(m, prod < 0, advance, "prod_neg") if pe.product_type.signed else Value.cast(0)
+            self.high = neg.replicate(H)
+
+
+def split_add(
+    m: Module, pe: MacPEConfig, base_low: Value, base_high: Value, p: _Product, advance: Value, name: str
+) -> tuple[Value, Value]:
+    """Split accumulate: ``(low, high)`` with ``low = base_low + p.low`` (mod 2^L) now and ``high =
+    base_high + p.high + carry`` (mod 2^H), the carry of this cycle's low add registered for the next."""
+    L, H = p.split, pe.acc.width - p.split
+    low = Signal(L + 1, name=f"{name}_lo")
+    m.d.comb += low.eq(base_low + p.low)
+    carry = register(m, low[L], advance, f"{name}_carry")
+    high = Signal(H, name=f"{name}_hi")
+    m.d.comb += high.eq(base_high + p.high + carry)
+    return low[:L], high
 
 
 def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: str) -> Signal:
@@ -36,9 +88,12 @@ def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: st
 class WeightStationaryPE(wiring.Component):
     """One weight-stationary MAC.
 
-    Ports: ``a`` (act), ``psum_in`` (acc), ``w_bus`` (weight), ``load`` (1)
-    in; ``psum_out`` (acc) out. ``w`` is the stationary weight register.
-    Latency: 0 (combinational); the weight updates the cycle after ``load``.
+    Ports: ``a`` (act), ``psum_in`` (acc), ``w_bus`` (weight), ``load``,
+    ``advance`` (1) in; ``psum_out`` (acc) out. ``w`` is the stationary weight
+    register. Latency from ``a`` to ``psum_out``: ``min(pipeline, 1)`` cycles
+    (0: combinational); with ``pipeline=2`` the high half of ``psum_in`` /
+    ``psum_out`` is the partial sum of the wavefront one cycle earlier. The
+    weight updates the cycle after ``load``.
     """
 
     def __init__(self, pe: MacPEConfig):
@@ -49,16 +104,24 @@ class WeightStationaryPE(wiring.Component):
                 "psum_in": In(pe.acc.shape),
                 "w_bus": In(pe.weight.shape),
                 "load": In(1),
+                "advance": In(1),
                 "psum_out": Out(pe.acc.shape),
             }
         )
 
     def elaborate(self, platform: object) -> Module:
-        m = Module()
-        w = Signal(self.pe.weight.shape, reset_less=True)
+        m, pe = Module(), self.pe
+        w = Signal(pe.weight.shape, reset_less=True)
         with m.If(self.load):
             m.d.sync += w.eq(self.w_bus)
-        m.d.comb += self.psum_out.eq(accumulate(m, self.pe, self.psum_in, self.a * w, "psum"))
+        p = _Product(m, pe, self.a, w, self.advance)
+        if not p.split:
+            m.d.comb += self.psum_out.eq(accumulate(m, pe, self.psum_in, p.value, "psum"))
+            return m
+        L = p.split
+        bits = self.psum_in.as_unsigned()
+        low, high = split_add(m, pe, bits[:L], bits[L:], p, self.advance, "psum")
+        m.d.comb += self.psum_out.eq(Cat(low, high))
         return m
 
 
@@ -66,11 +129,14 @@ class OutputStationaryPE(wiring.Component):
     """One output-stationary MAC.
 
     Ports: ``a`` (act), ``w`` (weight), ``en``, ``first``, ``last`` in;
-    ``acc`` (accumulator register) and ``done`` out. When ``en``:
-    ``acc <= f((first ? 0 : acc) + a * w)`` and ``done <= last``; both hold
-    while ``en`` is low. So ``done`` is high exactly while ``acc`` holds a
-    finished result (latency 1). Bubbles must arrive as ``a = 0`` with both
-    flags low (they then add nothing).
+    ``acc`` (accumulator register), ``done`` and ``done_high`` out. When
+    ``en``: ``acc <= f((first ? 0 : acc) + a * w)`` and ``done <= last``;
+    both hold while ``en`` is low. So ``done`` is high exactly while ``acc``
+    holds a finished result (latency ``1 + min(pipeline, 1)``: the product
+    register delays the flags with the product). With ``pipeline=2`` the
+    high half of ``acc`` finishes one cycle after the low half and is valid
+    while ``done_high`` is high (otherwise ``done_high = done``). Bubbles must
+    arrive as ``a = 0`` with both flags low (they then add nothing).
     """
 
     def __init__(self, pe: MacPEConfig):
@@ -84,15 +150,31 @@ class OutputStationaryPE(wiring.Component):
                 "last": In(1),
                 "acc": Out(pe.acc.shape),
                 "done": Out(1),
+                "done_high": Out(1),
             }
         )
 
     def elaborate(self, platform: object) -> Module:
-        m = Module()
-        acc = Signal(self.pe.acc.shape, reset_less=True)
-        done = Signal()
-        nxt = accumulate(m, self.pe, Mux(self.first, 0, acc), self.a * self.w, "acc_next")
-        with m.If(self.en):  # done holds through stalls, so a stalled read-out is not lost
-            m.d.sync += [acc.eq(nxt), done.eq(self.last)]
-        m.d.comb += [self.acc.eq(acc), self.done.eq(done)]
+        m, pe, en = Module(), self.pe, self.en
+        p = _Product(m, pe, self.a, self.w, en)
+        first, last = self.first, self.last
+        if pe.pipeline >= 1:  # the flags travel with the registered product
+            first = register(m, first, en, "first_p", reset=True)
+            last = register(m, last, en, "last_p", reset=True)
+        done = register(m, last, en, "done", reset=True)  # holds through stalls: a stalled read-out is kept
+        m.d.comb += self.done.eq(done)
+        if not p.split:
+            acc = Signal(pe.acc.shape, reset_less=True)
+            with m.If(en):
+                m.d.sync += acc.eq(accumulate(m, pe, Mux(first, 0, acc), p.value, "acc_next"))
+            m.d.comb += [self.acc.eq(acc), self.done_high.eq(done)]
+            return m
+        L, H = p.split, pe.acc.width - p.split
+        acc_lo = Signal(L, reset_less=True)
+        acc_hi = Signal(H, reset_less=True)
+        first_hi = register(m, first, en, "first_hi", reset=True)
+        low, high = split_add(m, pe, Mux(first, 0, acc_lo), Mux(first_hi, 0, acc_hi), p, en, "acc")
+        with m.If(en):
+            m.d.sync += [acc_lo.eq(low), acc_hi.eq(high)]
+        m.d.comb += [self.acc.eq(Cat(acc_lo, acc_hi)), self.done_high.eq(register(m, done, en, "done_hi", reset=True))]
         return m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +25,8 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
     s4_wrap = MacPEConfig(act=Int(4), weight=Int(4), acc=Int(6), overflow="wrap", pipeline=0)
     fixed = MacPEConfig(act=UFixed(8, 8), weight=Fixed(8, 6), acc=Fixed(24, 14), overflow="saturate", pipeline=0)
     os = "output_stationary"
+    int8_p1 = replace(int8, pipeline=1)
+    s4_p2 = MacPEConfig(act=Int(4), weight=Int(4), acc=Int(13), overflow="wrap", pipeline=2)
     return {
         "ws_2x2_int8": C(rows=2, cols=2, pe=int8),
         "ws_3x4_u8s8_sat": C(rows=3, cols=4, pe=u8s8_sat),
@@ -31,6 +34,11 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
         "ws_3x2_no_psum": C(rows=3, cols=2, psum_input=False, pe=int8),
         "os_4x3_u8s8_sat": C(rows=4, cols=3, dataflow=os, pe=u8s8_sat),
         "os_3x4_s4_wrap": C(rows=3, cols=4, dataflow=os, pe=s4_wrap),
+        "ws_3x4_pipe1_u8s8_sat": C(rows=3, cols=4, pe=replace(u8s8_sat, pipeline=1)),
+        "ws_4x3_tile2_pipe2": C(rows=4, cols=3, tile=2, pe=s4_p2),
+        "ws_3x3_pipe2_int8": C(rows=3, cols=3, pe=replace(int8, pipeline=2)),
+        "os_3x4_pipe1": C(rows=3, cols=4, dataflow=os, pe=int8_p1),
+        "os_4x3_pipe2": C(rows=4, cols=3, dataflow=os, pe=s4_p2),
     }
 
 
@@ -44,6 +52,8 @@ def formal_configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfi
         "ws_2x2_tile2_sat": C(rows=2, cols=2, tile=2, pe=sat),
         "ws_2x1_no_psum": C(rows=2, cols=1, psum_input=False, pe=s2),
         "os_2x2_wrap": C(rows=2, cols=2, dataflow=os, pe=s2),
+        "ws_2x2_pipe2": C(rows=2, cols=2, pe=replace(s2, pipeline=2)),
+        "os_2x2_pipe2": C(rows=2, cols=2, dataflow=os, pe=replace(s2, pipeline=2)),
     }
 
 

@@ -22,8 +22,9 @@ TILE_LATENCY = 0
 class WeightStationaryTile(wiring.Component):
     """``rows × cols`` weight-stationary PEs.
 
-    In: ``a[rows]``, ``psum_in[cols]``, ``w_bus[cols]``, ``load[rows]``.
-    Out: ``psum_out[cols]`` = the column sums after the tile's last row.
+    In: ``a[rows]``, ``psum_in[cols]``, ``w_bus[cols]``, ``load[rows]``, ``advance``
+    (enables the PEs' pipeline registers). Out: ``psum_out[cols]`` = the column sums after the
+    tile's last row.
     """
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int):
@@ -34,6 +35,7 @@ class WeightStationaryTile(wiring.Component):
                 "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
                 "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
                 "load": In(rows),
+                "advance": In(1),
                 "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
             }
         )
@@ -49,6 +51,7 @@ class WeightStationaryTile(wiring.Component):
                     pe.psum_in.eq(psum),
                     pe.w_bus.eq(self.w_bus[c]),
                     pe.load.eq(self.load[r]),
+                    pe.advance.eq(self.advance),
                 ]
                 psum = pe.psum_out
             m.d.comb += self.psum_out[c].eq(psum)
@@ -59,7 +62,7 @@ class OutputStationaryTile(wiring.Component):
     """``rows × cols`` output-stationary PEs.
 
     In: ``a[rows]``, ``w[cols]``, ``first[rows]``, ``last[rows]``, ``en``.
-    Out: ``acc[rows][cols]``, ``done[rows][cols]`` (see the PE).
+    Out: ``acc[rows][cols]``, ``done[rows][cols]``, ``done_high[rows][cols]`` (see the PE).
     """
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int):
@@ -74,6 +77,7 @@ class OutputStationaryTile(wiring.Component):
                 "en": In(1),
                 "acc": Out(grid),
                 "done": Out(data.ArrayLayout(cols, rows)),
+                "done_high": Out(data.ArrayLayout(cols, rows)),
             }
         )
 
@@ -90,5 +94,6 @@ class OutputStationaryTile(wiring.Component):
                     pe.last.eq(self.last[r]),
                     self.acc[r][c].eq(pe.acc),
                     self.done[r][c].eq(pe.done),
+                    self.done_high[r][c].eq(pe.done_high),
                 ]
         return m
