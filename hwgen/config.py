@@ -37,7 +37,9 @@ registered block builds, lints, simulates, estimates and reports.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -46,7 +48,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .numtype import NumType
-from .structure import Features
+from .structure import Features, TimingPath
 from .vectors import StreamVectors
 
 #: input port -> first cycle each beat can be offered (e.g. from an off-chip memory model)
@@ -90,10 +92,68 @@ class BlockConfig:
     block_name: ClassVar[str] = ""
     #: One-line description shown by ``hwgen blocks``.
     summary: ClassVar[str] = ""
+    #: Timing parameters a user may leave ``None`` ("auto": chosen for the design's target clock by
+    #: :func:`hwgen.estimate.timing.for_clock`), with the value a config built outside a design gets.
+    #: Dotted names reach a nested config (``"pe.pipeline"``).
+    auto_defaults: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
+        self._fill_auto()
         self._check_field_types()
         self.validate()
+
+    def _fill_auto(self) -> None:
+        """Give every auto (``None``) timing parameter its default and remember which ones were auto
+        (``_auto``) and which of those a retargeting has set since (``_chosen``: defaults leave them be)."""
+        auto: set[str] = set()
+        chosen: set[str] = set()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, BlockConfig):
+                auto |= {f"{f.name}.{n}" for n in value.auto_params}
+                chosen |= {f"{f.name}.{n}" for n in value._chosen}
+        for name, default in self.auto_defaults.items():
+            head, _, rest = name.partition(".")
+            if rest:
+                if name in auto and name not in chosen and getattr(getattr(self, head), rest) != default:
+                    inner = getattr(self, head).with_params({rest: default}, chosen=False)
+                    object.__setattr__(self, head, inner)
+            elif getattr(self, name) is None:
+                object.__setattr__(self, name, default)
+                auto.add(name)
+        _set_marks(self, auto, chosen)
+
+    @property
+    def auto_params(self) -> frozenset[str]:
+        """The timing parameters left to hwgen (dotted for nested configs)."""
+        return _MARKS.get(id(self), _NO_MARKS)[0]
+
+    @property
+    def _chosen(self) -> frozenset[str]:
+        return _MARKS.get(id(self), _NO_MARKS)[1]
+
+    def with_params(self, values: dict[str, Any], *, chosen: bool = True) -> BlockConfig:
+        """A copy with ``values`` set (dotted names reach nested configs). Parameters that were auto stay
+        marked auto, so the copy can be retargeted; with ``chosen`` they count as set for a target."""
+        direct = {k: v for k, v in values.items() if "." not in k}
+        for key in {k.split(".", 1)[0] for k in values if "." in k}:
+            sub = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith(key + ".")}
+            direct[key] = getattr(self, key).with_params(sub, chosen=chosen)
+        new = dataclasses.replace(self, **direct)
+        mine = {k for k in self.auto_params if "." not in k}
+        picked = {k for k in values if "." not in k and k in mine} if chosen else set()
+        _set_marks(new, new.auto_params | mine, new._chosen | picked | {k for k in self._chosen if "." not in k})
+        return new
+
+    def timing_candidates(self) -> list[dict[str, Any]]:
+        """Settings of the auto timing parameters to try for a target clock, cheapest first (each a
+        ``with_params`` dict); :func:`hwgen.estimate.timing.for_clock` takes the first that meets it."""
+        return []
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """The register-to-register path shapes that bound the clock (:class:`hwgen.structure.TimingPath`),
+        for the Fmax estimate; empty: the block has no Fmax estimate."""
+        return []
 
     # -- to be provided by each block -------------------------------------
     def validate(self) -> None:
@@ -184,6 +244,8 @@ class BlockConfig:
                     else str(v)
                     for v in d
                 )
+            elif d is None and f.name in cls.auto_defaults:
+                text = "auto"
             else:
                 text = str(d)
             rows.append((f.name, text, f.metadata.get("allowed", ""), f.metadata.get("doc", "")))
@@ -239,7 +301,7 @@ class BlockConfig:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            expected = hints[f.name]
+            expected = _required(hints[f.name])
             origin = typing.get_origin(expected)
             if expected is NumType and not isinstance(value, NumType):
                 raise ConfigError(self.where(f.name), f"expected a number type such as Int(8), not {value!r}")
@@ -263,6 +325,30 @@ class BlockConfig:
                     raise ConfigError(self.where(f.name), f"expected a non-empty list of {what}, not {_short(value)}")
             if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
                 raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
+
+
+#: id(config) -> (auto parameters, chosen ones): kept beside the config, not in it, so ``config.__dict__``
+#: holds only its fields (users copy configs with ``Config(**{**cfg.__dict__, ...})``). The marks do not
+#: travel through pickling; a config without marks has every parameter as given.
+_MARKS: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+_NO_MARKS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def _set_marks(config: BlockConfig, auto: set[str] | frozenset[str], chosen: set[str] | frozenset[str]) -> None:
+    if not auto and not chosen:
+        _MARKS.pop(id(config), None)
+        return
+    if id(config) not in _MARKS:
+        weakref.finalize(config, _MARKS.pop, id(config), None)
+    _MARKS[id(config)] = (frozenset(auto), frozenset(chosen))
+
+
+def _required(hint: Any) -> Any:
+    """``X`` for an auto parameter's ``X | None`` (its None is filled in before the check), else ``hint``."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args and len(args) == 2:
+        return next(a for a in args if a is not type(None))
+    return hint
 
 
 def _item_ok(v: Any, base: type, inner: type | None) -> bool:

@@ -30,6 +30,7 @@ from .boards import Board, load_board
 from .config import BlockConfig
 from .errors import BoardError, ConfigError, HwgenError, SpecError
 from .estimate import estimate
+from .estimate.timing import estimate_fmax, for_clock
 from .ports import field_summary, stream_ports
 from .report import render
 from .verilog import sha256, to_verilog
@@ -46,7 +47,10 @@ class Design:
         name: Verilog module and file name (an identifier).
         top: the top block's config, e.g. ``MacPEConfig(lanes=16)``.
         board: a board name from ``boards/`` (``hwgen boards`` lists them), or None.
-        clock_mhz: target clock; defaults to the board's default clock, else 100 MHz.
+        clock_mhz: target clock; defaults to the board's default clock, else 100 MHz. Timing
+            parameters of ``top`` left out ("auto", e.g. ``pipeline``) are chosen to meet it on the
+            board's family by the Fmax estimate (:func:`hwgen.estimate.timing.for_clock`); ``top``
+            then holds the chosen values.
         stimulus: optional ``f(rng, n) -> StreamVectors`` that ``hwgen sim`` uses instead of the
             block's random stimulus (e.g. a real quantized matrix-vector product).
     """
@@ -59,6 +63,9 @@ class Design:
 
     def __post_init__(self) -> None:
         self.validate()
+        top, note = for_clock(self.top, self.clock, self.family)
+        object.__setattr__(self, "top", top)  # the auto timing parameters, chosen for this clock
+        object.__setattr__(self, "timing_choice", note)
 
     def validate(self) -> None:
         if not isinstance(self.name, str) or not _IDENT.fullmatch(self.name):
@@ -164,6 +171,7 @@ class Design:
             shape = getattr(comp, p).payload.shape()
             streams[p] = {"dir": "in" if p in ins else "out", "payload": field_summary(shape)}
         est = estimate(self.top, self.family)
+        fmax = estimate_fmax(self.top, self.family)
         if not with_verilog:  # only the signature was read: the component is not meant to be elaborated
             comp._MustUse__used = True
         return {
@@ -185,6 +193,9 @@ class Design:
                 "notes": timing.notes,
             },
             "estimate": est.summary(),
+            "fmax_estimate": fmax.summary() if fmax else None,
+            "auto_params": sorted(self.top.auto_params),
+            "timing_choice": self.timing_choice,
             "verilog_file": f"{self.name}.v",
             **({"verilog_sha256": sha256(self.verilog)} if with_verilog else {}),
         }

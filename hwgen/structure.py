@@ -19,6 +19,7 @@ MULT18X18D, iCE40 ``-dsp`` needs at least 11.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 #: Device families hwgen estimates and synthesizes for, with their Yosys pass.
 FAMILIES: dict[str, str] = {
@@ -92,3 +93,43 @@ def flat(feat: Features) -> dict[str, float]:
         for k, v in row.items():
             out[k] = out.get(k, 0.0) + v
     return out
+
+
+@dataclass(frozen=True)
+class TimingPath:
+    """The shape of one register-to-register path, for the Fmax estimate (:mod:`hwgen.estimate.timing`).
+
+    ``mult``: an unregistered DSP multiplier on the path (inputs and output in fabric registers);
+    ``lut_mult_bits``: the operand bits (``wa + wb``) of a multiplier built from LUTs instead;
+    ``adders``: carry-chain adders in series, the longest ``carry_bits`` wide; ``luts``: LUT levels
+    outside carry chains (muxes, saturation compares, OR trees); ``fanout``: the largest fanout of a
+    net on the path (the stall enable of a block reaches every register it holds); ``size``: the
+    design's register bits (routing grows with the area the design spreads over).
+    """
+
+    name: str
+    mult: int = 0
+    lut_mult_bits: int = 0
+    adders: int = 0
+    carry_bits: int = 0
+    luts: int = 0
+    fanout: int = 1
+    size: int = 1
+
+    def features(self) -> dict[str, float]:
+        """The path's terms in the delay model (ns = Σ coefficient × term)."""
+        return {
+            "base": 1.0,
+            "mult": float(self.mult),
+            "lut_mult_bits": float(self.lut_mult_bits),
+            "adders": float(self.adders),
+            "carry_bits": float(self.carry_bits),
+            "luts": float(self.luts),
+            "fanout_log2": math.log2(max(self.fanout, 1)),
+            "size_log2": math.log2(max(self.size, 1)),
+        }
+
+
+def multiplier_path(wa: int, wb: int, family: str) -> dict[str, int]:
+    """The multiplier terms of a :class:`TimingPath`: one DSP multiply or a LUT multiplier."""
+    return {"mult": 1} if dsp_tiles(wa, wb, family) else {"lut_mult_bits": wa + wb}

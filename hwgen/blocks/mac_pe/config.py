@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -10,7 +11,7 @@ import numpy as np
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
 from ...numtype import Int, NumType, Overflow
-from ...structure import Features, add, dsp_tiles, tree_bits
+from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import MacPE
@@ -26,6 +27,7 @@ class MacPEConfig(BlockConfig):
 
     block_name: ClassVar[str] = "mac_pe"
     summary: ClassVar[str] = "multiply-accumulate PE: a lanes-wide dot product per beat, accumulated until `last`"
+    auto_defaults: ClassVar[dict] = {"pipeline": 1}
 
     act: NumType = param(Int(8), "activation type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
     weight: NumType = param(Int(8), "weight type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
@@ -35,7 +37,12 @@ class MacPEConfig(BlockConfig):
         f"Int/UInt/Fixed of up to {MAX_ACC_BITS} bits, frac = act.frac + weight.frac",
     )
     overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
-    pipeline: int = param(1, "register stages before the accumulator (products, operands, tree)", "0..3")
+    pipeline: int | None = param(
+        None,
+        "register stages before the accumulator (1: products, 2: also operands, 3: also the adder tree); "
+        "left out, hwgen picks the fewest that meet the design's clock (1 outside a design)",
+        "0..3",
+    )
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
     max_len: int = param(
         1024, "most beats in one accumulation; bounds the overflow proof when overflow='error'", "1..16777216"
@@ -157,6 +164,30 @@ class MacPEConfig(BlockConfig):
     @classmethod
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.formal_configs(cls)
+
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self) -> list[dict]:
+        return [{"pipeline": p} for p in (0, 1, 3)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """Multiplier, adder tree (``ceil(log2 lanes)`` adders in series), accumulate, and the stall enable;
+        ``pipeline`` decides which of them share a cycle."""
+        P, pw, A = self.pipeline, self.product_type.width, self.acc.width
+        regs = self.lanes * (self.act.width + self.weight.width + pw) + 2 * A
+        levels = math.ceil(math.log2(self.lanes)) if self.lanes > 1 else 0
+        mult = multiplier_path(self.act.width, self.weight.width, family)
+        sat = 2 if self.overflow == "saturate" else 0
+        tree = {"adders": levels, "carry_bits": pw + levels}
+        acc = {"adders": 1, "carry_bits": A, "luts": 1 + sat}
+        both = {"adders": levels + 1, "carry_bits": A, "luts": 1 + sat}
+        if P == 0:
+            shapes = [("multiply, tree and accumulate", {**mult, **both})]
+        elif P < 3:
+            shapes = [("multiplier", mult), ("tree and accumulate", both)]
+        else:
+            shapes = [("multiplier", mult), ("adder tree", tree), ("accumulate", acc)]
+        shapes.append(("stall enable", {"luts": 2, "fanout": regs}))
+        return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

@@ -27,6 +27,7 @@ always ready):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -35,13 +36,14 @@ import numpy as np
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...numtype import Int, NumType
-from ...structure import Features, add, delay_line, dsp_tiles, merge
+from ...structure import Features, TimingPath, add, delay_line, dsp_tiles, merge, multiplier_path
 from ...vectors import StreamVectors
 from ..mac_pe import MacPEConfig
 from . import testdata
 from .array import OutputStationaryArray, WeightStationaryArray
 from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import tile_spans
+from .pe import split_point
 from .reference import SystolicReference
 
 Dataflow = Literal["weight_stationary", "output_stationary"]
@@ -54,6 +56,7 @@ class SystolicArrayConfig(BlockConfig):
     """Parameters of an R×C systolic array."""
 
     block_name: ClassVar[str] = "systolic_array"
+    auto_defaults: ClassVar[dict] = {"pe.pipeline": 0}
     summary: ClassVar[str] = (
         "R×C systolic array (weight- or output-stationary) of MAC PEs with "
         "input skew / output de-skew and valid/ready streams"
@@ -65,10 +68,11 @@ class SystolicArrayConfig(BlockConfig):
         "weight_stationary", "which operand stays in the PEs", "weight_stationary | output_stationary"
     )
     pe: MacPEConfig = param(
-        MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096),
+        MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=None, max_len=4096),
         "PE number types, overflow rule and K bound (max_len); lanes must be 1; pipeline: register stages "
         "inside each PE (0: multiply and accumulate in one cycle, 1: registered product, 2: registered "
-        "product and an accumulate split into two carry-registered halves; not with saturate)",
+        "product and an accumulate split into two carry-registered halves; not with saturate); left out, "
+        "hwgen picks the fewest stages that meet the design's clock (0 outside a design)",
         "a mac_pe table",
     )
     tile: int = param(
@@ -280,6 +284,29 @@ class SystolicArrayConfig(BlockConfig):
     @classmethod
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.formal_configs(cls)
+
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self) -> list[dict]:
+        return [{"pe.pipeline": p} for p in (0, 1, 2)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """PE paths (a tile chains ``tile`` PEs' adders), the OS read-out bus and the stall enable."""
+        pe, R, C = self.pe, self.rows, self.cols
+        regs = R * C * (pe.acc.width + pe.act.width + pe.weight.width)
+        mult = multiplier_path(pe.act.width, pe.weight.width, family)
+        split = split_point(pe)
+        width = max(split, pe.acc.width - split) + 1 if split else pe.acc.width
+        sat = 2 if pe.overflow == "saturate" else 0
+        chained = self.tile if self.ws else 1
+        acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
+        if pe.pipeline == 0:
+            shapes = [("PE multiply-accumulate", {**mult, **acc})]
+        else:
+            shapes = [("PE multiplier", mult), ("PE accumulate", acc)]
+        if not self.ws:
+            shapes.append(("read-out bus", {"luts": max(1, math.ceil(math.log(2 * R, 4)))}))
+        shapes.append(("stall enable", {"luts": 1, "fanout": regs}))
+        return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:

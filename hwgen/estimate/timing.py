@@ -1,0 +1,104 @@
+"""Fmax estimate from a block's structure, and timing-driven choice of its pipelining.
+
+``estimate_fmax(config, family)`` prices each register-to-register path
+shape the block reports (:meth:`hwgen.config.BlockConfig.timing_paths`) with a
+linear delay model per family — ns = Σ coefficient × term over the terms of
+:meth:`hwgen.structure.TimingPath.features` (a fixed clock-to-out, setup and
+routing share; an unregistered DSP multiply with its routing; carry-chain
+adders in series and their bits; LUT levels; log2 of the stall enable's
+fanout) — fitted to nextpnr by ``bench/calibrate_fmax.py``
+(``fmax_coefficients.json``). Fmax is 1000 / the slowest path. Only families
+nextpnr can place (ECP5, iCE40) have coefficients; elsewhere there is no
+estimate and hwgen keeps a block's default pipelining.
+
+``for_clock(config, clock_mhz, family)`` sets the parameters the user left
+"auto" to the first of the block's :meth:`timing_candidates` (cheapest first)
+whose estimate meets the clock, or the fastest if none does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..config import BlockConfig
+from ..errors import ConfigError
+
+COEFFICIENTS = Path(__file__).with_name("fmax_coefficients.json")
+
+
+@lru_cache(maxsize=1)
+def coefficients() -> dict[str, dict[str, float]]:
+    """``{family: {term: ns}}`` from ``fmax_coefficients.json`` (written by ``bench/calibrate_fmax.py``)."""
+    if not COEFFICIENTS.exists():
+        return {}
+    return json.loads(COEFFICIENTS.read_text())["families"]
+
+
+@dataclass
+class FmaxEstimate:
+    """Estimated Fmax of one design on one family, with every path's delay."""
+
+    family: str
+    fmax_mhz: float
+    critical: str
+    paths_ns: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"fmax_mhz": self.fmax_mhz, "critical": self.critical, "paths_ns": self.paths_ns}
+
+
+def path_delay(features: dict[str, float], coeffs: dict[str, float]) -> float:
+    """ns of one path: the model's terms weighed by the family's coefficients."""
+    return sum(coeffs.get(k, 0.0) * v for k, v in features.items())
+
+
+def estimate_fmax(config: BlockConfig, family: str) -> FmaxEstimate | None:
+    """The Fmax estimate of ``config`` on ``family``; None without coefficients or path shapes."""
+    coeffs = coefficients().get(family)
+    paths = config.timing_paths(family) if coeffs else []
+    if not paths:
+        return None
+    delays = {p.name: round(path_delay(p.features(), coeffs), 3) for p in paths}
+    critical = max(delays, key=delays.get)
+    return FmaxEstimate(family, round(1000.0 / delays[critical], 1), critical, delays)
+
+
+def for_clock(config: BlockConfig, clock_mhz: float, family: str) -> tuple[BlockConfig, str]:
+    """``config`` with its auto timing parameters chosen for ``clock_mhz`` on ``family``, and a note of the
+    choice ("" when there was nothing to choose). Explicitly set parameters are never changed."""
+    auto = config.auto_params
+    if not auto or family not in coefficients():
+        return config, ""
+    tried: list[tuple[BlockConfig, FmaxEstimate]] = []
+    seen: set[tuple] = set()
+    for cand in config.timing_candidates():
+        values = {k: v for k, v in cand.items() if k in auto}
+        key = tuple(sorted(values.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            cfg = config.with_params(values)
+        except ConfigError:
+            continue  # this setting does not apply to these parameters (e.g. a split accumulate that saturates)
+        est = estimate_fmax(cfg, family)
+        if est is None:
+            return config, ""
+        tried.append((cfg, est))
+        if est.fmax_mhz >= clock_mhz:
+            return cfg, f"{_values(values)}: estimated {est.fmax_mhz:g} MHz ≥ {clock_mhz:g} MHz on {family}"
+    if not tried:
+        return config, ""
+    cfg, est = max(tried, key=lambda t: t[1].fmax_mhz)
+    return cfg, (
+        f"no setting reaches {clock_mhz:g} MHz on {family} by estimate; the fastest is kept "
+        f"({est.fmax_mhz:g} MHz, critical path: {est.critical})"
+    )
+
+
+def _values(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in sorted(values.items()))
