@@ -683,6 +683,98 @@ def native_bench() -> dict[str, Any]:
     return out
 
 
+#: Peers measured in issue 14 with the same Yosys 0.70 recipe, nextpnr-ecp5 0.11 (LFE5U-85F, speed 6) and the same
+#: serial I/O harness, 8×8 INT8 arrays, Int(32) accumulators (recorded constants: nothing is fetched at run time).
+TIMING_PEERS = {
+    "hand-written AXI-stream OS array (open source)": {"fmax_mhz": 86.7, "lut4_per_pe": 97.8, "ff_per_pe": 102.3},
+    "Systars (Amaranth generator, OS + B-stationary)": {"fmax_mhz": 71.9, "lut4_per_pe": 137.8, "ff_per_pe": 116.1},
+}
+TIMING_TARGETS = (100, 150, 200)
+TIMING_SEEDS = (1, 2)
+
+
+def _pnr_row(cfg: Any, macs: int, family: str = "ecp5") -> dict[str, Any]:
+    """Fmax over two placement seeds and per-MAC resources (plain synthesis) of one configuration."""
+    from hwgen.estimate.pnr import place_and_route
+    from hwgen.estimate.synth import synthesize
+    from hwgen.estimate.timing import estimate_fmax
+    from hwgen.verilog import to_verilog
+
+    res = synthesize(to_verilog(cfg.component(), "dut"), "dut", family).resources
+    runs = [place_and_route(cfg.component(), "dut", family, seed=s, target_mhz=200) for s in TIMING_SEEDS]
+    est = estimate_fmax(cfg, family)
+    return {
+        "fmax_mhz_per_seed": [r.fmax_mhz for r in runs],
+        "fmax_mhz": round(min(r.fmax_mhz for r in runs), 1),
+        "estimate_mhz": est.fmax_mhz if est else None,
+        "critical_path": [runs[0].critical_start, runs[0].critical_end],
+        "latency_cycles": cfg.timing().latency,
+        "per_mac": {k: round(v / macs, 1) for k, v in res.items() if v and k in ("lut", "ff", "dsp", "carry")},
+    }
+
+
+@section
+def timing() -> dict[str, Any]:
+    """Issue 14: ECP5 Fmax (nextpnr, two seeds, the lower kept) of the 8×8 WS/OS arrays and the MAC PE at their
+    default pipelining and at the setting hwgen picks for 100 / 150 / 200 MHz, with the resource cost of each,
+    next to the peers' recorded figures; the other blocks at their default; the Fmax estimate scored on the
+    held-out designs of the calibration sweep."""
+    from hwgen.blocks import BitSerialPEConfig, SparseChainConfig
+    from hwgen.blocks.systolic import SystolicArrayConfig
+    from hwgen.estimate.fmax_sweep import fmax_points, held_out
+    from hwgen.estimate.pnr import place_and_route
+    from hwgen.estimate.timing import estimate_fmax, for_clock
+
+    out: dict[str, Any] = {"peers": TIMING_PEERS, "device": "LFE5U-85F CABGA381, speed 6", "seeds": list(TIMING_SEEDS)}
+    hand = TIMING_PEERS["hand-written AXI-stream OS array (open source)"]["fmax_mhz"]
+    driven = {
+        "ws_8x8_int8": (SystolicArrayConfig(), 64),
+        "os_8x8_int8": (SystolicArrayConfig(dataflow="output_stationary"), 64),
+        "mac_pe_16_lanes": (MacPEConfig(lanes=16), 16),
+    }
+    for name, (cfg, macs) in driven.items():
+        rows: dict[str, Any] = {}
+        settings = {"default": (cfg, "")} | {f"target_{t}": for_clock(cfg, t, "ecp5") for t in TIMING_TARGETS}
+        done: dict[Any, dict] = {}
+        for label, (c, note) in settings.items():
+            say(f"timing: {name} {label}")
+            key = tuple(sorted(c.params().items(), key=str))
+            row = done.get(key) or _pnr_row(c, macs)
+            done[key] = row
+            rows[label] = {
+                **row,
+                "choice": note,
+                "params": {k: c.params()[k] for k in ("pe", "pipeline") if k in c.params()},
+            }
+            rows[label]["vs_hand_written"] = round(row["fmax_mhz"] / hand, 3)
+        out[name] = rows
+    others = {
+        "sparse_chain_16_int8": (
+            SparseChainConfig(stages=16, act=Int(8), weight=Int(8), acc=Int(32), max_len=1024),
+            16,
+        ),
+        "bitserial_pe_default": (BitSerialPEConfig(), BitSerialPEConfig().lanes),
+    }
+    for name, (cfg, macs) in others.items():
+        say(f"timing: {name} default")
+        out[name] = {"default": _pnr_row(cfg, macs)}
+    errs, points = [], []
+    for i, (label, cfg) in enumerate(fmax_points()):
+        if not held_out(i):
+            continue
+        r = place_and_route(cfg.component(), "dut", "ecp5", seed=1, target_mhz=200)
+        est = estimate_fmax(cfg, "ecp5").fmax_mhz
+        errs.append(abs(est - r.fmax_mhz) / r.fmax_mhz * 100)
+        points.append({"design": label, "nextpnr_mhz": r.fmax_mhz, "estimate_mhz": est})
+    out["fmax_estimate"] = {
+        "held_out_designs": len(points),
+        "median_abs_error_pct": round(statistics.median(errs), 2),
+        "p90_abs_error_pct": round(sorted(errs)[int(0.9 * (len(errs) - 1))], 2),
+        "points": points,
+    }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))

@@ -1,0 +1,42 @@
+"""The designs the Fmax estimate is calibrated and scored on (nextpnr, ECP5), split into fit and held-out.
+
+Every third design (by position) is held out: ``bench/calibrate_fmax.py`` fits the delay coefficients on
+the others and ``make bench`` scores the estimate on the held-out ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..blocks.mac_pe import MacPEConfig
+from ..blocks.systolic import SystolicArrayConfig
+from ..config import BlockConfig
+from ..numtype import Int, UInt
+
+
+def fmax_points() -> list[tuple[str, BlockConfig]]:
+    """``(label, config)`` of every calibration design: systolic arrays of both dataflows at every PE
+    pipelining, tiles, no psum input, 16-bit PEs; MAC PEs over lanes × pipeline."""
+    pts: list[tuple[str, BlockConfig]] = []
+    base = SystolicArrayConfig().pe
+    for n in (4, 8):
+        for df in ("weight_stationary", "output_stationary"):
+            for p in (0, 1, 2):
+                cfg = SystolicArrayConfig(rows=n, cols=n, dataflow=df, pe=replace(base, pipeline=p))
+                pts.append((f"sys_{df[:2]}_{n}x{n}_p{p}", cfg))
+    pts.append(("sys_ws_8x8_nopsum_p0", SystolicArrayConfig(psum_input=False, pe=replace(base, pipeline=0))))
+    pts.append(("sys_ws_8x8_tile2_p0", SystolicArrayConfig(tile=2, pe=replace(base, pipeline=0))))
+    pts.append(("sys_ws_8x8_tile2_p1", SystolicArrayConfig(tile=2, pe=replace(base, pipeline=1))))
+    s16 = MacPEConfig(act=Int(16), weight=Int(16), acc=Int(48), pipeline=0)
+    pts.append(("sys_ws_4x4_s16_p0", SystolicArrayConfig(rows=4, cols=4, pe=s16)))
+    for lanes in (1, 4, 16):
+        for p in (0, 1, 2, 3):
+            pts.append((f"mac_l{lanes}_p{p}", MacPEConfig(lanes=lanes, pipeline=p)))
+    pts.append(("mac_l8_u4_p1", MacPEConfig(act=UInt(4), weight=Int(4), acc=Int(24), lanes=8, pipeline=1)))
+    pts.append(("mac_l1_s16_p1", MacPEConfig(act=Int(16), weight=Int(16), acc=Int(48), pipeline=1)))
+    return pts
+
+
+def held_out(index: int) -> bool:
+    """Whether the ``index``-th design of :func:`fmax_points` is held out of the fit."""
+    return index % 3 == 2

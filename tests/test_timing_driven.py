@@ -1,0 +1,112 @@
+"""Timing-driven generation: auto timing parameters, the Fmax estimate, and the choice for a clock.
+
+The estimate's accuracy against nextpnr is a benchmark (``make bench``: ``timing.fmax_estimate``); these
+tests check the mechanics: what is auto and what is explicit, that a choice meets the clock by the
+estimate and is the cheapest that does, and that the chosen stages reach the hardware and the cycle model.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+import pytest
+
+from hwgen import Design
+from hwgen.blocks import BLOCKS, MacPEConfig
+from hwgen.blocks.systolic import SystolicArrayConfig
+from hwgen.errors import ConfigError
+from hwgen.estimate.timing import coefficients, estimate_fmax, for_clock
+from hwgen.numtype import Int, UInt
+
+
+def test_left_out_timing_parameters_are_auto_and_take_the_block_default():
+    assert MacPEConfig().pipeline == 1 and MacPEConfig().auto_params == {"pipeline"}
+    assert MacPEConfig(pipeline=1).auto_params == frozenset()
+    s = SystolicArrayConfig()
+    assert s.pe.pipeline == 0 and s.auto_params == {"pe.pipeline"}
+    # a PE table given without pipeline is auto inside the array too, with the array's default
+    s = SystolicArrayConfig(pe=MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), max_len=4096))
+    assert s.pe.pipeline == 0 and "pe.pipeline" in s.auto_params
+    rows = {name: default for name, default, _, _ in MacPEConfig.describe_params()}
+    assert rows["pipeline"] == "auto"
+
+
+def test_config_dict_holds_only_fields_and_copies_still_work():
+    base = MacPEConfig(lanes=4)
+    assert set(base.__dict__) == {f for f in base.params()}
+    copy = MacPEConfig(**{**base.__dict__, "overflow": "wrap"})
+    assert copy.pipeline == base.pipeline and copy.overflow == "wrap"
+
+
+def test_with_params_keeps_auto_marks_and_reaches_nested_configs():
+    s = SystolicArrayConfig()
+    t = s.with_params({"pe.pipeline": 2})
+    assert t.pe.pipeline == 2 and t.auto_params == {"pe.pipeline"}
+    assert t == SystolicArrayConfig(pe=replace(s.pe, pipeline=2))
+    again = pickle.loads(pickle.dumps(t))  # the marks stay beside the config, pickles are plain
+    assert again == t
+
+
+@pytest.mark.skipif("ecp5" not in coefficients(), reason="no ECP5 Fmax coefficients")
+@pytest.mark.parametrize("clock", [60, 90, 100, 110, 130, 150, 200])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        SystolicArrayConfig(),
+        SystolicArrayConfig(dataflow="output_stationary"),
+        SystolicArrayConfig(
+            rows=4, cols=4, pe=MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(12), overflow="saturate")
+        ),
+        MacPEConfig(lanes=16),
+        MacPEConfig(),
+    ],
+    ids=["ws8", "os8", "ws4_sat", "mac16", "mac1"],
+)
+def test_the_choice_is_the_cheapest_candidate_meeting_the_clock_by_estimate(cfg, clock):
+    chosen, note = for_clock(cfg, clock, "ecp5")
+    assert note
+    options = []
+    for cand in cfg.timing_candidates():
+        try:
+            options.append(cfg.with_params(cand))
+        except ConfigError:
+            continue  # e.g. a split accumulate with saturation
+    fmax = [estimate_fmax(c, "ecp5").fmax_mhz for c in options]
+    k = options.index(chosen)
+    if fmax[k] >= clock:
+        assert all(f < clock for f in fmax[:k]), "a cheaper setting already met the clock"
+    else:
+        assert fmax[k] == max(fmax) and "no setting reaches" in note
+
+
+def test_explicit_stage_counts_win_and_families_without_an_estimate_keep_defaults():
+    explicit = SystolicArrayConfig(pe=MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096))
+    assert for_clock(explicit, 200, "ecp5") == (explicit, "")
+    auto = SystolicArrayConfig()
+    assert for_clock(auto, 200, "xc7") == (auto, "")  # no nextpnr for xc7: no estimate, nothing chosen
+
+
+@pytest.mark.skipif("ecp5" not in coefficients(), reason="no ECP5 Fmax coefficients")
+def test_a_design_applies_the_choice_to_its_hardware_manifest_and_cycle_model():
+    cfg = SystolicArrayConfig()
+    f0, f1 = (estimate_fmax(cfg.with_params({"pe.pipeline": p}), "ecp5").fmax_mhz for p in (0, 1))
+    assert f1 > f0, "registering the product must shorten the slowest path"
+    slow = Design(name="a", top=cfg, board="ulx3s_85f", clock_mhz=round(0.95 * f0, 1))
+    fast = Design(name="a", top=cfg, board="ulx3s_85f", clock_mhz=round(0.99 * f1, 1))
+    assert (slow.top.pe.pipeline, fast.top.pe.pipeline) == (0, 1)
+    assert fast.top.timing().latency == slow.top.timing().latency + fast.top.pe.pipeline - slow.top.pe.pipeline
+    m = fast.manifest(with_verilog=False)
+    assert m["params"]["pe"]["pipeline"] == fast.top.pe.pipeline and m["auto_params"] == ["pe.pipeline"]
+    assert m["fmax_estimate"]["fmax_mhz"] >= fast.clock and "pe.pipeline = 1" in m["timing_choice"]
+    assert "prod" in fast.verilog and "prod" not in slow.verilog  # the product register is in the RTL
+
+
+def test_every_block_with_a_path_model_has_candidates_that_apply():
+    for block, cls in BLOCKS.items():
+        cfg = cls()
+        if not cfg.timing_paths("ecp5"):
+            continue
+        assert cfg.timing_candidates(), block
+        for cand in cfg.timing_candidates():
+            assert set(cand) <= cfg.auto_params | {k for k in cand if k in cfg.auto_params}, block
