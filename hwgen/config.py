@@ -145,10 +145,20 @@ class BlockConfig:
         _set_marks(new, new.auto_params | mine, new._chosen | picked | {k for k in self._chosen if "." not in k})
         return new
 
-    def timing_candidates(self) -> list[dict[str, Any]]:
-        """Settings of the auto timing parameters to try for a target clock, cheapest first (each a
-        ``with_params`` dict); :func:`hwgen.estimate.timing.for_clock` takes the first that meets it."""
+    def timing_candidates(self, family: str) -> list[dict[str, Any]]:
+        """Settings of the auto timing parameters to try for a target clock on ``family``, cheapest first
+        (each a ``with_params`` dict); :func:`hwgen.estimate.timing.for_clock` takes the first that meets it."""
         return []
+
+    def vendor_cells(self) -> dict[str, str]:
+        """Vendor cells the hardware instantiates directly, as ``{cell: family}`` (a design must target that
+        family); by default those of the nested configs."""
+        cells: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, BlockConfig):
+                cells |= value.vendor_cells()
+        return cells
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """The register-to-register path shapes that bound the clock (:class:`hwgen.structure.TimingPath`),
@@ -346,7 +356,7 @@ def _set_marks(config: BlockConfig, auto: set[str] | frozenset[str], chosen: set
 def _required(hint: Any) -> Any:
     """``X`` for an auto parameter's ``X | None`` (its None is filled in before the check), else ``hint``."""
     args = typing.get_args(hint)
-    if isinstance(hint, types.UnionType) and type(None) in args and len(args) == 2:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
         return next(a for a in args if a is not type(None))
     return hint
 

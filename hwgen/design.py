@@ -66,6 +66,13 @@ class Design:
         top, note = for_clock(self.top, self.clock, self.family)
         object.__setattr__(self, "top", top)  # the auto timing parameters, chosen for this clock
         object.__setattr__(self, "timing_choice", note)
+        for cell, family in top.vendor_cells().items():
+            if family != self.family:
+                raise ConfigError(
+                    "design.board",
+                    f"{self.top.block_name} instantiates {family.upper()} {cell} cells (dsp_cells), but the design "
+                    f"targets {self.family}; use a {family} board or dsp_cells = 'inferred'",
+                )
 
     def validate(self) -> None:
         if not isinstance(self.name, str) or not _IDENT.fullmatch(self.name):
@@ -105,8 +112,12 @@ class Design:
 
     @property
     def family(self) -> str:
+        """The board's family; without a board, that of the vendor cells the top instantiates, else xc7."""
         b = self.board_info
-        return b.family if b else "xc7"
+        if b:
+            return b.family
+        cells = set(self.top.vendor_cells().values())
+        return cells.pop() if len(cells) == 1 else "xc7"
 
     @cached_property
     def _component(self) -> wiring.Component:

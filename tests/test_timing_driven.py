@@ -67,7 +67,7 @@ def test_the_choice_is_the_cheapest_candidate_meeting_the_clock_by_estimate(cfg,
     chosen, note = for_clock(cfg, clock, "ecp5")
     assert note
     options = []
-    for cand in cfg.timing_candidates():
+    for cand in cfg.timing_candidates("ecp5"):
         try:
             options.append(cfg.with_params(cand))
         except ConfigError:
@@ -107,6 +107,6 @@ def test_every_block_with_a_path_model_has_candidates_that_apply():
         cfg = cls()
         if not cfg.timing_paths("ecp5"):
             continue
-        assert cfg.timing_candidates(), block
-        for cand in cfg.timing_candidates():
+        assert cfg.timing_candidates("ecp5"), block
+        for cand in cfg.timing_candidates("ecp5"):
             assert set(cand) <= cfg.auto_params | {k for k in cand if k in cfg.auto_params}, block

@@ -75,7 +75,7 @@ def for_clock(config: BlockConfig, clock_mhz: float, family: str) -> tuple[Block
         return config, ""
     tried: list[tuple[BlockConfig, FmaxEstimate]] = []
     seen: set[tuple] = set()
-    for cand in config.timing_candidates():
+    for cand in config.timing_candidates(family):
         values = {k: v for k, v in cand.items() if k in auto}
         key = tuple(sorted(values.items()))
         if key in seen:

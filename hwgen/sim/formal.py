@@ -57,6 +57,7 @@ from ..blocks import block_class
 from ..config import BlockConfig
 from ..errors import ToolError
 from ..ports import inspected, payload_shape, stream_ports
+from ..primitives import with_sim_models
 from ..progress import step
 from ..tools import sby_command
 from ..verilog import to_verilog
@@ -244,7 +245,7 @@ def prove_verilog(
     work = base / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     with locked(base / f"{work.name}.lock"):
         work.mkdir(exist_ok=True)
-        (work / "design.v").write_text(verilog)
+        (work / "design.v").write_text(with_sim_models(verilog))
         (work / "harness.il").write_text(il)
         (work / "prove.sby").write_text(SBY_FILE.format(depth=depth))
         cmd, env = sby_command()

@@ -28,6 +28,7 @@ from pathlib import Path
 from ..config import BlockConfig
 from ..errors import ToolError
 from ..ports import inspected
+from ..primitives import with_sim_models
 from ..progress import step
 from ..vectors import StreamVectors
 from .builds import default_work_dir, locked
@@ -106,7 +107,7 @@ def _yosys(script: str, cwd: Path, what: str) -> str:
 def mutate_netlist(verilog: str, top: str, n: int, seed: int, work: Path) -> tuple[str, list[str], int]:
     """``(mutated Verilog with input mutsel, the mutate commands in selector order, selector width)``."""
     width = max(1, n.bit_length())
-    (work / "design.v").write_text(verilog)
+    (work / "design.v").write_text(with_sim_models(verilog))
     with step(f"yosys: sampling {n} mutations of {top}", after=2.0):
         _yosys(MUTATE_SCRIPT.format(top=top, n=n, seed=seed, ctrl=CONTROL, width=width), work, "mutate -list")
         commands = [c for c in (work / "mutations.ys").read_text().splitlines() if c.startswith("mutate")]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ToolError
+from ..primitives import with_sim_models
 from ..progress import step
 from ..tools import verilator_bin
 from .builds import build_key, cached_build, default_work_dir, tail
@@ -103,7 +104,7 @@ def build_native(verilog: str, top: str, harness: str, *, kind: str = "native", 
     key = build_key(verilog, harness, verilator.__version__, top, opt, RUNTIME_OPT, *NATIVE_VERILATOR_ARGS)
 
     def make(build_dir: Path) -> None:
-        (build_dir / f"{top}.v").write_text(verilog)
+        (build_dir / f"{top}.v").write_text(with_sim_models(verilog))
         (build_dir / "harness.cpp").write_text(harness)
         log, obj = build_dir / "build.log", build_dir / "obj"
         cmd = [

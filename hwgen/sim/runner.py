@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolError
+from ..primitives import with_sim_models
 from ..progress import step
 from ..tools import have_icarus, setup_verilator_env
 from .builds import build_key, cached_build, default_work_dir, tail
@@ -107,7 +108,7 @@ def build(verilog: str, top: str, sim: str = "verilator", work_dir: Path | None 
 
     def make(build_dir: Path) -> None:
         src = build_dir / f"{top}.v"
-        src.write_text(verilog)
+        src.write_text(with_sim_models(verilog))
         log = build_dir / "build.log"
         runner = get_runner(sim)
         what = "Verilator model (C++ compile, ~10-30 s)" if sim == "verilator" else "Icarus model"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
 from ...numtype import Int, NumType, Overflow
+from ...primitives import MULT18_BITS
 from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
@@ -18,6 +19,7 @@ from .hardware import MacPE
 from .reference import MacPEReference
 
 MAX_OPERAND_BITS = 32
+DspCells = Literal["inferred", "mult18x18d"]
 MAX_ACC_BITS = 128
 
 
@@ -27,7 +29,7 @@ class MacPEConfig(BlockConfig):
 
     block_name: ClassVar[str] = "mac_pe"
     summary: ClassVar[str] = "multiply-accumulate PE: a lanes-wide dot product per beat, accumulated until `last`"
-    auto_defaults: ClassVar[dict] = {"pipeline": 1}
+    auto_defaults: ClassVar[dict] = {"pipeline": 1, "dsp_cells": "inferred"}
 
     act: NumType = param(Int(8), "activation type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
     weight: NumType = param(Int(8), "weight type", f"Int/UInt/Fixed of 1..{MAX_OPERAND_BITS} bits")
@@ -44,6 +46,13 @@ class MacPEConfig(BlockConfig):
         "0..3",
     )
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
+    dsp_cells: DspCells | None = param(
+        None,
+        "how multipliers are built: inferred by synthesis, or ECP5 MULT18X18D cells instantiated with their "
+        "operand and product registers in use (pipeline ≥ 2, operands ≤ 18 bits, ECP5 designs only); left "
+        "out, hwgen picks it for the design's clock (inferred outside a design)",
+        "inferred | mult18x18d",
+    )
     max_len: int = param(
         1024, "most beats in one accumulation; bounds the overflow proof when overflow='error'", "1..16777216"
     )
@@ -61,6 +70,18 @@ class MacPEConfig(BlockConfig):
 
     def validate(self) -> None:
         check_range(self.where("lanes"), self.lanes, 1, 64)
+        if self.dsp_cells == "mult18x18d":
+            if max(self.act.width, self.weight.width) > MULT18_BITS:
+                raise ConfigError(
+                    self.where("dsp_cells"),
+                    f"mult18x18d multiplies operands of up to {MULT18_BITS} bits, not {self.act}×{self.weight}",
+                )
+            if self.pipeline < 2:
+                raise ConfigError(
+                    self.where("dsp_cells"),
+                    f"mult18x18d registers the operands and the product, which needs pipeline ≥ 2 "
+                    f"(pipeline is {self.pipeline})",
+                )
         check_range(self.where("pipeline"), self.pipeline, 0, 3)
         check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
         for name in ("act", "weight"):
@@ -164,6 +185,9 @@ class MacPEConfig(BlockConfig):
     @classmethod
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.formal_configs(cls)
+
+    def vendor_cells(self) -> dict[str, str]:
+        return {"MULT18X18D": "ecp5"} if self.dsp_cells == "mult18x18d" else {}
 
     # ------------------------------------------------------------- timing
     def timing_candidates(self) -> list[dict]:

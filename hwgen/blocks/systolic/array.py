@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...pipeline import delay, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
-from .pe import split_point
+from .pe import pe_stages, product_delay, split_point
 
 if TYPE_CHECKING:
     from .config import SystolicArrayConfig
@@ -62,7 +62,7 @@ class WeightStationaryArray(wiring.Component):
     Control: ``LOAD`` takes ``R`` weight rows, ``RUN`` takes activation rows
     until ``last``, ``DRAIN`` waits ``ws_drain - 1`` cycles, then ``LOAD``
     again (two flag registers, no FSM case statement). Latency (activation row taken → result row valid):
-    ``NI + NJ + pe.pipeline``: a registered product delays the partial sums by a cycle (they enter the mesh a
+    ``NI + NJ +`` :func:`~.pe.pe_stages`: a registered product delays the partial sums by a cycle (they enter the mesh a
     cycle later); a split accumulate's high half is a further cycle behind (its low half waits for it at
     the output).
     """
@@ -85,7 +85,7 @@ class WeightStationaryArray(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         cfg, pe = self.config, self.config.pe
         R, C, NI, NJ = cfg.rows, cfg.cols, cfg.tile_rows, cfg.tile_cols
-        L, product_reg = split_point(pe), min(pe.pipeline, 1)
+        L, product_reg = split_point(pe), product_delay(pe)
         m = Module()
         m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile)
         advance = Signal()
@@ -142,7 +142,7 @@ class WeightStationaryArray(wiring.Component):
             for c in range(c0, c0 + nc):
                 deskewed = split_delay(m, mesh.psum_out[c], L, NJ - 1 - J, advance, f"deskew{c}", low_extra=1)
                 m.d.comb += self.o.payload[c].eq(deskewed)
-        out_valid = valid_delay(m, in_valid, NI + NJ - 2 + pe.pipeline, advance, "valid")
+        out_valid = valid_delay(m, in_valid, NI + NJ - 2 + pe_stages(pe), advance, "valid")
         with m.If(advance):
             m.d.sync += self.o.valid.eq(out_valid)
         return m

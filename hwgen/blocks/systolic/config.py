@@ -43,7 +43,7 @@ from . import testdata
 from .array import OutputStationaryArray, WeightStationaryArray
 from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import tile_spans
-from .pe import split_point
+from .pe import pe_stages, split_point
 from .reference import SystolicReference
 
 Dataflow = Literal["weight_stationary", "output_stationary"]
@@ -71,7 +71,8 @@ class SystolicArrayConfig(BlockConfig):
         MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=None, max_len=4096),
         "PE number types, overflow rule and K bound (max_len); lanes must be 1; pipeline: register stages "
         "inside each PE (0: multiply and accumulate in one cycle, 1: registered product, 2: registered "
-        "product and an accumulate split into two carry-registered halves; not with saturate); left out, "
+        "product and an accumulate split into two carry-registered halves, not with saturate; 3: registered "
+        "operands and product, the DSP cell's own registers, e.g. ECP5 MULT18X18D with dsp_cells); left out, "
         "hwgen picks the fewest stages that meet the design's clock (0 outside a design)",
         "a mac_pe table",
     )
@@ -94,11 +95,7 @@ class SystolicArrayConfig(BlockConfig):
             raise ConfigError(
                 self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; use lanes=1"
             )
-        if self.pe.pipeline > 2:
-            raise ConfigError(
-                self.where("pe.pipeline"),
-                f"{self.pe.pipeline}: a systolic PE has 0 (none), 1 (product) or 2 (product + split accumulate) stages",
-            )
+        # pipeline 0..3 is the MAC PE's own range; a systolic PE gives 3 its own meaning (operands + product)
         if self.pe.pipeline == 2 and self.pe.overflow == "saturate":
             raise ConfigError(
                 self.where("pe.pipeline"),
@@ -153,18 +150,19 @@ class SystolicArrayConfig(BlockConfig):
     @property
     def ws_latency(self) -> int:
         """WS: cycles from taking an activation row to its result row being valid."""
-        return self.input_latency + self.mesh_latency + self.deskew_latency + self.pe.pipeline
+        return self.input_latency + self.mesh_latency + self.deskew_latency + pe_stages(self.pe)
 
     def os_latency(self, row: int) -> int:
         """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid:
         input register, the wavefront to PE (row, j) (``row + j``), the PE's accumulator (1),
         the read-out register (1), de-skew of column j (``C - 1 - j``), and the PE's pipeline stages."""
-        return self.input_latency + row + 1 + 1 + (self.cols - 1) + self.pe.pipeline
+        return self.input_latency + row + 1 + 1 + (self.cols - 1) + pe_stages(self.pe)
 
     @property
     def ws_drain(self) -> int:
-        """WS: cycles from the last activation row of a tile to the first weight row of the next."""
-        return self.tile_cols
+        """WS: cycles from the last activation row of a tile to the first weight row of the next (one more
+        when the multiplier registers its activation operand: the weight is read a cycle after it)."""
+        return self.tile_cols + (1 if self.pe.pipeline == 3 else 0)
 
     def component(self) -> WeightStationaryArray | OutputStationaryArray:
         return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
@@ -286,8 +284,11 @@ class SystolicArrayConfig(BlockConfig):
         return testdata.formal_configs(cls)
 
     # ------------------------------------------------------------- timing
-    def timing_candidates(self) -> list[dict]:
-        return [{"pe.pipeline": p} for p in (0, 1, 2)]
+    def timing_candidates(self, family: str) -> list[dict]:
+        cands = [{"pe.pipeline": p, "pe.dsp_cells": "inferred"} for p in (0, 1, 2)]
+        if family == "ecp5":
+            cands.append({"pe.pipeline": 3, "pe.dsp_cells": "mult18x18d"})
+        return cands
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """PE paths (a tile chains ``tile`` PEs' adders), the OS read-out bus and the stall enable."""
@@ -299,7 +300,9 @@ class SystolicArrayConfig(BlockConfig):
         sat = 2 if pe.overflow == "saturate" else 0
         chained = self.tile if self.ws else 1
         acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
-        if pe.pipeline == 0:
+        if pe.pipeline == 3 and pe.dsp_cells == "mult18x18d":
+            shapes = [("PE multiplier", {"dsp_internal": 1}), ("PE accumulate", acc)]
+        elif pe.pipeline == 0:
             shapes = [("PE multiply-accumulate", {**mult, **acc})]
         else:
             shapes = [("PE multiplier", mult), ("PE accumulate", acc)]

@@ -20,6 +20,10 @@ combinationally.
   cycle, the high bits (with the registered carry and the product's sign) one
   cycle later. A partial sum then travels as two halves, the high half one
   cycle behind the low half; the array skews and de-skews the halves.
+* 3: registered operands and product (:func:`hwgen.primitives.registered_multiply`:
+  a DSP cell's own input and output registers; with ``pe.dsp_cells =
+  "mult18x18d"`` an ECP5 MULT18X18D instantiated with them). The WS weight
+  register is the multiplier's B register.
 
 Data registers are reset-less so Yosys can absorb them into DSP blocks; the
 flags delayed with the product (OS) clear on reset.
@@ -33,13 +37,24 @@ from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
 from ...pipeline import register
+from ...primitives import registered_multiply
 from ..mac_pe import MacPEConfig
+
+
+def product_delay(pe: MacPEConfig) -> int:
+    """Cycles from the PE's operands to its product: 0, 1 (registered product) or 2 (operands too)."""
+    return {0: 0, 1: 1, 2: 1, 3: 2}[pe.pipeline]
+
+
+def pe_stages(pe: MacPEConfig) -> int:
+    """Cycles the PE's registers add to the array's latency: the product's delay and a split's lag."""
+    return product_delay(pe) + (1 if split_point(pe) else 0)
 
 
 def split_point(pe: MacPEConfig) -> int:
     """``L``: bits of the low half of a split (``pipeline=2``) accumulate; at least the product's width, so
     the product's high part is only its sign. 0 when the PE does not split."""
-    if pe.pipeline < 2:
+    if pe.pipeline != 2:
         return 0
     return max(pe.product_type.width, pe.acc.width // 2)
 
@@ -49,10 +64,11 @@ class _Product:
     ``pipeline = 2``: ``low`` (the product's low ``L`` bits, sign-extended) now and ``high`` (the
     product's sign extension into the high ``H`` bits) one cycle later."""
 
-    def __init__(self, m: Module, pe: MacPEConfig, a: Value, w: Value, advance: Value):
-        prod: Value = a * w
-        if pe.pipeline >= 1:
-            prod = register(m, prod, advance, "prod")
+    def __init__(self, m: Module, pe: MacPEConfig, a: Value, w: Value, advance: Value, prod: Value | None = None):
+        if prod is None:
+            prod = a * w
+            if pe.pipeline >= 1:
+                prod = register(m, prod, advance, "prod")
         self.value = prod
         self.split = split_point(pe)
         if self.split:
@@ -90,7 +106,7 @@ class WeightStationaryPE(wiring.Component):
 
     Ports: ``a`` (act), ``psum_in`` (acc), ``w_bus`` (weight), ``load``,
     ``advance`` (1) in; ``psum_out`` (acc) out. ``w`` is the stationary weight
-    register. Latency from ``a`` to ``psum_out``: ``min(pipeline, 1)`` cycles
+    register. Latency from ``a`` to ``psum_out``: :func:`product_delay` cycles
     (0: combinational); with ``pipeline=2`` the high half of ``psum_in`` /
     ``psum_out`` is the partial sum of the wavefront one cycle earlier. The
     weight updates the cycle after ``load``.
@@ -111,10 +127,24 @@ class WeightStationaryPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m, pe = Module(), self.pe
-        w = Signal(pe.weight.shape, reset_less=True)
-        with m.If(self.load):
-            m.d.sync += w.eq(self.w_bus)
-        p = _Product(m, pe, self.a, w, self.advance)
+        if pe.pipeline == 3:  # the weight register is the multiplier's B register
+            prod = registered_multiply(
+                m,
+                self.a,
+                self.w_bus,
+                a_enable=self.advance,
+                b_enable=self.load,
+                p_enable=self.advance,
+                name="prod",
+                cell=pe.dsp_cells,
+                platform=platform,
+            )
+            p = _Product(m, pe, self.a, self.w_bus, self.advance, prod)
+        else:
+            w = Signal(pe.weight.shape, reset_less=True)
+            with m.If(self.load):
+                m.d.sync += w.eq(self.w_bus)
+            p = _Product(m, pe, self.a, w, self.advance)
         if not p.split:
             m.d.comb += self.psum_out.eq(accumulate(m, pe, self.psum_in, p.value, "psum"))
             return m
@@ -132,8 +162,8 @@ class OutputStationaryPE(wiring.Component):
     ``acc`` (accumulator register), ``done`` and ``done_high`` out. When
     ``en``: ``acc <= f((first ? 0 : acc) + a * w)`` and ``done <= last``;
     both hold while ``en`` is low. So ``done`` is high exactly while ``acc``
-    holds a finished result (latency ``1 + min(pipeline, 1)``: the product
-    register delays the flags with the product). With ``pipeline=2`` the
+    holds a finished result (latency ``1 +`` :func:`product_delay`: the
+    flags travel with the product). With ``pipeline=2`` the
     high half of ``acc`` finishes one cycle after the low half and is valid
     while ``done_high`` is high (otherwise ``done_high = done``). Bubbles must
     arrive as ``a = 0`` with both flags low (they then add nothing).
@@ -156,11 +186,24 @@ class OutputStationaryPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m, pe, en = Module(), self.pe, self.en
-        p = _Product(m, pe, self.a, self.w, en)
+        prod = None
+        if pe.pipeline == 3:
+            prod = registered_multiply(
+                m,
+                self.a,
+                self.w,
+                a_enable=en,
+                b_enable=en,
+                p_enable=en,
+                name="prod",
+                cell=pe.dsp_cells,
+                platform=platform,
+            )
+        p = _Product(m, pe, self.a, self.w, en, prod)
         first, last = self.first, self.last
-        if pe.pipeline >= 1:  # the flags travel with the registered product
-            first = register(m, first, en, "first_p", reset=True)
-            last = register(m, last, en, "last_p", reset=True)
+        for k in range(product_delay(pe)):  # the flags travel with the product
+            first = register(m, first, en, f"first_p{k}", reset=True)
+            last = register(m, last, en, f"last_p{k}", reset=True)
         done = register(m, last, en, "done", reset=True)  # holds through stalls: a stalled read-out is kept
         m.d.comb += self.done.eq(done)
         if not p.split:

@@ -39,6 +39,9 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
         "ws_3x3_pipe2_int8": C(rows=3, cols=3, pe=replace(int8, pipeline=2)),
         "os_3x4_pipe1": C(rows=3, cols=4, dataflow=os, pe=int8_p1),
         "os_4x3_pipe2": C(rows=4, cols=3, dataflow=os, pe=s4_p2),
+        "ws_3x4_pipe3_mult18": C(rows=3, cols=4, pe=replace(u8s8_sat, pipeline=3, dsp_cells="mult18x18d")),
+        "os_3x3_pipe3_mult18": C(rows=3, cols=3, dataflow=os, pe=replace(int8, pipeline=3, dsp_cells="mult18x18d")),
+        "ws_2x3_tile2_pipe3": C(rows=2, cols=3, tile=2, pe=replace(int8, pipeline=3)),
     }
 
 
@@ -53,6 +56,7 @@ def formal_configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfi
         "ws_2x1_no_psum": C(rows=2, cols=1, psum_input=False, pe=s2),
         "os_2x2_wrap": C(rows=2, cols=2, dataflow=os, pe=s2),
         "ws_2x2_pipe2": C(rows=2, cols=2, pe=replace(s2, pipeline=2)),
+        "ws_2x2_pipe3_mult18": C(rows=2, cols=2, pe=replace(s2, pipeline=3, dsp_cells="mult18x18d")),
         "os_2x2_pipe2": C(rows=2, cols=2, dataflow=os, pe=replace(s2, pipeline=2)),
     }
 
