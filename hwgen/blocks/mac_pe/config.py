@@ -190,8 +190,11 @@ class MacPEConfig(BlockConfig):
         return {"MULT18X18D": "ecp5"} if self.dsp_cells == "mult18x18d" else {}
 
     # ------------------------------------------------------------- timing
-    def timing_candidates(self) -> list[dict]:
-        return [{"pipeline": p} for p in (0, 1, 3)]
+    def timing_candidates(self, family: str) -> list[dict]:
+        cands = [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3)]
+        if family == "ecp5":
+            cands += [{"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3)]
+        return cands
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """Multiplier, adder tree (``ceil(log2 lanes)`` adders in series), accumulate, and the stall enable;
@@ -204,6 +207,8 @@ class MacPEConfig(BlockConfig):
         tree = {"adders": levels, "carry_bits": pw + levels}
         acc = {"adders": 1, "carry_bits": A, "luts": 1 + sat}
         both = {"adders": levels + 1, "carry_bits": A, "luts": 1 + sat}
+        if P >= 2 and self.dsp_cells == "mult18x18d":
+            mult = {"dsp_internal": 1}
         if P == 0:
             shapes = [("multiply, tree and accumulate", {**mult, **both})]
         elif P < 3:

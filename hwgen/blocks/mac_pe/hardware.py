@@ -9,6 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
+from ...primitives import registered_multiply
 
 if TYPE_CHECKING:
     from .config import MacPEConfig
@@ -54,12 +55,23 @@ class MacPE(wiring.Component):
         valid, last = self.i.valid, self.i.p.last
         a = [self.i.p.a[k] for k in range(cfg.lanes)]
         w = [self.i.p.w[k] for k in range(cfg.lanes)]
-        if cfg.pipeline >= 2:
-            valid, last, regs = stage("opnd", valid, last, a + w)
-            a, w = regs[: cfg.lanes], regs[cfg.lanes :]
-        prods = [x * y for x, y in zip(a, w)]
-        if cfg.pipeline >= 1:
-            valid, last, prods = stage("prod", valid, last, prods)
+        if cfg.pipeline >= 2 and cfg.dsp_cells != "inferred":  # operand and product registers in the DSP cell
+            prods = [
+                registered_multiply(
+                    m, x, y, a_enable=advance, b_enable=advance, p_enable=advance, name=f"prod{k}",
+                    cell=cfg.dsp_cells, platform=platform,
+                )
+                for k, (x, y) in enumerate(zip(a, w))
+            ]  # fmt: skip
+            valid, last, _ = stage("opnd", valid, last, [])
+            valid, last, _ = stage("prod", valid, last, [])
+        else:
+            if cfg.pipeline >= 2:
+                valid, last, regs = stage("opnd", valid, last, a + w)
+                a, w = regs[: cfg.lanes], regs[cfg.lanes :]
+            prods = [x * y for x, y in zip(a, w)]
+            if cfg.pipeline >= 1:
+                valid, last, prods = stage("prod", valid, last, prods)
         total = adder_tree(prods)
         if cfg.pipeline >= 3:
             valid, last, (total,) = stage("tree", valid, last, [total])
