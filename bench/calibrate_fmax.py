@@ -43,7 +43,7 @@ def measure(family: str = FAMILY) -> list[dict]:
         r = place_and_route(cfg.component(), "dut", family, seed=1, target_mhz=200)
         say(f"fmax sweep {i + 1}/{len(pts)} {label}: {r.fmax_mhz} MHz{' (cached)' if r.cached else ''}")
         paths = [p.features() for p in cfg.timing_paths(family)]
-        rows.append({"label": label, "held_out": held_out(i), "fmax_mhz": r.fmax_mhz, "paths": paths})
+        rows.append({"label": label, "held_out": held_out(label), "fmax_mhz": r.fmax_mhz, "paths": paths})
     return rows
 
 

@@ -10,7 +10,10 @@ Interface (valid/ready streams, ``amaranth.lib.stream``):
 Datapath (raw integers, see :mod:`hwgen.numtype`)::
 
     a, w --[operand regs if pipeline >= 2]--> a*w (exact) --[product regs if pipeline >= 1]
-         --> adder tree (exact) --[tree reg if pipeline >= 3]--> acc = f(acc + tree)
+         --[second product regs if pipeline >= 4] --> adder tree (exact) --[tree reg if pipeline >= 3]
+         --> acc = f(acc + tree)
+
+(the second product register gives the route from a DSP cell's output to the adders a cycle of its own).
 
 where ``f`` is the overflow rule: ``wrap`` keeps the low ``acc.width`` bits
 (two's complement), ``saturate`` clamps to ``[acc.min, acc.max]`` *after every

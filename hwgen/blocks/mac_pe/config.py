@@ -41,9 +41,10 @@ class MacPEConfig(BlockConfig):
     overflow: Overflow = param("error", "accumulator overflow rule", "wrap | saturate | error")
     pipeline: int | None = param(
         None,
-        "register stages before the accumulator (1: products, 2: also operands, 3: also the adder tree); "
+        "register stages before the accumulator (1: products, 2: also operands, 3: also the adder tree, "
+        "4: also a second product register); "
         "left out, hwgen picks the fewest that meet the design's clock (1 outside a design)",
-        "0..3",
+        "0..4",
     )
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
     dsp_cells: DspCells | None = param(
@@ -82,7 +83,7 @@ class MacPEConfig(BlockConfig):
                     f"mult18x18d registers the operands and the product, which needs pipeline ≥ 2 "
                     f"(pipeline is {self.pipeline})",
                 )
-        check_range(self.where("pipeline"), self.pipeline, 0, 3)
+        check_range(self.where("pipeline"), self.pipeline, 0, 4)
         check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
         for name in ("act", "weight"):
             t: NumType = getattr(self, name)
@@ -193,7 +194,7 @@ class MacPEConfig(BlockConfig):
     def timing_candidates(self, family: str) -> list[dict]:
         cands = [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3)]
         if family == "ecp5":
-            cands += [{"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3)]
+            cands += [{"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4)]
         return cands
 
     def timing_paths(self, family: str) -> list[TimingPath]:

@@ -72,6 +72,8 @@ class MacPE(wiring.Component):
             prods = [x * y for x, y in zip(a, w)]
             if cfg.pipeline >= 1:
                 valid, last, prods = stage("prod", valid, last, prods)
+        if cfg.pipeline >= 4:
+            valid, last, prods = stage("prod2", valid, last, prods)
         total = adder_tree(prods)
         if cfg.pipeline >= 3:
             valid, last, (total,) = stage("tree", valid, last, [total])

@@ -113,10 +113,21 @@ class WeightStationaryArray(wiring.Component):
             m.d.sync += drain.eq(drain - 1)
             with m.If(drain == 0):
                 m.d.sync += loading.eq(1)
-        for r in range(R):  # weight row r is written by the r-th beat of a tile
-            m.d.comb += mesh.load[r].eq(w_fire & (row == r))
+        # weight row r is written by the r-th beat of a tile. With DSP-registered operands (pipeline 3) the
+        # write is registered (a cycle later, stall or not: the drain's bound still holds), so the stream's
+        # handshake logic does not reach every DSP's clock enable in the same cycle.
+        loads = [w_fire & (row == r) for r in range(R)]
+        if pe.pipeline >= 3:
+            w_bus = Signal.like(self.w.p.w, name="w_bus_r", reset_less=True)
+            load = Signal(R, name="load_r")
+            m.d.sync += [w_bus.eq(self.w.p.w), load.eq(Cat(*loads))]
+            loads, weights = list(load), w_bus
+        else:
+            weights = self.w.p.w
+        for r in range(R):
+            m.d.comb += mesh.load[r].eq(loads[r])
         for c in range(C):
-            m.d.comb += mesh.w_bus[c].eq(self.w.p.w[c])
+            m.d.comb += mesh.w_bus[c].eq(weights[c])
 
         # ---- input register, then skew: tile row I by I cycles, psum tile column J by J
         in_valid = Signal()

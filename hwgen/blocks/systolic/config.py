@@ -72,7 +72,8 @@ class SystolicArrayConfig(BlockConfig):
         "PE number types, overflow rule and K bound (max_len); lanes must be 1; pipeline: register stages "
         "inside each PE (0: multiply and accumulate in one cycle, 1: registered product, 2: registered "
         "product and an accumulate split into two carry-registered halves, not with saturate; 3: registered "
-        "operands and product, the DSP cell's own registers, e.g. ECP5 MULT18X18D with dsp_cells); left out, "
+        "operands and product, the DSP cell's own registers, e.g. ECP5 MULT18X18D with dsp_cells; 4: 3 and a second "
+        "product register in fabric); left out, "
         "hwgen picks the fewest stages that meet the design's clock (0 outside a design)",
         "a mac_pe table",
     )
@@ -162,7 +163,7 @@ class SystolicArrayConfig(BlockConfig):
     def ws_drain(self) -> int:
         """WS: cycles from the last activation row of a tile to the first weight row of the next (one more
         when the multiplier registers its activation operand: the weight is read a cycle after it)."""
-        return self.tile_cols + (1 if self.pe.pipeline == 3 else 0)
+        return self.tile_cols + (1 if self.pe.pipeline >= 3 else 0)
 
     def component(self) -> WeightStationaryArray | OutputStationaryArray:
         return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
@@ -287,7 +288,7 @@ class SystolicArrayConfig(BlockConfig):
     def timing_candidates(self, family: str) -> list[dict]:
         cands = [{"pe.pipeline": p, "pe.dsp_cells": "inferred"} for p in (0, 1, 2)]
         if family == "ecp5":
-            cands.append({"pe.pipeline": 3, "pe.dsp_cells": "mult18x18d"})
+            cands += [{"pe.pipeline": p, "pe.dsp_cells": "mult18x18d"} for p in (3, 4)]
         return cands
 
     def timing_paths(self, family: str) -> list[TimingPath]:
@@ -300,8 +301,14 @@ class SystolicArrayConfig(BlockConfig):
         sat = 2 if pe.overflow == "saturate" else 0
         chained = self.tile if self.ws else 1
         acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
-        if pe.pipeline == 3 and pe.dsp_cells == "mult18x18d":
+        if pe.pipeline >= 3 and pe.dsp_cells == "mult18x18d":
             shapes = [("PE multiplier", {"dsp_internal": 1}), ("PE accumulate", acc)]
+            if pe.pipeline == 4:  # the DSP-to-adder route gets its own cycle
+                shapes = [
+                    ("PE multiplier", {"dsp_internal": 1}),
+                    ("PE product route", {"luts": 0}),
+                    ("PE accumulate", acc),
+                ]
         elif pe.pipeline == 0:
             shapes = [("PE multiply-accumulate", {**mult, **acc})]
         else:

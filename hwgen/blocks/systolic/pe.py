@@ -24,6 +24,8 @@ combinationally.
   a DSP cell's own input and output registers; with ``pe.dsp_cells =
   "mult18x18d"`` an ECP5 MULT18X18D instantiated with them). The WS weight
   register is the multiplier's B register.
+* 4: 3 and a second (fabric) product register, so the route from the DSP
+  cell to the accumulate adder has a cycle of its own.
 
 Data registers are reset-less so Yosys can absorb them into DSP blocks; the
 flags delayed with the product (OS) clear on reset.
@@ -42,8 +44,9 @@ from ..mac_pe import MacPEConfig
 
 
 def product_delay(pe: MacPEConfig) -> int:
-    """Cycles from the PE's operands to its product: 0, 1 (registered product) or 2 (operands too)."""
-    return {0: 0, 1: 1, 2: 1, 3: 2}[pe.pipeline]
+    """Cycles from the PE's operands to its product: 0, 1 (registered product), 2 (operands too) or 3 (and
+    a second product register)."""
+    return {0: 0, 1: 1, 2: 1, 3: 2, 4: 3}[pe.pipeline]
 
 
 def pe_stages(pe: MacPEConfig) -> int:
@@ -127,7 +130,7 @@ class WeightStationaryPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m, pe = Module(), self.pe
-        if pe.pipeline == 3:  # the weight register is the multiplier's B register
+        if pe.pipeline >= 3:  # the weight register is the multiplier's B register
             prod = registered_multiply(
                 m,
                 self.a,
@@ -139,6 +142,8 @@ class WeightStationaryPE(wiring.Component):
                 cell=pe.dsp_cells,
                 platform=platform,
             )
+            if pe.pipeline == 4:
+                prod = register(m, prod, self.advance, "prod2")
             p = _Product(m, pe, self.a, self.w_bus, self.advance, prod)
         else:
             w = Signal(pe.weight.shape, reset_less=True)
@@ -187,7 +192,7 @@ class OutputStationaryPE(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m, pe, en = Module(), self.pe, self.en
         prod = None
-        if pe.pipeline == 3:
+        if pe.pipeline >= 3:
             prod = registered_multiply(
                 m,
                 self.a,
@@ -199,6 +204,8 @@ class OutputStationaryPE(wiring.Component):
                 cell=pe.dsp_cells,
                 platform=platform,
             )
+            if pe.pipeline == 4:
+                prod = register(m, prod, en, "prod2")
         p = _Product(m, pe, self.a, self.w, en, prod)
         first, last = self.first, self.last
         for k in range(product_delay(pe)):  # the flags travel with the product

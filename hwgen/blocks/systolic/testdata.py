@@ -42,6 +42,8 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
         "ws_3x4_pipe3_mult18": C(rows=3, cols=4, pe=replace(u8s8_sat, pipeline=3, dsp_cells="mult18x18d")),
         "os_3x3_pipe3_mult18": C(rows=3, cols=3, dataflow=os, pe=replace(int8, pipeline=3, dsp_cells="mult18x18d")),
         "ws_2x3_tile2_pipe3": C(rows=2, cols=3, tile=2, pe=replace(int8, pipeline=3)),
+        "ws_3x3_pipe4_mult18": C(rows=3, cols=3, pe=replace(int8, pipeline=4, dsp_cells="mult18x18d")),
+        "os_3x2_pipe4_mult18": C(rows=3, cols=2, dataflow=os, pe=replace(s4_wrap, pipeline=4, dsp_cells="mult18x18d")),
     }
 
 
