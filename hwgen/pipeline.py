@@ -8,7 +8,9 @@ valid bits (``reset=True``) clear on reset.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from typing import Any
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 
 
 def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool = False) -> Signal:
@@ -45,3 +47,32 @@ def valid_delay(m: Module, valid: Value, cycles: int, advance: Value, name: str)
     with m.If(advance):
         m.d.sync += sr.eq(Cat(valid, sr[: cycles - 1]))
     return sr[cycles - 1]
+
+
+def output_stage(m: Module, o: Any, *, registered: bool) -> tuple[Value, Value, Any]:
+    """The global stall of a pipeline that ends in output stream ``o``: ``(advance, valid, payload)``.
+
+    The caller registers its output valid bit into ``valid`` when ``advance`` and drives ``payload``
+    (combinationally, from registers that also hold unless ``advance``). Unregistered:
+    ``advance = ~o.valid | o.ready``, one LUT from the consumer's ready to every clock enable.
+    ``registered``: ``advance`` is a register and a one-beat skid buffer catches the beat that leaves
+    the pipeline in the cycle the consumer stops taking (the pipeline holds from the next cycle until the
+    skid drains), so the enable net starts at a flip-flop. With the output always ready the skid stays
+    empty and both have the same timing."""
+    payload = Signal.like(o.payload, name="out_payload")
+    if not registered:
+        advance = Signal(name="advance")
+        m.d.comb += [advance.eq(~o.valid | o.ready), o.payload.eq(payload)]
+        return advance, o.valid, payload
+    valid = Signal(name="out_valid")
+    advance = Signal(name="advance", init=1)
+    skid_valid = Signal(name="skid_valid")
+    skid = Signal.like(o.payload, name="skid", reset_less=True)
+    m.d.comb += [o.valid.eq(skid_valid | valid), o.payload.eq(Mux(skid_valid, skid, payload))]
+    parked = advance & valid & ~o.ready  # advance implies an empty skid, so the main beat is on the output
+    with m.If(skid_valid & o.ready):
+        m.d.sync += skid_valid.eq(0)
+    with m.If(parked):
+        m.d.sync += [skid_valid.eq(1), skid.eq(payload)]
+    m.d.sync += advance.eq(~((skid_valid & ~o.ready) | parked))
+    return advance, valid, payload

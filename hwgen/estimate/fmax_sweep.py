@@ -36,10 +36,12 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
             pts.append((f"mac_l{lanes}_p{p}", MacPEConfig(lanes=lanes, pipeline=p)))
     pts.append(("mac_l8_u4_p1", MacPEConfig(act=UInt(4), weight=Int(4), acc=Int(24), lanes=8, pipeline=1)))
     pts.append(("mac_l1_s16_p1", MacPEConfig(act=Int(16), weight=Int(16), acc=Int(48), pipeline=1)))
-    cells = replace(base, pipeline=3, dsp_cells="mult18x18d")
-    for n in (4, 8):
-        for df in ("weight_stationary", "output_stationary"):
-            pts.append((f"sys_{df[:2]}_{n}x{n}_p3_mult18", SystolicArrayConfig(rows=n, cols=n, dataflow=df, pe=cells)))
+    for p in (3, 4):
+        cells = replace(base, pipeline=p, dsp_cells="mult18x18d")
+        for n in (4, 8):
+            for df in ("weight_stationary", "output_stationary"):
+                cfg = SystolicArrayConfig(rows=n, cols=n, dataflow=df, pe=cells)
+                pts.append((f"sys_{df[:2]}_{n}x{n}_p{p}_mult18", cfg))
     for lanes in (4, 16):
         for p in (2, 3):
             pts.append((f"mac_l{lanes}_p{p}_mult18", MacPEConfig(lanes=lanes, pipeline=p, dsp_cells="mult18x18d")))

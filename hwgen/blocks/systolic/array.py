@@ -2,7 +2,11 @@
 
 Both wrappers stall the whole datapath with one signal, ``advance = ~o.valid
 | o.ready``: when the output register holds a row nobody takes, every
-pipeline register (skew, mesh, de-skew) holds. Data registers are reset-less
+pipeline register (skew, mesh, de-skew) holds. With DSP-registered PEs
+(``pe.pipeline >= 3``) ``advance`` is a register instead and a one-row skid
+buffer takes the row that leaves in the cycle the consumer stops
+(:func:`hwgen.pipeline.output_stage`), so the stall's fanout starts at a
+flip-flop. Data registers are reset-less
 (they map into DSP blocks and SRLs); only valid bits, flags and the control
 state are reset.
 
@@ -26,7 +30,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...pipeline import delay, register, valid_delay
+from ...pipeline import delay, output_stage, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 from .pe import pe_stages, product_delay, split_point
 
@@ -88,8 +92,8 @@ class WeightStationaryArray(wiring.Component):
         L, product_reg = split_point(pe), product_delay(pe)
         m = Module()
         m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile)
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), mesh.advance.eq(advance)]
+        advance, o_valid, o_payload = output_stage(m, self.o, registered=cfg.registered_stall)
+        m.d.comb += mesh.advance.eq(advance)
 
         # ---- control: LOAD R weight rows -> RUN until `last` -> DRAIN -> LOAD
         loading = Signal(init=1)  # LOAD state
@@ -152,10 +156,10 @@ class WeightStationaryArray(wiring.Component):
         for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
             for c in range(c0, c0 + nc):
                 deskewed = split_delay(m, mesh.psum_out[c], L, NJ - 1 - J, advance, f"deskew{c}", low_extra=1)
-                m.d.comb += self.o.payload[c].eq(deskewed)
+                m.d.comb += o_payload[c].eq(deskewed)
         out_valid = valid_delay(m, in_valid, NI + NJ - 2 + pe_stages(pe), advance, "valid")
         with m.If(advance):
-            m.d.sync += self.o.valid.eq(out_valid)
+            m.d.sync += o_valid.eq(out_valid)
         return m
 
 
@@ -194,8 +198,8 @@ class OutputStationaryArray(wiring.Component):
         R, C = cfg.rows, cfg.cols
         m = Module()
         m.submodules.mesh = mesh = OutputStationaryMesh(pe, R, C, cfg.tile)
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), mesh.advance.eq(advance)]
+        advance, o_valid, o_payload = output_stage(m, self.o, registered=cfg.registered_stall)
+        m.d.comb += mesh.advance.eq(advance)
 
         # ---- a `last` beat is taken no sooner than R cycles after the previous one
         since_last = Signal(range(R + 1), init=R)
@@ -236,8 +240,8 @@ class OutputStationaryArray(wiring.Component):
         L = split_point(pe)
         for c in range(C):
             col = register(m, mesh.col[c], advance, f"col{c}")
-            m.d.comb += self.o.payload[c].eq(split_delay(m, col, L, C - 1 - c, advance, f"deskew{c}", low_extra=1))
+            m.d.comb += o_payload[c].eq(split_delay(m, col, L, C - 1 - c, advance, f"deskew{c}", low_extra=1))
         out_valid = valid_delay(m, mesh.col_valid[0], C - 1 + (1 if L else 0), advance, "valid")
         with m.If(advance):
-            m.d.sync += self.o.valid.eq(out_valid)
+            m.d.sync += o_valid.eq(out_valid)
         return m

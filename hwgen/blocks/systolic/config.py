@@ -121,6 +121,11 @@ class SystolicArrayConfig(BlockConfig):
         return self.dataflow == "weight_stationary"
 
     @property
+    def registered_stall(self) -> bool:
+        """Whether the global stall is a register with a one-row output skid buffer (DSP-registered PEs)."""
+        return self.pe.pipeline >= 3
+
+    @property
     def tile_rows(self) -> int:
         """NI: tile rows of the mesh."""
         return len(tile_spans(self.rows, self.tile))
