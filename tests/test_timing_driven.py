@@ -21,10 +21,10 @@ from hwgen.numtype import Int, UInt
 
 
 def test_left_out_timing_parameters_are_auto_and_take_the_block_default():
-    assert MacPEConfig().pipeline == 1 and MacPEConfig().auto_params == {"pipeline"}
-    assert MacPEConfig(pipeline=1).auto_params == frozenset()
+    assert MacPEConfig().pipeline == 1 and MacPEConfig().auto_params == {"pipeline", "dsp_cells"}
+    assert MacPEConfig(pipeline=1, dsp_cells="inferred").auto_params == frozenset()
     s = SystolicArrayConfig()
-    assert s.pe.pipeline == 0 and s.auto_params == {"pe.pipeline"}
+    assert s.pe.pipeline == 0 and s.auto_params == {"pe.pipeline", "pe.dsp_cells"}
     # a PE table given without pipeline is auto inside the array too, with the array's default
     s = SystolicArrayConfig(pe=MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), max_len=4096))
     assert s.pe.pipeline == 0 and "pe.pipeline" in s.auto_params
@@ -42,7 +42,7 @@ def test_config_dict_holds_only_fields_and_copies_still_work():
 def test_with_params_keeps_auto_marks_and_reaches_nested_configs():
     s = SystolicArrayConfig()
     t = s.with_params({"pe.pipeline": 2})
-    assert t.pe.pipeline == 2 and t.auto_params == {"pe.pipeline"}
+    assert t.pe.pipeline == 2 and t.auto_params == {"pe.pipeline", "pe.dsp_cells"}
     assert t == SystolicArrayConfig(pe=replace(s.pe, pipeline=2))
     again = pickle.loads(pickle.dumps(t))  # the marks stay beside the config, pickles are plain
     assert again == t
@@ -81,8 +81,11 @@ def test_the_choice_is_the_cheapest_candidate_meeting_the_clock_by_estimate(cfg,
 
 
 def test_explicit_stage_counts_win_and_families_without_an_estimate_keep_defaults():
-    explicit = SystolicArrayConfig(pe=MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096))
+    pe = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
+    explicit = SystolicArrayConfig(pe=replace(pe, dsp_cells="inferred"))
     assert for_clock(explicit, 200, "ecp5") == (explicit, "")
+    partly = SystolicArrayConfig(pe=pe)  # the cells are still hwgen's choice, the stage count is not
+    assert for_clock(partly, 200, "ecp5")[0].pe.pipeline == 0
     auto = SystolicArrayConfig()
     assert for_clock(auto, 200, "xc7") == (auto, "")  # no nextpnr for xc7: no estimate, nothing chosen
 
@@ -90,16 +93,20 @@ def test_explicit_stage_counts_win_and_families_without_an_estimate_keep_default
 @pytest.mark.skipif("ecp5" not in coefficients(), reason="no ECP5 Fmax coefficients")
 def test_a_design_applies_the_choice_to_its_hardware_manifest_and_cycle_model():
     cfg = SystolicArrayConfig()
-    f0, f1 = (estimate_fmax(cfg.with_params({"pe.pipeline": p}), "ecp5").fmax_mhz for p in (0, 1))
-    assert f1 > f0, "registering the product must shorten the slowest path"
+    first, second = cfg.timing_candidates("ecp5")[:2]
+    f0, f1 = (estimate_fmax(cfg.with_params(c), "ecp5").fmax_mhz for c in (first, second))
+    assert f1 > f0, "the second setting must shorten the slowest path"
     slow = Design(name="a", top=cfg, board="ulx3s_85f", clock_mhz=round(0.95 * f0, 1))
     fast = Design(name="a", top=cfg, board="ulx3s_85f", clock_mhz=round(0.99 * f1, 1))
-    assert (slow.top.pe.pipeline, fast.top.pe.pipeline) == (0, 1)
-    assert fast.top.timing().latency == slow.top.timing().latency + fast.top.pe.pipeline - slow.top.pe.pipeline
+    assert slow.top == cfg.with_params(first) and fast.top == cfg.with_params(second)
+    assert fast.top.timing().latency > slow.top.timing().latency
     m = fast.manifest(with_verilog=False)
-    assert m["params"]["pe"]["pipeline"] == fast.top.pe.pipeline and m["auto_params"] == ["pe.pipeline"]
-    assert m["fmax_estimate"]["fmax_mhz"] >= fast.clock and "pe.pipeline = 1" in m["timing_choice"]
-    assert "prod" in fast.verilog and "prod" not in slow.verilog  # the product register is in the RTL
+    assert m["params"]["pe"]["pipeline"] == second["pe.pipeline"]
+    assert m["auto_params"] == ["pe.dsp_cells", "pe.pipeline"]
+    assert (
+        m["fmax_estimate"]["fmax_mhz"] >= fast.clock and f"pe.pipeline = {second['pe.pipeline']}" in m["timing_choice"]
+    )
+    assert "MULT18X18D" in fast.verilog and "MULT18X18D" not in slow.verilog  # the chosen cells are in the RTL
 
 
 def test_every_block_with_a_path_model_has_candidates_that_apply():

@@ -192,10 +192,13 @@ class MacPEConfig(BlockConfig):
 
     # ------------------------------------------------------------- timing
     def timing_candidates(self, family: str) -> list[dict]:
-        cands = [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3)]
-        if family == "ecp5":
-            cands += [{"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4)]
-        return cands
+        """Cheapest first. On ECP5 MULT18X18D cells hold the operand and product registers (pipeline ≥ 2),
+        which costs fewer flip-flops than fabric product registers (1) and is faster."""
+        if family == "ecp5" and max(self.act.width, self.weight.width) <= MULT18_BITS:
+            return [{"pipeline": 0, "dsp_cells": "inferred"}] + [
+                {"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4)
+            ]
+        return [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3)]
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """Multiplier, adder tree (``ceil(log2 lanes)`` adders in series), accumulate, and the stall enable;

@@ -291,10 +291,13 @@ class SystolicArrayConfig(BlockConfig):
 
     # ------------------------------------------------------------- timing
     def timing_candidates(self, family: str) -> list[dict]:
-        cands = [{"pe.pipeline": p, "pe.dsp_cells": "inferred"} for p in (0, 1, 2)]
+        """Cheapest first. On ECP5 a MULT18X18D with its own registers holds the weight and the product, so
+        pipeline 3 there costs fewer flip-flops than a fabric product register (1, 2) and is faster."""
         if family == "ecp5":
-            cands += [{"pe.pipeline": p, "pe.dsp_cells": "mult18x18d"} for p in (3, 4)]
-        return cands
+            return [{"pe.pipeline": 0, "pe.dsp_cells": "inferred"}] + [
+                {"pe.pipeline": p, "pe.dsp_cells": "mult18x18d"} for p in (3, 4)
+            ]
+        return [{"pe.pipeline": p, "pe.dsp_cells": "inferred"} for p in (0, 1, 2)]
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """PE paths (a tile chains ``tile`` PEs' adders), the OS read-out bus and the stall enable."""
