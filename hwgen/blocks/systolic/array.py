@@ -202,15 +202,17 @@ class OutputStationaryArray(wiring.Component):
         m.d.comb += mesh.advance.eq(advance)
 
         # ---- a `last` beat is taken no sooner than R cycles after the previous one
+        # (`may_last` = since_last >= R, kept as its own register so `ready` is one LUT from the stream)
         since_last = Signal(range(R + 1), init=R)
-        blocked = self.i.p.last & (since_last < R)
+        may_last = Signal(init=1)
+        blocked = self.i.p.last & ~may_last
         fire = self.i.valid & self.i.ready
         m.d.comb += self.i.ready.eq(advance & ~blocked)
         with m.If(advance):
             with m.If(fire & self.i.p.last):
-                m.d.sync += since_last.eq(1)
+                m.d.sync += [since_last.eq(1), may_last.eq(R <= 1)]
             with m.Elif(since_last < R):
-                m.d.sync += since_last.eq(since_last + 1)
+                m.d.sync += [since_last.eq(since_last + 1), may_last.eq(since_last + 1 >= R)]
 
         # ---- input register (bubbles become a = 0 with no flags), skew rows by i, columns by j
         first = Signal(init=1)  # the next beat starts a tile
