@@ -432,12 +432,11 @@ def _run_schedule(e: dict, sim: str) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .primitives import with_sim_models
     from .verilog import LINT_WAIVERS, lint
 
     status = 0
     for d in _designs(args.designs):
-        warnings = lint(with_sim_models(d.verilog), d.name)
+        warnings = lint(d.verilog, d.name)
         print(
             f"{d.name}: verilator --lint-only -Wall "
             f"(waived: {', '.join(LINT_WAIVERS)}): {'clean' if not warnings else f'{len(warnings)} warning(s)'}"

@@ -22,6 +22,7 @@ from amaranth.lib import wiring
 
 from .errors import ToolError
 from .hierarchy import Hierarchy, rtlil_module, rtlil_to_verilog
+from .primitives import with_sim_models
 from .progress import step
 from .tools import verilator_bin
 
@@ -66,7 +67,8 @@ def sha256(text: str) -> str:
 
 
 def lint(verilog_text: str, top: str) -> list[str]:
-    """Run ``verilator --lint-only -Wall`` with the documented waivers.
+    """Run ``verilator --lint-only -Wall`` with the documented waivers (on the Verilog plus the simulation
+    models of any vendor cells it instantiates).
 
     Returns the warning lines (empty when clean). Raises :class:`ToolError`
     when Verilator itself cannot run.
@@ -74,7 +76,7 @@ def lint(verilog_text: str, top: str) -> list[str]:
     exe = verilator_bin()
     with tempfile.TemporaryDirectory(prefix="hwgen-lint-") as tmp:
         src = Path(tmp) / f"{top}.v"
-        src.write_text(verilog_text)
+        src.write_text(with_sim_models(verilog_text))
         cmd = [str(exe), "--lint-only", "-Wall", "--top-module", top, *[f"-Wno-{w}" for w in LINT_WAIVERS], str(src)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

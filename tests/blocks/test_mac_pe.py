@@ -91,7 +91,7 @@ def test_narrow_accumulator_message_names_field_value_and_fix():
     [
         ({"lanes": 0}, r"mac_pe\.lanes: 0 is out of range; allowed 1\.\.64"),
         ({"lanes": 65}, r"mac_pe\.lanes: 65 is out of range; allowed 1\.\.64"),
-        ({"pipeline": 4}, r"mac_pe\.pipeline: 4 is out of range; allowed 0\.\.3"),
+        ({"pipeline": 5}, r"mac_pe\.pipeline: 5 is out of range; allowed 0\.\.4"),
         ({"max_len": 0}, r"mac_pe\.max_len: 0 is out of range"),
         ({"overflow": "clip"}, r"mac_pe\.overflow: 'clip' is not one of 'wrap', 'saturate', 'error'"),
         ({"lanes": "4"}, r"mac_pe\.lanes: expected an integer, not '4'"),
@@ -120,7 +120,7 @@ def test_configs_are_frozen_and_keyword_only():
 
 
 def test_timing_model():
-    for p in range(4):
+    for p in range(5):
         t = MacPEConfig(pipeline=p, lanes=16).timing()
         assert (t.latency, t.ii, t.ops_per_beat) == (p + 1, 1, 16)
     # cycle model: one beat per cycle, each result pipeline + 1 cycles after its last beat
