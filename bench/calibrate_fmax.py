@@ -31,8 +31,20 @@ from hwgen.estimate.timing import COEFFICIENTS, path_delay  # noqa: E402
 from hwgen.progress import say  # noqa: E402
 
 FAMILY = "ecp5"
-TERMS = ("base", "mult", "lut_mult_bits", "adders", "carry_bits", "luts", "fanout_log2", "size_log2")
-START = {"base": 2.0, "mult": 5.0, "lut_mult_bits": 0.3, "adders": 0.8, "carry_bits": 0.07, "luts": 0.6}
+TERMS = (
+    "base", "mult", "dsp_internal", "dsp_out", "lut_mult_bits", "adders", "carry_bits", "luts", "fanout_log2",
+    "size_log2",
+)  # fmt: skip
+START = {
+    "base": 2.0,
+    "mult": 5.0,
+    "dsp_internal": 3.0,
+    "dsp_out": 3.0,
+    "lut_mult_bits": 0.3,
+    "adders": 0.8,
+    "carry_bits": 0.07,
+    "luts": 0.6,
+}
 
 
 def measure(family: str = FAMILY) -> list[dict]:

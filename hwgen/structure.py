@@ -101,6 +101,7 @@ class TimingPath:
 
     ``mult``: an unregistered DSP multiplier on the path (inputs and output in fabric registers);
     ``dsp_internal``: the path from a DSP cell's own input registers to its own output register;
+    ``dsp_out``: the path starts at a DSP cell's output register (the route out of the DSP column);
     ``lut_mult_bits``: the operand bits (``wa + wb``) of a multiplier built from LUTs instead;
     ``adders``: carry-chain adders in series, the longest ``carry_bits`` wide; ``luts``: LUT levels
     outside carry chains (muxes, saturation compares, OR trees); ``fanout``: the largest fanout of a
@@ -111,6 +112,7 @@ class TimingPath:
     name: str
     mult: int = 0
     dsp_internal: int = 0
+    dsp_out: int = 0
     lut_mult_bits: int = 0
     adders: int = 0
     carry_bits: int = 0
@@ -124,6 +126,7 @@ class TimingPath:
             "base": 1.0,
             "mult": float(self.mult),
             "dsp_internal": float(self.dsp_internal),
+            "dsp_out": float(self.dsp_out),
             "lut_mult_bits": float(self.lut_mult_bits),
             "adders": float(self.adders),
             "carry_bits": float(self.carry_bits),

@@ -211,14 +211,19 @@ class MacPEConfig(BlockConfig):
         tree = {"adders": levels, "carry_bits": pw + levels}
         acc = {"adders": 1, "carry_bits": A, "luts": 1 + sat}
         both = {"adders": levels + 1, "carry_bits": A, "luts": 1 + sat}
-        if P >= 2 and self.dsp_cells == "mult18x18d":
+        cells = P >= 2 and self.dsp_cells == "mult18x18d"
+        if cells:
             mult = {"dsp_internal": 1}
+            if P < 4:  # the adder tree starts at the DSP cells' outputs
+                tree, both = {**tree, "dsp_out": 1}, {**both, "dsp_out": 1}
         if P == 0:
             shapes = [("multiply, tree and accumulate", {**mult, **both})]
         elif P < 3:
             shapes = [("multiplier", mult), ("tree and accumulate", both)]
         else:
             shapes = [("multiplier", mult), ("adder tree", tree), ("accumulate", acc)]
+        if cells and P == 4:
+            shapes.append(("product route", {"dsp_out": 1}))
         shapes.append(("stall enable", {"luts": 2, "fanout": regs}))
         return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
 
