@@ -33,7 +33,7 @@ from hwgen.progress import say  # noqa: E402
 FAMILY = "ecp5"
 TERMS = (
     "base", "mult", "dsp_internal", "dsp_out", "lut_mult_bits", "adders", "carry_bits", "luts", "fanout_log2",
-    "size_log2",
+    "size_log2", "mult_x_size_log2", "dsp_out_x_size_log2",
 )  # fmt: skip
 START = {
     "base": 2.0,

@@ -133,6 +133,9 @@ class TimingPath:
             "luts": float(self.luts),
             "fanout_log2": math.log2(max(self.fanout, 1)),
             "size_log2": math.log2(max(self.size, 1)),
+            # routes into and out of the DSP columns grow with the area the design spreads over
+            "mult_x_size_log2": self.mult * math.log2(max(self.size, 1)),
+            "dsp_out_x_size_log2": self.dsp_out * math.log2(max(self.size, 1)),
         }
 
 

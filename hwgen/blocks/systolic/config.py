@@ -309,14 +309,11 @@ class SystolicArrayConfig(BlockConfig):
         sat = 2 if pe.overflow == "saturate" else 0
         chained = self.tile if self.ws else 1
         acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
-        if pe.pipeline >= 3 and pe.dsp_cells == "mult18x18d":
-            shapes = [("PE multiplier", {"dsp_internal": 1}), ("PE accumulate", acc)]
-            if pe.pipeline == 4:  # the DSP-to-adder route gets its own cycle
-                shapes = [
-                    ("PE multiplier", {"dsp_internal": 1}),
-                    ("PE product route", {"luts": 0}),
-                    ("PE accumulate", acc),
-                ]
+        if pe.pipeline == 3 and pe.dsp_cells == "mult18x18d":  # the accumulate starts at the DSP's output
+            shapes = [("PE multiplier", {"dsp_internal": 1}), ("PE accumulate", {**acc, "dsp_out": 1})]
+        elif pe.pipeline == 4 and pe.dsp_cells == "mult18x18d":  # the route out of the DSP has its own cycle
+            shapes = [("PE multiplier", {"dsp_internal": 1}), ("PE product route", {"dsp_out": 1})]
+            shapes.append(("PE accumulate", acc))
         elif pe.pipeline == 0:
             shapes = [("PE multiply-accumulate", {**mult, **acc})]
         else:
