@@ -757,7 +757,7 @@ def timing() -> dict[str, Any]:
         done: dict[Any, dict] = {}
         for label, (c, note) in settings.items():
             say(f"timing: {name} {label}")
-            key = tuple(sorted(c.params().items(), key=str))
+            key = json.dumps(c.params(), sort_keys=True)
             row = done.get(key) or _pnr_row(c, macs)
             done[key] = row
             rows[label] = {

@@ -13,7 +13,8 @@ estimate and hwgen keeps a block's default pipelining.
 
 ``for_clock(config, clock_mhz, family)`` sets the parameters the user left
 "auto" to the first of the block's :meth:`timing_candidates` (cheapest first)
-whose estimate meets the clock, or the fastest if none does.
+whose estimate meets the clock with :data:`TIMING_MARGIN` to spare, or the
+fastest if none does.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from ..config import BlockConfig
 from ..errors import ConfigError
 
 COEFFICIENTS = Path(__file__).with_name("fmax_coefficients.json")
+#: How far the estimate must exceed the clock: about the estimate's held-out error, so a chosen setting
+#: still meets the clock when the estimate is high by that much (measured: a 158 MHz estimate placed at
+#: 137 MHz with its worse seed).
+TIMING_MARGIN = 0.10
 
 
 @lru_cache(maxsize=1)
@@ -89,13 +94,16 @@ def for_clock(config: BlockConfig, clock_mhz: float, family: str) -> tuple[Block
         if est is None:
             return config, ""
         tried.append((cfg, est))
-        if est.fmax_mhz >= clock_mhz:
-            return cfg, f"{_values(values)}: estimated {est.fmax_mhz:g} MHz ≥ {clock_mhz:g} MHz on {family}"
+        if est.fmax_mhz >= clock_mhz * (1 + TIMING_MARGIN):
+            return cfg, (
+                f"{_values(values)}: estimated {est.fmax_mhz:g} MHz ≥ {clock_mhz:g} MHz "
+                f"+ {TIMING_MARGIN:.0%} on {family}"
+            )
     if not tried:
         return config, ""
     cfg, est = max(tried, key=lambda t: t[1].fmax_mhz)
     return cfg, (
-        f"no setting reaches {clock_mhz:g} MHz on {family} by estimate; the fastest is kept "
+        f"no setting reaches {clock_mhz:g} MHz + {TIMING_MARGIN:.0%} on {family} by estimate; the fastest is kept "
         f"({est.fmax_mhz:g} MHz, critical path: {est.critical})"
     )
 
