@@ -693,18 +693,12 @@ TIMING_TARGETS = (100, 150, 200)
 TIMING_SEEDS = (1, 2)
 
 
-def _engine_fmax() -> dict[str, Any]:
-    """ECP5 Fmax (two seeds) of the InTAR MLP example's engine under the auto policy."""
+def _seeded_fmax(make: Callable[[], Any], name: str, family: str = "ecp5") -> dict[str, Any]:
+    """nextpnr's Fmax of ``make()`` (a fresh component per run) for each seed of ``TIMING_SEEDS``, the
+    worse one, and the first run's critical path."""
     from hwgen.estimate.pnr import place_and_route
-    from hwgen.schedule import compile_schedule
-    from hwgen.schedule.engine import build_engine
-    from hwgen.spec import load_schedule
 
-    g, machine, _ = load_schedule(ROOT / "examples" / "schedules" / "mlp.py")
-    s = compile_schedule(g, machine, "auto")
-    runs = [
-        place_and_route(build_engine(g, machine, s), "engine", "ecp5", seed=k, target_mhz=200) for k in TIMING_SEEDS
-    ]
+    runs = [place_and_route(make(), name, family, seed=k, target_mhz=200) for k in TIMING_SEEDS]
     return {
         "fmax_mhz_per_seed": [r.fmax_mhz for r in runs],
         "fmax_mhz": round(min(r.fmax_mhz for r in runs), 1),
@@ -712,21 +706,28 @@ def _engine_fmax() -> dict[str, Any]:
     }
 
 
+def _engine_fmax() -> dict[str, Any]:
+    """ECP5 Fmax (two seeds) of the InTAR MLP example's engine under the auto policy."""
+    from hwgen.schedule import compile_schedule
+    from hwgen.schedule.engine import build_engine
+    from hwgen.spec import load_schedule
+
+    g, machine, _ = load_schedule(ROOT / "examples" / "schedules" / "mlp.py")
+    s = compile_schedule(g, machine, "auto")
+    return _seeded_fmax(lambda: build_engine(g, machine, s), "engine")
+
+
 def _pnr_row(cfg: Any, macs: int, family: str = "ecp5") -> dict[str, Any]:
     """Fmax over two placement seeds and per-MAC resources (plain synthesis) of one configuration."""
-    from hwgen.estimate.pnr import place_and_route
     from hwgen.estimate.synth import synthesize
     from hwgen.estimate.timing import estimate_fmax
     from hwgen.verilog import to_verilog
 
     res = synthesize(to_verilog(cfg.component(), "dut"), "dut", family).resources
-    runs = [place_and_route(cfg.component(), "dut", family, seed=s, target_mhz=200) for s in TIMING_SEEDS]
     est = estimate_fmax(cfg, family)
     return {
-        "fmax_mhz_per_seed": [r.fmax_mhz for r in runs],
-        "fmax_mhz": round(min(r.fmax_mhz for r in runs), 1),
+        **_seeded_fmax(cfg.component, "dut", family),
         "estimate_mhz": est.fmax_mhz if est else None,
-        "critical_path": [runs[0].critical_start, runs[0].critical_end],
         "latency_cycles": cfg.timing().latency,
         "per_mac": {k: round(v / macs, 1) for k, v in res.items() if v and k in ("lut", "ff", "dsp", "carry")},
     }

@@ -3,7 +3,7 @@
 Yosys maps an ECP5 multiply to a ``MULT18X18D`` with every register bypassed
 and cannot absorb fabric registers into it, so the cell's combinational
 multiply plus its routing in and out (≈ 9 ns) bounds any ECP5 design with
-multipliers near 105 MHz. :func:`mult18x18d` instantiates the cell with its
+multipliers near 105 MHz. :func:`registered_multiply` instantiates the cell with its
 input and output registers in use instead (measured: 232 MHz for a cell
 feeding a 36-bit accumulate).
 

@@ -62,16 +62,27 @@ def split_point(pe: MacPEConfig) -> int:
     return max(pe.product_type.width, pe.acc.width // 2)
 
 
-class _Product:
-    """The PE's product ``a * w``, registered when ``pipeline >= 1``, and its split parts for
-    ``pipeline = 2``: ``low`` (the product's low ``L`` bits, sign-extended) now and ``high`` (the
-    product's sign extension into the high ``H`` bits) one cycle later."""
+def pe_product(
+    m: Module, pe: MacPEConfig, a: Value, b: Value, b_enable: Value, advance: Value, platform: object
+) -> Value:
+    """``a * b``, :func:`product_delay` cycles later. Pipelines 3 and 4 register both operands in the
+    multiplier (``b`` when ``b_enable``, ``a`` when ``advance``; :func:`~hwgen.primitives.registered_multiply`);
+    below that ``b`` must already be a register."""
+    if pe.pipeline >= 3:
+        prod = registered_multiply(
+            m, a, b, a_enable=advance, b_enable=b_enable, p_enable=advance, name="prod", cell=pe.dsp_cells,
+            platform=platform,
+        )  # fmt: skip
+        return register(m, prod, advance, "prod2") if pe.pipeline == 4 else prod
+    return register(m, a * b, advance, "prod") if pe.pipeline >= 1 else a * b
 
-    def __init__(self, m: Module, pe: MacPEConfig, a: Value, w: Value, advance: Value, prod: Value | None = None):
-        if prod is None:
-            prod = a * w
-            if pe.pipeline >= 1:
-                prod = register(m, prod, advance, "prod")
+
+class _Product:
+    """The PE's product ``prod`` and its split parts for ``pipeline = 2``: ``low`` (the product's low ``L``
+    bits, sign-extended) now and ``high`` (the product's sign extension into the high ``H`` bits) one cycle
+    later."""
+
+    def __init__(self, m: Module, pe: MacPEConfig, prod: Value, advance: Value):
         self.value = prod
         self.split = split_point(pe)
         if self.split:
@@ -130,26 +141,12 @@ class WeightStationaryPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m, pe = Module(), self.pe
-        if pe.pipeline >= 3:  # the weight register is the multiplier's B register
-            prod = registered_multiply(
-                m,
-                self.a,
-                self.w_bus,
-                a_enable=self.advance,
-                b_enable=self.load,
-                p_enable=self.advance,
-                name="prod",
-                cell=pe.dsp_cells,
-                platform=platform,
-            )
-            if pe.pipeline == 4:
-                prod = register(m, prod, self.advance, "prod2")
-            p = _Product(m, pe, self.a, self.w_bus, self.advance, prod)
-        else:
+        w = self.w_bus
+        if pe.pipeline < 3:  # from 3 on the weight register is the multiplier's B register
             w = Signal(pe.weight.shape, reset_less=True)
             with m.If(self.load):
                 m.d.sync += w.eq(self.w_bus)
-            p = _Product(m, pe, self.a, w, self.advance)
+        p = _Product(m, pe, pe_product(m, pe, self.a, w, self.load, self.advance, platform), self.advance)
         if not p.split:
             m.d.comb += self.psum_out.eq(accumulate(m, pe, self.psum_in, p.value, "psum"))
             return m
@@ -191,22 +188,7 @@ class OutputStationaryPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m, pe, en = Module(), self.pe, self.en
-        prod = None
-        if pe.pipeline >= 3:
-            prod = registered_multiply(
-                m,
-                self.a,
-                self.w,
-                a_enable=en,
-                b_enable=en,
-                p_enable=en,
-                name="prod",
-                cell=pe.dsp_cells,
-                platform=platform,
-            )
-            if pe.pipeline == 4:
-                prod = register(m, prod, en, "prod2")
-        p = _Product(m, pe, self.a, self.w, en, prod)
+        p = _Product(m, pe, pe_product(m, pe, self.a, self.w, en, en, platform), en)
         first, last = self.first, self.last
         for k in range(product_delay(pe)):  # the flags travel with the product
             first = register(m, first, en, f"first_p{k}", reset=True)
