@@ -34,45 +34,32 @@ def test_a_killed_mutant_fails_the_proof(tmp_path) -> None:
     top = "formal_mac"
     work = tmp_path / "m"
     work.mkdir()
-    mutated, commands, width = mutate_netlist(to_verilog(SMALL.component(), top), top, 20, 1, work)
+    verilog = to_verilog(SMALL.component(), top)
+    mutated, commands, width = mutate_netlist(verilog, top, 20, 1, work)
     report = run_mutants(
-        "mac_small",
-        SMALL,
-        to_verilog(SMALL.component(), top),
-        top,
-        make_vectors(SMALL, 200, 1),
-        n=20,
-        prove_survivors=False,
-        work_dir=tmp_path,
+        "mac_small", SMALL, verilog, top, make_vectors(SMALL, 200, 1), n=20, prove_survivors=False, work_dir=tmp_path
     )
     killed = next(m.index for m in report.mutants if m.fate == "killed")
     queue, wait, depth = proof_bounds(SMALL)
-    r = prove_verilog(
-        f"mac_small.mutant{killed}",
-        mutated,
-        top,
-        SMALL.component(),
-        SMALL.reference(),
-        queue=queue,
-        wait=wait,
-        depth=depth,
-        controls={CONTROL: (width, killed)},
-        work_dir=tmp_path,
-    )
+
+    def prove_mutant(k: int):
+        return prove_verilog(
+            f"mac_small.mutant{k}",
+            mutated,
+            top,
+            SMALL.component(),
+            SMALL.reference(),
+            queue=queue,
+            wait=wait,
+            depth=depth,
+            controls={CONTROL: (width, k)},
+            work_dir=tmp_path,
+        )
+
+    r = prove_mutant(killed)
     assert r.verdict == "failed" and r.detail.startswith("violated: "), r.line()
     assert (r.work / "prove" / "engine_0").exists()
-    ok = prove_verilog(
-        "mac_small.mutant0",
-        mutated,
-        top,
-        SMALL.component(),
-        SMALL.reference(),
-        queue=queue,
-        wait=wait,
-        depth=depth,
-        controls={CONTROL: (width, 0)},
-        work_dir=tmp_path,
-    )
+    ok = prove_mutant(0)
     assert ok.passed, ok.line()
 
 
