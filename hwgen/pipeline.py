@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.lib.memory import Memory
+
+#: Delay lines of at least this many cycles are a memory (:func:`ram_delay`) in :func:`long_delay`.
+RAM_DELAY_MIN = 4
 
 
 def register(m: Module, value: Value, advance: Value, name: str, *, reset: bool = False) -> Signal:
@@ -36,6 +40,39 @@ def delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Va
         m.d.sync += sr.eq(Cat(value.as_unsigned(), sr[: w * (cycles - 1)]))
     out = sr[w * (cycles - 1) :]
     return out.as_signed() if shape.signed else out
+
+
+def ram_delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
+    """``value`` delayed by ``cycles`` (≥ 2) advancing cycles through a memory: a circular buffer of
+    ``cycles - 1`` words (written every advancing cycle at a wrapping pointer, the oldest word read at the
+    same address before it is overwritten) and the read port's output register. Same timing as
+    :func:`delay`, but synthesis maps the words to distributed RAM or block RAM (LUTRAM + one register
+    per bit on xc7/ECP5, EBR on iCE40) instead of ``cycles`` flip-flops per bit."""
+    assert cycles >= 2, "a delay of 0 or 1 cycles is a wire or a register"
+    shape = value.shape()
+    depth = cycles - 1
+    mem = Memory(shape=unsigned(shape.width), depth=depth, init=[])
+    m.submodules[f"{name}_ram"] = mem
+    write = mem.write_port()
+    read = mem.read_port(transparent_for=())
+    ptr = Signal(range(depth), name=f"{name}_ptr")
+    with m.If(advance):
+        m.d.sync += ptr.eq(Mux(ptr == depth - 1, 0, ptr + 1))
+    m.d.comb += [
+        write.addr.eq(ptr),
+        write.data.eq(value.as_unsigned()),
+        write.en.eq(advance),
+        read.addr.eq(ptr),
+        read.en.eq(advance),
+    ]
+    return read.data.as_signed() if shape.signed else read.data
+
+
+def long_delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
+    """:func:`delay`, through a memory (:func:`ram_delay`) from :data:`RAM_DELAY_MIN` cycles on."""
+    if cycles >= RAM_DELAY_MIN:
+        return ram_delay(m, value, cycles, advance, name)
+    return delay(m, value, cycles, advance, name)
 
 
 def valid_delay(m: Module, valid: Value, cycles: int, advance: Value, name: str) -> Value:

@@ -37,25 +37,28 @@ def registered_multiply(
     name: str,
     cell: str = "inferred",
     platform: object = None,
-) -> Signal:
+    registers: str = "abp",
+) -> Value:
     """``p = a_reg * b_reg``, registered: ``a_reg <= a`` when ``a_enable``, ``b_reg <= b`` when ``b_enable``,
-    ``p <= a_reg * b_reg`` when ``p_enable`` (two cycles from ``a`` to ``p``). With ``cell="mult18x18d"``
+    ``p <= a_reg * b_reg`` when ``p_enable`` (two cycles from ``a`` to ``p``). ``registers`` names the
+    registers in use (``"abp"``: all three; a register left out is a wire and its enable is ignored, e.g.
+    ``"b"``: a stationary operand register and a combinational product). With ``cell="mult18x18d"``
     (operands of at most 18 bits) and a ``platform`` (converting to Verilog) the registers and the
     multiply are one MULT18X18D cell; otherwise they are written behaviourally (synthesis infers them;
     Amaranth's simulator runs them)."""
+    assert set(registers) <= set("abp"), registers
     wa, wb = len(a), len(b)
     sa, sb = a.shape().signed, b.shape().signed
     width = wa + wb
     p = Signal(signed(width) if (sa or sb) else unsigned(width), name=name)
     if cell != "mult18x18d" or platform is None:
-        a_reg = Signal(a.shape(), name=f"{name}_a", reset_less=True)
-        b_reg = Signal(b.shape(), name=f"{name}_b", reset_less=True)
-        with m.If(a_enable):
-            m.d.sync += a_reg.eq(a)
-        with m.If(b_enable):
-            m.d.sync += b_reg.eq(b)
-        with m.If(p_enable):
-            m.d.sync += p.eq(a_reg * b_reg)
+        a_q = _maybe_register(m, a, a_enable, f"{name}_a", "a" in registers)
+        b_q = _maybe_register(m, b, b_enable, f"{name}_b", "b" in registers)
+        if "p" in registers:
+            with m.If(p_enable):
+                m.d.sync += p.eq(a_q * b_q)
+        else:
+            m.d.comb += p.eq(a_q * b_q)
         return p
     assert wa <= MULT18_BITS and wb <= MULT18_BITS, "one MULT18X18D multiplies up to 18 × 18 bits"
     a18 = Signal(signed(MULT18_BITS) if sa else unsigned(MULT18_BITS), name=f"{name}_a18")
@@ -63,16 +66,16 @@ def registered_multiply(
     p36 = Signal(2 * MULT18_BITS, name=f"{name}_p36")
     m.d.comb += [a18.eq(a), b18.eq(b), p.eq(p36[:width])]
     ports = {
-        "p_REG_INPUTA_CLK": "CLK0",
+        "p_REG_INPUTA_CLK": "CLK0" if "a" in registers else "NONE",
         "p_REG_INPUTA_CE": "CE0",
-        "p_REG_INPUTB_CLK": "CLK0",
+        "p_REG_INPUTB_CLK": "CLK0" if "b" in registers else "NONE",
         "p_REG_INPUTB_CE": "CE1",
-        "p_REG_OUTPUT_CLK": "CLK0",
+        "p_REG_OUTPUT_CLK": "CLK0" if "p" in registers else "NONE",
         "p_REG_OUTPUT_CE": "CE2",
         "i_CLK0": ClockSignal(),
-        "i_CE0": a_enable,
-        "i_CE1": b_enable,
-        "i_CE2": p_enable,
+        "i_CE0": a_enable if "a" in registers else Const(0, 1),
+        "i_CE1": b_enable if "b" in registers else Const(0, 1),
+        "i_CE2": p_enable if "p" in registers else Const(0, 1),
         "i_CE3": Const(0, 1),
         "i_RST0": Const(0, 1),
         "i_SIGNEDA": Const(int(sa), 1),
@@ -87,6 +90,15 @@ def registered_multiply(
         ports[f"o_P{k}"] = p36[k]
     m.submodules[f"{name}_dsp"] = Instance("MULT18X18D", **ports)
     return p
+
+
+def _maybe_register(m: Module, value: Value, enable: Value, name: str, used: bool) -> Value:
+    if not used:
+        return value
+    reg = Signal(value.shape(), name=name, reset_less=True)
+    with m.If(enable):
+        m.d.sync += reg.eq(value)
+    return reg
 
 
 def _model() -> str:

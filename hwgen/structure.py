@@ -62,6 +62,18 @@ def delay_line(family: str, bits: int, depth: int) -> dict[str, float]:
     return {"delay_ff_bits": bits * depth}
 
 
+def memory_delay(family: str, bits: int, depth: int, ram_min: int) -> dict[str, float]:
+    """Features of :func:`hwgen.pipeline.long_delay`: a memory of ``depth - 1`` words and an output register
+    from ``ram_min`` cycles on, else :func:`delay_line`."""
+    if depth < ram_min or bits <= 0:
+        return delay_line(family, bits, depth)
+    return {
+        "ram_delay_bits": bits * (depth - 1),
+        "ram_delay_words": bits * math.ceil((depth - 1) / 16),
+        "delay_ff_bits": bits,
+    }
+
+
 def tree_bits(n: int, width: int, cap: int | None = None) -> int:
     """Adder bits of a balanced tree over ``n`` values of ``width`` bits (each level one bit wider),
     each node capped at ``cap`` bits when only the low bits are used."""

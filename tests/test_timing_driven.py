@@ -107,7 +107,9 @@ def test_a_design_applies_the_choice_to_its_hardware_manifest_and_cycle_model():
     assert (
         m["fmax_estimate"]["fmax_mhz"] >= fast.clock and f"pe.pipeline = {second['pe.pipeline']}" in m["timing_choice"]
     )
-    assert "MULT18X18D" in fast.verilog and "MULT18X18D" not in slow.verilog  # the chosen cells are in the RTL
+    # the chosen cells are in the RTL: the weight in the cell's B register at pipeline 0, A and P registered after
+    assert '.REG_INPUTA_CLK("NONE")' in slow.verilog and '.REG_INPUTB_CLK("CLK0")' in slow.verilog
+    assert '.REG_INPUTA_CLK("CLK0")' in fast.verilog and '.REG_OUTPUT_CLK("CLK0")' in fast.verilog
 
 
 def test_every_block_with_a_path_model_has_candidates_that_apply():

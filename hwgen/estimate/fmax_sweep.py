@@ -17,7 +17,7 @@ from ..numtype import Int, UInt
 
 def fmax_points() -> list[tuple[str, BlockConfig]]:
     """``(label, config)`` of every calibration design: systolic arrays of both dataflows at every PE
-    pipelining, tiles, no psum input, 16-bit PEs; MAC PEs over lanes × pipeline; both with ECP5
+    pipelining, tiles, spans, no psum input, 16-bit PEs; MAC PEs over lanes × pipeline; both with ECP5
     MULT18X18D cells."""
     pts: list[tuple[str, BlockConfig]] = []
     base = SystolicArrayConfig().pe
@@ -42,6 +42,18 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
             for df in ("weight_stationary", "output_stationary"):
                 cfg = SystolicArrayConfig(rows=n, cols=n, dataflow=df, pe=cells)
                 pts.append((f"sys_{df[:2]}_{n}x{n}_p{p}_mult18", cfg))
+    for n in (4, 8):  # the weight in the cell's B register, nothing else registered in the cell
+        pts.append(
+            (
+                f"sys_ws_{n}x{n}_p0_mult18",
+                SystolicArrayConfig(rows=n, cols=n, pe=replace(base, pipeline=0, dsp_cells="mult18x18d")),
+            )
+        )
+    for p in (0, 3):  # activations registered at every PE (no broadcast)
+        cells = "mult18x18d" if p else "inferred"
+        pts.append(
+            (f"sys_ws_8x8_span1_p{p}", SystolicArrayConfig(span=1, pe=replace(base, pipeline=p, dsp_cells=cells)))
+        )
     for lanes in (4, 16):
         for p in (2, 3):
             pts.append((f"mac_l{lanes}_p{p}_mult18", MacPEConfig(lanes=lanes, pipeline=p, dsp_cells="mult18x18d")))

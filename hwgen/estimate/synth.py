@@ -106,13 +106,14 @@ def resources_from_cells(family: str, cells: dict[str, int]) -> dict[str, float]
         }
     if family == "ecp5":
         return {
-            "lut": c("LUT4") + 2 * c("CCU2C") + 2 * c("DPR16X4"),
+            # a CCU2C is two LUT4s; a TRELLIS_DPR16X4 takes two slices of RAM (4 LUT4) and its write-port slice (2)
+            "lut": c("LUT4") + 2 * c("CCU2C") + 6 * c("TRELLIS_DPR16X4"),
             "lut_logic": c("LUT4"),
             "ff": c("TRELLIS_FF"),
             "dsp": c("MULT18X18D"),
             "bram": c("DP16KD", "PDPW16KD"),
             "carry": c("CCU2C"),
-            "lutram": c("DPR16X4"),
+            "lutram": c("TRELLIS_DPR16X4"),
             "alu": c("ALU54B"),
         }
     if family == "ice40":

@@ -169,8 +169,8 @@ def test_cycle_model_error_is_caught(monkeypatch):
 
 def test_the_drain_is_as_short_as_it_can_be(monkeypatch):
     """One drain cycle fewer lets the next weight tile overwrite weights still in use."""
-    monkeypatch.setattr(sa_config.SystolicArrayConfig, "ws_drain", property(lambda self: self.tile_cols - 1))
-    cfg = SystolicArrayConfig(rows=3, cols=4, pe=INT8)
+    monkeypatch.setattr(sa_config.SystolicArrayConfig, "ws_drain", property(lambda self: self.span_count - 1))
+    cfg = SystolicArrayConfig(rows=3, cols=4, span=1, pe=INT8)
     verdict = verify_amaranth(cfg, stim=cfg.stimulus(np.random.default_rng(1), 30, corners=False))
     assert not verdict.passed and any("mismatch" in p for p in verdict.problems)
 
@@ -196,10 +196,11 @@ def test_verilog_is_lint_clean(kw):
 
 
 def test_repeated_mesh_rows_are_emitted_once():
-    """Identical mesh rows are one module, stacked in halves: 6 = 3 + 3 = (1 + 2) + ..., six instances."""
+    """Identical mesh rows (here every column sum wraps at the accumulator's 6 bits) are one module, stacked
+    in halves: 6 = 3 + 3 = (1 + 2) + ..., six instances."""
     from hwgen import Design
 
-    text = Design(name="sa", top=SystolicArrayConfig(rows=6, cols=4)).verilog
+    text = Design(name="sa", top=SystolicArrayConfig(rows=6, cols=4, pe=S4_WRAP)).verilog
     row_modules = re.findall(r"^module (sa__ws_row_\w+)\(", text, flags=re.M)
     assert len(row_modules) == 1
     bodies = dict(re.findall(r"^module \\?(\S+?) ?\((.*?)^endmodule", text, flags=re.M | re.S))

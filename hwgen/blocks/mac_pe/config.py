@@ -49,8 +49,9 @@ class MacPEConfig(BlockConfig):
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
     dsp_cells: DspCells | None = param(
         None,
-        "how multipliers are built: inferred by synthesis, or ECP5 MULT18X18D cells instantiated with their "
-        "operand and product registers in use (pipeline ≥ 2, operands ≤ 18 bits, ECP5 designs only); left "
+        "how multipliers are built: inferred by synthesis, or ECP5 MULT18X18D cells instantiated with the "
+        "pipeline's operand (pipeline ≥ 2) and product (≥ 1) registers inside (operands ≤ 18 bits, ECP5 "
+        "designs only); left "
         "out, hwgen picks it for the design's clock (inferred outside a design)",
         "inferred | mult18x18d",
     )
@@ -76,12 +77,6 @@ class MacPEConfig(BlockConfig):
                 raise ConfigError(
                     self.where("dsp_cells"),
                     f"mult18x18d multiplies operands of up to {MULT18_BITS} bits, not {self.act}×{self.weight}",
-                )
-            if self.pipeline < 2:
-                raise ConfigError(
-                    self.where("dsp_cells"),
-                    f"mult18x18d registers the operands and the product, which needs pipeline ≥ 2 "
-                    f"(pipeline is {self.pipeline})",
                 )
         check_range(self.where("pipeline"), self.pipeline, 0, 4)
         check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
@@ -211,9 +206,10 @@ class MacPEConfig(BlockConfig):
         tree = {"adders": levels, "carry_bits": pw + levels}
         acc = {"adders": 1, "carry_bits": A, "luts": 1 + sat}
         both = {"adders": levels + 1, "carry_bits": A, "luts": 1 + sat}
-        cells = P >= 2 and self.dsp_cells == "mult18x18d"
+        cells = P >= 1 and self.dsp_cells == "mult18x18d"
         if cells:
-            mult = {"dsp_internal": 1}
+            if P >= 2:
+                mult = {"dsp_internal": 1}
             if P < 4:  # the adder tree starts at the DSP cells' outputs
                 tree, both = {**tree, "dsp_out": 1}, {**both, "dsp_out": 1}
         if P == 0:

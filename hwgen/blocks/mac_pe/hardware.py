@@ -55,16 +55,17 @@ class MacPE(wiring.Component):
         valid, last = self.i.valid, self.i.p.last
         a = [self.i.p.a[k] for k in range(cfg.lanes)]
         w = [self.i.p.w[k] for k in range(cfg.lanes)]
-        if cfg.pipeline >= 2 and cfg.dsp_cells != "inferred":  # operand and product registers in the DSP cell
+        if cfg.dsp_cells != "inferred":  # the operand (pipeline >= 2) and product (>= 1) registers in the cell
+            regs = "abp" if cfg.pipeline >= 2 else "p" if cfg.pipeline == 1 else ""
             prods = [
                 registered_multiply(
                     m, x, y, a_enable=advance, b_enable=advance, p_enable=advance, name=f"prod{k}",
-                    cell=cfg.dsp_cells, platform=platform,
+                    cell=cfg.dsp_cells, platform=platform, registers=regs,
                 )
                 for k, (x, y) in enumerate(zip(a, w))
             ]  # fmt: skip
-            valid, last, _ = stage("opnd", valid, last, [])
-            valid, last, _ = stage("prod", valid, last, [])
+            for name in (["opnd"] if cfg.pipeline >= 2 else []) + (["prod"] if cfg.pipeline >= 1 else []):
+                valid, last, _ = stage(name, valid, last, [])
         else:
             if cfg.pipeline >= 2:
                 valid, last, regs = stage("opnd", valid, last, a + w)

@@ -32,6 +32,7 @@ def configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
         "u8s8_l4_mult18_p2": C(lanes=4, pipeline=2, act=UInt(8), acc=Int(20), overflow="wrap", dsp_cells="mult18x18d"),
         "int8_l2_mult18_p4": C(lanes=2, pipeline=4, acc=Int(20), overflow="wrap", dsp_cells="mult18x18d"),
         "int8_l3_sat_mult18_p3": C(lanes=3, pipeline=3, acc=Int(14), overflow="saturate", dsp_cells="mult18x18d"),
+        "int8_l2_mult18_p1": C(lanes=2, pipeline=1, acc=Int(18), overflow="wrap", dsp_cells="mult18x18d"),
     }
 
 

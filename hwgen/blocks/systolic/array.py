@@ -30,9 +30,10 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...pipeline import delay, output_stage, register, valid_delay
+from ... import arith
+from ...pipeline import delay, long_delay, output_stage, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
-from .pe import pe_stages, product_delay, split_point
+from .pe import product_delay, split_point
 
 if TYPE_CHECKING:
     from .config import SystolicArrayConfig
@@ -66,9 +67,11 @@ class WeightStationaryArray(wiring.Component):
     Control: ``LOAD`` takes ``R`` weight rows, ``RUN`` takes activation rows
     until ``last``, ``DRAIN`` waits ``ws_drain - 1`` cycles, then ``LOAD``
     again (two flag registers, no FSM case statement). Latency (activation row taken → result row valid):
-    ``NI + NJ +`` :func:`~.pe.pe_stages`: a registered product delays the partial sums by a cycle (they enter the mesh a
-    cycle later); a split accumulate's high half is a further cycle behind (its low half waits for it at
-    the output).
+    :attr:`~.config.SystolicArrayConfig.ws_latency` = ``NI + NS +`` :func:`~.pe.pe_stages` (``NS`` spans):
+    a registered product delays the partial sums by a cycle; a split accumulate's high half is a further
+    cycle behind (its low half waits for it at the output). With column sums
+    (:attr:`~.config.SystolicArrayConfig.psum_below`) the partial-sum input waits in a memory for the
+    column sums and is added below the mesh.
     """
 
     def __init__(self, config: SystolicArrayConfig):
@@ -88,10 +91,11 @@ class WeightStationaryArray(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         cfg, pe = self.config, self.config.pe
-        R, C, NI, NJ = cfg.rows, cfg.cols, cfg.tile_rows, cfg.tile_cols
+        R, C = cfg.rows, cfg.cols
         L, product_reg = split_point(pe), product_delay(pe)
         m = Module()
-        m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile)
+        column = cfg.column_type if cfg.psum_below else None
+        m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile, cfg.span, column)
         advance, o_valid, o_payload = output_stage(m, self.o, registered=cfg.registered_stall)
         m.d.comb += mesh.advance.eq(advance)
 
@@ -133,34 +137,59 @@ class WeightStationaryArray(wiring.Component):
         for c in range(C):
             m.d.comb += mesh.w_bus[c].eq(weights[c])
 
-        # ---- input register, then skew: tile row I by I cycles, psum tile column J by J
+        # ---- input register, then skew: tile row I by I cycles (long skews in memory)
         in_valid = Signal()
         in_a = Signal(data.ArrayLayout(pe.act.shape, R), reset_less=True)
         with m.If(advance):
             m.d.sync += [in_valid.eq(a_fire), in_a.eq(self.a.p.a)]
         for I, (r0, nr) in enumerate(tile_spans(R, cfg.tile)):
             for r in range(r0, r0 + nr):
-                m.d.comb += mesh.a[r].eq(delay(m, in_a[r], I, advance, f"skew_a{r}"))
-        if cfg.psum_input:
+                m.d.comb += mesh.a[r].eq(long_delay(m, in_a[r], I, advance, f"skew_a{r}"))
+        spans = [(S, c) for S, (c0, n) in enumerate(tile_spans(C, cfg.span)) for c in range(c0, c0 + n)]
+        if cfg.psum_input and not cfg.psum_below:  # added at the top: span S skewed by S
             in_psum = Signal(data.ArrayLayout(pe.acc.shape, C), reset_less=True)
             with m.If(advance):
                 m.d.sync += in_psum.eq(self.a.p.psum)
-            for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
-                for c in range(c0, c0 + nc):
-                    skewed = split_delay(m, in_psum[c], L, J + product_reg, advance, f"skew_p{c}", high_extra=1)
-                    m.d.comb += mesh.psum_in[c].eq(skewed)
+            for S, c in spans:
+                skewed = split_delay(m, in_psum[c], L, S + product_reg, advance, f"skew_p{c}", high_extra=1)
+                m.d.comb += mesh.psum_in[c].eq(skewed)
 
-        # ---- de-skew: tile column J waits NJ - 1 - J cycles. The de-skew registers (and, for the
-        # last tile column, the mesh's own psum registers) hold still while the output is stalled,
+        # ---- de-skew: span S waits NS - 1 - S cycles. The de-skew registers (and, for the
+        # last span, the mesh's own psum registers) hold still while the output is stalled,
         # so they drive the output payload directly: no separate output register.
-        for J, (c0, nc) in enumerate(tile_spans(C, cfg.tile)):
-            for c in range(c0, c0 + nc):
-                deskewed = split_delay(m, mesh.psum_out[c], L, NJ - 1 - J, advance, f"deskew{c}", low_extra=1)
-                m.d.comb += o_payload[c].eq(deskewed)
-        out_valid = valid_delay(m, in_valid, NI + NJ - 2 + pe_stages(pe), advance, "valid")
+        NS = cfg.span_count
+        deskewed = {
+            c: split_delay(m, mesh.psum_out[c], L, NS - 1 - S, advance, f"deskew{c}", low_extra=1) for S, c in spans
+        }
+        if cfg.psum_below:
+            self._add_psum_below(m, deskewed, o_payload, advance)
+        else:
+            for c in range(C):
+                m.d.comb += o_payload[c].eq(deskewed[c])
+        out_valid = valid_delay(m, in_valid, cfg.ws_latency - 2, advance, "valid")
         with m.If(advance):
             m.d.sync += o_valid.eq(out_valid)
         return m
+
+    def _add_psum_below(self, m: Module, sums: dict[int, Value], o_payload: Value, advance: Value) -> None:
+        """Result = the de-skewed column sums plus the partial-sum input, delayed (in memory) to meet them;
+        the accumulator's low bits (wrap, or 'error': no overflow). Combinational into the output, or a
+        register (:attr:`~.config.SystolicArrayConfig.sum_register`)."""
+        cfg, pe = self.config, self.config.pe
+        col = cfg.column_type(cfg.rows)
+        exact = arith.sum_type(pe.acc, col) if cfg.psum_input else col
+        base = cfg.ws_latency - (1 if cfg.sum_register else 0)
+        psum = long_delay(m, self.a.p.psum.as_value(), base, advance, "psum") if cfg.psum_input else None
+        W = pe.acc.width
+        for c in range(cfg.cols):
+            total = sums[c]
+            if psum is not None:
+                word = psum[c * W : (c + 1) * W]
+                total = total + (word.as_signed() if pe.acc.signed else word)
+            value = arith.to_accumulator(m, pe.acc, "wrap", total, exact, f"result{c}", full_name=f"result{c}_sum")
+            if cfg.sum_register:
+                value = register(m, value, advance, f"sum{c}")
+            m.d.comb += o_payload[c].eq(value)
 
 
 class OutputStationaryArray(wiring.Component):

@@ -9,16 +9,19 @@ with ``f`` the PE's overflow rule (wrap to ``acc.width`` bits, or saturate
 after every step). With ``overflow='error'`` the config guarantees no
 overflow for reductions of up to ``pe.max_len`` products.
 
-Cycle model (``NI``/``NJ`` = tile rows/columns of the mesh, full rate, output
-always ready):
+Cycle model (``NI`` = tile rows of the mesh, ``NS`` = spans of ``span``
+columns, full rate, output always ready; PE pipelining adds
+:func:`~.pe.pe_stages`):
 
 * weight-stationary: a weight tile takes ``R`` cycles to load (one row of
   ``C`` weights per beat, row 0 first); activation rows are then taken one
-  per cycle; each result row is valid ``ws_latency = NI + NJ`` cycles
+  per cycle; each result row is valid ``ws_latency = NI + NS`` cycles
   after its activation row was taken (input register, ``NI`` tile rows,
-  ``NJ - 1`` de-skew stages; the last de-skew stage drives the output). The next weight tile can
-  start loading ``NJ`` cycles after the tile's last activation row (the
-  last wavefront must have left tile row 0 before row 0's weights change).
+  ``NS - 1`` de-skew stages; the last de-skew stage drives the output, through
+  the partial-sum add when that is below the mesh, one more register at
+  pipeline ≥ 3). The next weight tile can start loading ``NS`` cycles after
+  the tile's last activation row (the last wavefront must have left tile
+  row 0 before row 0's weights change).
 * output-stationary: one ``(a column, w row)`` beat per cycle; ``R`` result
   rows per tile; row ``i`` is valid ``C + 2 + i`` cycles after the tile's
   ``last`` beat was taken; a ``last`` beat is taken no sooner than ``R``
@@ -36,14 +39,16 @@ import numpy as np
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...numtype import Int, NumType
-from ...structure import Features, TimingPath, add, delay_line, dsp_tiles, merge, multiplier_path
+from ...pipeline import RAM_DELAY_MIN
+from ...primitives import MULT18_BITS
+from ...structure import Features, TimingPath, add, delay_line, dsp_tiles, memory_delay, merge, multiplier_path
 from ...vectors import StreamVectors
 from ..mac_pe import MacPEConfig
 from . import testdata
 from .array import OutputStationaryArray, WeightStationaryArray
 from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import tile_spans
-from .pe import pe_stages, split_point
+from .pe import pe_stages, product_delay, split_point, weight_in_cell
 from .reference import SystolicReference
 
 Dataflow = Literal["weight_stationary", "output_stationary"]
@@ -84,9 +89,22 @@ class SystolicArrayConfig(BlockConfig):
     )
     psum_input: bool = param(
         True,
-        "WS: each activation row carries a partial-sum vector added at the top (needed to chain K tiles of a GEMM)",
+        "WS: each activation row carries a partial-sum vector (needed to chain K tiles of a GEMM), added below "
+        "the mesh to the column sums (at the top with overflow='saturate' or pipeline 2)",
         "true | false",
     )
+    span: int | None = param(
+        None,
+        "WS: columns an activation is broadcast to before it is registered again (a multiple of tile); left "
+        "out: the largest multiple of tile up to 8 (weight_stationary), 1 (output_stationary)",
+        "1..64 (1 for output_stationary)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.span is None:
+            default = max(self.tile, 8 // self.tile * self.tile) if self.dataflow == "weight_stationary" else 1
+            object.__setattr__(self, "span", default)
+        super().__post_init__()
 
     def validate(self) -> None:
         check_range(self.where("rows"), self.rows, 1, MAX_DIM)
@@ -114,6 +132,21 @@ class SystolicArrayConfig(BlockConfig):
                 self.where("tile"),
                 f"{self.tile}: output_stationary reads each PE out in the cycle it finishes, which needs tile=1",
             )
+        check_range(self.where("span"), self.span, 1, MAX_DIM)
+        if self.dataflow == "output_stationary" and self.span != 1:
+            raise ConfigError(
+                self.where("span"), f"{self.span}: output_stationary registers activations at every PE; use span=1"
+            )
+        if self.span % self.tile:
+            raise ConfigError(
+                self.where("span"), f"{self.span} is not a multiple of tile={self.tile}; use a multiple of {self.tile}"
+            )
+        if self.dataflow == "output_stationary" and self.pe.dsp_cells == "mult18x18d" and self.pe.pipeline < 3:
+            raise ConfigError(
+                self.where("pe.dsp_cells"),
+                f"mult18x18d: an output-stationary PE's operands move every cycle, so the cell's registers are "
+                f"used from pipeline 3 (pipeline is {self.pe.pipeline}); use pipeline 3 or 4, or dsp_cells='inferred'",
+            )
 
     # ------------------------------------------------------------ derived
     @property
@@ -135,6 +168,32 @@ class SystolicArrayConfig(BlockConfig):
         """NJ: tile columns of the mesh."""
         return len(tile_spans(self.cols, self.tile))
 
+    @property
+    def span_count(self) -> int:
+        """NS: spans of ``span`` columns (WS; an activation takes one cycle per span)."""
+        return len(tile_spans(self.cols, self.span))
+
+    @property
+    def psum_below(self) -> bool:
+        """WS: the mesh computes column sums (exact, as wide as ``k`` products need at row ``k``, wrapping at
+        the accumulator's width) and the partial-sum input is added below the mesh. Equal to the k-order fold
+        because wrapping addition is associative (and 'error' proves no overflow); saturation after every
+        step is not, and a split accumulate (pipeline 2) keeps full-width sums, so those add it at the top."""
+        return self.ws and self.pe.overflow != "saturate" and self.pe.pipeline != 2
+
+    def column_type(self, n: int) -> NumType:
+        """Type of a column sum of ``n`` products: exact, or the accumulator (wrapping) once that is wider."""
+        pe = self.pe
+        corners = [a * w for a in (pe.act.min, pe.act.max) for w in (pe.weight.min, pe.weight.max)]
+        exact = NumType.fitting(n * min(corners), n * max(corners), pe.product_type.frac)
+        return exact if exact.width < pe.acc.width else pe.acc
+
+    @property
+    def sum_register(self) -> bool:
+        """WS with :attr:`psum_below` at pipeline ≥ 3: the sum of the column sums and the partial sums is
+        registered (a cycle), not added on the way to the output."""
+        return self.psum_below and self.pe.pipeline >= 3
+
     # ---- latency of each level (cycles) -------------------------------------------------
     #: PE: combinational (its registers belong to the mesh).
     pe_latency: ClassVar[int] = 0
@@ -150,13 +209,15 @@ class SystolicArrayConfig(BlockConfig):
 
     @property
     def deskew_latency(self) -> int:
-        """WS: de-skew of tile column 0 (the last column needs none and drives the output directly)."""
-        return self.tile_cols - 1
+        """WS: de-skew of span 0 (the last span needs none and drives the output directly)."""
+        return self.span_count - 1
 
     @property
     def ws_latency(self) -> int:
-        """WS: cycles from taking an activation row to its result row being valid."""
-        return self.input_latency + self.mesh_latency + self.deskew_latency + pe_stages(self.pe)
+        """WS: cycles from taking an activation row to its result row being valid (the partial sum's add below
+        the mesh is combinational, or a register of its own with :attr:`sum_register`)."""
+        stages = self.input_latency + self.mesh_latency + self.deskew_latency + pe_stages(self.pe)
+        return stages + (1 if self.sum_register else 0)
 
     def os_latency(self, row: int) -> int:
         """OS: cycles from taking a tile's ``last`` beat to result row ``row`` being valid:
@@ -168,7 +229,7 @@ class SystolicArrayConfig(BlockConfig):
     def ws_drain(self) -> int:
         """WS: cycles from the last activation row of a tile to the first weight row of the next (one more
         when the multiplier registers its activation operand: the weight is read a cycle after it)."""
-        return self.tile_cols + (1 if self.pe.pipeline >= 3 else 0)
+        return self.span_count + (1 if self.pe.pipeline >= 3 else 0)
 
     def component(self) -> WeightStationaryArray | OutputStationaryArray:
         return WeightStationaryArray(self) if self.ws else OutputStationaryArray(self)
@@ -291,12 +352,11 @@ class SystolicArrayConfig(BlockConfig):
 
     # ------------------------------------------------------------- timing
     def timing_candidates(self, family: str) -> list[dict]:
-        """Cheapest first. On ECP5 a MULT18X18D with its own registers holds the weight and the product, so
-        pipeline 3 there costs fewer flip-flops than a fabric product register (1, 2) and is faster."""
-        if family == "ecp5":
-            return [{"pe.pipeline": 0, "pe.dsp_cells": "inferred"}] + [
-                {"pe.pipeline": p, "pe.dsp_cells": "mult18x18d"} for p in (3, 4)
-            ]
+        """Cheapest first. On ECP5 a MULT18X18D with its own registers holds the weight (WS, any pipeline)
+        and the product, so the cell beats fabric registers (pipeline 1, 2) on flip-flops and speed."""
+        if family == "ecp5" and max(self.pe.act.width, self.pe.weight.width) <= MULT18_BITS:
+            first = [{"pe.pipeline": 0, "pe.dsp_cells": "mult18x18d" if self.ws else "inferred"}]
+            return first + [{"pe.pipeline": p, "pe.dsp_cells": "mult18x18d"} for p in (3, 4)]
         return [{"pe.pipeline": p, "pe.dsp_cells": "inferred"} for p in (0, 1, 2)]
 
     def timing_paths(self, family: str) -> list[TimingPath]:
@@ -306,6 +366,8 @@ class SystolicArrayConfig(BlockConfig):
         mult = multiplier_path(pe.act.width, pe.weight.width, family)
         split = split_point(pe)
         width = max(split, pe.acc.width - split) + 1 if split else pe.acc.width
+        if self.psum_below:
+            width = self.column_type(R).width
         sat = 2 if pe.overflow == "saturate" else 0
         chained = self.tile if self.ws else 1
         acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
@@ -320,6 +382,8 @@ class SystolicArrayConfig(BlockConfig):
             shapes = [("PE multiplier", mult), ("PE accumulate", acc)]
         if not self.ws:
             shapes.append(("read-out bus", {"luts": max(1, math.ceil(math.log(2 * R, 4)))}))
+        if self.psum_below:
+            shapes.append(("partial-sum add below the mesh", {"adders": 1, "carry_bits": pe.acc.width}))
         shapes.append(("stall enable", {"luts": 1, "fanout": regs}))
         return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
 
@@ -327,28 +391,40 @@ class SystolicArrayConfig(BlockConfig):
     def features(self, family: str) -> Features:
         R, C, pe = self.rows, self.cols, self.pe
         wa, wb, A = pe.act.width, pe.weight.width, pe.acc.width
-        NI, NJ = self.tile_rows, self.tile_cols
+        NI = self.tile_rows
         tiles = dsp_tiles(wa, wb, family)
         feat: Features = {}
         if tiles:
             add(feat, "PEs", dsp=R * C * tiles)
         else:
             add(feat, "PEs", lut_mul=R * C * wa * wb, lut_mul_pes=R * C)
-        add(feat, "PEs", pe_acc_bits=R * C * A)
+        rows = tile_spans(R, self.tile)
+        if self.ws and self.psum_below:  # column sums as wide as the products so far need
+            add(feat, "PEs", pe_acc_bits=C * sum(self.column_type(r + 1).width for r in range(R)))
+        else:
+            add(feat, "PEs", pe_acc_bits=R * C * A)
         if pe.overflow == "saturate":
             add(feat, "PEs", pe_sat_bits=R * C * A)
-        rows = tile_spans(R, self.tile)
-        cols = tile_spans(C, self.tile)
+        if self.ws and not weight_in_cell(pe):
+            add(feat, "PEs", weight_reg_bits=R * C * wb)
         if self.ws:
-            add(feat, "mesh registers", pipe_reg_bits=R * (NJ - 1) * wa, inner_tile_pes=R * C - NI * C)
+            NS, ram = self.span_count, RAM_DELAY_MIN
+            out_bits = self.column_type(R).width if self.psum_below else A
+            add(feat, "mesh registers", pipe_reg_bits=R * (NS - 1) * wa, inner_tile_pes=R * C - NI * C)
             for I, (_, nr) in enumerate(rows):
-                merge(feat, "skew / de-skew", delay_line(family, nr * wa, I))
-            for J, (_, nc) in enumerate(cols):
-                if self.psum_input:
-                    merge(feat, "skew / de-skew", delay_line(family, nc * A, J))
-                merge(feat, "skew / de-skew", delay_line(family, nc * A, NJ - 1 - J))
-            add(feat, "input register", in_reg_bits=R * wa + (C * A if self.psum_input else 0))
-            add(feat, "control", ctrl=1, ctrl_rows=R, valid_bits=NI + NJ)
+                merge(feat, "skew / de-skew", memory_delay(family, nr * wa, I, ram))
+            for S, (_, nc) in enumerate(tile_spans(C, self.span)):
+                if self.psum_input and not self.psum_below:
+                    merge(feat, "skew / de-skew", delay_line(family, nc * A, S + product_delay(pe)))
+                merge(feat, "skew / de-skew", delay_line(family, nc * out_bits, NS - 1 - S))
+            if self.psum_below and self.psum_input:
+                merge(feat, "partial-sum input", memory_delay(family, C * A, self.ws_latency, ram))
+                add(feat, "partial-sum input", acc_add_bits=C * A)
+            if self.sum_register:
+                add(feat, "partial-sum input", reg_bits=C * A)
+            in_psum = self.psum_input and not self.psum_below
+            add(feat, "input register", in_reg_bits=R * wa + (C * A if in_psum else 0))
+            add(feat, "control", ctrl=1, ctrl_rows=R, valid_bits=self.ws_latency)
         else:
             add(feat, "mesh registers", pipe_reg_bits=R * (C - 1) * (wa + 2) + (R - 1) * C * wb)
             for r in range(R):

@@ -27,6 +27,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...hierarchy import add_shared
+from ...numtype import NumType
 from ...pipeline import register
 from ..mac_pe import MacPEConfig
 from .pe import split_point
@@ -114,37 +115,46 @@ class RowStack(wiring.Component):
 
 
 # --------------------------------------------------------------------------- weight stationary
-def _ws_ports(pe: MacPEConfig, rows: int, cols: int) -> dict:
+#: Column-sum types of PE row ``r`` of a mesh: ``(in, out)``, see :class:`~.pe.WeightStationaryPE`.
+Columns = list[tuple[NumType, NumType]]
+
+
+def _ws_ports(pe: MacPEConfig, rows: int, cols: int, t_in: NumType, t_out: NumType) -> dict:
     """Ports shared by a weight-stationary mesh and each of its mesh rows."""
     return {
         "a": In(data.ArrayLayout(pe.act.shape, rows)),
-        "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+        "psum_in": In(data.ArrayLayout(t_in.shape, cols)),
         "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
         "load": In(rows),
         "advance": In(1),
-        "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+        "psum_out": Out(data.ArrayLayout(t_out.shape, cols)),
     }
+
+
+def _ends(pe: MacPEConfig, columns: Columns | None) -> tuple[NumType, NumType]:
+    return (columns[0][0], columns[-1][1]) if columns else (pe.acc, pe.acc)
 
 
 class WeightStationaryMeshRow(wiring.Component):
     """One tile row of a weight-stationary mesh: ``rows × cols`` PEs.
 
-    In: ``a[rows]``, ``psum_in[cols]`` (tile column ``J`` skewed by ``J``),
+    In: ``a[rows]``, ``psum_in[cols]`` (span ``S`` skewed by ``S``),
     ``w_bus[cols]``, ``load[rows]``, ``advance``. Out: ``psum_out[cols]``,
-    registered under every tile (tile column ``J`` valid ``J`` cycles after
-    column 0). Activations are registered between tiles.
+    registered under every tile (span ``S`` valid ``S`` cycles after
+    span 0). Activations are broadcast within a span of ``span`` columns (a
+    multiple of ``tile``) and registered between spans.
     """
 
-    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
-        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        super().__init__(_ws_ports(pe, rows, cols))
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int, span: int, columns: Columns | None):
+        self.pe, self.rows, self.cols, self.tile, self.span, self.columns = pe, rows, cols, tile, span, columns
+        super().__init__(_ws_ports(pe, rows, cols, *_ends(pe, columns)))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         spans = tile_spans(self.cols, self.tile)
         a = [self.a[r] for r in range(self.rows)]
         for J, (c0, nc) in enumerate(spans):
-            t = m.submodules[f"tile_{J}"] = WeightStationaryTile(self.pe, self.rows, nc)
+            t = m.submodules[f"tile_{J}"] = WeightStationaryTile(self.pe, self.rows, nc, self.columns)
             m.d.comb += [t.load.eq(self.load), t.advance.eq(self.advance)]
             for r in range(self.rows):
                 m.d.comb += t.a[r].eq(a[r])
@@ -154,7 +164,8 @@ class WeightStationaryMeshRow(wiring.Component):
                     t.w_bus[c].eq(self.w_bus[c0 + c]),
                     self.psum_out[c0 + c].eq(register(m, t.psum_out[c], self.advance, f"psum{c0 + c}")),
                 ]
-            if J + 1 < len(spans):
+            end = c0 + nc
+            if end < self.cols and end % self.span == 0:
                 a = [register(m, a[r], self.advance, f"a{r}_{J}") for r in range(self.rows)]
         return m
 
@@ -163,23 +174,28 @@ class WeightStationaryMesh(wiring.Component):
     """``R × C`` weight-stationary PEs: ``NI`` mesh rows, partial sums flowing down.
 
     In: ``a[R]`` (tile row ``I`` skewed by ``I`` cycles), ``psum_in[C]``
-    (tile column ``J`` skewed by ``J``), ``w_bus[C]``, ``load[R]``,
-    ``advance``. Out: ``psum_out[C]`` (tile column ``J`` is ``J`` cycles later
-    than tile column 0).
+    (span ``S`` skewed by ``S``), ``w_bus[C]``, ``load[R]``,
+    ``advance``. Out: ``psum_out[C]`` (span ``S`` is ``S`` cycles later
+    than span 0). ``column(n)``: the type of a column sum of ``n`` products (column sums, which
+    grow down the mesh), or ``None`` (accumulators).
     """
 
-    def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
-        self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        super().__init__(_ws_ports(pe, rows, cols))
+    def __init__(
+        self, pe: MacPEConfig, rows: int, cols: int, tile: int, span: int, column: Callable[[int], NumType] | None
+    ):
+        self.pe, self.rows, self.cols, self.tile, self.span = pe, rows, cols, tile, span
+        self.columns = [(column(max(r, 1)), column(r + 1)) for r in range(rows)] if column else None
+        super().__init__(_ws_ports(pe, rows, cols, *_ends(pe, self.columns)))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        pe, C, t = self.pe, self.cols, self.tile
+        pe, C, t, s = self.pe, self.cols, self.tile, self.span
         psum = self.psum_in
-        for I, (r0, nr, count) in enumerate(_stacks(self.rows, t)):
+        for I, (r0, nr, count) in enumerate(_stacks(self.rows, t, self.columns)):
+            cols = self.columns[r0 : r0 + nr] if self.columns else None
             kind = RowKind(
-                _key("ws_row", pe, nr, C, t),
-                lambda nr=nr: WeightStationaryMeshRow(pe, nr, C, t),
+                _key("ws_row", pe, nr, C, t) + f"(span={s}, columns={cols})",
+                lambda nr=nr, cols=cols: WeightStationaryMeshRow(pe, nr, C, t, s, cols),
                 sliced=("a", "load"),
                 shared=("w_bus", "advance"),
                 chained=(("psum_in", "psum_out"),),
@@ -197,16 +213,18 @@ class WeightStationaryMesh(wiring.Component):
         return m
 
 
-def _stacks(rows: int, tile: int) -> list[tuple[int, int, int]]:
-    """``(first PE row, PE rows per mesh row, mesh rows)`` of each run of identical mesh rows: all full tile
-    rows, then the smaller last one if ``tile`` does not divide ``rows``."""
-    spans = tile_spans(rows, tile)
-    full = [s for s in spans if s[1] == tile]
-    out = [(0, tile, len(full))] if full else []
-    if len(full) < len(spans):
-        r0, nr = spans[-1]
-        out.append((r0, nr, 1))
-    return out
+def _stacks(rows: int, tile: int, columns: Columns | None = None) -> list[tuple[int, int, int]]:
+    """``(first PE row, PE rows per mesh row, mesh rows)`` of each run of identical mesh rows: mesh rows of
+    ``tile`` PE rows (the last one smaller if ``tile`` does not divide ``rows``) that also have the same
+    column-sum types."""
+    runs: list[list] = []
+    for r0, nr in tile_spans(rows, tile):
+        key = (nr, tuple(columns[r0 : r0 + nr]) if columns else None)
+        if runs and runs[-1][3] == key:
+            runs[-1][2] += 1
+        else:
+            runs.append([r0, nr, 1, key])
+    return [(r0, nr, count) for r0, nr, count, _ in runs]
 
 
 # --------------------------------------------------------------------------- output stationary

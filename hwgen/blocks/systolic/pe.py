@@ -6,7 +6,10 @@ registers *between* PEs belong to the mesh, so a tile can chain PEs
 combinationally.
 
 * :class:`WeightStationaryPE`: holds one weight (loaded from the column's
-  weight bus when ``load`` is high); ``psum_out = f(psum_in + a * w)``.
+  weight bus when ``load`` is high); ``psum_out = f(psum_in + a * w)``, or,
+  for a column sum (:attr:`~.config.SystolicArrayConfig.psum_below`), the
+  exact ``psum_in + a * w`` in the column's width at that row (wrapping only
+  where that width is the accumulator's).
 * :class:`OutputStationaryPE`: holds one accumulator;
   ``acc <= f((first ? 0 : acc) + a * w)`` when ``en``; ``done`` is high in
   the cycle after the ``last`` product, while ``acc`` holds the result.
@@ -38,6 +41,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
+from ...numtype import NumType
 from ...pipeline import register
 from ...primitives import registered_multiply
 from ..mac_pe import MacPEConfig
@@ -63,18 +67,38 @@ def split_point(pe: MacPEConfig) -> int:
 
 
 def pe_product(
-    m: Module, pe: MacPEConfig, a: Value, b: Value, b_enable: Value, advance: Value, platform: object
+    m: Module,
+    pe: MacPEConfig,
+    a: Value,
+    b: Value,
+    b_enable: Value,
+    advance: Value,
+    platform: object,
+    *,
+    stationary_b: bool = False,
 ) -> Value:
     """``a * b``, :func:`product_delay` cycles later. Pipelines 3 and 4 register both operands in the
-    multiplier (``b`` when ``b_enable``, ``a`` when ``advance``; :func:`~hwgen.primitives.registered_multiply`);
-    below that ``b`` must already be a register."""
+    multiplier (``b`` when ``b_enable``, ``a`` when ``advance``; :func:`~hwgen.primitives.registered_multiply`).
+    Below that ``b`` must already be a register, or, with ``stationary_b`` and MULT18X18D cells, it is
+    the cell's B register (loaded when ``b_enable``), so a stationary weight costs no fabric flip-flops."""
     if pe.pipeline >= 3:
         prod = registered_multiply(
             m, a, b, a_enable=advance, b_enable=b_enable, p_enable=advance, name="prod", cell=pe.dsp_cells,
             platform=platform,
         )  # fmt: skip
         return register(m, prod, advance, "prod2") if pe.pipeline == 4 else prod
+    if stationary_b:
+        return registered_multiply(
+            m, a, b, a_enable=advance, b_enable=b_enable, p_enable=advance, name="prod", cell=pe.dsp_cells,
+            platform=platform, registers="bp" if pe.pipeline >= 1 else "b",
+        )  # fmt: skip
     return register(m, a * b, advance, "prod") if pe.pipeline >= 1 else a * b
+
+
+def weight_in_cell(pe: MacPEConfig) -> bool:
+    """Whether a WS PE's stationary weight is a multiplier register (MULT18X18D cells at any pipeline, or
+    pipelines 3 and 4, whose multiplier registers both operands)."""
+    return pe.pipeline >= 3 or pe.dsp_cells == "mult18x18d"
 
 
 class _Product:
@@ -115,38 +139,53 @@ def accumulate(m: Module, pe: MacPEConfig, base: Value, product: Value, name: st
     )
 
 
+def column_add(m: Module, out: NumType, base: Value, base_type: NumType, product: Value, pe: MacPEConfig) -> Signal:
+    """``base + product`` in type ``out``: exact, or its low ``out.width`` bits where ``out`` is the
+    (wrapping) accumulator."""
+    exact = NumType.fitting(base_type.min + pe.product_type.min, base_type.max + pe.product_type.max)
+    return to_accumulator(m, out, "wrap", base + product, exact, "psum", full_name="psum_sum")
+
+
 class WeightStationaryPE(wiring.Component):
     """One weight-stationary MAC.
 
     Ports: ``a`` (act), ``psum_in`` (acc), ``w_bus`` (weight), ``load``,
-    ``advance`` (1) in; ``psum_out`` (acc) out. ``w`` is the stationary weight
-    register. Latency from ``a`` to ``psum_out``: :func:`product_delay` cycles
-    (0: combinational); with ``pipeline=2`` the high half of ``psum_in`` /
+    ``advance`` (1) in; ``psum_out`` (acc) out; with ``column = (in type, out type)`` the partial sums
+    are column sums of those types (see the module docstring). ``w`` is the stationary weight
+    register (the multiplier's B register when :func:`weight_in_cell`). Latency from ``a`` to
+    ``psum_out``: :func:`product_delay` cycles (0: combinational); with ``pipeline=2`` the high half of ``psum_in`` /
     ``psum_out`` is the partial sum of the wavefront one cycle earlier. The
     weight updates the cycle after ``load``.
     """
 
-    def __init__(self, pe: MacPEConfig):
-        self.pe = pe
+    def __init__(self, pe: MacPEConfig, column: tuple[NumType, NumType] | None = None):
+        self.pe, self.column = pe, column
+        t_in, t_out = column or (pe.acc, pe.acc)
         super().__init__(
             {
                 "a": In(pe.act.shape),
-                "psum_in": In(pe.acc.shape),
+                "psum_in": In(t_in.shape),
                 "w_bus": In(pe.weight.shape),
                 "load": In(1),
                 "advance": In(1),
-                "psum_out": Out(pe.acc.shape),
+                "psum_out": Out(t_out.shape),
             }
         )
 
     def elaborate(self, platform: object) -> Module:
         m, pe = Module(), self.pe
         w = self.w_bus
-        if pe.pipeline < 3:  # from 3 on the weight register is the multiplier's B register
+        if not weight_in_cell(pe):
             w = Signal(pe.weight.shape, reset_less=True)
             with m.If(self.load):
                 m.d.sync += w.eq(self.w_bus)
-        p = _Product(m, pe, pe_product(m, pe, self.a, w, self.load, self.advance, platform), self.advance)
+        stationary = weight_in_cell(pe) and pe.pipeline < 3
+        prod = pe_product(m, pe, self.a, w, self.load, self.advance, platform, stationary_b=stationary)
+        p = _Product(m, pe, prod, self.advance)
+        if self.column is not None:
+            t_in, t_out = self.column
+            m.d.comb += self.psum_out.eq(column_add(m, t_out, self.psum_in, t_in, p.value, pe))
+            return m
         if not p.split:
             m.d.comb += self.psum_out.eq(accumulate(m, pe, self.psum_in, p.value, "psum"))
             return m

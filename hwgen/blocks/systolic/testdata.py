@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
-    """The configuration table every verification level runs: both dataflows, tiles, no psum input,
-    unsigned × signed saturating, fixed point, narrow wrapping accumulators."""
+    """The configuration table every verification level runs: both dataflows, tiles, spans, no psum input,
+    unsigned × signed saturating, fixed point, narrow wrapping accumulators, pipelines, MULT18X18D cells."""
 
     int8 = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
     u8s8_sat = MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(12), overflow="saturate", pipeline=0)
@@ -44,6 +44,9 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
         "ws_2x3_tile2_pipe3": C(rows=2, cols=3, tile=2, pe=replace(int8, pipeline=3)),
         "ws_3x3_pipe4_mult18": C(rows=3, cols=3, pe=replace(int8, pipeline=4, dsp_cells="mult18x18d")),
         "os_3x2_pipe4_mult18": C(rows=3, cols=2, dataflow=os, pe=replace(s4_wrap, pipeline=4, dsp_cells="mult18x18d")),
+        "ws_6x3_s4_wrap_span1": C(rows=6, cols=3, span=1, pe=s4_wrap),
+        "ws_5x7_span2_mult18": C(rows=5, cols=7, span=2, pe=replace(int8, dsp_cells="mult18x18d")),
+        "ws_3x4_pipe1_mult18": C(rows=3, cols=4, pe=replace(int8_p1, dsp_cells="mult18x18d")),
     }
 
 
@@ -60,6 +63,8 @@ def formal_configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfi
         "ws_2x2_pipe2": C(rows=2, cols=2, pe=replace(s2, pipeline=2)),
         "ws_2x2_pipe3_mult18": C(rows=2, cols=2, pe=replace(s2, pipeline=3, dsp_cells="mult18x18d")),
         "os_2x2_pipe2": C(rows=2, cols=2, dataflow=os, pe=replace(s2, pipeline=2)),
+        "ws_2x3_span1": C(rows=2, cols=3, span=1, pe=s2),
+        "ws_2x2_mult18": C(rows=2, cols=2, pe=replace(s2, dsp_cells="mult18x18d")),
     }
 
 

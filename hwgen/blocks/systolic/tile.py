@@ -12,6 +12,7 @@ from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ...numtype import NumType
 from ..mac_pe import MacPEConfig
 from .pe import OutputStationaryPE, WeightStationaryPE
 
@@ -24,19 +25,21 @@ class WeightStationaryTile(wiring.Component):
 
     In: ``a[rows]``, ``psum_in[cols]``, ``w_bus[cols]``, ``load[rows]``, ``advance``
     (enables the PEs' pipeline registers). Out: ``psum_out[cols]`` = the column sums after the
-    tile's last row.
+    tile's last row. ``columns[r]``: (in, out) column-sum types of PE row ``r`` (column sums, see
+    :class:`~.pe.WeightStationaryPE`); left out, partial sums are accumulators.
     """
 
-    def __init__(self, pe: MacPEConfig, rows: int, cols: int):
-        self.pe, self.rows, self.cols = pe, rows, cols
+    def __init__(self, pe: MacPEConfig, rows: int, cols: int, columns: list[tuple[NumType, NumType]] | None = None):
+        self.pe, self.rows, self.cols, self.columns = pe, rows, cols, columns
+        t_in, t_out = (columns[0][0], columns[-1][1]) if columns else (pe.acc, pe.acc)
         super().__init__(
             {
                 "a": In(data.ArrayLayout(pe.act.shape, rows)),
-                "psum_in": In(data.ArrayLayout(pe.acc.shape, cols)),
+                "psum_in": In(data.ArrayLayout(t_in.shape, cols)),
                 "w_bus": In(data.ArrayLayout(pe.weight.shape, cols)),
                 "load": In(rows),
                 "advance": In(1),
-                "psum_out": Out(data.ArrayLayout(pe.acc.shape, cols)),
+                "psum_out": Out(data.ArrayLayout(t_out.shape, cols)),
             }
         )
 
@@ -45,7 +48,8 @@ class WeightStationaryTile(wiring.Component):
         for c in range(self.cols):
             psum = self.psum_in[c]
             for r in range(self.rows):
-                pe = m.submodules[f"pe_{r}_{c}"] = WeightStationaryPE(self.pe)
+                column = self.columns[r] if self.columns else None
+                pe = m.submodules[f"pe_{r}_{c}"] = WeightStationaryPE(self.pe, column)
                 m.d.comb += [
                     pe.a.eq(self.a[r]),
                     pe.psum_in.eq(psum),
