@@ -1,6 +1,6 @@
 """Calibrate the Fmax estimate against nextpnr-ecp5 and write its coefficients.
 
-    python bench/calibrate_fmax.py
+    python bench/calibrate_fmax.py      (needs the `calibrate` extra: pip install -e '.[calibrate]')
 
 Places and routes every design of ``hwgen.estimate.fmax_sweep`` on the ECP5
 (LFE5U-85F, speed 6, seed 1, 200 MHz target; cached in .hwgen_cache/pnr),
@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
 os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,18 +60,6 @@ def measure(family: str = FAMILY) -> list[dict]:
     return rows
 
 
-def nonnegative_lstsq(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares with coefficients ≥ 0: solve, drop the most negative term, repeat."""
-    active = list(range(X.shape[1]))
-    while True:
-        coef = np.zeros(X.shape[1])
-        sol, *_ = np.linalg.lstsq(X[:, active], y, rcond=None)
-        coef[active] = sol
-        if sol.min() >= 0 or len(active) == 1:
-            return np.clip(coef, 0, None)
-        active.pop(int(np.argmin(sol)))
-
-
 def fit(rows: list[dict]) -> dict[str, float]:
     """Delay coefficients (ns per term) from the fit rows' measured periods."""
     coeffs = dict(START)
@@ -82,7 +71,7 @@ def fit(rows: list[dict]) -> dict[str, float]:
         chosen = pick
         X = np.array([[r["paths"][k].get(t, 0.0) for t in TERMS] for r, k in zip(rows, pick)])
         y = np.array([1000.0 / r["fmax_mhz"] for r in rows])
-        coeffs = {t: round(float(c), 4) for t, c in zip(TERMS, nonnegative_lstsq(X, y))}
+        coeffs = {t: round(float(c), 4) for t, c in zip(TERMS, nnls(X, y)[0])}
     return coeffs
 
 

@@ -254,7 +254,7 @@ class BlockConfig:
                     else str(v)
                     for v in d
                 )
-            elif d is None and f.name in cls.auto_defaults:
+            elif d is None and (f.name in cls.auto_defaults or "left out" in f.metadata.get("doc", "")):
                 text = "auto"
             else:
                 text = str(d)

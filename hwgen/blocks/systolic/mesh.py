@@ -153,8 +153,11 @@ class WeightStationaryMeshRow(wiring.Component):
         m = Module()
         spans = tile_spans(self.cols, self.tile)
         a = [self.a[r] for r in range(self.rows)]
+        pe, nr, columns = self.pe, self.rows, self.columns
         for J, (c0, nc) in enumerate(spans):
-            t = m.submodules[f"tile_{J}"] = WeightStationaryTile(self.pe, self.rows, nc, self.columns)
+            t = WeightStationaryTile(pe, nr, nc, columns)
+            key = _key("ws_tile", pe, nr, nc, nc) + f"(columns={columns})"
+            add_shared(m, platform, f"tile_{J}", t, key, lambda nc=nc: WeightStationaryTile(pe, nr, nc, columns))
             m.d.comb += [t.load.eq(self.load), t.advance.eq(self.advance)]
             for r in range(self.rows):
                 m.d.comb += t.a[r].eq(a[r])
