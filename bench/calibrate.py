@@ -1,6 +1,8 @@
 """Calibrate the analytic estimator against Yosys and write its coefficients.
 
-    python bench/calibrate.py [--families xc7 ecp5 xcup ice40]   (needs the `calibrate` extra: pip install -e '.[calibrate]')
+    python bench/calibrate.py [--families xc7 ecp5 xcup ice40]
+
+(needs the `calibrate` extra: `pip install -e '.[calibrate]'`)
 
 For every block, synthesizes the calibration half of the sweep
 (``hwgen.estimate.sweep``; results cached in .hwgen_cache/), fits
