@@ -54,6 +54,8 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
         pts.append(
             (f"sys_ws_8x8_span1_p{p}", SystolicArrayConfig(span=1, pe=replace(base, pipeline=p, dsp_cells=cells)))
         )
+    for lanes in (4, 16):  # a register in the middle of the adder tree
+        pts.append((f"mac_l{lanes}_p5_mult18", MacPEConfig(lanes=lanes, pipeline=5, dsp_cells="mult18x18d")))
     for lanes in (4, 16):
         for p in (2, 3):
             pts.append((f"mac_l{lanes}_p{p}_mult18", MacPEConfig(lanes=lanes, pipeline=p, dsp_cells="mult18x18d")))

@@ -91,7 +91,7 @@ def test_narrow_accumulator_message_names_field_value_and_fix():
     [
         ({"lanes": 0}, r"mac_pe\.lanes: 0 is out of range; allowed 1\.\.64"),
         ({"lanes": 65}, r"mac_pe\.lanes: 65 is out of range; allowed 1\.\.64"),
-        ({"pipeline": 5}, r"mac_pe\.pipeline: 5 is out of range; allowed 0\.\.4"),
+        ({"pipeline": 6}, r"mac_pe\.pipeline: 6 is out of range; allowed 0\.\.5"),
         ({"max_len": 0}, r"mac_pe\.max_len: 0 is out of range"),
         ({"overflow": "clip"}, r"mac_pe\.overflow: 'clip' is not one of 'wrap', 'saturate', 'error'"),
         ({"lanes": "4"}, r"mac_pe\.lanes: expected an integer, not '4'"),

@@ -94,6 +94,13 @@ def test_cycle_model_of_a_tiled_gemm():
         ({"dataflow": "output_stationary", "tile": 2}, r"systolic_array\.tile: 2: output_stationary .* needs tile=1"),
         ({"pe": MacPEConfig(lanes=4)}, r"systolic_array\.pe\.lanes: 4"),
         ({"pe": "int8"}, r"systolic_array\.pe: expected a MacPEConfig"),
+        ({"pe": MacPEConfig(pipeline=5)}, r"systolic_array\.pe\.pipeline: 5 is out of range; allowed 0\.\.4"),
+        ({"tile": 2, "span": 3}, r"systolic_array\.span: 3 is not a multiple of tile=2"),
+        ({"dataflow": "output_stationary", "span": 4}, r"systolic_array\.span: 4: output_stationary .* span=1"),
+        (
+            {"dataflow": "output_stationary", "pe": MacPEConfig(pipeline=1, dsp_cells="mult18x18d")},
+            r"systolic_array\.pe\.dsp_cells: mult18x18d: an output-stationary PE's operands move",
+        ),
     ],
 )
 def test_bad_configs(kwargs, pattern):

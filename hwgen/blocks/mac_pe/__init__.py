@@ -10,7 +10,8 @@ Interface (valid/ready streams, ``amaranth.lib.stream``):
 Datapath (raw integers, see :mod:`hwgen.numtype`)::
 
     a, w --[operand regs if pipeline >= 2]--> a*w (exact) --[product regs if pipeline >= 1]
-         --[second product regs if pipeline >= 4] --> adder tree (exact) --[tree reg if pipeline >= 3]
+         --[second product regs if pipeline >= 4] --> adder tree (exact; its first half of levels
+         registered if pipeline = 5) --[tree reg if pipeline >= 3]
          --> acc = f(acc + tree)
 
 (the second product register gives the route from a DSP cell's output to the adders a cycle of its own).

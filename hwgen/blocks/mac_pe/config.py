@@ -15,7 +15,7 @@ from ...primitives import MULT18_BITS
 from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
-from .hardware import MacPE
+from .hardware import MacPE, tree_split
 from .reference import MacPEReference
 
 MAX_OPERAND_BITS = 32
@@ -42,9 +42,9 @@ class MacPEConfig(BlockConfig):
     pipeline: int | None = param(
         None,
         "register stages before the accumulator (1: products, 2: also operands, 3: also the adder tree, "
-        "4: also a second product register); "
+        "4: also a second product register, 5: also the middle of the adder tree); "
         "left out, hwgen picks the fewest that meet the design's clock (1 outside a design)",
-        "0..4",
+        "0..5",
     )
     lanes: int = param(1, "products per beat (dot-product width, adder tree)", "1..64")
     dsp_cells: DspCells | None = param(
@@ -78,7 +78,7 @@ class MacPEConfig(BlockConfig):
                     self.where("dsp_cells"),
                     f"mult18x18d multiplies operands of up to {MULT18_BITS} bits, not {self.act}×{self.weight}",
                 )
-        check_range(self.where("pipeline"), self.pipeline, 0, 4)
+        check_range(self.where("pipeline"), self.pipeline, 0, 5)
         check_range(self.where("max_len"), self.max_len, 1, 1 << 24)
         for name in ("act", "weight"):
             t: NumType = getattr(self, name)
@@ -189,11 +189,12 @@ class MacPEConfig(BlockConfig):
     def timing_candidates(self, family: str) -> list[dict]:
         """Cheapest first. On ECP5 MULT18X18D cells hold the operand and product registers (pipeline ≥ 2),
         which costs fewer flip-flops than fabric product registers (1) and is faster."""
+        split = (5,) if self.lanes >= 4 else ()  # a register in the middle of a tree of 2+ levels
         if family == "ecp5" and max(self.act.width, self.weight.width) <= MULT18_BITS:
             return [{"pipeline": 0, "dsp_cells": "inferred"}] + [
-                {"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4)
+                {"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4, *split)
             ]
-        return [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3)]
+        return [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3, *split)]
 
     def timing_paths(self, family: str) -> list[TimingPath]:
         """Multiplier, adder tree (``ceil(log2 lanes)`` adders in series), accumulate, and the stall enable;
@@ -216,9 +217,14 @@ class MacPEConfig(BlockConfig):
             shapes = [("multiply, tree and accumulate", {**mult, **both})]
         elif P < 3:
             shapes = [("multiplier", mult), ("tree and accumulate", both)]
-        else:
+        elif P < 5:
             shapes = [("multiplier", mult), ("adder tree", tree), ("accumulate", acc)]
-        if cells and P == 4:
+        else:
+            first = tree_split(self.lanes)
+            shapes = [("multiplier", mult), ("adder tree, first levels", {"adders": first, "carry_bits": pw + first})]
+            shapes.append(("adder tree, last levels", {"adders": levels - first, "carry_bits": pw + levels}))
+            shapes.append(("accumulate", acc))
+        if cells and P >= 4:
             shapes.append(("product route", {"dsp_out": 1}))
         shapes.append(("stall enable", {"luts": 2, "fanout": regs}))
         return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
@@ -256,4 +262,8 @@ class MacPEConfig(BlockConfig):
             add(feat, "pipeline", **{f"prod_reg_bits_{absorb}": L * min(pw, cap)})
         if P >= 3:
             add(feat, "pipeline", tree_reg_bits=min(self.tree_type.width, cap))
+        if P >= 5:
+            first = tree_split(L)
+            parts = math.ceil(L / 2**first)
+            add(feat, "pipeline", tree_mid_reg_bits=parts * min(pw + first, cap))
         return feat

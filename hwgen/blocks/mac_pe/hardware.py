@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from amaranth.hdl import Module, Mux, Signal, Value
@@ -75,6 +76,8 @@ class MacPE(wiring.Component):
                 valid, last, prods = stage("prod", valid, last, prods)
         if cfg.pipeline >= 4:
             valid, last, prods = stage("prod2", valid, last, prods)
+        if cfg.pipeline >= 5:  # the first half of the tree's levels, registered
+            valid, last, prods = stage("tree_mid", valid, last, tree_levels(prods, tree_split(cfg.lanes)))
         total = adder_tree(prods)
         if cfg.pipeline >= 3:
             valid, last, (total,) = stage("tree", valid, last, [total])
@@ -104,12 +107,25 @@ class MacPE(wiring.Component):
         return m
 
 
-def adder_tree(values: list[Value]) -> Value:
-    """Balanced pairwise sum; every addition is exact (Amaranth widens by one bit)."""
+def tree_levels(values: list[Value], levels: int) -> list[Value]:
+    """``levels`` levels of a balanced pairwise sum: each level adds neighbours (an odd one out passes);
+    every addition is exact (Amaranth widens by one bit)."""
     level = list(values)
-    while len(level) > 1:
+    for _ in range(levels):
+        if len(level) == 1:
+            break
         nxt = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
-    return level[0]
+    return level
+
+
+def tree_split(lanes: int) -> int:
+    """Levels of the adder tree before its middle register (``pipeline = 5``): half of them, rounded up."""
+    return (math.ceil(math.log2(lanes)) + 1) // 2 if lanes > 1 else 0
+
+
+def adder_tree(values: list[Value]) -> Value:
+    """Balanced pairwise sum (:func:`tree_levels` down to one value)."""
+    return tree_levels(values, len(values))[0]

@@ -33,6 +33,10 @@ def configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
         "int8_l2_mult18_p4": C(lanes=2, pipeline=4, acc=Int(20), overflow="wrap", dsp_cells="mult18x18d"),
         "int8_l3_sat_mult18_p3": C(lanes=3, pipeline=3, acc=Int(14), overflow="saturate", dsp_cells="mult18x18d"),
         "int8_l2_mult18_p1": C(lanes=2, pipeline=1, acc=Int(18), overflow="wrap", dsp_cells="mult18x18d"),
+        "int8_l16_p5": C(lanes=16, pipeline=5, acc=Int(32), max_len=64),
+        "u8s8_l5_sat_mult18_p5": C(
+            lanes=5, pipeline=5, act=UInt(8), acc=Int(18), overflow="saturate", dsp_cells="mult18x18d"
+        ),
     }
 
 
@@ -169,4 +173,5 @@ def formal_configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
             max_len=2,
             dsp_cells="mult18x18d",
         ),
+        "int2_l4_wrap_p5": C(lanes=4, pipeline=5, act=Int(2), weight=Int(2), acc=Int(5), overflow="wrap", max_len=2),
     }

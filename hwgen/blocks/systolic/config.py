@@ -114,7 +114,9 @@ class SystolicArrayConfig(BlockConfig):
             raise ConfigError(
                 self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; use lanes=1"
             )
-        # pipeline 0..3 is the MAC PE's own range; a systolic PE gives 3 its own meaning (operands + product)
+        # a systolic PE gives pipeline 3 and 4 its own meaning (operands + product in the DSP cell) and has no
+        # adder tree to split (the MAC PE's 5)
+        check_range(self.where("pe.pipeline"), self.pe.pipeline, 0, 4)
         if self.pe.pipeline == 2 and self.pe.overflow == "saturate":
             raise ConfigError(
                 self.where("pe.pipeline"),
