@@ -5,8 +5,9 @@
     hwgen sim examples/gemm_ws_8x8_ecp5_150.py       # random GEMMs; the MULT18X18D cells run on hwgen's model
 
 The PE's pipelining is left out, so hwgen picks it from the clock: at 150 MHz on ECP5 that is
-MULT18X18D cells with their own operand and product registers plus a fabric product register
-(pe.pipeline = 4), a registered stall with a one-row skid buffer, and the latency that follows.
+MULT18X18D cells with their own operand and product registers (pe.pipeline = 3; the weight is the
+cell's B register), a registered stall with a one-row skid buffer, a registered partial-sum add below
+the mesh, and the latency that follows (12 cycles).
 """
 
 from hwgen import Design, Int
