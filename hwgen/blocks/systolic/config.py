@@ -101,9 +101,10 @@ class SystolicArrayConfig(BlockConfig):
     )
 
     def __post_init__(self) -> None:
-        if self.span is None:
-            default = max(self.tile, 8 // self.tile * self.tile) if self.dataflow == "weight_stationary" else 1
-            object.__setattr__(self, "span", default)
+        tile_ok = isinstance(self.tile, int) and not isinstance(self.tile, bool) and self.tile >= 1
+        if self.span is None:  # with a bad tile the checks that follow report the tile
+            ws = self.dataflow == "weight_stationary" and tile_ok
+            object.__setattr__(self, "span", max(self.tile, 8 // self.tile * self.tile) if ws else 1)
         super().__post_init__()
 
     def validate(self) -> None:
