@@ -90,22 +90,22 @@ def systolic_array(rng: random.Random) -> list[BlockConfig]:
         MacPEConfig(act=Int(16), weight=Int(16), acc=Int(40), pipeline=0, max_len=256),
     ]
     out = []
-    for rows, cols, df, tile, psum, pe, span in itertools.product(
+    for rows, cols, df, tile, psum, pe, span_is_tile in itertools.product(
         [2, 3, 4, 6, 8, 12, 16],
         [2, 4, 5, 8, 12, 16],
         ["weight_stationary", "output_stationary"],
         [1, 2, 3],
         [True, False],
         pes,
-        [None, "tile"],
+        [False, True],  # the default span, or activations registered at every tile
     ):
-        if df == "output_stationary" and (tile != 1 or not psum or span):
+        if df == "output_stationary" and (tile != 1 or not psum or span_is_tile):
             continue
         if rows * cols > 160:
             continue
         cfg = _try(
             SystolicArrayConfig, rows=rows, cols=cols, dataflow=df, tile=tile, psum_input=psum, pe=pe,
-            span=tile if span else None,
+            span=tile if span_is_tile else None,
         )  # fmt: skip
         if cfg:
             out.append(cfg)

@@ -30,7 +30,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ... import arith
+from ...arith import sum_type, to_accumulator
 from ...pipeline import delay, long_delay, output_stage, register, valid_delay
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 from .pe import product_delay, split_point
@@ -177,7 +177,7 @@ class WeightStationaryArray(wiring.Component):
         register (:attr:`~.config.SystolicArrayConfig.sum_register`)."""
         cfg, pe = self.config, self.config.pe
         col = cfg.column_type(cfg.rows)
-        exact = arith.sum_type(pe.acc, col) if cfg.psum_input else col
+        exact = sum_type(pe.acc, col) if cfg.psum_input else col
         base = cfg.ws_latency - (1 if cfg.sum_register else 0)
         psum = long_delay(m, self.a.p.psum.as_value(), base, advance, "psum") if cfg.psum_input else None
         W = pe.acc.width
@@ -186,7 +186,7 @@ class WeightStationaryArray(wiring.Component):
             if psum is not None:
                 word = psum[c * W : (c + 1) * W]
                 total = total + (word.as_signed() if pe.acc.signed else word)
-            value = arith.to_accumulator(m, pe.acc, "wrap", total, exact, f"result{c}", full_name=f"result{c}_sum")
+            value = to_accumulator(m, pe.acc, "wrap", total, exact, f"result{c}", full_name=f"result{c}_sum")
             if cfg.sum_register:
                 value = register(m, value, advance, f"sum{c}")
             m.d.comb += o_payload[c].eq(value)

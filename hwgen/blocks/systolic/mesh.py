@@ -31,7 +31,7 @@ from ...numtype import NumType
 from ...pipeline import register
 from ..mac_pe import MacPEConfig
 from .pe import split_point
-from .tile import OutputStationaryTile, WeightStationaryTile
+from .tile import OutputStationaryTile, WeightStationaryTile, column_ends
 
 
 def tile_spans(n: int, tile: int) -> list[tuple[int, int]]:
@@ -131,10 +131,6 @@ def _ws_ports(pe: MacPEConfig, rows: int, cols: int, t_in: NumType, t_out: NumTy
     }
 
 
-def _ends(pe: MacPEConfig, columns: Columns | None) -> tuple[NumType, NumType]:
-    return (columns[0][0], columns[-1][1]) if columns else (pe.acc, pe.acc)
-
-
 class WeightStationaryMeshRow(wiring.Component):
     """One tile row of a weight-stationary mesh: ``rows × cols`` PEs.
 
@@ -147,7 +143,7 @@ class WeightStationaryMeshRow(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int, span: int, columns: Columns | None):
         self.pe, self.rows, self.cols, self.tile, self.span, self.columns = pe, rows, cols, tile, span, columns
-        super().__init__(_ws_ports(pe, rows, cols, *_ends(pe, columns)))
+        super().__init__(_ws_ports(pe, rows, cols, *column_ends(pe, columns)))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -188,7 +184,7 @@ class WeightStationaryMesh(wiring.Component):
     ):
         self.pe, self.rows, self.cols, self.tile, self.span = pe, rows, cols, tile, span
         self.columns = [(column(max(r, 1)), column(r + 1)) for r in range(rows)] if column else None
-        super().__init__(_ws_ports(pe, rows, cols, *_ends(pe, self.columns)))
+        super().__init__(_ws_ports(pe, rows, cols, *column_ends(pe, self.columns)))
 
     def elaborate(self, platform: object) -> Module:
         m = Module()

@@ -81,17 +81,13 @@ def pe_product(
     multiplier (``b`` when ``b_enable``, ``a`` when ``advance``; :func:`~hwgen.primitives.registered_multiply`).
     Below that ``b`` must already be a register, or, with ``stationary_b`` and MULT18X18D cells, it is
     the cell's B register (loaded when ``b_enable``), so a stationary weight costs no fabric flip-flops."""
-    if pe.pipeline >= 3:
+    if pe.pipeline >= 3 or stationary_b:
+        regs = "abp" if pe.pipeline >= 3 else "bp" if pe.pipeline >= 1 else "b"
         prod = registered_multiply(
             m, a, b, a_enable=advance, b_enable=b_enable, p_enable=advance, name="prod", cell=pe.dsp_cells,
-            platform=platform,
+            platform=platform, registers=regs,
         )  # fmt: skip
         return register(m, prod, advance, "prod2") if pe.pipeline == 4 else prod
-    if stationary_b:
-        return registered_multiply(
-            m, a, b, a_enable=advance, b_enable=b_enable, p_enable=advance, name="prod", cell=pe.dsp_cells,
-            platform=platform, registers="bp" if pe.pipeline >= 1 else "b",
-        )  # fmt: skip
     return register(m, a * b, advance, "prod") if pe.pipeline >= 1 else a * b
 
 
@@ -179,8 +175,7 @@ class WeightStationaryPE(wiring.Component):
             w = Signal(pe.weight.shape, reset_less=True)
             with m.If(self.load):
                 m.d.sync += w.eq(self.w_bus)
-        stationary = weight_in_cell(pe) and pe.pipeline < 3
-        prod = pe_product(m, pe, self.a, w, self.load, self.advance, platform, stationary_b=stationary)
+        prod = pe_product(m, pe, self.a, w, self.load, self.advance, platform, stationary_b=weight_in_cell(pe))
         p = _Product(m, pe, prod, self.advance)
         if self.column is not None:
             t_in, t_out = self.column

@@ -20,6 +20,12 @@ from .pe import OutputStationaryPE, WeightStationaryPE
 TILE_LATENCY = 0
 
 
+def column_ends(pe: MacPEConfig, columns: list[tuple[NumType, NumType]] | None) -> tuple[NumType, NumType]:
+    """Partial-sum types entering the first and leaving the last of PE rows with column-sum types
+    ``columns`` (accumulators without)."""
+    return (columns[0][0], columns[-1][1]) if columns else (pe.acc, pe.acc)
+
+
 class WeightStationaryTile(wiring.Component):
     """``rows × cols`` weight-stationary PEs.
 
@@ -31,7 +37,7 @@ class WeightStationaryTile(wiring.Component):
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, columns: list[tuple[NumType, NumType]] | None = None):
         self.pe, self.rows, self.cols, self.columns = pe, rows, cols, columns
-        t_in, t_out = (columns[0][0], columns[-1][1]) if columns else (pe.acc, pe.acc)
+        t_in, t_out = column_ends(pe, columns)
         super().__init__(
             {
                 "a": In(data.ArrayLayout(pe.act.shape, rows)),
