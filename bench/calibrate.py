@@ -42,7 +42,7 @@ def collect(configs, family: str, label: str) -> list[dict]:
     for i, cfg in enumerate(configs):
         d = Design(name="dut", top=cfg)
         t0 = time.monotonic()
-        r = synthesize(d.verilog, "dut", family)
+        r = synthesize(d.verilog_for(family), "dut", family)
         say(f"{label} {family} {i + 1}/{len(configs)} ({time.monotonic() - t0:.1f} s{', cached' if r.cached else ''})")
         rows.append(
             {

@@ -240,7 +240,7 @@ def estimator_accuracy() -> dict[str, Any]:
                 if fam not in calibrated.get(block, {}):
                     continue  # only (block, family) pairs with fitted coefficients are scored
                 d = Design(name="dut", top=cfg)
-                r = synthesize(d.verilog, "dut", fam)
+                r = synthesize(d.verilog_for(fam), "dut", fam)
                 t0 = time.perf_counter()
                 est = estimate(cfg, fam).rounded()
                 timings.append(time.perf_counter() - t0)
@@ -297,6 +297,31 @@ def estimator_accuracy() -> dict[str, Any]:
             for f, v in per_family.items()
         }
     }
+
+
+@section
+def dense_int8_packing() -> dict[str, Any]:
+    """Issue 14: the 8×8 INT8 WS array (64 MACs) with and without pack_int8, per MAC, on xcup and xc7."""
+    from hwgen.blocks import MacPEConfig, SystolicArrayConfig
+    from hwgen.estimate.synth import synthesize
+
+    pe = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, overflow="wrap")
+    out: dict[str, Any] = {
+        "design": "8x8 WS systolic array, INT8 x INT8 -> Int(32) wrap, psum input, pipeline 0",
+        "peer_finn_rtl_mvu_int8_per_mac": {"dsp": 0.5, "lut": 34, "source": "issue 14 text (FINN RTL MVU)"},
+        "per_mac": {},
+    }
+    for pack in (False, True):
+        d = Design(name="ws8", top=SystolicArrayConfig(rows=8, cols=8, pack_int8=pack, pe=pe))
+        for fam in ("xcup", "xc7"):
+            say(f"dense_int8_packing: synthesizing 8x8 pack_int8={pack} for {fam}")
+            res = synthesize(d.verilog_for(fam), d.name, fam).resources
+            out["per_mac"][f"{'packed' if pack else 'plain'}_{fam}"] = {
+                k: round(res[k] / 64, 3) for k in ("dsp", "lut", "lut_logic", "ff", "carry")
+            }
+    packed = out["per_mac"]["packed_xcup"]
+    out["xcup_packed_lut_vs_finn"] = round(packed["lut"] / 34, 3)
+    return out
 
 
 @section
@@ -723,7 +748,7 @@ def _pnr_row(cfg: Any, macs: int, family: str = "ecp5") -> dict[str, Any]:
     from hwgen.estimate.timing import estimate_fmax
     from hwgen.verilog import to_verilog
 
-    res = synthesize(to_verilog(cfg.component(), "dut"), "dut", family).resources
+    res = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
     est = estimate_fmax(cfg, family)
     return {
         **_seeded_fmax(cfg.component, "dut", family),

@@ -218,7 +218,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out = []
     for d in _designs([args.design]):
         fam = _family(d, args.family)
-        res = synthesize(d.verilog, d.name, fam, use_cache=not args.no_cache)
+        res = synthesize(d.verilog_for(fam), d.name, fam, use_cache=not args.no_cache)
         row = {
             "design": d.name,
             "family": fam,

@@ -52,7 +52,7 @@ def flow_files(design: Design, board_name: str | None = None) -> dict[str, tuple
     }[board.family]
     ctx.update(lattice, device_flags=" ".join(flags))
     return {
-        "verilog": (f"{design.name}_harness.v", harness_verilog(design.top.component(), design.name)),
+        "verilog": (f"{design.name}_harness.v", harness_verilog(design.top.component(), design.name, board.family)),
         "makefile": ("Makefile", env.get_template("flows/Makefile.lattice.j2").render(**ctx)),
         "readme": ("README.md", env.get_template("flows/README.md.j2").render(vendor="lattice", **ctx)),
     }

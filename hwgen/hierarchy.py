@@ -41,10 +41,12 @@ def rtlil_to_verilog(rtlil_text: str) -> str:
 
 
 class Hierarchy:
-    """Collects the shared modules of one Verilog conversion (pass as ``platform``)."""
+    """Collects the shared modules of one Verilog conversion (pass as ``platform``); ``family`` is the
+    FPGA family the Verilog is for (None: any), read by blocks through :func:`target_family`."""
 
-    def __init__(self, top_name: str):
+    def __init__(self, top_name: str, family: str | None = None):
         self.top_name = top_name
+        self.family = family
         self.modules: dict[str, str] = {}  # module name -> RTLIL text
 
     def module_name(self, key: str) -> str:
@@ -58,6 +60,11 @@ class Hierarchy:
             self.modules[name] = ""  # reserve: recursion-safe
             self.modules[name] = rtlil_module(make(), name, self)
         return name
+
+
+def target_family(platform: object) -> str | None:
+    """The FPGA family a conversion is for (``Hierarchy.family``); None under Amaranth's simulator."""
+    return platform.family if isinstance(platform, Hierarchy) else None
 
 
 def add_shared(

@@ -42,19 +42,21 @@ def delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Va
     return out.as_signed() if shape.signed else out
 
 
-def ram_delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
-    """``value`` delayed by ``cycles`` (≥ 2) advancing cycles through a memory: a circular buffer of
-    ``cycles - 1`` words (written every advancing cycle at a wrapping pointer, the oldest word read at the
-    same address before it is overwritten) and the read port's output register. Same timing as
-    :func:`delay`, but synthesis maps the words to distributed RAM or block RAM (LUTRAM + one register
-    per bit on xc7/ECP5, EBR on iCE40) instead of ``cycles`` flip-flops per bit."""
+def ram_delay(m: Module, value: Value, cycles: int, advance: Value, name: str, *, read: str = "comb") -> Value:
+    """``value`` delayed by ``cycles`` (≥ 2) advancing cycles through a memory, a circular buffer written
+    every advancing cycle at a wrapping pointer and read at the same address before it is overwritten.
+    Same timing as :func:`delay`, but synthesis maps the words to RAM instead of ``cycles`` flip-flops
+    per bit. ``read="comb"``: ``cycles`` words read asynchronously (distributed RAM: LUTRAM on xc7/ECP5,
+    no flip-flop); ``read="sync"``: ``cycles - 1`` words and the read port's output register (what block
+    RAM needs: EBR on iCE40, which has no distributed RAM)."""
     assert cycles >= 2, "a delay of 0 or 1 cycles is a wire or a register"
+    assert read in ("comb", "sync"), read
     shape = value.shape()
-    depth = cycles - 1
+    depth = cycles if read == "comb" else cycles - 1
     mem = Memory(shape=unsigned(shape.width), depth=depth, init=[])
     m.submodules[f"{name}_ram"] = mem
     write = mem.write_port()
-    read = mem.read_port(transparent_for=())
+    read_port = mem.read_port(domain="comb") if read == "comb" else mem.read_port(transparent_for=())
     ptr = Signal(range(depth), name=f"{name}_ptr")
     with m.If(advance):
         m.d.sync += ptr.eq(Mux(ptr == depth - 1, 0, ptr + 1))
@@ -62,16 +64,17 @@ def ram_delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -
         write.addr.eq(ptr),
         write.data.eq(value.as_unsigned()),
         write.en.eq(advance),
-        read.addr.eq(ptr),
-        read.en.eq(advance),
+        read_port.addr.eq(ptr),
     ]
-    return read.data.as_signed() if shape.signed else read.data
+    if read == "sync":
+        m.d.comb += read_port.en.eq(advance)
+    return read_port.data.as_signed() if shape.signed else read_port.data
 
 
-def long_delay(m: Module, value: Value, cycles: int, advance: Value, name: str) -> Value:
-    """:func:`delay`, through a memory (:func:`ram_delay`) from :data:`RAM_DELAY_MIN` cycles on."""
+def long_delay(m: Module, value: Value, cycles: int, advance: Value, name: str, *, read: str = "comb") -> Value:
+    """:func:`delay`, through a memory (:func:`ram_delay` with ``read``) from :data:`RAM_DELAY_MIN` cycles on."""
     if cycles >= RAM_DELAY_MIN:
-        return ram_delay(m, value, cycles, advance, name)
+        return ram_delay(m, value, cycles, advance, name, read=read)
     return delay(m, value, cycles, advance, name)
 
 

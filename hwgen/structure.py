@@ -62,16 +62,21 @@ def delay_line(family: str, bits: int, depth: int) -> dict[str, float]:
     return {"delay_ff_bits": bits * depth}
 
 
+def ram_read(family: str | None) -> str:
+    """The read port of :func:`hwgen.pipeline.ram_delay` for ``family``: ``sync`` on iCE40 (it has block RAM
+    only), else ``comb`` (distributed RAM; None: a family-independent conversion)."""
+    return "sync" if family == "ice40" else "comb"
+
+
 def memory_delay(family: str, bits: int, depth: int, ram_min: int) -> dict[str, float]:
-    """Features of :func:`hwgen.pipeline.long_delay`: a memory of ``depth - 1`` words and an output register
-    from ``ram_min`` cycles on, else :func:`delay_line`."""
+    """Features of :func:`hwgen.pipeline.long_delay` from ``ram_min`` cycles on, else :func:`delay_line`:
+    a memory of ``depth`` words read asynchronously, or on iCE40 (:func:`hwgen.pipeline.ram_read`) of
+    ``depth - 1`` words and an output register."""
     if depth < ram_min or bits <= 0:
         return delay_line(family, bits, depth)
-    return {
-        "ram_delay_bits": bits * (depth - 1),
-        "ram_delay_words": bits * math.ceil((depth - 1) / 16),
-        "delay_ff_bits": bits,
-    }
+    words = depth - 1 if ram_read(family) == "sync" else depth
+    feat = {"ram_delay_bits": bits * words, "ram_delay_words": bits * math.ceil(words / 16)}
+    return feat | ({"delay_ff_bits": bits} if ram_read(family) == "sync" else {})
 
 
 def tree_bits(n: int, width: int, cap: int | None = None) -> int:

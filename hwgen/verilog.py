@@ -41,7 +41,7 @@ LINT_WAIVERS: dict[str, str] = {
 }
 
 
-def to_verilog(component: wiring.Component, name: str, header: str = "") -> str:
+def to_verilog(component: wiring.Component, name: str, header: str = "", *, family: str | None = None) -> str:
     """Convert ``component`` to Verilog with top module ``name``.
 
     Repeated sub-blocks that use :func:`hwgen.hierarchy.add_shared` become one
@@ -51,8 +51,10 @@ def to_verilog(component: wiring.Component, name: str, header: str = "") -> str:
         component: the Amaranth component (its signature gives the ports).
         name: Verilog module name of the top.
         header: comment lines put at the top of the file (without ``//``).
+        family: the FPGA family the Verilog is for (a few blocks map memories differently on iCE40);
+            None: any family.
     """
-    hierarchy = Hierarchy(name)
+    hierarchy = Hierarchy(name, family)
     with step(f"generating Verilog of {name}", after=2.0):
         top = rtlil_module(component, name, hierarchy)
         body = rtlil_to_verilog("".join(hierarchy.modules.values()) + top)

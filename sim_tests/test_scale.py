@@ -37,3 +37,11 @@ def test_array_matches_numpy_gemm_with_exact_cycles(name):
 @pytest.mark.parametrize("sim", [s for s in SIMULATORS if s.id == "icarus"])
 def test_array_on_icarus(sim):
     require_pass(verify_cocotb(Design(name="sa_ws8", top=ARRAYS["ws8"]), sim=sim, vectors=1000, seed=12))
+
+
+def test_ice40_array_keeps_its_delay_lines_in_block_ram():
+    """On iCE40 (no distributed RAM) the long delay lines read through a register (block RAM); that
+    Verilog, too, equals NumPy with exact cycles."""
+    design = Design(name="sa_ws8_ice40", top=ARRAYS["ws8"], board="icebreaker")
+    assert "<= psum_ram[" in design.verilog and "<= psum_ram[" not in design.verilog_for("ecp5")
+    require_pass(verify_native(design, vectors=2000, seed=13))

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from hwgen import ConfigError
-from hwgen.int8pack import MAX_EXACT_TERMS, pack, packed_dot, unpack
+from hwgen.int8pack import (
+    MAX_EXACT_TERMS,
+    NEGATED_MAX,
+    NEGATED_MAX_EXACT_TERMS,
+    NEGATED_MIN,
+    pack,
+    pack_negated,
+    packed_dot,
+    unpack,
+    unpack_negated,
+)
 
 V = np.arange(-128, 128, dtype=np.int64)
 
@@ -63,3 +73,29 @@ def test_packed_dot_refuses_sums_past_the_bound_and_operands_past_int8():
         pack([200], [0])
     with pytest.raises(ConfigError, match=r"int8pack\.b: \[0\] = 1\.5 is not an integer"):
         pack([1], [1.5])
+
+
+def test_negated_packing_unpacks_every_triple_and_fits_27_bits():
+    a, b = np.meshgrid(V, V, indexing="ij")
+    packed = pack_negated(a, b)
+    assert (packed.min(), packed.max()) == (NEGATED_MIN, NEGATED_MAX)
+    assert -(2**26) <= NEGATED_MIN and NEGATED_MAX < 2**26  # DSP48E2's 27-bit A port
+    assert NEGATED_MIN < -(2**24)  # but not DSP48E1's 25 bits
+    for c in V[::5]:
+        hi, lo = unpack_negated(packed * c)
+        assert np.array_equal(hi, a * c) and np.array_equal(lo, b * c), f"c = {c}"
+
+
+def test_negated_packing_is_exact_for_eight_terms_and_not_nine():
+    k = NEGATED_MAX_EXACT_TERMS
+    rng = np.random.default_rng(2)
+    a, b, c = (rng.integers(-128, 128, (200_000, k)) for _ in range(3))
+    hi, lo = unpack_negated(np.sum(pack_negated(a, b) * c, axis=-1))
+    assert np.array_equal(hi, (a * c).sum(-1)) and np.array_equal(lo, (b * c).sum(-1))
+    for bv, cv in ((-128, -128), (127, -128), (-128, 127), (127, 127)):  # every low product at an extreme
+        a = rng.integers(-128, 128, (1000, k))
+        for n in (k, k + 1):
+            b, c = np.full((1000, n), bv), np.full((1000, n), cv)
+            hi, lo = unpack_negated(np.sum(pack_negated(a[:, :1].repeat(n, 1), b) * c, axis=-1))
+            exact = np.array_equal(lo, np.full(1000, n * bv * cv))
+            assert exact == (n == k), (n, bv, cv)  # 9 products at any extreme leave 18 signed bits

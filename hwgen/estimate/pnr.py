@@ -133,9 +133,9 @@ def _run_nextpnr(family: str, args: list[str], cwd: Path, log: Path, timeout: fl
         raise ToolError(f"nextpnr-{family}", f"place and route failed (exit {proc.returncode}); log {log}", tail)
 
 
-def harness_verilog(component: wiring.Component, name: str) -> str:
-    """Verilog of ``component`` inside a :class:`SerialHarness` (top module ``<name>_harness``)."""
-    return to_verilog(SerialHarness(component), f"{name}_harness")
+def harness_verilog(component: wiring.Component, name: str, family: str | None = None) -> str:
+    """Verilog of ``component`` for ``family`` inside a :class:`SerialHarness` (top module ``<name>_harness``)."""
+    return to_verilog(SerialHarness(component), f"{name}_harness", family=family)
 
 
 def place_and_route(
@@ -150,7 +150,7 @@ def place_and_route(
 ) -> PnrResult:
     """Synthesize the harnessed design and place and route it; returns Fmax and the critical path (cached)."""
     flags, device = device_flags(family, board)
-    verilog = harness_verilog(component, name)
+    verilog = harness_verilog(component, name, family)
     top = f"{name}_harness"
     key = hashlib.sha256(
         "\0".join([verilog, family, " ".join(flags), str(target_mhz), str(seed), yosys_version(), "pnr-1"]).encode()

@@ -101,6 +101,30 @@ def test_cycle_model_of_a_tiled_gemm():
             {"dataflow": "output_stationary", "pe": MacPEConfig(pipeline=1, dsp_cells="mult18x18d")},
             r"systolic_array\.pe\.dsp_cells: mult18x18d: an output-stationary PE's operands move",
         ),
+        (
+            {"pack_int8": True, "dataflow": "output_stationary"},
+            r"systolic_array\.dataflow: with pack_int8: packing shares",
+        ),
+        (
+            {"pack_int8": True, "pe": U8S8_SAT},
+            r"systolic_array\.pe\.act: with pack_int8: packing needs Int\(8\) x Int\(8\), not UInt\(8\)",
+        ),
+        (
+            {"pack_int8": True, "rows": 9},
+            r"systolic_array\.rows: with pack_int8: 9: a packed column sum is exact for at most 8 rows",
+        ),
+        ({"pack_int8": True, "cols": 5}, r"systolic_array\.cols: with pack_int8: 5: columns pack in pairs"),
+        ({"pack_int8": True, "tile": 2}, r"systolic_array\.tile: with pack_int8: 2: packed arrays use tile=1"),
+        ({"pack_int8": True, "span": 3}, r"systolic_array\.span: with pack_int8: 3: a span holds whole column pairs"),
+        ({"pack_int8": True, "pe": MacPEConfig(pipeline=2)}, r"systolic_array\.pe\.pipeline: with pack_int8: 2 splits"),
+        (
+            {"pack_int8": True, "pe": MacPEConfig(overflow="saturate")},
+            r"systolic_array\.pe\.overflow: with pack_int8: saturate",
+        ),
+        (
+            {"pack_int8": True, "pe": MacPEConfig(dsp_cells="mult18x18d")},
+            r"systolic_array\.pe\.dsp_cells: with pack_int8: mult18x18d",
+        ),
     ],
 )
 def test_bad_configs(kwargs, pattern):
@@ -191,8 +215,9 @@ def test_the_drain_is_as_short_as_it_can_be(monkeypatch):
         dict(rows=4, cols=4, dataflow="output_stationary"),
         dict(rows=1, cols=1),
         dict(rows=3, cols=2, pe=U8S8_SAT, dataflow="output_stationary"),
+        dict(rows=8, cols=8, pack_int8=True),
     ],
-    ids=["ws4", "ws5x3t2", "ws-nopsum", "os4", "ws1", "os-sat"],
+    ids=["ws4", "ws5x3t2", "ws-nopsum", "os4", "ws1", "os-sat", "ws8-pack"],
 )
 def test_verilog_is_lint_clean(kw):
     from hwgen import Design
@@ -218,3 +243,13 @@ def test_repeated_mesh_rows_are_emitted_once():
         return sum(count(child) for child in re.findall(r"^\s+(sa__\w+) \w+ \(", bodies[module], flags=re.M))
 
     assert count("sa.mesh") == 6
+
+
+def test_int8_packing_halves_the_multipliers_where_the_operand_fits():
+    """A packed pair's 8×27 product is one DSP48E2 (xcup), two DSP48E1 (xc7: 25-bit port) or two MULT18X18D."""
+    plain = SystolicArrayConfig(rows=8, cols=8)
+    packed = SystolicArrayConfig(rows=8, cols=8, pack_int8=True)
+    want = {"xcup": 32, "xc7": 64, "ecp5": 64}
+    assert {f: packed.features(f)["PEs"]["dsp"] for f in want} == want
+    assert {f: plain.features(f)["PEs"]["dsp"] for f in want} == {f: 64 for f in want}
+    assert packed.timing().latency == plain.timing().latency

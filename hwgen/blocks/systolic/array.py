@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
+from ...hierarchy import target_family
+from ...int8pack import SHIFT
 from ...pipeline import delay, long_delay, output_stage, register, valid_delay
+from ...structure import ram_read
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 from .pe import product_delay, split_point
 
@@ -94,8 +97,11 @@ class WeightStationaryArray(wiring.Component):
         R, C = cfg.rows, cfg.cols
         L, product_reg = split_point(pe), product_delay(pe)
         m = Module()
-        column = cfg.column_type if cfg.psum_below else None
-        m.submodules.mesh = mesh = WeightStationaryMesh(pe, R, C, cfg.tile, cfg.span, column)
+        read = ram_read(target_family(platform))  # delay lines in distributed RAM, or block RAM on iCE40
+        packed = cfg.pack_int8  # the mesh's columns are column pairs (hwgen.int8pack, negated low weight)
+        mesh_pe, MC, mesh_span = (cfg.packed_pe, C // 2, cfg.span // 2) if packed else (pe, C, cfg.span)
+        column = (cfg.packed_column_type if packed else cfg.column_type) if cfg.psum_below else None
+        m.submodules.mesh = mesh = WeightStationaryMesh(mesh_pe, R, MC, cfg.tile, mesh_span, column)
         advance, o_valid, o_payload = output_stage(m, self.o, registered=cfg.registered_stall)
         m.d.comb += mesh.advance.eq(advance)
 
@@ -134,8 +140,9 @@ class WeightStationaryArray(wiring.Component):
             weights = self.w.p.w
         for r in range(R):
             m.d.comb += mesh.load[r].eq(loads[r])
-        for c in range(C):
-            m.d.comb += mesh.w_bus[c].eq(weights[c])
+        for c in range(MC):
+            w = (weights[2 * c + 1] << SHIFT) - weights[2 * c] if packed else weights[c]
+            m.d.comb += mesh.w_bus[c].eq(w)
 
         # ---- input register, then skew: tile row I by I cycles (long skews in memory)
         in_valid = Signal()
@@ -144,8 +151,8 @@ class WeightStationaryArray(wiring.Component):
             m.d.sync += [in_valid.eq(a_fire), in_a.eq(self.a.p.a)]
         for I, (r0, nr) in enumerate(tile_spans(R, cfg.tile)):
             for r in range(r0, r0 + nr):
-                m.d.comb += mesh.a[r].eq(long_delay(m, in_a[r], I, advance, f"skew_a{r}"))
-        spans = [(S, c) for S, (c0, n) in enumerate(tile_spans(C, cfg.span)) for c in range(c0, c0 + n)]
+                m.d.comb += mesh.a[r].eq(long_delay(m, in_a[r], I, advance, f"skew_a{r}", read=read))
+        spans = [(S, c) for S, (c0, n) in enumerate(tile_spans(MC, mesh_span)) for c in range(c0, c0 + n)]
         if cfg.psum_input and not cfg.psum_below:  # added at the top: span S skewed by S
             in_psum = Signal(data.ArrayLayout(pe.acc.shape, C), reset_less=True)
             with m.If(advance):
@@ -161,8 +168,11 @@ class WeightStationaryArray(wiring.Component):
         deskewed = {
             c: split_delay(m, mesh.psum_out[c], L, NS - 1 - S, advance, f"deskew{c}", low_extra=1) for S, c in spans
         }
+        negated: set[int] = set()
+        if packed:
+            deskewed, negated = _unpack_columns(m, deskewed), set(range(0, C, 2))
         if cfg.psum_below:
-            self._add_psum_below(m, deskewed, o_payload, advance)
+            self._add_psum_below(m, deskewed, negated, o_payload, advance, read)
         else:
             for c in range(C):
                 m.d.comb += o_payload[c].eq(deskewed[c])
@@ -171,25 +181,45 @@ class WeightStationaryArray(wiring.Component):
             m.d.sync += o_valid.eq(out_valid)
         return m
 
-    def _add_psum_below(self, m: Module, sums: dict[int, Value], o_payload: Value, advance: Value) -> None:
-        """Result = the de-skewed column sums plus the partial-sum input, delayed (in memory) to meet them;
-        the accumulator's low bits (wrap, or 'error': no overflow). Combinational into the output, or a
-        register (:attr:`~.config.SystolicArrayConfig.sum_register`)."""
+    def _add_psum_below(
+        self, m: Module, sums: dict[int, Value], negated: set[int], o_payload: Value, advance: Value, read: str
+    ) -> None:
+        """Result = the de-skewed column sums (minus those in ``negated``: the low fields of packed pairs) plus
+        the partial-sum input, delayed (in memory) to meet them; the accumulator's low bits (wrap, or
+        'error': no overflow). Combinational into the output, or a register
+        (:attr:`~.config.SystolicArrayConfig.sum_register`)."""
         cfg, pe = self.config, self.config.pe
         col = cfg.column_type(cfg.rows)
         exact = sum_type(pe.acc, col) if cfg.psum_input else col
         base = cfg.ws_latency - (1 if cfg.sum_register else 0)
-        psum = long_delay(m, self.a.p.psum.as_value(), base, advance, "psum") if cfg.psum_input else None
+        psum = None
+        if cfg.psum_input:
+            psum = long_delay(m, self.a.p.psum.as_value(), base, advance, "psum", read=read)
         W = pe.acc.width
         for c in range(cfg.cols):
-            total = sums[c]
+            total = -sums[c] if c in negated else sums[c]
             if psum is not None:
                 word = psum[c * W : (c + 1) * W]
-                total = total + (word.as_signed() if pe.acc.signed else word)
+                word = word.as_signed() if pe.acc.signed else word
+                total = word - sums[c] if c in negated else word + sums[c]
             value = to_accumulator(m, pe.acc, "wrap", total, exact, f"result{c}", full_name=f"result{c}_sum")
             if cfg.sum_register:
                 value = register(m, value, advance, f"sum{c}")
             m.d.comb += o_payload[c].eq(value)
+
+
+def _unpack_columns(m: Module, packed: dict[int, Value]) -> dict[int, Value]:
+    """Column sums ``2j`` (negated) and ``2j + 1`` from packed column pair ``j``
+    (:func:`hwgen.int8pack.unpack_negated`): ``−Σ a·w[2j]`` is the signed low 18 bits, ``Σ a·w[2j+1]``
+    the high bits plus the low field's sign (its borrow)."""
+    out: dict[int, Value] = {}
+    for j, p in packed.items():
+        bits = p.as_unsigned()
+        low = Signal(signed(SHIFT), name=f"pair{j}_low")
+        high = Signal(signed(len(bits) - SHIFT + 1), name=f"pair{j}_high")
+        m.d.comb += [low.eq(bits[:SHIFT].as_signed()), high.eq(bits[SHIFT:].as_signed() + bits[SHIFT - 1])]
+        out[2 * j], out[2 * j + 1] = low, high
+    return out
 
 
 class OutputStationaryArray(wiring.Component):

@@ -31,6 +31,7 @@ columns, full rate, output always ready; PE pipelining adds
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -38,6 +39,7 @@ import numpy as np
 
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
+from ...int8pack import NEGATED_MAX, NEGATED_MAX_EXACT_TERMS, NEGATED_MIN, SHIFT
 from ...numtype import Int, NumType
 from ...pipeline import RAM_DELAY_MIN
 from ...primitives import MULT18_BITS
@@ -99,6 +101,14 @@ class SystolicArrayConfig(BlockConfig):
         "out: the largest multiple of tile up to 8 (weight_stationary), 1 (output_stationary)",
         "1..64 (1 for output_stationary)",
     )
+    pack_int8: bool = param(
+        False,
+        "WS, Int(8) x Int(8): each pair of columns shares one multiplier per row, whose operand packs the "
+        "pair's weights as w[2j+1]·2^18 − w[2j] (27 bits: one DSP48E2 per two MACs on xcup; two DSP48E1 "
+        "on xc7, whose port has 25 bits); column sums stay packed down the mesh, unpacked below it",
+        "true | false (rows ≤ 8, even cols and span, tile 1, pipeline 0, 1, 3 or 4, overflow wrap or error, "
+        "dsp_cells inferred)",
+    )
 
     def __post_init__(self) -> None:
         tile_ok = isinstance(self.tile, int) and not isinstance(self.tile, bool) and self.tile >= 1
@@ -144,6 +154,8 @@ class SystolicArrayConfig(BlockConfig):
             raise ConfigError(
                 self.where("span"), f"{self.span} is not a multiple of tile={self.tile}; use a multiple of {self.tile}"
             )
+        if self.pack_int8:
+            self._validate_packing()
         if self.dataflow == "output_stationary" and self.pe.dsp_cells == "mult18x18d" and self.pe.pipeline < 3:
             raise ConfigError(
                 self.where("pe.dsp_cells"),
@@ -151,7 +163,42 @@ class SystolicArrayConfig(BlockConfig):
                 f"used from pipeline 3 (pipeline is {self.pe.pipeline}); use pipeline 3 or 4, or dsp_cells='inferred'",
             )
 
+    def _validate_packing(self) -> None:
+        """What :attr:`pack_int8` needs (each check names the parameter to change)."""
+        pe, k = self.pe, NEGATED_MAX_EXACT_TERMS
+        types = f"{pe.act} x {pe.weight}"
+        checks = [
+            ("dataflow", self.ws, "packing shares a weight-stationary row's activation; use weight_stationary"),
+            ("pe.act", pe.act == Int(8) and pe.weight == Int(8), f"packing needs Int(8) x Int(8), not {types}"),
+            ("rows", self.rows <= k, f"{self.rows}: a packed column sum is exact for at most {k} rows; use ≤ {k}"),
+            ("cols", self.cols % 2 == 0, f"{self.cols}: columns pack in pairs; use an even number"),
+            ("tile", self.tile == 1, f"{self.tile}: packed arrays use tile=1"),
+            ("span", self.span % 2 == 0, f"{self.span}: a span holds whole column pairs; use an even span"),
+            ("pe.pipeline", pe.pipeline != 2, "2 splits the accumulate, packed sums do not; use 0, 1, 3 or 4"),
+            ("pe.overflow", pe.overflow != "saturate", "saturate acts at every step; use wrap or error"),
+            ("pe.dsp_cells", pe.dsp_cells == "inferred", f"{pe.dsp_cells}: the 27-bit operand is not one cell; "
+             "use dsp_cells='inferred'"),
+        ]  # fmt: skip
+        for key, ok, why in checks:
+            if not ok:
+                raise ConfigError(self.where(key), f"with pack_int8: {why}")
+
     # ------------------------------------------------------------ derived
+    @property
+    def packed_pe(self) -> MacPEConfig:
+        """The PE of a packed mesh (:attr:`pack_int8`): the activation times the 27-bit packed weight pair,
+        exact column sums (no accumulator bound inside the mesh)."""
+        pe = self.pe
+        return MacPEConfig(
+            act=pe.act, weight=Int(27), acc=Int(48), overflow="wrap", pipeline=pe.pipeline, max_len=pe.max_len
+        )
+
+    def packed_column_type(self, n: int) -> NumType:
+        """Type of a packed column sum of ``n`` rows: ``n`` products of an INT8 activation and a packed
+        weight pair in ``[NEGATED_MIN, NEGATED_MAX]``."""
+        corners = [a * w for a in (-128, 127) for w in (NEGATED_MIN, NEGATED_MAX)]
+        return NumType.fitting(n * min(corners), n * max(corners))
+
     @property
     def ws(self) -> bool:
         return self.dataflow == "weight_stationary"
@@ -365,12 +412,13 @@ class SystolicArrayConfig(BlockConfig):
     def timing_paths(self, family: str) -> list[TimingPath]:
         """PE paths (a tile chains ``tile`` PEs' adders), the OS read-out bus and the stall enable."""
         pe, R, C = self.pe, self.rows, self.cols
+        mpe, _, _, coltype = self._mesh_shape() if self.ws else (pe, C, 1, self.column_type)
         regs = R * C * (pe.acc.width + pe.act.width + pe.weight.width)
-        mult = multiplier_path(pe.act.width, pe.weight.width, family)
+        mult = multiplier_path(pe.act.width, mpe.weight.width, family)
         split = split_point(pe)
         width = max(split, pe.acc.width - split) + 1 if split else pe.acc.width
         if self.psum_below:
-            width = self.column_type(R).width
+            width = coltype(R).width
         sat = 2 if pe.overflow == "saturate" else 0
         chained = self.tile if self.ws else 1
         acc = {"adders": chained, "carry_bits": width, "luts": sat * chained + (0 if self.ws else 1)}
@@ -386,59 +434,84 @@ class SystolicArrayConfig(BlockConfig):
         if not self.ws:
             shapes.append(("read-out bus", {"luts": max(1, math.ceil(math.log(2 * R, 4)))}))
         if self.psum_below:
-            shapes.append(("partial-sum add below the mesh", {"adders": 1, "carry_bits": pe.acc.width}))
+            below = 2 if self.pack_int8 else 1  # a packed pair's high field adds its low field's borrow first
+            shapes.append(("partial-sum add below the mesh", {"adders": below, "carry_bits": pe.acc.width}))
         shapes.append(("stall enable", {"luts": 1, "fanout": regs}))
         return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
 
     # ----------------------------------------------------------- estimate
     def features(self, family: str) -> Features:
+        if self.ws:
+            return self._ws_features(family)
+        return self._os_features(family)
+
+    def _mesh_shape(self) -> tuple[MacPEConfig, int, int, Callable[[int], NumType]]:
+        """WS: (PE, columns, span, column-sum type) of the mesh: the array's, or the packed pairs'."""
+        if self.pack_int8:
+            return self.packed_pe, self.cols // 2, self.span // 2, self.packed_column_type
+        return self.pe, self.cols, self.span, self.column_type
+
+    def _ws_features(self, family: str) -> Features:
         R, C, pe = self.rows, self.cols, self.pe
-        wa, wb, A = pe.act.width, pe.weight.width, pe.acc.width
-        NI = self.tile_rows
-        tiles = dsp_tiles(wa, wb, family)
+        mpe, MC, mspan, coltype = self._mesh_shape()
+        wa, A = pe.act.width, pe.acc.width
         feat: Features = {}
+        tiles = dsp_tiles(wa, mpe.weight.width, family)
         if tiles:
-            add(feat, "PEs", dsp=R * C * tiles)
+            add(feat, "PEs", dsp=R * MC * tiles)
         else:
-            add(feat, "PEs", lut_mul=R * C * wa * wb, lut_mul_pes=R * C)
-        rows = tile_spans(R, self.tile)
-        if self.ws and self.psum_below:  # column sums as wide as the products so far need
-            add(feat, "PEs", pe_acc_bits=C * sum(self.column_type(r + 1).width for r in range(R)))
+            add(feat, "PEs", lut_mul=R * MC * wa * mpe.weight.width, lut_mul_pes=R * MC)
+        if self.psum_below:  # column sums as wide as the products so far need
+            add(feat, "PEs", pe_acc_bits=MC * sum(coltype(r + 1).width for r in range(R)))
         else:
             add(feat, "PEs", pe_acc_bits=R * C * A)
         if pe.overflow == "saturate":
             add(feat, "PEs", pe_sat_bits=R * C * A)
-        if self.ws and not weight_in_cell(pe):
-            add(feat, "PEs", weight_reg_bits=R * C * wb)
-        if self.ws:
-            NS, ram = self.span_count, RAM_DELAY_MIN
-            out_bits = self.column_type(R).width if self.psum_below else A
-            add(feat, "mesh registers", pipe_reg_bits=R * (NS - 1) * wa, inner_tile_pes=R * C - NI * C)
-            for I, (_, nr) in enumerate(rows):
-                merge(feat, "skew / de-skew", memory_delay(family, nr * wa, I, ram))
-            for S, (_, nc) in enumerate(tile_spans(C, self.span)):
-                if self.psum_input and not self.psum_below:
-                    merge(feat, "skew / de-skew", delay_line(family, nc * A, S + product_delay(pe)))
-                merge(feat, "skew / de-skew", delay_line(family, nc * out_bits, NS - 1 - S))
-            if self.psum_below and self.psum_input:
-                merge(feat, "partial-sum input", memory_delay(family, C * A, self.ws_latency, ram))
-                add(feat, "partial-sum input", acc_add_bits=C * A)
-            if self.sum_register:
-                add(feat, "partial-sum input", reg_bits=C * A)
-            in_psum = self.psum_input and not self.psum_below
-            add(feat, "input register", in_reg_bits=R * wa + (C * A if in_psum else 0))
-            add(feat, "control", ctrl=1, ctrl_rows=R, valid_bits=self.ws_latency)
+        if not weight_in_cell(mpe):
+            add(feat, "PEs", weight_reg_bits=R * MC * mpe.weight.width)
+        NS, ram = len(tile_spans(MC, mspan)), RAM_DELAY_MIN
+        out_bits = coltype(R).width if self.psum_below else A
+        add(feat, "mesh registers", pipe_reg_bits=R * (NS - 1) * wa, inner_tile_pes=R * MC - self.tile_rows * MC)
+        for I, (_, nr) in enumerate(tile_spans(R, self.tile)):
+            merge(feat, "skew / de-skew", memory_delay(family, nr * wa, I, ram))
+        for S, (_, nc) in enumerate(tile_spans(MC, mspan)):
+            if self.psum_input and not self.psum_below:
+                merge(feat, "skew / de-skew", delay_line(family, nc * A, S + product_delay(pe)))
+            merge(feat, "skew / de-skew", delay_line(family, nc * out_bits, NS - 1 - S))
+        if self.pack_int8:  # packing the weight pairs (w bus), unpacking the column-sum pairs (high field)
+            add(feat, "packing", acc_add_bits=MC * (mpe.weight.width + out_bits - SHIFT))
+        if self.psum_below and self.psum_input:
+            merge(feat, "partial-sum input", memory_delay(family, C * A, self.ws_latency, ram))
+            add(feat, "partial-sum input", acc_add_bits=C * A)
+        if self.sum_register:
+            add(feat, "partial-sum input", reg_bits=C * A)
+        in_psum = self.psum_input and not self.psum_below
+        add(feat, "input register", in_reg_bits=R * wa + (C * A if in_psum else 0))
+        add(feat, "control", ctrl=1, ctrl_rows=R, valid_bits=self.ws_latency)
+        return feat
+
+    def _os_features(self, family: str) -> Features:
+        R, C, pe = self.rows, self.cols, self.pe
+        wa, wb, A = pe.act.width, pe.weight.width, pe.acc.width
+        feat: Features = {}
+        tiles = dsp_tiles(wa, wb, family)
+        if tiles:
+            add(feat, "PEs", dsp=R * C * tiles)
         else:
-            add(feat, "mesh registers", pipe_reg_bits=R * (C - 1) * (wa + 2) + (R - 1) * C * wb)
-            for r in range(R):
-                merge(feat, "skew / de-skew", delay_line(family, wa, r))
-                merge(feat, "skew / de-skew", delay_line(family, 2, r))
-            for c in range(C):
-                merge(feat, "skew / de-skew", delay_line(family, wb, c))
-                merge(feat, "skew / de-skew", delay_line(family, A, C - 1 - c))
-            add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
-            add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
-            add(feat, "control", ctrl=1, valid_bits=C)
+            add(feat, "PEs", lut_mul=R * C * wa * wb, lut_mul_pes=R * C)
+        add(feat, "PEs", pe_acc_bits=R * C * A)
+        if pe.overflow == "saturate":
+            add(feat, "PEs", pe_sat_bits=R * C * A)
+        add(feat, "mesh registers", pipe_reg_bits=R * (C - 1) * (wa + 2) + (R - 1) * C * wb)
+        for r in range(R):
+            merge(feat, "skew / de-skew", delay_line(family, wa, r))
+            merge(feat, "skew / de-skew", delay_line(family, 2, r))
+        for c in range(C):
+            merge(feat, "skew / de-skew", delay_line(family, wb, c))
+            merge(feat, "skew / de-skew", delay_line(family, A, C - 1 - c))
+        add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
+        add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
+        add(feat, "control", ctrl=1, valid_bits=C)
         return feat
 
 

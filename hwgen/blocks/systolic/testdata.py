@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
     """The configuration table every verification level runs: both dataflows, tiles, spans, no psum input,
-    unsigned × signed saturating, fixed point, narrow wrapping accumulators, pipelines, MULT18X18D cells."""
+    unsigned × signed saturating, fixed point, narrow wrapping accumulators, pipelines, MULT18X18D cells,
+    INT8 packing."""
 
     int8 = MacPEConfig(act=Int(8), weight=Int(8), acc=Int(32), pipeline=0, max_len=4096)
     u8s8_sat = MacPEConfig(act=UInt(8), weight=Int(8), acc=Int(12), overflow="saturate", pipeline=0)
@@ -47,6 +48,10 @@ def configs(C: type[SystolicArrayConfig]) -> dict[str, SystolicArrayConfig]:
         "ws_6x3_s4_wrap_span1": C(rows=6, cols=3, span=1, pe=s4_wrap),
         "ws_5x7_span2_mult18": C(rows=5, cols=7, span=2, pe=replace(int8, dsp_cells="mult18x18d")),
         "ws_3x4_pipe1_mult18": C(rows=3, cols=4, pe=replace(int8_p1, dsp_cells="mult18x18d")),
+        "ws_4x4_pack_int8": C(rows=4, cols=4, pack_int8=True, pe=int8),
+        "ws_6x6_pack_pipe3_span2": C(
+            rows=6, cols=6, span=2, pack_int8=True, psum_input=False, pe=replace(int8, pipeline=3, overflow="wrap")
+        ),
     }
 
 
