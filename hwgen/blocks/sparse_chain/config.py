@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -11,12 +11,15 @@ from numpy.typing import ArrayLike
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
 from ...numtype import Int, NumType, Overflow
+from ...primitives import MULT18_BITS
 from ...sparse import SUPPORTED, NMPattern
-from ...structure import SHIFT_PACK, Features, add, delay_line, dsp_tiles, merge
+from ...structure import SHIFT_PACK, Features, TimingPath, add, delay_line, dsp_tiles, merge, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import SparseChain
 from .reference import SparseChainReference
+
+DspCells = Literal["inferred", "mult18x18d"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +31,7 @@ class SparseChainConfig(BlockConfig):
         "FlightLLM-style N:M sparse DSP chain: one MAC cascade serving dense and "
         "N:M sparse matrix-vector products at full multiplier utilization"
     )
+    auto_defaults: ClassVar[dict] = {"pipeline": 0, "dsp_cells": "inferred"}
 
     stages: int = param(
         16, "S: MAC stages in the chain (activations consumed per beat)", "2..64, a multiple of every M"
@@ -46,6 +50,20 @@ class SparseChainConfig(BlockConfig):
         False,
         "two INT8 products per multiplier: a second activation vector x1 shares every weight (batch of 2)",
         "true | false",
+    )
+    pipeline: int | None = param(
+        None,
+        "register stages between each stage's operands and its chain adder (1: the product, 2: also the "
+        "operands, cutting the sparse multiplexer off the multiplier); each adds a cycle of latency; left "
+        "out, hwgen picks the fewest that meet the design's clock (0 outside a design)",
+        "0..2",
+    )
+    dsp_cells: DspCells | None = param(
+        None,
+        "how multipliers are built: inferred by synthesis, or ECP5 MULT18X18D cells instantiated with the "
+        "pipeline's registers inside (no pack_int8; ECP5 designs only); left out, hwgen picks it for the "
+        "design's clock (inferred outside a design)",
+        "inferred | mult18x18d",
     )
 
     @property
@@ -81,12 +99,24 @@ class SparseChainConfig(BlockConfig):
     @property
     def latency(self) -> int:
         """Cycles from taking the ``last`` beat to the results being valid."""
-        return self.stages + 3
+        return self.stages + 3 + self.pipeline
+
+    @property
+    def multiply_registers(self) -> str:
+        """The multiplier's registers (:func:`hwgen.primitives.registered_multiply`) for ``pipeline``."""
+        return ("", "p", "abp")[self.pipeline]
 
     def validate(self) -> None:
         S = self.stages
         check_range(self.where("stages"), S, 2, 64)
         check_range(self.where("max_len"), self.max_len, 1, 1 << 16)
+        check_range(self.where("pipeline"), self.pipeline, 0, 2)
+        if self.dsp_cells == "mult18x18d" and self.pack_int8:
+            raise ConfigError(
+                self.where("dsp_cells"),
+                f"mult18x18d multiplies operands of up to {MULT18_BITS} bits; a packed INT8 pair is "
+                f"{SHIFT_PACK + 8} bits (use dsp_cells='inferred' with pack_int8)",
+            )
         if len(set(self.patterns)) != len(self.patterns):
             raise ConfigError(self.where("patterns"), f"{list(self.patterns)} lists a pattern twice")
         pats = self.nm
@@ -205,7 +235,8 @@ class SparseChainConfig(BlockConfig):
         return arrays[0], (arrays[1] if self.pack_int8 else None)
 
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
-        """One chunk per cycle; the results of an accumulation ``S + 3`` cycles after its ``last`` beat."""
+        """One chunk per cycle; the results of an accumulation ``S + 3 + pipeline`` cycles after its ``last``
+        beat."""
         last = vectors.field("i", "last")
         return pipeline_cycle_model("i", "o", len(last), np.flatnonzero(last), self.latency, arrivals)
 
@@ -225,6 +256,53 @@ class SparseChainConfig(BlockConfig):
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.formal_configs(cls)
 
+    def vendor_cells(self) -> dict[str, str]:
+        return {"MULT18X18D": "ecp5"} if self.dsp_cells == "mult18x18d" else {}
+
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self, family: str) -> list[dict]:
+        """Cheapest first: the product register, then the operand registers too; on ECP5 (no packing) both
+        inside MULT18X18D cells, which is faster and costs no fabric flip-flops."""
+        cells = "mult18x18d" if family == "ecp5" and not self.pack_int8 else "inferred"
+        return [{"pipeline": 0, "dsp_cells": "inferred"}] + [{"pipeline": p, "dsp_cells": cells} for p in (1, 2)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """Stage 0's sparse multiplexer (mode and index selects, no skew register in front), its multiplier
+        and the chain adder, cut by ``pipeline``; the tap accumulate; the stall enable."""
+        P, cw, A = self.pipeline, self.chain_type.width, self.acc.width
+        wa = self.act.width + (SHIFT_PACK if self.pack_int8 else 0)
+        mux = {"luts": max(p.index_bits for p in self.nm) + len(self.patterns) - 1}
+        mult = multiplier_path(wa, self.weight.width, family)
+        chain = {"adders": 1 + self.pack_int8, "carry_bits": cw, "luts": 1}
+        cells = self.dsp_cells == "mult18x18d"
+        if P == 0:
+            shapes = [("sparse mux, multiply and chain add", {**mux, **mult, **chain})]
+        elif P == 1:
+            shapes = [("sparse mux and multiply", {**mux, **mult}), ("chain add", {**chain, "dsp_out": cells})]
+        else:
+            mult = {"dsp_internal": 1} if cells else mult
+            shapes = [("sparse mux", mux), ("multiplier", mult), ("chain add", {**chain, "dsp_out": cells})]
+        sat = 2 if self.overflow == "saturate" else 0
+        shapes.append(("tap accumulate", {"adders": 1, "carry_bits": A, "luts": 1 + sat}))
+        regs = self.register_bits
+        shapes.append(("stall enable", {"luts": 2, "fanout": regs}))
+        return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
+
+    @property
+    def register_bits(self) -> int:
+        """Register bits of the chain: input, skew, multiplier pipeline, chain, taps (the routing size term)."""
+        S, G, lanes = self.stages, self.taps, 2 if self.pack_int8 else 1
+        opnd = self.act.width * lanes + self.weight.width
+        skew = S * (S - 1) // 2 * opnd
+        pipe = S * (opnd * (self.pipeline >= 2) + self.product_type.width * lanes * (self.pipeline >= 1))
+        return (
+            S * (opnd + self.index_bits)
+            + skew
+            + pipe
+            + S * lanes * self.chain_type.width
+            + 3 * G * lanes * self.acc.width
+        )
+
     def features(self, family: str) -> Features:
         S, G, gmin = self.stages, self.taps, self.g_min
         wa, wb, A = self.act.width, self.weight.width, self.acc.width
@@ -240,6 +318,10 @@ class SparseChainConfig(BlockConfig):
             tiles = dsp_tiles(wa, wb, family)
             add(feat, "stages", **({"dsp": S * tiles} if tiles else {"lut_mul": S * wa * wb}))
         add(feat, "stages", chain_reg_bits=S * lanes * cw, link_bits=(G - 1) * lanes * cw)
+        if not (self.dsp_cells == "mult18x18d" and family == "ecp5"):  # else inside the MULT18X18D cells
+            pw = self.product_type.width + (SHIFT_PACK if self.pack_int8 else 0)
+            merge(feat, "pipeline", delay_line(family, S * pw * (self.pipeline >= 1), 1))
+            merge(feat, "pipeline", delay_line(family, S * (wa * lanes + wb) * (self.pipeline >= 2), 1))
         mux_inputs = 0
         for s in range(S):
             cands = set()
@@ -260,10 +342,3 @@ class SparseChainConfig(BlockConfig):
             merge(feat, "tap accumulators", delay_line(family, 4, (k + 1) * gmin))
         add(feat, "output", out_reg_bits=G * lanes * A, out_mux_bits=G * lanes * A * len(pats))
         return feat
-
-    def tree_bits(n: int, width: int) -> int:
-        bits, k = 0, 0
-        while n > 1:
-            bits += (n // 2) * (width + k + 1)
-            n, k = (n + 1) // 2, k + 1
-        return bits

@@ -10,8 +10,8 @@ from amaranth.lib.wiring import In, Out
 
 from ...arith import sum_type, to_accumulator
 from ...int8pack import SHIFT
-from ...numtype import NumType
 from ...pipeline import delay, register, valid_delay
+from ...primitives import registered_multiply
 
 if TYPE_CHECKING:
     from .config import SparseChainConfig
@@ -54,14 +54,15 @@ class SparseChain(wiring.Component):
         v_in, first_in = Signal(), Signal()
         with m.If(advance):
             m.d.sync += [p_in.eq(self.i.p), v_in.eq(fire), first_in.eq(fire & first)]
-        tap_sums = self._chain(m, p_in, advance)
+        tap_sums = self._chain(m, platform, p_in, advance)
         aligned, out_valid = self._taps(m, p_in, v_in, first_in, tap_sums, advance)
-        mode_out = delay(m, p_in.mode, cfg.stages + 1, advance, "mode_out")
+        mode_out = delay(m, p_in.mode, cfg.stages + 1 + cfg.pipeline, advance, "mode_out")
         self._output(m, aligned, mode_out, out_valid, advance)
         return m
 
-    def _chain(self, m: Module, p_in: Value, advance: Value) -> list[list[Value]]:
-        """Per stage: sparse mux, skew by ``s``, multiply, chain; returns the partial sum at every segment end."""
+    def _chain(self, m: Module, platform: object, p_in: Value, advance: Value) -> list[list[Value]]:
+        """Per stage: sparse mux, skew by ``s``, multiply (``pipeline`` more cycles), chain; returns the
+        partial sum at every segment end."""
         cfg = self.config
         lanes = 2 if cfg.pack_int8 else 1
         xs = [p_in.x] + ([p_in.x1] if cfg.pack_int8 else [])
@@ -70,13 +71,13 @@ class SparseChain(wiring.Component):
         for s in range(cfg.stages):
             sel = [self._sparse_mux(m, s, x, p_in, advance) for x in xs]
             w = delay(m, p_in.w[s], s, advance, f"w{s}")
-            products = self._products(m, s, sel, w)
+            products = self._products(m, platform, s, sel, w, advance)
             if s % cfg.g_min == 0 and s > 0:
                 # a group may start here: link = this stage is not a group start in the current mode
                 link_in = Signal(name=f"link{s}")
                 starts = [k for k, p in enumerate(cfg.nm) if s % cfg.group_len(p) == 0]
                 m.d.comb += link_in.eq(~Cat(*[p_in.mode == k for k in starts]).any() if starts else 1)
-                link = valid_delay(m, link_in, s, advance, f"link{s}")
+                link = valid_delay(m, link_in, s + cfg.pipeline, advance, f"link{s}")
                 psum = [Mux(link, ps, 0) for ps in psum]
             psum = self._stage(m, s, psum, products, advance)
             if (s + 1) % cfg.g_min == 0:
@@ -98,13 +99,23 @@ class SparseChain(wiring.Component):
             choice = cand if k == 0 else Mux(p_in.mode == k, cand, choice)
         return delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
 
-    def _products(self, m: Module, s: int, sel: list[Value], w: Value) -> list[Value]:
-        """``x·w`` — or with INT8 packing both ``x·w`` and ``x1·w`` from one multiplier (:mod:`hwgen.int8pack`)."""
-        if not self.config.pack_int8:
-            return [sel[0] * w]
-        packed = (sel[0] << SHIFT) + sel[1]
-        prod = Signal(NumType.fitting(-(1 << 48), (1 << 48) - 1).shape, name=f"packed{s}")
-        m.d.comb += prod.eq(packed * w)
+    def _products(self, m: Module, platform: object, s: int, sel: list[Value], w: Value, advance: Value) -> list[Value]:
+        """``x·w`` — or with INT8 packing both ``x·w`` and ``x1·w`` from one multiplier (:mod:`hwgen.int8pack`)
+        — ``pipeline`` cycles after the operands (the multiplier's own registers)."""
+        cfg = self.config
+        mul = dict(
+            a_enable=advance,
+            b_enable=advance,
+            p_enable=advance,
+            platform=platform,
+            registers=cfg.multiply_registers,
+        )
+        if not cfg.pack_int8:
+            return [registered_multiply(m, sel[0], w, name=f"mul{s}", cell=cfg.dsp_cells, **mul)]
+        pair = (sel[0] << SHIFT) + sel[1]
+        packed = Signal(pair.shape(), name=f"pair{s}")
+        m.d.comb += packed.eq(pair)
+        prod = registered_multiply(m, packed, w, name=f"packed{s}", **mul)
         low = Signal(18, name=f"low{s}")
         m.d.comb += low.eq(prod[:SHIFT])
         return [prod[SHIFT:].as_signed() + low[SHIFT - 1], low.as_signed()]
@@ -120,7 +131,7 @@ class SparseChain(wiring.Component):
         aligned: list[list[Value]] = []
         out_valid = None
         for k in range(G):
-            t = (k + 1) * gmin  # cycles from p_in to the tap's registered partial sum
+            t = (k + 1) * gmin + cfg.pipeline  # cycles from p_in to the tap's registered partial sum
             v_k = valid_delay(m, v_in, t, advance, f"v_t{k}")
             f_k = valid_delay(m, first_in, t, advance, f"first_t{k}")
             l_k = valid_delay(m, p_in.last, t, advance, f"last_t{k}")

@@ -23,6 +23,8 @@ def configs(C: type[SparseChainConfig]) -> dict[str, SparseChainConfig]:
         "s8_pack_int8": C(stages=8, pack_int8=True, overflow="wrap", acc=Int(24)),
         "s16_dense_24_14": C(stages=16, patterns=("dense", "2:4", "1:4")),
         "s4_u8": C(stages=4, act=UInt(8), patterns=("dense", "1:2", "2:4", "1:4")),
+        "s8_pipe2_mult18": C(stages=8, pipeline=2, dsp_cells="mult18x18d"),
+        "s8_pack_pipe1_sat": C(stages=8, pack_int8=True, overflow="saturate", acc=Int(20), pipeline=1),
     }
 
 
