@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from hwgen import Design
-from hwgen.blocks import BLOCKS, MacPEConfig
+from hwgen.blocks import BLOCKS, MacPEConfig, SparseChainConfig
 from hwgen.blocks.systolic import SystolicArrayConfig
 from hwgen.errors import ConfigError
 from hwgen.estimate.timing import TIMING_MARGIN, coefficients, estimate_fmax, for_clock
@@ -60,8 +60,10 @@ def test_with_params_keeps_auto_marks_and_reaches_nested_configs():
         ),
         MacPEConfig(lanes=16),
         MacPEConfig(),
+        SparseChainConfig(),
+        SparseChainConfig(stages=8, pack_int8=True, overflow="wrap"),
     ],
-    ids=["ws8", "os8", "ws4_sat", "mac16", "mac1"],
+    ids=["ws8", "os8", "ws4_sat", "mac16", "mac1", "chain16", "chain8_pack"],
 )
 def test_the_choice_is_the_cheapest_candidate_meeting_the_clock_by_estimate(cfg, clock):
     chosen, note = for_clock(cfg, clock, "ecp5")

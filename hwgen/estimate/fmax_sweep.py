@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import replace
 
 from ..blocks.mac_pe import MacPEConfig
+from ..blocks.sparse_chain import SparseChainConfig
 from ..blocks.systolic import SystolicArrayConfig
 from ..config import BlockConfig
 from ..numtype import Int, UInt
@@ -18,7 +19,7 @@ from ..numtype import Int, UInt
 def fmax_points() -> list[tuple[str, BlockConfig]]:
     """``(label, config)`` of every calibration design: systolic arrays of both dataflows at every PE
     pipelining, tiles, spans, no psum input, 16-bit PEs; MAC PEs over lanes × pipeline; both with ECP5
-    MULT18X18D cells."""
+    MULT18X18D cells; sparse chains over stages × pipeline, with cells and with INT8 packing."""
     pts: list[tuple[str, BlockConfig]] = []
     base = SystolicArrayConfig().pe
     for n in (4, 8):
@@ -59,6 +60,15 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
     for lanes in (4, 16):
         for p in (2, 3):
             pts.append((f"mac_l{lanes}_p{p}_mult18", MacPEConfig(lanes=lanes, pipeline=p, dsp_cells="mult18x18d")))
+    for S in (8, 16, 32):
+        for p in (0, 1, 2):
+            kinds = ["inferred"] if p == 0 else ["mult18x18d"] if S == 32 else ["inferred", "mult18x18d"]
+            for cells in kinds:
+                cfg = SparseChainConfig(stages=S, max_len=1024, pipeline=p, dsp_cells=cells)
+                pts.append((f"chain_s{S}_p{p}{'_mult18' if cells != 'inferred' else ''}", cfg))
+    for p in (0, 2):
+        cfg = SparseChainConfig(stages=8, pack_int8=True, overflow="wrap", pipeline=p, dsp_cells="inferred")
+        pts.append((f"chain_s8_pack_p{p}", cfg))
     return pts
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from hwgen import ConfigError, Int, UInt
+from hwgen import ConfigError, Design, Int, UInt
 from hwgen.blocks import SparseChainConfig
 from hwgen.sparse import NMPattern, compress, prune
 
@@ -67,6 +69,12 @@ def test_speedup_is_m_over_n():
         ({"pack_int8": True, "act": UInt(8)}, r"packing needs Int\(8\) activations and weights"),
         ({"acc": Int(20)}, r"sparse_chain\.acc: Int\(20\) cannot hold 1024 beats of 16 products"),
         ({"patterns": ()}, r"sparse_chain\.patterns: expected a non-empty list"),
+        ({"pipeline": 3}, r"sparse_chain\.pipeline: 3 is out of range; allowed 0\.\.2"),
+        ({"dsp_cells": "dsp48"}, r"sparse_chain\.dsp_cells: "),
+        (
+            {"pack_int8": True, "overflow": "wrap", "dsp_cells": "mult18x18d"},
+            r"sparse_chain\.dsp_cells: mult18x18d multiplies operands of up to 18 bits; a packed INT8 pair is 26",
+        ),
     ],
 )
 def test_bad_configs(kwargs, pattern):
@@ -90,3 +98,14 @@ def test_bad_stream_data():
 def test_toml_params_take_pattern_lists():
     cfg = SparseChainConfig.from_params({"stages": 8, "patterns": ["dense", "2:4"]}, where="d.toml:params")
     assert cfg.patterns == ("dense", "2:4") and cfg.params()["patterns"] == ["dense", "2:4"]
+
+
+def test_pipeline_stages_add_latency_and_put_the_registers_in_the_cells():
+    """Each pipeline stage is one more cycle from ``last`` to the results; with MULT18X18D cells the operand
+    and product registers are the cell's own."""
+    base = SparseChainConfig(stages=8, dsp_cells="inferred")
+    assert [base.with_params({"pipeline": p}).timing().latency for p in (0, 1, 2)] == [11, 12, 13]
+    v = Design(name="c", top=replace(base, pipeline=2, dsp_cells="mult18x18d"), board="ulx3s_85f").verilog
+    assert v.count("MULT18X18D") >= 8 and '.REG_INPUTA_CLK("CLK0")' in v and '.REG_OUTPUT_CLK("CLK0")' in v
+    with pytest.raises(ConfigError, match=r"MULT18X18D"):
+        Design(name="c", top=replace(base, pipeline=1, dsp_cells="mult18x18d"), board="arty_a7_100t")

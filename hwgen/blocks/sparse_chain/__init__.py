@@ -11,6 +11,9 @@ advance per beat — the ``M/N`` speed-up — at unchanged activation bandwidth.
 In front of each stage a sparse multiplexer picks the activation matching
 the weight's in-block index: stage ``s`` of a group (position ``j = s mod g``)
 handles block ``j // N`` of the chunk and reads ``x[(j // N)·M + idx]``.
+Its select among the positions it can read in any mode is decoded from
+``mode`` and ``idx`` while the beat is registered, so the multiplexer is one
+selection (up to 17 inputs) after the input register.
 Group boundaries are every ``g_min`` stages (the smallest group of the
 supported patterns); a link bit set per beat from the mode either passes the
 partial sum on (inside a group) or starts a new dot product there. Inside a
@@ -30,8 +33,11 @@ Streams:
     for this chunk in the compressed format of :mod:`hwgen.sparse`.
     ``o``: ``{y: acc[G], (y1: acc[G])}`` with ``G = S / g_min``.
 
-Timing: one beat per cycle; results are valid ``S + 3`` cycles after the
-``last`` beat is taken.
+Timing: one beat per cycle; results are valid ``S + 3 + pipeline`` cycles
+after the ``last`` beat is taken. ``pipeline`` 1 registers each product (the
+MULT18X18D output register with ``dsp_cells="mult18x18d"``), 2 also the
+operands (the cell's input registers), cutting the multiplexer off the
+multiplier; left out, a design picks the fewest that meet its clock.
 
 ``pack_int8``: each stage computes two INT8 products sharing its weight —
 ``w·x`` and ``w·x1`` for two activation vectors (a batch of two) — in one

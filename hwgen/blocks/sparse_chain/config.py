@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -100,6 +101,32 @@ class SparseChainConfig(BlockConfig):
     def latency(self) -> int:
         """Cycles from taking the ``last`` beat to the results being valid."""
         return self.stages + 3 + self.pipeline
+
+    def candidates(self, s: int) -> list[int]:
+        """Chunk positions stage ``s`` may read in any mode, ascending (its sparse multiplexer's inputs)."""
+        cands: set[int] = set()
+        for p in self.nm:
+            g = self.group_len(p)
+            base = ((s % g) // p.n) * p.m
+            cands |= {base} if p.dense else set(range(base, base + p.m))
+        return sorted(cands)
+
+    def select_table(self, s: int) -> list[int]:
+        """Stage ``s``'s select (an index into :meth:`candidates`) for every ``mode · 2^index_bits + idx``:
+        in an N:M mode the weight's in-block index (its low ``log2 M`` bits) picks in its block, in dense
+        mode the index is ignored; a mode past ``patterns`` reads as mode 0."""
+        cands, pats, ib = self.candidates(s), self.nm, self.index_bits
+        table = []
+        for k in range(1 << self.mode_bits):
+            p = pats[k if k < len(pats) else 0]
+            base = ((s % self.group_len(p)) // p.n) * p.m
+            for i in range(1 << ib):
+                table.append(cands.index(base + (0 if p.dense else i % p.m)))
+        return table
+
+    @property
+    def mode_bits(self) -> int:
+        return max(1, (len(self.patterns) - 1).bit_length())
 
     @property
     def multiply_registers(self) -> str:
@@ -267,11 +294,12 @@ class SparseChainConfig(BlockConfig):
         return [{"pipeline": 0, "dsp_cells": "inferred"}] + [{"pipeline": p, "dsp_cells": cells} for p in (1, 2)]
 
     def timing_paths(self, family: str) -> list[TimingPath]:
-        """Stage 0's sparse multiplexer (mode and index selects, no skew register in front), its multiplier
+        """Stage 0's sparse multiplexer (its select decoded a cycle earlier, no skew register after it), its multiplier
         and the chain adder, cut by ``pipeline``; the tap accumulate; the stall enable."""
         P, cw, A = self.pipeline, self.chain_type.width, self.acc.width
         wa = self.act.width + (SHIFT_PACK if self.pack_int8 else 0)
-        mux = {"luts": max(p.index_bits for p in self.nm) + len(self.patterns) - 1}
+        widest = max(len(self.candidates(s)) for s in range(self.stages))
+        mux = {"luts": max(1, math.ceil(math.log2(widest)) - 1)}  # LUT4 + PFUMX/L6MUX levels of the select
         mult = multiplier_path(wa, self.weight.width, family)
         chain = {"adders": 1 + self.pack_int8, "carry_bits": cw, "luts": 1}
         cells = self.dsp_cells == "mult18x18d"
@@ -322,14 +350,7 @@ class SparseChainConfig(BlockConfig):
             pw = self.product_type.width + (SHIFT_PACK if self.pack_int8 else 0)
             merge(feat, "pipeline", delay_line(family, S * pw * (self.pipeline >= 1), 1))
             merge(feat, "pipeline", delay_line(family, S * (wa * lanes + wb) * (self.pipeline >= 2), 1))
-        mux_inputs = 0
-        for s in range(S):
-            cands = set()
-            for p in pats:
-                g = self.group_len(p)
-                base = ((s % g) // p.n) * p.m
-                cands |= set(range(base, base + p.m))
-            mux_inputs += len(cands)
+        mux_inputs = sum(len(self.candidates(s)) for s in range(S))
         add(feat, "sparse muxes", mux_input_bits=mux_inputs * wa * lanes, mode_bits=S * len(pats))
         for s in range(S):
             merge(feat, "skew", delay_line(family, wa * lanes + wb, s))

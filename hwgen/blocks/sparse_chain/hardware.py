@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,7 +29,7 @@ class SparseChain(wiring.Component):
         fields |= {
             "w": data.ArrayLayout(cfg.weight.shape, S),
             "idx": data.ArrayLayout(cfg.index_bits, S),
-            "mode": unsigned(max(1, (len(cfg.patterns) - 1).bit_length())),
+            "mode": unsigned(cfg.mode_bits),
             "last": 1,
         }
         out = {"y": data.ArrayLayout(cfg.acc.shape, G)}
@@ -54,13 +54,32 @@ class SparseChain(wiring.Component):
         v_in, first_in = Signal(), Signal()
         with m.If(advance):
             m.d.sync += [p_in.eq(self.i.p), v_in.eq(fire), first_in.eq(fire & first)]
-        tap_sums = self._chain(m, platform, p_in, advance)
+        selects = self._selects(m, advance)
+        tap_sums = self._chain(m, platform, p_in, selects, advance)
         aligned, out_valid = self._taps(m, p_in, v_in, first_in, tap_sums, advance)
         mode_out = delay(m, p_in.mode, cfg.stages + 1 + cfg.pipeline, advance, "mode_out")
         self._output(m, aligned, mode_out, out_valid, advance)
         return m
 
-    def _chain(self, m: Module, platform: object, p_in: Value, advance: Value) -> list[list[Value]]:
+    def _selects(self, m: Module, advance: Value) -> list[Value]:
+        """Each stage's sparse-multiplexer select, decoded from the beat's ``mode`` and index before the
+        input register (:meth:`SparseChainConfig.select_table`), so the multiplexer is one level of
+        selection after it."""
+        cfg = self.config
+        out = []
+        for s in range(cfg.stages):
+            table = cfg.select_table(s)
+            width = max(1, (len(cfg.candidates(s)) - 1).bit_length())
+            sel = Signal(width, name=f"sel{s}", reset_less=True)
+            rom = Array(Const(v, width) for v in table)
+            with m.If(advance):
+                m.d.sync += sel.eq(rom[Cat(self.i.p.idx[s], self.i.p.mode)])
+            out.append(sel)
+        return out
+
+    def _chain(
+        self, m: Module, platform: object, p_in: Value, selects: list[Value], advance: Value
+    ) -> list[list[Value]]:
         """Per stage: sparse mux, skew by ``s``, multiply (``pipeline`` more cycles), chain; returns the
         partial sum at every segment end."""
         cfg = self.config
@@ -69,7 +88,7 @@ class SparseChain(wiring.Component):
         psum = [Value.cast(0)] * lanes
         tap_sums: list[list[Value]] = []
         for s in range(cfg.stages):
-            sel = [self._sparse_mux(m, s, x, p_in, advance) for x in xs]
+            sel = [self._sparse_mux(m, s, x, selects[s], advance) for x in xs]
             w = delay(m, p_in.w[s], s, advance, f"w{s}")
             products = self._products(m, platform, s, sel, w, advance)
             if s % cfg.g_min == 0 and s > 0:
@@ -84,19 +103,13 @@ class SparseChain(wiring.Component):
                 tap_sums.append(psum)
         return tap_sums
 
-    def _sparse_mux(self, m: Module, s: int, x: Value, p_in: Value, advance: Value) -> Value:
-        """Stage ``s``'s activation: in each mode the element of its block the weight's index picks, skewed
-        by ``s`` cycles."""
+    def _sparse_mux(self, m: Module, s: int, x: Value, select: Value, advance: Value) -> Value:
+        """Stage ``s``'s activation: the candidate ``select`` picks, skewed by ``s`` cycles."""
         cfg = self.config
-        choice: Value = Value.cast(0)
-        for k, p in enumerate(cfg.nm):
-            g = cfg.group_len(p)
-            base = ((s % g) // p.n) * p.m
-            if p.dense:
-                cand = x[base]
-            else:
-                cand = Array([x[base + i] for i in range(p.m)])[p_in.idx[s][: p.index_bits]]
-            choice = cand if k == 0 else Mux(p_in.mode == k, cand, choice)
+        cands = cfg.candidates(s)
+        # padded to a power of two with the last candidate (a select never reaches it): a complete case
+        inputs = [x[i] for i in cands] + [x[cands[-1]]] * ((1 << len(select)) - len(cands))
+        choice = x[cands[0]] if len(cands) == 1 else Array(inputs)[select]
         return delay(m, choice.as_signed() if cfg.act.signed else choice.as_unsigned(), s, advance, f"x{s}")
 
     def _products(self, m: Module, platform: object, s: int, sel: list[Value], w: Value, advance: Value) -> list[Value]:

@@ -34,6 +34,9 @@ def formal_configs(C: type[SparseChainConfig]) -> dict[str, SparseChainConfig]:
         "s4_dense_24_12": C(
             stages=4, patterns=("dense", "2:4", "1:2"), act=Int(2), weight=Int(2), acc=Int(7), max_len=2
         ),
+        "s4_dense_12_pipe2": C(
+            stages=4, patterns=("dense", "1:2"), act=Int(2), weight=Int(2), acc=Int(7), max_len=2, pipeline=2
+        ),
         "s4_u2_14_sat": C(
             stages=4, patterns=("dense", "1:4"), act=UInt(2), weight=Int(2), acc=Int(4), overflow="saturate", max_len=2
         ),
