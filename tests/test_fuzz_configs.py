@@ -62,6 +62,10 @@ def value_strategy(name: str, hint: Any, default: Any, depth: int) -> st.SearchS
     """Values for one parameter: mostly plausible (near the default), some out of range, some of the wrong
     type."""
     wrong = st.sampled_from([None, "x", 1.5, [], {}])
+    args = typing.get_args(hint)
+    if type(None) in args and len(args) == 2:  # an auto timing parameter: its values, or left out (None)
+        hint = next(a for a in args if a is not type(None))
+        default = 0 if hint is int else default
     origin = typing.get_origin(hint)
     if hint is bool:
         return st.one_of(*[st.booleans()] * 5, st.sampled_from([0, 1, "true"]))
