@@ -151,9 +151,10 @@ class Design:
         """The top component (one instance per Design, shared by Verilog and manifest)."""
         return self._component
 
-    @cached_property
+    @property
     def verilog(self) -> str:
-        """The Verilog text for the design's :attr:`family` (generated once per Design object)."""
+        """The Verilog text for the design's :attr:`family` (generated once per Design object, by
+        :meth:`verilog_for`)."""
         return self.verilog_for(self.family)
 
     def verilog_for(self, family: str) -> str:

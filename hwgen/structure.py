@@ -74,9 +74,10 @@ def memory_delay(family: str, bits: int, depth: int, ram_min: int) -> dict[str, 
     ``depth - 1`` words and an output register."""
     if depth < ram_min or bits <= 0:
         return delay_line(family, bits, depth)
-    words = depth - 1 if ram_read(family) == "sync" else depth
+    sync = ram_read(family) == "sync"
+    words = depth - 1 if sync else depth
     feat = {"ram_delay_bits": bits * words, "ram_delay_words": bits * math.ceil(words / 16)}
-    return feat | ({"delay_ff_bits": bits} if ram_read(family) == "sync" else {})
+    return feat | ({"delay_ff_bits": bits} if sync else {})
 
 
 def tree_bits(n: int, width: int, cap: int | None = None) -> int:

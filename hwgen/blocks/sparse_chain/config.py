@@ -102,12 +102,15 @@ class SparseChainConfig(BlockConfig):
         """Cycles from taking the ``last`` beat to the results being valid."""
         return self.stages + 3 + self.pipeline
 
+    def block_start(self, s: int, p: NMPattern) -> int:
+        """The chunk position of the block stage ``s`` reads in pattern ``p``: ``(j // N)·M``, ``j = s mod g``."""
+        return ((s % self.group_len(p)) // p.n) * p.m
+
     def candidates(self, s: int) -> list[int]:
         """Chunk positions stage ``s`` may read in any mode, ascending (its sparse multiplexer's inputs)."""
         cands: set[int] = set()
         for p in self.nm:
-            g = self.group_len(p)
-            base = ((s % g) // p.n) * p.m
+            base = self.block_start(s, p)
             cands |= {base} if p.dense else set(range(base, base + p.m))
         return sorted(cands)
 
@@ -119,7 +122,7 @@ class SparseChainConfig(BlockConfig):
         table = []
         for k in range(1 << self.mode_bits):
             p = pats[k if k < len(pats) else 0]
-            base = ((s % self.group_len(p)) // p.n) * p.m
+            base = self.block_start(s, p)
             for i in range(1 << ib):
                 table.append(cands.index(base + (0 if p.dense else i % p.m)))
         return table

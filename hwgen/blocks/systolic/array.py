@@ -99,8 +99,8 @@ class WeightStationaryArray(wiring.Component):
         m = Module()
         read = ram_read(target_family(platform))  # delay lines in distributed RAM, or block RAM on iCE40
         packed = cfg.pack_int8  # the mesh's columns are column pairs (hwgen.int8pack, negated low weight)
-        mesh_pe, MC, mesh_span = (cfg.packed_pe, C // 2, cfg.span // 2) if packed else (pe, C, cfg.span)
-        column = (cfg.packed_column_type if packed else cfg.column_type) if cfg.psum_below else None
+        mesh_pe, MC, mesh_span, column = cfg.mesh_shape()
+        column = column if cfg.psum_below else None
         m.submodules.mesh = mesh = WeightStationaryMesh(mesh_pe, R, MC, cfg.tile, mesh_span, column)
         advance, o_valid, o_payload = output_stage(m, self.o, registered=cfg.registered_stall)
         m.d.comb += mesh.advance.eq(advance)

@@ -412,7 +412,7 @@ class SystolicArrayConfig(BlockConfig):
     def timing_paths(self, family: str) -> list[TimingPath]:
         """PE paths (a tile chains ``tile`` PEs' adders), the OS read-out bus and the stall enable."""
         pe, R, C = self.pe, self.rows, self.cols
-        mpe, _, _, coltype = self._mesh_shape() if self.ws else (pe, C, 1, self.column_type)
+        mpe, _, _, coltype = self.mesh_shape() if self.ws else (pe, C, 1, self.column_type)
         regs = R * C * (pe.acc.width + pe.act.width + pe.weight.width)
         mult = multiplier_path(pe.act.width, mpe.weight.width, family)
         split = split_point(pe)
@@ -445,7 +445,7 @@ class SystolicArrayConfig(BlockConfig):
             return self._ws_features(family)
         return self._os_features(family)
 
-    def _mesh_shape(self) -> tuple[MacPEConfig, int, int, Callable[[int], NumType]]:
+    def mesh_shape(self) -> tuple[MacPEConfig, int, int, Callable[[int], NumType]]:
         """WS: (PE, columns, span, column-sum type) of the mesh: the array's, or the packed pairs'."""
         if self.pack_int8:
             return self.packed_pe, self.cols // 2, self.span // 2, self.packed_column_type
@@ -453,7 +453,7 @@ class SystolicArrayConfig(BlockConfig):
 
     def _ws_features(self, family: str) -> Features:
         R, C, pe = self.rows, self.cols, self.pe
-        mpe, MC, mspan, coltype = self._mesh_shape()
+        mpe, MC, mspan, coltype = self.mesh_shape()
         wa, A = pe.act.width, pe.acc.width
         feat: Features = {}
         tiles = dsp_tiles(wa, mpe.weight.width, family)
