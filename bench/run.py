@@ -780,6 +780,7 @@ def timing() -> dict[str, Any]:
             SparseChainConfig(stages=16, act=Int(8), weight=Int(8), acc=Int(32), max_len=1024),
             16,
         ),
+        "bitserial_pe_default": (BitSerialPEConfig(), BitSerialPEConfig().lanes),
     }
     for name, (cfg, macs) in driven.items():
         rows: dict[str, Any] = {}
@@ -801,12 +802,6 @@ def timing() -> dict[str, Any]:
             }
             rows[label]["vs_hand_written"] = round(row["fmax_mhz"] / hand, 3)
         out[name] = rows
-    others = {
-        "bitserial_pe_default": (BitSerialPEConfig(), BitSerialPEConfig().lanes),
-    }
-    for name, (cfg, macs) in others.items():
-        say(f"timing: {name} default")
-        out[name] = {"default": _pnr_row(cfg, macs)}
     out["schedule_engine_mlp"] = {"default": _engine_fmax()}
     errs, points = [], []
     for label, cfg in fmax_points():

@@ -45,3 +45,12 @@ def test_ice40_array_keeps_its_delay_lines_in_block_ram():
     design = Design(name="sa_ws8_ice40", top=ARRAYS["ws8"], board="icebreaker")
     assert "<= psum_ram[" in design.verilog and "<= psum_ram[" not in design.verilog_for("ecp5")
     require_pass(verify_native(design, vectors=2000, seed=13))
+
+
+def test_lattice_output_stationary_array_reads_out_through_its_and_or_bus():
+    """LUT4 families read an output-stationary column out through an AND-OR bus on the done flags, LUT6
+    families through a multiplexer on a select register: the ECP5 Verilog, too, equals NumPy with exact
+    cycles (the default xc7 Verilog runs in test_array_matches_numpy_gemm_with_exact_cycles)."""
+    design = Design(name="sa_os8_ecp5", top=ARRAYS["os8_sat"], board="ulx3s_85f")
+    assert "col0_sel" not in design.verilog and "col0_sel" in design.verilog_for("xc7")
+    require_pass(verify_native(design, vectors=2000, seed=14))

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from hwgen import Design
-from hwgen.blocks import BLOCKS, MacPEConfig, SparseChainConfig
+from hwgen.blocks import BLOCKS, BitSerialPEConfig, MacPEConfig, SparseChainConfig
 from hwgen.blocks.systolic import SystolicArrayConfig
 from hwgen.errors import ConfigError
 from hwgen.estimate.timing import TIMING_MARGIN, coefficients, estimate_fmax, for_clock
@@ -62,8 +62,10 @@ def test_with_params_keeps_auto_marks_and_reaches_nested_configs():
         MacPEConfig(),
         SparseChainConfig(),
         SparseChainConfig(stages=8, pack_int8=True, overflow="wrap"),
+        BitSerialPEConfig(),
+        BitSerialPEConfig(rows=4, lanes=8, dequant="multiplier"),
     ],
-    ids=["ws8", "os8", "ws4_sat", "mac16", "mac1", "chain16", "chain8_pack"],
+    ids=["ws8", "os8", "ws4_sat", "mac16", "mac1", "chain16", "chain8_pack", "bitmod4", "bitmod4x8_mult"],
 )
 def test_the_choice_is_the_cheapest_candidate_meeting_the_clock_by_estimate(cfg, clock):
     chosen, note = for_clock(cfg, clock, "ecp5")

@@ -31,6 +31,7 @@ FALLBACK = {
         "sat_bits": 1.5,
         "srl_lines": 1.0,
         "readout_bits": 0.5,
+        "readout_luts": 1.0,
         "mux_bits": 0.5,
         "mem_bits": 1 / 32,
         "pe_sat_bits": 1.5,

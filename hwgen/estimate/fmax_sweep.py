@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
+from ..blocks.bitserial import BitSerialPEConfig
 from ..blocks.mac_pe import MacPEConfig
 from ..blocks.sparse_chain import SparseChainConfig
 from ..blocks.systolic import SystolicArrayConfig
@@ -19,7 +20,8 @@ from ..numtype import Int, UInt
 def fmax_points() -> list[tuple[str, BlockConfig]]:
     """``(label, config)`` of every calibration design: systolic arrays of both dataflows at every PE
     pipelining, tiles, spans, no psum input, 16-bit PEs; MAC PEs over lanes × pipeline; both with ECP5
-    MULT18X18D cells; sparse chains over stages × pipeline, with cells and with INT8 packing."""
+    MULT18X18D cells; sparse chains over stages × pipeline, with cells and with INT8 packing; BitMoD
+    bit-serial PEs over pipeline."""
     pts: list[tuple[str, BlockConfig]] = []
     base = SystolicArrayConfig().pe
     for n in (4, 8):
@@ -69,6 +71,9 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
     for p in (0, 2):
         cfg = SparseChainConfig(stages=8, pack_int8=True, overflow="wrap", pipeline=p, dsp_cells="inferred")
         pts.append((f"chain_s8_pack_p{p}", cfg))
+    for p in (0, 1, 2):  # BitMoD bit-serial PEs: one row of 4 lanes, and 4 rows of 8 with multiplier dequantizers
+        pts.append((f"bitserial_l4_p{p}", BitSerialPEConfig(pipeline=p)))
+        pts.append((f"bitserial_r4_l8_mult_p{p}", BitSerialPEConfig(rows=4, lanes=8, dequant="multiplier", pipeline=p)))
     return pts
 
 

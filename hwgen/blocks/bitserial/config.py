@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -12,7 +13,7 @@ from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, pa
 from ...errors import ConfigError
 from ...lowbit import BITMOD_FP4, DATATYPES, Datatype
 from ...numtype import Int, NumType
-from ...structure import Features, add, dsp_tiles, tree_bits
+from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path, tree_bits
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import BitSerialPE
@@ -26,6 +27,7 @@ class BitSerialPEConfig(BlockConfig):
     """Parameters of the BitMoD bit-serial PE (array)."""
 
     block_name: ClassVar[str] = "bitserial_pe"
+    auto_defaults: ClassVar[dict] = {"pipeline": 0}
     summary: ClassVar[str] = (
         "BitMoD bit-serial PE: weights of mixed low-bit formats (FP4/FP3 with special "
         "values, INT2-8 by Booth, FLINT4) as shift-add terms, group dequantization"
@@ -43,6 +45,13 @@ class BitSerialPEConfig(BlockConfig):
     )
     max_group: int = param(128, "most weights per row in one group (sizes the group accumulator)", "1..65536")
     max_groups: int = param(64, "most groups per output (sizes the total)", "1..65536")
+    pipeline: int | None = param(
+        None,
+        "register stages between the digit decoders and the Horner accumulators (1: the lane terms, 2: "
+        "also the adder tree's sum); each adds a cycle of latency, none of throughput; left out, hwgen "
+        "picks the fewest that meet the design's clock (0 outside a design)",
+        "0..2",
+    )
 
     @property
     def dts(self) -> list[Datatype]:
@@ -92,6 +101,7 @@ class BitSerialPEConfig(BlockConfig):
         check_range(self.where("scale_bits"), self.scale_bits, 1, 16)
         check_range(self.where("max_group"), self.max_group, 1, 1 << 16)
         check_range(self.where("max_groups"), self.max_groups, 1, 1 << 16)
+        check_range(self.where("pipeline"), self.pipeline, 0, 2)
         if not 1 <= len(self.formats) <= 4:
             raise ConfigError(
                 self.where("formats"), f"{len(self.formats)} formats; a group's format id is 2 bits, so 1..4 formats"
@@ -108,13 +118,13 @@ class BitSerialPEConfig(BlockConfig):
     def timing(self) -> Timing:
         c = [d.cycles for d in self.dts]
         return Timing(
-            latency=self.dequant_cycles + 1,
+            latency=self.dequant_cycles + 1 + self.pipeline,
             ii=min(c),
             ops_per_beat=self.lanes * self.rows,
             notes="cycles per beat by format: "
             + ", ".join(f"{d.name} {d.cycles}" for d in self.dts)
-            + f"; dequantizer {self.dequant_cycles} cycle(s); y valid {self.dequant_cycles + 1} "
-            f"cycles after the last group's last term",
+            + f"; dequantizer {self.dequant_cycles} cycle(s); y valid {self.dequant_cycles + 1 + self.pipeline} "
+            f"cycles after the last group's last term is decoded",
         )
 
     # ------------------------------------------------------------- models
@@ -153,7 +163,8 @@ class BitSerialPEConfig(BlockConfig):
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
         """Beat ``b`` is taken when offered and the previous beat has applied its last term; it takes
         ``max over rows of cycles(format)`` cycles; a group's last beat also waits for the dequantizer
-        (``D`` cycles per group) and the row's result is valid ``D + 1`` cycles after that hand-off."""
+        (``D`` cycles per group) and the row's result is valid ``D + 1 + pipeline`` cycles after that
+        hand-off (the back end runs ``pipeline`` cycles behind the digit decoders)."""
         fmt = vectors.field("i", "fmt")
         group_last, last = vectors.field("i", "group_last"), vectors.field("i", "last")
         offered = (arrivals or {}).get("i")
@@ -170,7 +181,7 @@ class BitSerialPEConfig(BlockConfig):
                 finish = max(finish, free_at)
                 free_at = finish + D
                 if last[b]:
-                    outs.append(finish + D + 1)
+                    outs.append(finish + D + 1 + self.pipeline)
             c = finish
         return {"i": accepts, "o": outs}
 
@@ -189,6 +200,46 @@ class BitSerialPEConfig(BlockConfig):
     @classmethod
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.formal_configs(cls)
+
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self, family: str) -> list[dict]:
+        """Cheapest first: the lane terms registered, then the adder tree's sum too."""
+        return [{"pipeline": p} for p in (0, 1, 2)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """Digit decoder (digit counter, code and format into a case table) and the lane's term mux with its
+        inversion; the adder tree; the Horner beat add chained into the group add; the dequantizer's
+        accumulate; the stall enable. ``pipeline`` cuts after the terms (1) and after the tree (2)."""
+        P, L, G, T = self.pipeline, self.lanes, self.group_type.width, self.total_type.width
+        select = (max(d.cycles for d in self.dts) - 1).bit_length() + self.code_bits + self.fmt_bits
+        terms = {"luts": math.ceil(math.log(max(select, 2), 4)) + 2}  # decode levels, then mux and invert
+        levels = math.ceil(math.log2(L)) if L > 1 else 0
+        # the tree's nodes take L - 1 of the lanes' L negation carries; the last one is one more adder
+        tree = {"adders": levels + 1, "carry_bits": self.act.width + 3 + levels}
+        accum = {"adders": 2, "carry_bits": G, "luts": 1}  # 4·beat + tree, then group + beat
+        if P == 0:
+            shapes = [("digit decode, terms, tree and accumulate", {**terms, **tree, **accum, "adders": levels + 2})]
+        elif P == 1:
+            shapes = [("digit decode and terms", terms), ("tree and accumulate", {**accum, "adders": levels + 2})]
+        else:
+            shapes = [("digit decode and terms", terms), ("adder tree", tree), ("beat and group add", accum)]
+        if self.dequant == "serial":
+            shapes.append(("dequantizer accumulate", {"adders": 1, "carry_bits": T, "luts": 1}))
+        else:
+            mult = multiplier_path(G, self.scale_bits, family)
+            shapes.append(("dequantizer multiply-accumulate", {**mult, "adders": 1, "carry_bits": T}))
+        regs = self.register_bits
+        shapes.append(("stall enable", {"luts": 1, "fanout": regs}))
+        return [TimingPath(name, size=regs, **terms) for name, terms in shapes]
+
+    @property
+    def register_bits(self) -> int:
+        """Register bits: input beat, lane-term and tree registers of the pipeline, accumulators, totals."""
+        R, L, wa = self.rows, self.lanes, self.act.width
+        beat_in = L * wa + R * (L * self.code_bits + self.fmt_bits + self.scale_bits) + 2
+        pipe = R * (L * (wa + 4) * (self.pipeline >= 1) + (self.beat_type.width + 1) * (self.pipeline >= 2))
+        accs = R * (self.beat_type.width + 2 * self.group_type.width + 3 * self.total_type.width)
+        return beat_in + pipe + accs
 
     def features(self, family: str) -> Features:
         R, L, wa = self.rows, self.lanes, self.act.width
@@ -211,4 +262,7 @@ class BitSerialPEConfig(BlockConfig):
             )
         add(feat, "totals", acc_reg_bits=2 * R * T)
         add(feat, "input register", in_reg_bits=L * wa + R * (L * self.code_bits + self.fmt_bits + self.scale_bits) + 2)
+        if self.pipeline:  # lane terms (and signs), then the tree's sum; the back end's delayed control
+            terms, tree = R * L * (wa + 4), R * (self.beat_type.width + 1) * (self.pipeline >= 2)
+            add(feat, "pipeline", reg_bits=terms + tree + self.pipeline * (R * self.scale_bits + 4))
         return feat

@@ -9,6 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...arith import kept_adder_tree
+from ...pipeline import delay, register, valid_delay
 
 if TYPE_CHECKING:
     from .config import BitSerialPEConfig
@@ -36,7 +37,7 @@ class BitSerialPE(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         cfg = self.config
-        R, D = cfg.rows, cfg.dequant_cycles
+        R, D, P = cfg.rows, cfg.dequant_cycles, cfg.pipeline
         m = Module()
         advance = Signal()
         m.d.comb += advance.eq(~self.o.valid | self.o.ready)
@@ -48,10 +49,12 @@ class BitSerialPE(wiring.Component):
         on_last_term = cur_valid & (t == 0)
         ends_group = cur.group_last | cur.last
 
-        # ---- dequantizer state (shared control, one datapath per row)
-        dq_busy = Signal(range(D + 1))
+        # ---- the front's dequantizer counter decides when a group may end (the back end's is the same,
+        # ``P`` advancing cycles later)
+        dq_busy, dq_last_front = Signal(range(D + 1), name="dq_busy"), Signal(name="dq_last")
         dq_free = (dq_busy == 0) | (dq_busy == 1)  # free, or finishing this cycle
-        step = cur_valid & advance & ~(on_last_term & ends_group & ~dq_free)
+        moves = cur_valid & ~(on_last_term & ends_group & ~dq_free)  # a term is applied (when advancing)
+        step = moves & advance
         finish = step & on_last_term
         handoff = finish & ends_group
         m.d.comb += self.i.ready.eq(advance & (~cur_valid | finish))
@@ -61,22 +64,29 @@ class BitSerialPE(wiring.Component):
             m.d.sync += cur_valid.eq(0)
         with m.Elif(step):
             m.d.sync += t.eq(t - 1)
+        self._count_dequant(m, dq_busy, dq_last_front, handoff, cur.last, advance)
 
-        # ---- per row: lane digits -> adder tree -> Horner beat sum -> group accumulator
-        dq_last = Signal()  # the group being dequantized ends the output row
-        emit = Signal()
+        # ---- the back end (adder trees on, accumulators, dequantizers, output) sees the front's control
+        # P advancing cycles later, through the same registers as the lane terms and tree sums
+        late = lambda v, name: delay(m, v, P, advance, name)  # noqa: E731
+        b_step = valid_delay(m, moves, P, advance, "step_p") & advance
+        b_last_term = late(on_last_term, "last_term_p")
+        b_finish = b_step & b_last_term
+        b_handoff = b_finish & late(ends_group, "ends_group_p")
+        if P:
+            b_busy, b_last = Signal(range(D + 1), name="dq_busy_p"), Signal(name="dq_last_p")
+            self._count_dequant(m, b_busy, b_last, b_handoff, late(cur.last, "row_last_p"), advance)
+        else:
+            b_busy, b_last = dq_busy, dq_last_front
+        back = (b_step, b_finish, b_handoff, b_last_term)
         results = []
         for r in range(R):
-            group_new = self._group_sum(m, r, cur, t, step, on_last_term, finish, handoff)
-            dq = (dq_busy, dq_last, handoff, advance)
-            results.append(self._dequantizer(m, r, group_new, cur.scale[r], dq))
+            group_new = self._group_sum(m, r, cur, t, back, advance)
+            dq = (b_busy, b_last, b_handoff, advance)
+            results.append(self._dequantizer(m, r, group_new, late(cur.scale[r], f"scale_r{r}_p"), dq))
 
-        with m.If(handoff):
-            m.d.sync += [dq_busy.eq(D), dq_last.eq(cur.last)]
-        with m.Elif(advance & (dq_busy > 0)):
-            m.d.sync += dq_busy.eq(dq_busy - 1)
         # ---- output
-        m.d.comb += emit.eq(advance & (dq_busy == 1) & dq_last)
+        emit = advance & (b_busy == 1) & b_last
         out = Signal(self.o.p.shape(), reset_less=True)
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
@@ -85,21 +95,33 @@ class BitSerialPE(wiring.Component):
         m.d.comb += self.o.payload.eq(out)
         return m
 
-    def _group_sum(
-        self, m: Module, r: int, cur: Value, t: Value, step: Value, on_last_term: Value, finish: Value, handoff: Value
-    ) -> Signal:
+    def _count_dequant(
+        self, m: Module, busy: Signal, last: Signal, handoff: Value, row_last: Value, advance: Value
+    ) -> None:
+        """``busy``: the dequantizer's cycles left (``D`` from a hand-off); ``last``: its group ends the output row."""
+        with m.If(handoff):
+            m.d.sync += [busy.eq(self.config.dequant_cycles), last.eq(row_last)]
+        with m.Elif(advance & (busy > 0)):
+            m.d.sync += busy.eq(busy - 1)
+
+    def _group_sum(self, m: Module, r: int, cur: Value, t: Value, back: tuple, advance: Value) -> Signal:
         """Row ``r``: lane digits -> adder tree -> Horner beat sum -> group accumulator; returns the group
-        sum including this beat (``group_new_r<r>``)."""
+        sum including this beat (``group_new_r<r>``). ``pipeline`` ≥ 1 registers the lane terms, 2 also the
+        tree's sum; ``back`` is the back end's (step, finish, handoff, on_last_term), delayed to match."""
         cfg = self.config
+        step, finish, handoff, on_last_term = back
         terms, negs = [], []
         for ln in range(cfg.lanes):
             mult, neg = self._lane_digit(m, f"r{r}_l{ln}", t, cur.code[r][ln], cur.fmt[r])
             a = cur.a[ln]
             mag = Signal(signed(cfg.act.width + 3), name=f"mag_r{r}_l{ln}")
             m.d.comb += mag.eq(Mux(mult[1], Mux(mult[0], a << 2, a << 1), Mux(mult[0], a, 0)))
-            terms.append(Mux(neg, ~mag, mag))  # ~mag = -mag - 1: the 1 comes back as a carry
-            negs.append(neg)
+            term = Mux(neg, ~mag, mag)  # ~mag = -mag - 1: the 1 comes back as a carry
+            terms.append(delay(m, term, min(cfg.pipeline, 1), advance, f"term_r{r}_l{ln}"))
+            negs.append(delay(m, neg, min(cfg.pipeline, 1), advance, f"neg_r{r}_l{ln}"))
         tree, carry = kept_adder_tree(m, f"tree_r{r}", terms, negs)
+        if cfg.pipeline >= 2:
+            tree, carry = register(m, tree + carry, advance, f"tree_sum_r{r}"), 0
         beat_acc = Signal(cfg.beat_type.shape, name=f"beat_r{r}", reset_less=True)
         beat_new = Signal(cfg.beat_type.shape, name=f"beat_new_r{r}")
         m.d.comb += beat_new.eq((beat_acc << 2) + tree + carry)

@@ -23,6 +23,8 @@ def configs(C: type[BitSerialPEConfig]) -> dict[str, BitSerialPEConfig]:
         "fp3_mult_l3": C(lanes=3, formats=BITMOD_FP3, dequant="multiplier"),
         "int_mixed_u8_3x2": C(rows=3, lanes=2, formats=("INT8", "INT4", "FLINT4", "INT2"), act=UInt(8)),
         "mixed_mult_l4": C(lanes=4, formats=("INT8", "INT4", "FLINT4", BITMOD_FP3[3]), dequant="multiplier"),
+        "fp4_serial_2x4_pipe2": C(rows=2, lanes=4, formats=BITMOD_FP4, pipeline=2),
+        "mixed_mult_l4_pipe1": C(lanes=4, formats=("INT8", "INT4", "FLINT4"), dequant="multiplier", pipeline=1),
     }
 
 

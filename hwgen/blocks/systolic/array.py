@@ -225,8 +225,8 @@ def _unpack_columns(m: Module, packed: dict[int, Value]) -> dict[int, Value]:
 class OutputStationaryArray(wiring.Component):
     """R×C output-stationary array; see the module docstring for the streams.
 
-    Each PE is read out in the cycle it finishes: per column, a one-hot
-    multiplexer picks the PE whose ``done`` is high; columns are then
+    Each PE is read out in the cycle it finishes: per column, a multiplexer
+    on a select register picks the PE whose ``done`` is high; columns are then
     de-skewed (column ``j`` waits ``C - 1 - j`` cycles) so row ``i`` of a tile
     leaves ``C + 2 + i + pe.pipeline`` cycles after its ``last`` beat was taken
     (a split accumulate's low half waits a cycle for its high half).

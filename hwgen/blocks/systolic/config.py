@@ -49,7 +49,7 @@ from ..mac_pe import MacPEConfig
 from . import testdata
 from .array import OutputStationaryArray, WeightStationaryArray
 from .gemm import assemble, gemm_vectors, golden_gemm
-from .mesh import tile_spans
+from .mesh import READOUT_STYLE, tile_spans
 from .pe import pe_stages, product_delay, split_point, weight_in_cell
 from .reference import SystolicReference
 
@@ -431,7 +431,9 @@ class SystolicArrayConfig(BlockConfig):
             shapes = [("PE multiply-accumulate", {**mult, **acc})]
         else:
             shapes = [("PE multiplier", mult), ("PE accumulate", acc)]
-        if not self.ws:
+        if not self.ws and READOUT_STYLE.get(family, "mux") == "mux":  # select register -> 4:1 per LUT level
+            shapes.append(("read-out multiplexer", {"luts": max(1, math.ceil(math.log(R, 4)))}))
+        elif not self.ws:  # done flags -> AND-OR tree of 2 PEs per LUT
             shapes.append(("read-out bus", {"luts": max(1, math.ceil(math.log(2 * R, 4)))}))
         if self.psum_below:
             below = 2 if self.pack_int8 else 1  # a packed pair's high field adds its low field's borrow first
@@ -509,7 +511,11 @@ class SystolicArrayConfig(BlockConfig):
         for c in range(C):
             merge(feat, "skew / de-skew", delay_line(family, wb, c))
             merge(feat, "skew / de-skew", delay_line(family, A, C - 1 - c))
-        add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
+        if READOUT_STYLE.get(family, "mux") == "mux":  # R-way multiplexer: a LUT6 takes 4 words (or 2 + a level)
+            sel_bits = (R - 1).bit_length() if R > 1 else 0
+            add(feat, "read-out", readout_luts=C * A * math.ceil((R - 1) / 3), readout_reg_bits=C * (A + sel_bits))
+        else:
+            add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
         add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
         add(feat, "control", ctrl=1, valid_bits=C)
         return feat

@@ -14,7 +14,8 @@ computes at ``T + I + J`` and the results of tile column ``J`` leave the mesh
 
 Output-stationary timing: tile row ``I`` enters at ``T + I``, tile column
 ``J``'s weights at ``T + J``; PE ``(i, j)`` accumulates at ``T + i + j`` and
-is read out through its column's one-hot read-out bus one cycle later.
+is read out one cycle later through its column's read-out multiplexer, whose
+select is a register (see :func:`readout`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Module, Mux, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...hierarchy import add_shared
+from ...hierarchy import add_shared, target_family
 from ...numtype import NumType
 from ...pipeline import register
 from ..mac_pe import MacPEConfig
@@ -46,8 +47,9 @@ def _key(kind: str, pe: MacPEConfig, rows: int, cols: int, tile: int) -> str:
 @dataclass(frozen=True)
 class RowKind:
     """How identical mesh rows stack: ``make()`` builds one row; ``sliced`` ports carry each row's own bits
-    (row ``k`` gets slice ``k``); ``shared`` ports go to every row; ``chained`` maps an input port to the
-    output port that feeds the next row's copy of it (the last row's drives the stack's output)."""
+    (row ``k`` gets, or for an output drives, slice ``k``); ``shared`` ports go to every row; ``chained``
+    maps an input port to the output port that feeds the next row's copy of it (the last row's drives the
+    stack's output)."""
 
     key: str
     make: Callable[[], wiring.Component]
@@ -87,7 +89,7 @@ class RowStack(wiring.Component):
         for name, width in widths.items():
             w = width * count if name in kind.sliced else width
             ports[name] = In(w) if flows[name] == wiring.In else Out(w)
-        self._row_widths = widths
+        self._row_widths, self._flows = widths, flows
         super().__init__(ports)
 
     def elaborate(self, platform: object) -> Module:
@@ -103,7 +105,9 @@ class RowStack(wiring.Component):
             n = part.count if isinstance(part, RowStack) else 1
             for name in kind.sliced:
                 w = self._row_widths[name]
-                m.d.comb += getattr(part, name).eq(getattr(self, name)[first * w : (first + n) * w])
+                mine = getattr(self, name)[first * w : (first + n) * w]
+                theirs = getattr(part, name)
+                m.d.comb += theirs.eq(mine) if self._flows[name] == wiring.In else mine.eq(theirs)
             for name in kind.shared:
                 m.d.comb += getattr(part, name).eq(getattr(self, name))
             for i, o in chained_in.items():
@@ -231,17 +235,14 @@ class OutputStationaryMeshRow(wiring.Component):
     """One tile row of an output-stationary mesh: ``rows × cols`` PEs.
 
     In: ``a[rows]``, ``first[rows]``, ``last[rows]``, ``w_in[cols]`` (tile
-    column ``J`` skewed by ``J``), ``advance``, and the column read-out bus
-    from the rows above, ``col_in[cols]`` / ``col_valid_in[cols]``. Out:
-    ``w_out[cols]`` (registered, for the next tile row) and the read-out bus
-    with this row's finished PEs OR-ed in: a PE drives its column only in the
-    cycle its ``done`` is high, which the skew makes one-hot per column (with a
-    split accumulate the high bits follow ``done_high``, one cycle later).
+    column ``J`` skewed by ``J``), ``advance``. Out: ``w_out[cols]``
+    (registered, for the next tile row) and each PE's accumulator and flags,
+    row-major (PE ``(r, c)`` at ``r * cols + c``): ``acc``, ``done``,
+    ``done_high`` (see :class:`~.pe.OutputStationaryPE`).
     """
 
     def __init__(self, pe: MacPEConfig, rows: int, cols: int, tile: int):
         self.pe, self.rows, self.cols, self.tile = pe, rows, cols, tile
-        acc_u = pe.acc.width
         super().__init__(
             {
                 "a": In(data.ArrayLayout(pe.act.shape, rows)),
@@ -249,18 +250,16 @@ class OutputStationaryMeshRow(wiring.Component):
                 "last": In(rows),
                 "w_in": In(data.ArrayLayout(pe.weight.shape, cols)),
                 "advance": In(1),
-                "col_in": In(data.ArrayLayout(acc_u, cols)),
-                "col_valid_in": In(cols),
                 "w_out": Out(data.ArrayLayout(pe.weight.shape, cols)),
-                "col_out": Out(data.ArrayLayout(acc_u, cols)),
-                "col_valid_out": Out(cols),
+                "acc": Out(data.ArrayLayout(pe.acc.width, rows * cols)),
+                "done": Out(rows * cols),
+                "done_high": Out(rows * cols),
             }
         )
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         spans = tile_spans(self.cols, self.tile)
-        L = split_point(self.pe)
         a = [self.a[r] for r in range(self.rows)]
         first = [self.first[r] for r in range(self.rows)]
         last = [self.last[r] for r in range(self.rows)]
@@ -270,19 +269,15 @@ class OutputStationaryMeshRow(wiring.Component):
             for r in range(self.rows):
                 m.d.comb += [t.a[r].eq(a[r]), t.first[r].eq(first[r]), t.last[r].eq(last[r])]
             for c in range(nc):
-                col, valid = self.col_in[c0 + c], self.col_valid_in[c0 + c]
                 for r in range(self.rows):
-                    bits = t.acc[r][c].as_unsigned()
-                    if L:
-                        part = Cat(Mux(t.done[r][c], bits[:L], 0), Mux(t.done_high[r][c], bits[L:], 0))
-                    else:
-                        part = Mux(t.done[r][c], bits, 0)
-                    col = col | part
-                    valid = valid | t.done[r][c]
+                    k = r * self.cols + c0 + c
+                    m.d.comb += [
+                        self.acc[k].eq(t.acc[r][c].as_unsigned()),
+                        self.done[k].eq(t.done[r][c]),
+                        self.done_high[k].eq(t.done_high[r][c]),
+                    ]
                 m.d.comb += [
                     t.w[c].eq(self.w_in[c0 + c]),
-                    self.col_out[c0 + c].eq(col),
-                    self.col_valid_out[c0 + c].eq(valid),
                     self.w_out[c0 + c].eq(register(m, self.w_in[c0 + c], self.advance, f"w{c0 + c}")),
                 ]
             if J + 1 < len(spans):
@@ -292,12 +287,45 @@ class OutputStationaryMeshRow(wiring.Component):
         return m
 
 
+#: Read-out multiplexer per family: LUT6 families select 4 words' bit per LUT on a select register, LUT4
+#: families AND-OR 2 PEs' bit per LUT on the flags (a LUT4 multiplexer takes 7 LUTs per 8 words' bit
+#: against 5 AND-OR). None (Amaranth's simulator, family-independent Verilog) uses the multiplexer.
+READOUT_STYLE = {"ecp5": "and_or", "ice40": "and_or"}
+
+
+def readout(m: Module, accs: list[Value], done: list[Value], advance: Value, name: str, style: str) -> Value:
+    """Column read-out: ``accs[r]`` in the cycle ``done[r]`` is high.
+
+    ``style="and_or"``: ``OR_r (done[r] ? accs[r] : 0)`` (0 when no row is done).
+    ``style="mux"``: one ``R``-way multiplexer on a select register (any word when no row is done). The
+    skew makes a column's ``done`` one-hot and moves it down one row per advancing cycle: row ``r + 1``
+    finishes in the cycle after row ``r``, and row 0 of the next tile no sooner than after row ``R - 1``;
+    so ``sel <= done[r] ? r + 1 : 0`` (enabled by ``advance``, like the PEs) selects the row finishing
+    now, and the flags are not on the path into the multiplexer.
+    """
+    R = len(accs)
+    if R == 1:
+        return accs[0]
+    if style == "and_or":
+        value = Value.cast(0)
+        for word, flag in zip(accs, done):
+            value = value | Mux(flag, word, 0)
+        return value
+    sel = Signal(range(R), name=f"{name}_sel", init=0)
+    nxt = 0
+    for r in range(R - 1):
+        nxt = Mux(done[r], r + 1, nxt)
+    with m.If(advance):
+        m.d.sync += sel.eq(nxt)
+    return Cat(*accs).word_select(sel, len(accs[0]))
+
+
 class OutputStationaryMesh(wiring.Component):
     """``R × C`` output-stationary PEs: ``NI`` mesh rows, weights flowing down.
 
     In: ``a[R]``, ``first[R]``, ``last[R]`` (tile row ``I`` skewed by ``I``),
     ``w[C]`` (tile column ``J`` skewed by ``J``), ``advance``. Out: the
-    column read-out bus ``col[C]`` / ``col_valid[C]`` (combinational): column
+    column read-outs ``col[C]`` / ``col_valid[C]`` (multiplexers, :func:`readout`): column
     ``j`` carries PE ``(i, j)``'s result in the cycle after its last product.
     """
 
@@ -317,26 +345,39 @@ class OutputStationaryMesh(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        pe, C, t = self.pe, self.cols, self.tile
-        w, col, valid = self.w, Value.cast(0), Value.cast(0)
+        pe, C, t, A = self.pe, self.cols, self.tile, self.pe.acc.width
+        w, acc, done, done_high = self.w, [], [], []
         for I, (r0, nr, count) in enumerate(_stacks(self.rows, t)):
             kind = RowKind(
                 _key("os_row", pe, nr, C, t),
                 lambda nr=nr: OutputStationaryMeshRow(pe, nr, C, t),
-                sliced=("a", "first", "last"),
+                sliced=("a", "first", "last", "acc", "done", "done_high"),
                 shared=("advance",),
-                chained=(("w_in", "w_out"), ("col_in", "col_out"), ("col_valid_in", "col_valid_out")),
+                chained=(("w_in", "w_out"),),
             )
             stack = stack_part(m, platform, f"rows_{I}", kind, count)
             m.d.comb += [
                 stack.advance.eq(self.advance),
                 stack.w_in.eq(w),
-                stack.col_in.eq(col),
-                stack.col_valid_in.eq(valid),
                 stack.a.eq(self.a.as_value()[r0 * pe.act.width : (r0 + nr * count) * pe.act.width]),
                 stack.first.eq(self.first[r0 : r0 + nr * count]),
                 stack.last.eq(self.last[r0 : r0 + nr * count]),
             ]
-            w, col, valid = stack.w_out, stack.col_out, stack.col_valid_out
-        m.d.comb += [self.col.eq(col), self.col_valid.eq(valid)]
+            w = stack.w_out
+            n = nr * count * C
+            acc += [stack.acc[k * A : (k + 1) * A] for k in range(n)]
+            done += [stack.done[k] for k in range(n)]
+            done_high += [stack.done_high[k] for k in range(n)]
+        L, style = split_point(pe), READOUT_STYLE.get(target_family(platform), "mux")
+        for c in range(C):
+            rows = range(c, self.rows * C, C)
+            words, flags = [acc[k] for k in rows], [done[k] for k in rows]
+            if L:  # a split accumulate's high half finishes (and is selected) a cycle after its low half
+                flags_high = [done_high[k] for k in rows]
+                low = readout(m, [v[:L] for v in words], flags, self.advance, f"col{c}_lo", style)
+                high = readout(m, [v[L:] for v in words], flags_high, self.advance, f"col{c}_hi", style)
+                m.d.comb += self.col[c].eq(Cat(low, high))
+            else:
+                m.d.comb += self.col[c].eq(readout(m, words, flags, self.advance, f"col{c}", style))
+            m.d.comb += self.col_valid[c].eq(Cat(*flags).any())
         return m
