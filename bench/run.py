@@ -758,6 +758,25 @@ def _pnr_row(cfg: Any, macs: int, family: str = "ecp5") -> dict[str, Any]:
     }
 
 
+def _ice40_timing() -> dict[str, Any]:
+    """iCE40 UP5K Fmax of the blocks that fit and that nextpnr-ice40 can time: the bit-serial PE (LUTs only),
+    at its default and at its deepest pipelining (no Fmax estimate for iCE40 yet, so no clock-driven choice)."""
+    from hwgen.blocks import BitSerialPEConfig
+
+    cfg = BitSerialPEConfig()
+    deepest = cfg.with_params(cfg.timing_candidates("ice40")[-1])
+    rows = {}
+    for label, c in (("default", cfg), (f"pipeline_{deepest.pipeline}", deepest)):
+        say(f"timing: iCE40 bit-serial PE {label}")
+        rows[label] = _pnr_row(c, c.lanes, "ice40")
+    return {
+        "device": "iCE40 UP5K SG48",
+        "bitserial_pe": rows,
+        "left_out": "designs with multipliers: an 8x8 array needs 64 multipliers (UP5K has 8 SB_MAC16), and "
+        "nextpnr-ice40 does not time paths through SB_MAC16 (../shared/toolchain-notes.md)",
+    }
+
+
 @section
 def timing() -> dict[str, Any]:
     """Issue 14: ECP5 Fmax (nextpnr, two seeds, the lower kept) of the 8×8 WS/OS arrays, the MAC PE and the
@@ -803,6 +822,7 @@ def timing() -> dict[str, Any]:
             rows[label]["vs_hand_written"] = round(row["fmax_mhz"] / hand, 3)
         out[name] = rows
     out["schedule_engine_mlp"] = {"default": _engine_fmax()}
+    out["ice40"] = _ice40_timing()
     errs, points = [], []
     for label, cfg in fmax_points():
         if not held_out(label):

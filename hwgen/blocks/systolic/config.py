@@ -513,9 +513,9 @@ class SystolicArrayConfig(BlockConfig):
             merge(feat, "skew / de-skew", delay_line(family, A, C - 1 - c))
         if READOUT_STYLE.get(family, "mux") == "mux":  # R-way multiplexer: a LUT6 takes 4 words (or 2 + a level)
             sel_bits = (R - 1).bit_length() if R > 1 else 0
-            add(feat, "read-out", readout_luts=C * A * math.ceil((R - 1) / 3), readout_reg_bits=C * (A + sel_bits))
-        else:
-            add(feat, "read-out", readout_bits=R * C * A, readout_reg_bits=C * A)
+            add(feat, "read-out", readout_luts=C * A * math.ceil((R - 1) / 3), pipe_reg_bits=C * (A + sel_bits))
+        else:  # the column register is a plain register, priced like the mesh's (fitted on far more designs)
+            add(feat, "read-out", readout_bits=R * C * A, pipe_reg_bits=C * A)
         add(feat, "input register", in_reg_bits=R * wa + C * wb + 2)
         add(feat, "control", ctrl=1, valid_bits=C)
         return feat
