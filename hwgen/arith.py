@@ -82,9 +82,21 @@ def requantize(
 
     Every parameter is either a constant (an ``int``: the fixed core) or a run-time signal (the record
     core: a 31-bit unsigned multiplier, a 6-bit shift, signed zero point and bounds). ``acc`` is a signed
-    ``acc_width``-bit value; the product is ``acc_width + 32`` bits, exact. Combinational."""
+    ``acc_width``-bit value; the product is ``acc_width + 32`` bits, exact. Combinational: the three steps
+    below in one cycle (a pipelined epilogue registers between them)."""
+    prod = requant_product(m, acc, acc_width, multiplier)
+    return requant_offset(m, requant_round(m, prod, acc_width, shift), acc_width, zero_point, lo, hi)
+
+
+def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Value) -> Signal:
+    """Step 1 of :func:`requantize`: ``acc · multiplier``, ``acc_width + 32`` bits signed."""
     prod = Signal(signed(acc_width + 32), name="rq_prod")
     m.d.comb += prod.eq(acc * multiplier)
+    return prod
+
+
+def requant_round(m: Module, prod: Value, acc_width: int, shift: int | Value) -> Signal:
+    """Step 2: ``round_shift(prod, shift)`` (half away from zero), ``acc_width + 34`` bits signed."""
     mag = Signal(acc_width + 32, name="rq_mag")
     m.d.comb += mag.eq(Mux(prod < 0, -prod, prod))
     q = Signal(acc_width + 33, name="rq_q")
@@ -98,6 +110,13 @@ def requantize(
             m.d.comb += [pre.eq(mag >> (shift - 1)[: len(shift)]), q.eq(Mux(shift == 0, mag, (pre + 1) >> 1))]
     rounded = Signal(signed(acc_width + 34), name="rq_rounded")
     m.d.comb += rounded.eq(Mux(prod < 0, -q, q))
+    return rounded
+
+
+def requant_offset(
+    m: Module, rounded: Value, acc_width: int, zero_point: int | Value, lo: int | Value, hi: int | Value
+) -> Value:
+    """Step 3: ``clamp(rounded + zero_point, lo, hi)``."""
     z = Signal(signed(acc_width + 35), name="rq_zp")
     m.d.comb += z.eq(rounded + zero_point)
     return Mux(z < lo, lo, Mux(z > hi, hi, z))

@@ -73,18 +73,19 @@ def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: flo
 
 
 @lru_cache(maxsize=4096)
-def core_row_cycles(k: int, n: int, lanes: int) -> int:
+def core_row_cycles(k: int, n: int, lanes: int, epilogue_stages: int = 0) -> int:
     """Cycles a core needs for one row of a ``k × n`` slice with activations arriving one per cycle from
     cycle 1 of the slot, until its last result is written and it is idle (exact cycle model + 2)."""
-    _, outs = gemm_cycles(k, n, lanes, 1, [1 + j for j in range(k)])
+    _, outs = gemm_cycles(k, n, lanes, 1, [1 + j for j in range(k)], epilogue_stages)
     return outs[-1] + 2
 
 
-def unit_row_cycles(opg: OpGraph, op: str, cores: int, lanes: int) -> int:
+def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     """Per-row time of ``op`` on ``cores`` cores (a gemm's columns split evenly) or on its adder unit."""
     t = opg.graph.tasks[op]
     if t.op == "gemm":
-        return core_row_cycles(t.weights.shape[0], math.ceil(t.cols / cores), lanes)
+        k, n = t.weights.shape[0], math.ceil(t.cols / cores)
+        return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages)
     return t.cols + 3  # an add unit: both rows stream in from cycle 1, one sum per cycle
 
 
@@ -93,7 +94,7 @@ def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[s
     column left to give it."""
     alloc = {op: 1 for op in members}
     for _ in range(machine.cores - len(members)):
-        worst = max(members, key=lambda op: (unit_row_cycles(opg, op, alloc[op], machine.lanes), -members.index(op)))
+        worst = max(members, key=lambda op: (unit_row_cycles(opg, op, alloc[op], machine), -members.index(op)))
         task = opg.graph.tasks[worst]
         if task.op != "gemm" or alloc[worst] >= task.cols:
             break
@@ -125,7 +126,7 @@ def plan_stage(
     cols = {t: opg.graph.tasks[t].cols for t in [t for t, _ in reads] + list(writes)}
     actions = [("write", cols[t], opg.element_bytes(t)) for t in writes]
     actions += [("read", cols[t], opg.element_bytes(t)) for t, _ in reads]
-    units = {f"core:{op}": unit_row_cycles(opg, op, alloc[op], machine.lanes) for op in members}
+    units = {f"core:{op}": unit_row_cycles(opg, op, alloc[op], machine) for op in members}
     units["memory"] = memory_slot_cycles(actions, machine.offchip_bytes_per_cycle, machine.offchip_latency)
     rows = opg.rows
     slots = rows + max(depth[op] for op in members) + 1 + (1 if writes else 0)

@@ -17,6 +17,7 @@ class Machine:
     offchip_bytes_per_cycle: float = 16.0
     offchip_latency: int = 40  # cycles from a read request to its first data
     switch_cycles: int = 4  # cycles to switch stages (read + latch the stage record, ...)
+    epilogue_stages: int = 0  # registers in each core's requantization epilogue (RecordCoreConfig), 0..2
 
     def __post_init__(self) -> None:
         self.validate()
@@ -29,3 +30,4 @@ class Machine:
         real(self.offchip_bytes_per_cycle, "machine.offchip_bytes_per_cycle", positive=True)
         integer(self.offchip_latency, "machine.offchip_latency", lo=1, hi=1 << 20)
         integer(self.switch_cycles, "machine.switch_cycles", lo=2, hi=1 << 20)
+        integer(self.epilogue_stages, "machine.epilogue_stages", lo=0, hi=2)

@@ -3,6 +3,8 @@ the golden model and the compiler's cost report; what it cannot build; the stage
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,15 @@ CASES = {
     # fork/join: in all-dataflow the add waits a slot for the longer path (a 4-row input ring)
     "join": (join(), Machine(cores=4, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2, offchip_latency=3)),
     "fork": (fork(), Machine(cores=3, lanes=4, onchip_bytes=1024, offchip_bytes_per_cycle=1, offchip_latency=4)),
+    # registered requantization epilogues: every core result a cycle (two) later, in the model and the engine
+    "chain-spill-epi2": (
+        chain([4, 24, 3, 8], rows=5),
+        Machine(cores=1, lanes=8, onchip_bytes=180, offchip_bytes_per_cycle=0.5, offchip_latency=7, epilogue_stages=2),
+    ),
+    "join-epi1": (
+        join(),
+        Machine(cores=4, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2, offchip_latency=3, epilogue_stages=1),
+    ),
 }
 
 
@@ -186,3 +197,17 @@ def test_missing_input_data():
     g, m = CASES["chain-2core"]
     with pytest.raises(ConfigError, match=r"graph\.x: no data given for this input"):
         run_schedule(g, m, "auto", {})
+
+
+def test_epilogue_stages_delay_core_results_in_the_model_and_the_engine_alike():
+    """Registered requantization epilogues (``Machine.epilogue_stages``) make a compute-bound schedule
+    longer by whole cycles per row slot; the engine measures exactly the modelled cycles at each setting."""
+    g, m = CASES["chain-2core"]
+    x = inputs(g)
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    cycles = []
+    for stages in (0, 1, 2):
+        run = run_schedule(g, replace(m, epilogue_stages=stages), "dataflow", x)
+        assert run.compare(golden) == []
+        cycles.append(run.cycles)
+    assert cycles[0] < cycles[1] < cycles[2]

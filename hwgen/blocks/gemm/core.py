@@ -265,7 +265,7 @@ class GemmCore(wiring.Component):
                 m.d.sync += kk.eq(kk + 1)
 
         news = dp.mac(rr.data, wr.data)
-        dp.drain(news, lambda acc: static_epilogue(m, cfg, acc), cfg.out_type.shape, [])
+        dp.drain(news, lambda acc, _stage: static_epilogue(m, cfg, acc), cfg.out_type.shape, [])
         return m
 
 

@@ -25,6 +25,7 @@ class CoreClock:
 
     cycle: int = 0
     drain_free: int = 0
+    epilogue_stages: int = 0  # register stages in the epilogue: results leave that much later
 
     def rows(
         self,
@@ -53,19 +54,19 @@ class CoreClock:
                         # the MAC stage hands the pass over once the register is empty (or empties then);
                         # until it does, nothing new is issued
                         mac = max(issue + 1, self.drain_free)
-                        outs.extend(mac + 2 + j for j in range(cols))
+                        outs.extend(mac + 2 + self.epilogue_stages + j for j in range(cols))
                         self.drain_free = mac + cols
                         self.cycle = mac
         return issue
 
 
 def gemm_cycles(
-    k: int, n: int, lanes: int, rows: int, arrivals: list[int] | None = None
+    k: int, n: int, lanes: int, rows: int, arrivals: list[int] | None = None, epilogue_stages: int = 0
 ) -> tuple[list[int], list[int]]:
     """The cycle each input beat is taken and each output beat is first valid, for ``rows`` rows of a
     ``k × n`` slice at ``lanes`` columns per pass, outputs always ready; ``arrivals[j]`` is the first cycle
-    input beat ``j`` is offered (default: at once)."""
+    input beat ``j`` is offered (default: at once); ``epilogue_stages`` delay every output."""
     accepts: list[int] = []
     outs: list[int] = []
-    CoreClock().rows(k, n, lanes, rows, accepts, outs, arrivals)
+    CoreClock(epilogue_stages=epilogue_stages).rows(k, n, lanes, rows, accepts, outs, arrivals)
     return accepts, outs

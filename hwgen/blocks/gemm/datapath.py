@@ -16,7 +16,8 @@ counters and drives the datapath with one *step* per cycle:
   cycle through the epilogue into the output register.
 
 Timing: a step's results leave ``PIPE`` = 3 cycles after it is issued (MAC
-stage, shift register, output register); see :mod:`.cycles`.
+stage, shift register, output register), plus the epilogue's register stages
+(the record core's ``epilogue_stages``); see :mod:`.cycles`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data
 
 from ...numtype import NumType
+from ...pipeline import register, valid_delay
 
 
 class GemmDatapath:
@@ -85,10 +87,21 @@ class GemmDatapath:
             news.append(new)
         return news
 
-    def drain(self, news: list[Signal], epilogue: Callable[[Value], Value], out_shape: object, extra: list) -> None:
+    def drain(
+        self,
+        news: list[Signal],
+        epilogue: Callable[[Value, Callable[[Value, str], Value]], Value],
+        out_shape: object,
+        extra: list,
+        stages: int = 0,
+    ) -> None:
         """The output shift register (``res<lane>``), loaded with ``news`` at a pass's end and shifted
         one result per cycle through ``epilogue`` into the output register; ``extra``: assignments made
-        at the hand-over (e.g. the epilogue parameters travelling with the results)."""
+        at the hand-over (e.g. the epilogue parameters travelling with the results).
+
+        ``epilogue(acc, stage)`` may cut itself with ``stage(value, name)``, a register that moves with the
+        drain (enabled by ``o_take``), exactly ``stages`` times on every path; the output's valid bit is
+        delayed to match, so results leave ``stages`` cycles later at the same rate."""
         m, L, o = self.m, self.lanes, self.o
         sr = [Signal(self.acc.shape, name=f"res{ln}", reset_less=True) for ln in range(L)]
         handover = self.mac_valid & self.mac_last & self.sr_free
@@ -96,8 +109,9 @@ class GemmDatapath:
             m.d.sync += [self.count.eq(self.mac_cols), *extra] + [sr[ln].eq(news[ln]) for ln in range(L)]
         with m.Elif(self.drain_now):
             m.d.sync += [self.count.eq(self.count - 1)] + [sr[ln].eq(sr[ln + 1]) for ln in range(L - 1)]
-        y = epilogue(sr[0])
+        y = epilogue(sr[0], lambda v, name: register(m, v, self.o_take, name))
+        valid = valid_delay(m, self.count > 0, stages, self.o_take, "epi_valid")
         out = Signal(out_shape, reset_less=True, name="out")
         with m.If(self.o_take):
-            m.d.sync += [o.valid.eq(self.count > 0), out.eq(y)]
+            m.d.sync += [o.valid.eq(valid), out.eq(y)]
         m.d.comb += o.payload.eq(out)

@@ -21,6 +21,7 @@ in program order); results leave one per beat, row by row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -29,7 +30,7 @@ from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import requantize
+from ...arith import requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...structure import Features
@@ -64,6 +65,12 @@ class RecordCoreConfig(BlockConfig):
     )
     program: tuple[int, ...] = param((0,), "record ROM: the slice index of each record, run in order", "1..256")
     rows: tuple[int, ...] = param((1,), "rows each record computes (same length as program)", "1..65536 each")
+    epilogue_stages: int = param(
+        0,
+        "registers in the run-time epilogue (1: after the multiply by the record's multiplier, 2: also "
+        "after the rounding shift); each delays every result a cycle, the rate stays one per cycle",
+        "0..2",
+    )
 
     @property
     def base(self) -> GemmCoreConfig:
@@ -102,13 +109,14 @@ class RecordCoreConfig(BlockConfig):
                     f"record {i} names slice {sl}; there are {len(self.slices)} (0..{len(self.slices) - 1})",
                 )
             check_range(self.where("rows") + f"[{i}]", r, 1, 1 << 16)
+        check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 2)
 
     def component(self) -> RecordCore:
         return RecordCore(self)
 
     def timing(self) -> Timing:
         return Timing(
-            latency=PIPE,
+            latency=PIPE + self.epilogue_stages,
             ii=1,
             ops_per_beat=self.base.lanes,
             notes=f"{len(self.program)} records; a record switch costs {SWITCH_CYCLES} cycles",
@@ -144,7 +152,7 @@ class RecordCoreConfig(BlockConfig):
         offered = (arrivals or {}).get("i")
         accepts: list[int] = []
         outs: list[int] = []
-        clock = CoreClock(cycle=SWITCH_CYCLES)  # the first record is read and latched after reset
+        clock = CoreClock(cycle=SWITCH_CYCLES, epilogue_stages=self.epilogue_stages)  # first record: read + latch
         for _ in range(runs):
             for sl, nrows in zip(self.program, self.rows):
                 s = self.slices[sl]
@@ -307,17 +315,27 @@ class RecordCore(wiring.Component):
         sr_epi = Signal(EPILOGUE, name="sr_epi")
         dp.drain(
             news,
-            lambda acc: runtime_epilogue(m, acc, sr_epi, b.acc.width, cfg.out_width),
+            lambda acc, stage: runtime_epilogue(m, acc, sr_epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages),
             signed(cfg.out_width),
             [sr_epi.eq(mac_epi)],
+            cfg.epilogue_stages,
         )
         return m
 
 
-def runtime_epilogue(m: Module, acc: Value, epi: Value, acc_width: int, out_width: int) -> Signal:
+def runtime_epilogue(
+    m: Module, acc: Value, epi: Value, acc_width: int, out_width: int, stage: Callable | None = None, stages: int = 0
+) -> Signal:
     """``requant ? requantize(acc, ...) : acc``, then ReLU if set, all parameters from the record ``epi``
-    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`."""
-    clamped = requantize(m, acc, acc_width, epi.mult, epi.shift, epi.zp, epi.lo, epi.hi)
+    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..2) the
+    product, then the rounded value, are registered by ``stage`` (with the record fields still needed)."""
+    prod = requant_product(m, acc, acc_width, epi.mult)
+    if stages >= 1:
+        prod, acc, epi = stage(prod, "epi_prod"), stage(acc, "epi_acc1"), stage(epi, "epi_rec1")
+    rounded = requant_round(m, prod, acc_width, epi.shift)
+    if stages >= 2:
+        rounded, acc, epi = stage(rounded, "epi_rounded"), stage(acc, "epi_acc2"), stage(epi, "epi_rec2")
+    clamped = requant_offset(m, rounded, acc_width, epi.zp, epi.lo, epi.hi)
     y = Signal(signed(max(acc_width, 33) + 1), name="epi_y")
     m.d.comb += y.eq(Mux(epi.requant, clamped, acc))
     res = Signal(signed(out_width), name="epilogue")

@@ -92,6 +92,8 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "three_slices": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1)),
         "repeat_slice": C(slices=slices, program=(1, 1, 0), rows=(1, 2, 2)),
         "relu_then_raw": C(slices=slices, program=(0, 1), rows=(1, 1)),
+        "three_slices_epi1": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1), epilogue_stages=1),
+        "three_slices_epi2": C(slices=slices, program=(2, 0, 1), rows=(1, 2, 2), epilogue_stages=2),
     }
 
 

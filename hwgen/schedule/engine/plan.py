@@ -134,7 +134,12 @@ class EnginePlan:
             if cfg not in slices:
                 slices.append(cfg)
             program.append(slices.index(cfg))
-        return RecordCoreConfig(slices=tuple(slices), program=tuple(program), rows=(self.rows,) * len(program))
+        return RecordCoreConfig(
+            slices=tuple(slices),
+            program=tuple(program),
+            rows=(self.rows,) * len(program),
+            epilogue_stages=self.machine.epilogue_stages,
+        )
 
 
 def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
