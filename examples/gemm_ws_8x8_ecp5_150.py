@@ -5,9 +5,9 @@
     hwgen sim examples/gemm_ws_8x8_ecp5_150.py       # random GEMMs; the MULT18X18D cells run on hwgen's model
 
 The PE's pipelining is left out, so hwgen picks it from the clock: at 150 MHz on ECP5 that is
-MULT18X18D cells with their own operand and product registers (pe.pipeline = 3; the weight is the
-cell's B register), a registered stall with a one-row skid buffer, a registered partial-sum add below
-the mesh, and the latency that follows (12 cycles).
+MULT18X18D cells with their own operand and product registers and a second, fabric product register
+(pe.pipeline = 4; the weight is the cell's B register), a registered stall with a one-row skid buffer,
+a registered partial-sum add below the mesh, and the latency that follows (13 cycles).
 """
 
 from hwgen import Design, Int
