@@ -68,13 +68,13 @@ def ram_read(family: str | None) -> str:
     return "sync" if family == "ice40" else "comb"
 
 
-def memory_delay(family: str, bits: int, depth: int, ram_min: int) -> dict[str, float]:
+def memory_delay(family: str, bits: int, depth: int, ram_min: int, read: str | None = None) -> dict[str, float]:
     """Features of :func:`hwgen.pipeline.long_delay` from ``ram_min`` cycles on, else :func:`delay_line`:
-    a memory of ``depth`` words read asynchronously, or on iCE40 (:func:`hwgen.pipeline.ram_read`) of
-    ``depth - 1`` words and an output register."""
+    a memory of ``depth`` words read asynchronously, or with ``read="sync"`` (iCE40's default,
+    :func:`ram_read`) of ``depth - 1`` words and an output register."""
     if depth < ram_min or bits <= 0:
         return delay_line(family, bits, depth)
-    sync = ram_read(family) == "sync"
+    sync = (read or ram_read(family)) == "sync"
     words = depth - 1 if sync else depth
     feat = {"ram_delay_bits": bits * words, "ram_delay_words": bits * math.ceil(words / 16)}
     return feat | ({"delay_ff_bits": bits} if sync else {})

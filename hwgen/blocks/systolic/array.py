@@ -39,6 +39,7 @@ from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 from .pe import product_delay, split_point
 
 if TYPE_CHECKING:
+    from ..mac_pe import MacPEConfig
     from .config import SystolicArrayConfig
 
 
@@ -149,9 +150,10 @@ class WeightStationaryArray(wiring.Component):
         in_a = Signal(data.ArrayLayout(pe.act.shape, R), reset_less=True)
         with m.If(advance):
             m.d.sync += [in_valid.eq(a_fire), in_a.eq(self.a.p.a)]
+        act_read = act_skew_read(target_family(platform), pe)
         for I, (r0, nr) in enumerate(tile_spans(R, cfg.tile)):
             for r in range(r0, r0 + nr):
-                m.d.comb += mesh.a[r].eq(long_delay(m, in_a[r], I, advance, f"skew_a{r}", read=read))
+                m.d.comb += mesh.a[r].eq(long_delay(m, in_a[r], I, advance, f"skew_a{r}", read=act_read))
         spans = [(S, c) for S, (c0, n) in enumerate(tile_spans(MC, mesh_span)) for c in range(c0, c0 + n)]
         if cfg.psum_input and not cfg.psum_below:  # added at the top: span S skewed by S
             in_psum = Signal(data.ArrayLayout(pe.acc.shape, C), reset_less=True)
@@ -206,6 +208,16 @@ class WeightStationaryArray(wiring.Component):
             if cfg.sum_register:
                 value = register(m, value, advance, f"sum{c}")
             m.d.comb += o_payload[c].eq(value)
+
+
+def act_skew_read(family: str | None, pe: MacPEConfig) -> str:
+    """Read port of the WS activation skew memories: ``sync`` (an output register) when the PE multiplies
+    its operands unregistered (``pipeline`` < 3), so a distributed-RAM read and its address fanout are not
+    in series with the multiplier and the accumulate (ECP5, 8×8: 68.5 MHz with the asynchronous read
+    against 84.7 MHz with the register); else the family's port (:func:`hwgen.structure.ram_read`)."""
+    if family is not None and pe.pipeline < 3:
+        return "sync"
+    return ram_read(family)
 
 
 def _unpack_columns(m: Module, packed: dict[int, Value]) -> dict[int, Value]:

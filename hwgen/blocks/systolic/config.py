@@ -47,7 +47,7 @@ from ...structure import Features, TimingPath, add, delay_line, dsp_tiles, memor
 from ...vectors import StreamVectors
 from ..mac_pe import MacPEConfig
 from . import testdata
-from .array import OutputStationaryArray, WeightStationaryArray
+from .array import OutputStationaryArray, WeightStationaryArray, act_skew_read
 from .gemm import assemble, gemm_vectors, golden_gemm
 from .mesh import READOUT_STYLE, tile_spans
 from .pe import pe_stages, product_delay, split_point, weight_in_cell
@@ -475,7 +475,7 @@ class SystolicArrayConfig(BlockConfig):
         out_bits = coltype(R).width if self.psum_below else A
         add(feat, "mesh registers", pipe_reg_bits=R * (NS - 1) * wa, inner_tile_pes=R * MC - self.tile_rows * MC)
         for I, (_, nr) in enumerate(tile_spans(R, self.tile)):
-            merge(feat, "skew / de-skew", memory_delay(family, nr * wa, I, ram))
+            merge(feat, "skew / de-skew", memory_delay(family, nr * wa, I, ram, act_skew_read(family, pe)))
         for S, (_, nc) in enumerate(tile_spans(MC, mspan)):
             if self.psum_input and not self.psum_below:
                 merge(feat, "skew / de-skew", delay_line(family, nc * A, S + product_delay(pe)))
