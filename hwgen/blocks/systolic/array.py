@@ -35,11 +35,11 @@ from ...hierarchy import target_family
 from ...int8pack import SHIFT
 from ...pipeline import delay, long_delay, output_stage, register, valid_delay
 from ...structure import ram_read
+from ..mac_pe import MacPEConfig
 from .mesh import OutputStationaryMesh, WeightStationaryMesh, tile_spans
 from .pe import product_delay, split_point
 
 if TYPE_CHECKING:
-    from ..mac_pe import MacPEConfig
     from .config import SystolicArrayConfig
 
 
