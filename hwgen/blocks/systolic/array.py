@@ -289,19 +289,23 @@ class OutputStationaryArray(wiring.Component):
         first = Signal(init=1)  # the next beat starts a tile
         with m.If(fire):
             m.d.sync += first.eq(self.i.p.last)
+        # (the activations are zeroed behind the register, by the registered `in_fire`: zeroing them on the
+        # way in put the stream handshake in series with a reset of every activation bit)
         in_a = Signal(data.ArrayLayout(pe.act.shape, R), reset_less=True)
         in_w = Signal(data.ArrayLayout(pe.weight.shape, C), reset_less=True)
-        in_first, in_last = Signal(), Signal()
+        in_fire, in_first, in_last = Signal(), Signal(), Signal()
         with m.If(advance):
             m.d.sync += [
-                in_a.eq(Mux(fire, self.i.p.a.as_value(), 0)),
+                in_a.eq(self.i.p.a),
                 in_w.eq(self.i.p.w),
+                in_fire.eq(fire),
                 in_first.eq(fire & first),
                 in_last.eq(fire & self.i.p.last),
             ]
         for r in range(R):
+            a_r = Mux(in_fire, in_a[r], 0)
             m.d.comb += [
-                mesh.a[r].eq(delay(m, in_a[r], r, advance, f"skew_a{r}")),
+                mesh.a[r].eq(delay(m, a_r, r, advance, f"skew_a{r}")),
                 mesh.first[r].eq(valid_delay(m, in_first, r, advance, f"skew_f{r}")),
                 mesh.last[r].eq(valid_delay(m, in_last, r, advance, f"skew_l{r}")),
             ]
