@@ -322,6 +322,19 @@ def dense_int8_packing() -> dict[str, Any]:
             }
     packed = out["per_mac"]["packed_xcup"]
     out["xcup_packed_lut_vs_finn"] = round(packed["lut"] / 34, 3)
+    # the MAC PE's lanes: 8 lanes x 8 outputs (64 MACs) sharing each beat's activations
+    out["mac_pe"] = {"design": "MAC PE, 8 lanes x 8 outputs, INT8 x INT8 -> Int(32) wrap", "per_mac": {}}
+    for pack in (False, True):
+        for p in (0, 1):
+            cfg = MacPEConfig(lanes=8, outputs=8, pack_int8=pack, pipeline=p, overflow="wrap")
+            d = Design(name="mac64", top=cfg)
+            for fam in ("xcup", "xc7"):
+                say(f"dense_int8_packing: synthesizing MAC PE 8x8 pack_int8={pack} pipeline {p} for {fam}")
+                res = synthesize(d.verilog_for(fam), d.name, fam).resources
+                out["mac_pe"]["per_mac"][f"{'packed' if pack else 'plain'}_p{p}_{fam}"] = {
+                    k: round(res[k] / 64, 3) for k in ("dsp", "lut", "lut_logic", "ff", "carry")
+                }
+    out["mac_pe"]["xcup_packed_lut_vs_finn"] = round(out["mac_pe"]["per_mac"]["packed_p0_xcup"]["lut"] / 34, 3)
     return out
 
 

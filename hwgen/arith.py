@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import C, Module, Mux, Signal, Value, signed
 
+from .int8pack import SHIFT
 from .numtype import NumType
 
 
@@ -120,3 +121,14 @@ def requant_offset(
     z = Signal(signed(acc_width + 35), name="rq_zp")
     m.d.comb += z.eq(rounded + zero_point)
     return Mux(z < lo, lo, Mux(z > hi, hi, z))
+
+
+def unpack_negated_pair(m: Module, packed: Value, name: str) -> tuple[Signal, Signal]:
+    """``(low, high)`` of a sum of negated packed products (:func:`hwgen.int8pack.unpack_negated`):
+    ``low = −Σ a·w[2j]`` is the signed low 18 bits, ``high = Σ a·w[2j+1]`` the bits above plus the low
+    field's sign (its borrow). Combinational, signals ``{name}_low`` / ``{name}_high``."""
+    bits = packed.as_unsigned()
+    low = Signal(signed(SHIFT), name=f"{name}_low")
+    high = Signal(signed(len(bits) - SHIFT + 1), name=f"{name}_high")
+    m.d.comb += [low.eq(bits[:SHIFT].as_signed()), high.eq(bits[SHIFT:].as_signed() + bits[SHIFT - 1])]
+    return low, high

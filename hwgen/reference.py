@@ -79,17 +79,28 @@ def fold(value: Value, acc: NumType, rule: str) -> Value:
 
 class Accumulation:
     """``acc = fold(acc + x)`` per taken beat, the result emitted and ``acc`` cleared on ``last``; counts the
-    beats so that the reference can bound accumulations to ``max_len``."""
+    beats so that the reference can bound accumulations to ``max_len``. With ``count`` > 1, that many
+    accumulators side by side, whose values fill the elements of an array-shaped result."""
 
-    def __init__(self, m: Module, ref: Reference, port: str, acc: NumType, max_len: int, rule: str = "wrap"):
+    def __init__(
+        self, m: Module, ref: Reference, port: str, acc: NumType, max_len: int, rule: str = "wrap", count: int = 1
+    ):
         self.m, self.ref, self.port, self.acc_type, self.rule = m, ref, port, acc, rule
-        self.acc = Signal(acc.shape, name="ref_acc")
+        self.accs = [Signal(acc.shape, name="ref_acc" if count == 1 else f"ref_acc{j}") for j in range(count)]
+        self.acc = self.accs[0]
         self.beats = Signal(range(max_len + 1), name="ref_beats")
         m.d.comb += ref.bounded.eq(self.beats < max_len)
 
-    def step(self, x: Value, last: Value) -> None:
+    def step(self, x: Value | list[Value], last: Value) -> None:
+        """Add ``x`` (one value per accumulator: a list when ``count`` > 1)."""
         m, ref, take = self.m, self.ref, self.ref.take[self.port]
-        total = fold(self.acc + x, self.acc_type, self.rule)
-        m.d.comb += [ref.emit.eq(take & last), ref.result.eq(total)]
+        xs = x if isinstance(x, list) else [x]
+        totals = [fold(acc + v, self.acc_type, self.rule) for acc, v in zip(self.accs, xs, strict=True)]
+        m.d.comb += ref.emit.eq(take & last)
+        if len(totals) == 1:
+            m.d.comb += ref.result.eq(totals[0])
+        else:
+            m.d.comb += [ref.result[j].eq(t) for j, t in enumerate(totals)]
         with m.If(take):
-            m.d.sync += [self.acc.eq(Mux(last, 0, total)), self.beats.eq(Mux(last, 0, self.beats + 1))]
+            m.d.sync += [acc.eq(Mux(last, 0, t)) for acc, t in zip(self.accs, totals)]
+            m.d.sync += self.beats.eq(Mux(last, 0, self.beats + 1))

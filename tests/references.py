@@ -38,13 +38,17 @@ def round_half_away(value: int, shift: int) -> int:
 
 
 def mac_pe(cfg, v: StreamVectors) -> dict:
-    i = v.inputs["i"]
-    out, acc = [], 0
+    """Output ``j`` takes weights ``w[j·lanes : (j+1)·lanes]`` of each beat; one value per result, or a
+    list of ``outputs`` values."""
+    i, L, O = v.inputs["i"], cfg.lanes, cfg.outputs
+    out, acc = [], [0] * O
     for a, w, last in zip(i["a"], i["w"], i["last"]):
-        acc = fold(acc + sum(int(x) * int(y) for x, y in zip(a, w)), cfg.acc, cfg.overflow)
+        for j in range(O):
+            dot = sum(int(x) * int(y) for x, y in zip(a, w[j * L : (j + 1) * L]))
+            acc[j] = fold(acc[j] + dot, cfg.acc, cfg.overflow)
         if last:
-            out.append(acc)
-            acc = 0
+            out.append(acc[0] if O == 1 else list(acc))
+            acc = [0] * O
     return {"o": out}
 
 

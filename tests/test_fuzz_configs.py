@@ -136,10 +136,27 @@ def record_programs() -> st.SearchStrategy[dict[str, Any]]:
     return st.lists(slice_, min_size=1, max_size=3).flatmap(table)
 
 
+def packed_mac_pes() -> st.SearchStrategy[dict[str, Any]]:
+    """mac_pe tables with pack_int8 near its valid region: Int(8) operands, 1-9 outputs (odd: invalid),
+    pipeline 0-5 (2 and 5: invalid), any lane count, MULT18X18D cells (invalid)."""
+    return st.fixed_dictionaries(
+        {"pack_int8": st.just(True), "outputs": st.integers(1, 9), "lanes": st.integers(1, 20)},
+        optional={
+            "pipeline": st.integers(0, 5),
+            "overflow": st.sampled_from(["wrap", "saturate", "error"]),
+            "acc": st.sampled_from(["Int(20)", "Int(24)", "Int(32)", "Int(48)"]),
+            "dsp_cells": st.sampled_from(["inferred", "mult18x18d"]),
+            "max_len": st.sampled_from([1, 64, 4096]),
+        },
+    )
+
+
 def strategy(cls: type[BlockConfig]) -> st.SearchStrategy[dict[str, Any]]:
     """The fuzz strategy of a block: its generic parameter tables, plus block-specific joint draws."""
     if cls.block_name == "record_core":
         return st.one_of(params_strategy(cls), record_programs())
+    if cls.block_name == "mac_pe":
+        return st.one_of(params_strategy(cls), packed_mac_pes())
     return params_strategy(cls)
 
 

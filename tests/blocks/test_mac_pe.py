@@ -53,6 +53,21 @@ def test_hand_computed_cases():
     assert cfg.model([[1, 1], [1, 1]], [[1, 1], [1, 1]], [1, 0]).tolist() == [2]
 
 
+def test_outputs_share_the_activations_and_packing_keeps_the_results():
+    # two outputs: w[0:2] for output 0, w[2:4] for output 1; the extremes of a packed pair's fields
+    a = [[-128, -128], [3, 1]]
+    w = [[-128, -128, 127, -128], [4, 0, -1, 2]]
+    want = [[32768 + 12, -128 * 127 + 16384 - 3 + 2]]
+    assert MacPEConfig(lanes=2, outputs=2).model(a, w, [0, 1]).tolist() == want
+    assert MacPEConfig(lanes=2, outputs=2, pack_int8=True).model(a, w, [0, 1]).tolist() == want
+    # 8 lanes of (-128)·(-128) in one packed group: the low field's sum is -2^17, the exactness edge
+    edge = MacPEConfig(lanes=8, outputs=2, pack_int8=True, pipeline=0)
+    assert edge.pack_groups == [(0, 8)] and MacPEConfig(lanes=11, outputs=2, pack_int8=True).pack_groups == [
+        (0, 8),
+        (8, 11),
+    ]
+
+
 def test_error_mode_rejects_streams_longer_than_max_len():
     cfg = MacPEConfig(max_len=3)
     with pytest.raises(ValueError, match="exceeds max_len=3"):
@@ -104,6 +119,14 @@ def test_narrow_accumulator_message_names_field_value_and_fix():
             r"Int\(8\)×Int\(8\) have 0; use an accumulator with frac=0",
         ),
         ({"acc": UInt(40)}, r"mac_pe\.acc: UInt\(40\) cannot hold .* need ≥ 26 signed bits"),
+        ({"outputs": 0}, r"mac_pe\.outputs: 0 is out of range; allowed 1\.\.64"),
+        ({"pack_int8": True, "outputs": 3}, r"mac_pe\.outputs: with pack_int8: 3: outputs pack in pairs"),
+        ({"pack_int8": True, "outputs": 2, "act": UInt(8)}, r"mac_pe\.act: with pack_int8: packing needs Int\(8\)"),
+        ({"pack_int8": True, "outputs": 2, "pipeline": 5}, r"mac_pe\.pipeline: with pack_int8: 5: the tree is split"),
+        (
+            {"pack_int8": True, "outputs": 2, "dsp_cells": "mult18x18d"},
+            r"mac_pe\.dsp_cells: with pack_int8: mult18x18d: the 27-bit operand is not one cell",
+        ),
     ],
 )
 def test_bad_configs_raise_config_errors(kwargs, pattern):

@@ -1,15 +1,25 @@
-"""MAC processing element: a ``lanes``-wide dot product per beat, accumulated until ``last``.
+"""MAC processing element: a ``lanes``-wide dot product per beat and output, accumulated until ``last``.
 
 Interface (valid/ready streams, ``amaranth.lib.stream``):
 
-* ``i``: payload ``{a: act[lanes], w: weight[lanes], last: 1}``. Each accepted
-  beat adds ``sum_k a[k] * w[k]`` to the accumulator; a beat with ``last`` set
-  closes the accumulation, emits the result on ``o`` and clears.
-* ``o``: payload ``acc`` (the accumulator type), one beat per accumulation.
+* ``i``: payload ``{a: act[lanes], w: weight[outputs · lanes], last: 1}``
+  (output-major: ``w[j·lanes + k]`` is output ``j``'s weight for lane ``k``).
+  Each accepted beat adds ``sum_k a[k] * w[j·lanes + k]`` to accumulator
+  ``j``; a beat with ``last`` set closes the accumulations, emits the results
+  on ``o`` and clears.
+* ``o``: payload ``acc`` (the accumulator type), or ``acc[outputs]`` when
+  ``outputs`` > 1, one beat per accumulation.
+
+With ``pack_int8`` (``Int(8) × Int(8)``, even ``outputs``) output pair ``j``
+shares one multiplier per lane, whose operand is ``w[2j+1]·2^18 − w[2j]``;
+packed products are summed over groups of up to 8 lanes (exact there,
+:mod:`hwgen.int8pack`), unpacked into ``−Σ a·w[2j]`` and ``Σ a·w[2j+1]``, and
+the groups' fields summed per output; results and timing are unchanged.
 
 Datapath (raw integers, see :mod:`hwgen.numtype`)::
 
-    a, w --[operand regs if pipeline >= 2]--> a*w (exact) --[product regs if pipeline >= 1]
+    a, w --[operand regs if pipeline >= 2]--> a*w (exact; per packed pair with pack_int8)
+         --[product regs if pipeline >= 1]
          --[second product regs if pipeline >= 4] --> adder tree (exact; its first half of levels
          registered if pipeline = 5) --[tree reg if pipeline >= 3]
          --> acc = f(acc + tree)

@@ -9,7 +9,8 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import sum_type, to_accumulator
+from ...arith import sum_type, to_accumulator, unpack_negated_pair
+from ...int8pack import SHIFT
 from ...primitives import registered_multiply
 
 if TYPE_CHECKING:
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 class MacPE(wiring.Component):
     """The MAC PE hardware; see the module docstring for interface and timing.
 
-    Ports: ``i`` (``{a: act[lanes], w: weight[lanes], last}``), ``o``
-    (``acc``), plus the implicit ``clk``/``rst`` of the ``sync`` domain.
+    Ports: ``i`` (``{a: act[lanes], w: weight[outputs · lanes], last}``), ``o``
+    (``acc``, or ``acc[outputs]`` when ``outputs`` > 1), plus the implicit ``clk``/``rst`` of the ``sync``
+    domain.
     """
 
     def __init__(self, config: MacPEConfig):
@@ -28,16 +30,12 @@ class MacPE(wiring.Component):
         in_layout = data.StructLayout(
             {
                 "a": data.ArrayLayout(config.act.shape, config.lanes),
-                "w": data.ArrayLayout(config.weight.shape, config.lanes),
+                "w": data.ArrayLayout(config.weight.shape, config.outputs * config.lanes),
                 "last": 1,
             }
         )
-        super().__init__(
-            {
-                "i": In(stream.Signature(in_layout)),
-                "o": Out(stream.Signature(config.acc.shape)),
-            }
-        )
+        out = config.acc.shape if config.outputs == 1 else data.ArrayLayout(config.acc.shape, config.outputs)
+        super().__init__({"i": In(stream.Signature(in_layout)), "o": Out(stream.Signature(out))})
 
     def elaborate(self, platform: object) -> Module:
         cfg = self.config
@@ -53,58 +51,92 @@ class MacPE(wiring.Component):
                 m.d.sync += [v.eq(valid), l.eq(last)] + [r.eq(x) for r, x in zip(regs, values)]
             return v, l, regs
 
+        L, O = cfg.lanes, cfg.outputs
         valid, last = self.i.valid, self.i.p.last
-        a = [self.i.p.a[k] for k in range(cfg.lanes)]
-        w = [self.i.p.w[k] for k in range(cfg.lanes)]
+        a = [self.i.p.a[k] for k in range(L)]
+        w = [self.i.p.w[k] for k in range(O * L)]  # output-major
         if cfg.dsp_cells != "inferred":  # the operand (pipeline >= 2) and product (>= 1) registers in the cell
             regs = "abp" if cfg.pipeline >= 2 else "p" if cfg.pipeline == 1 else ""
             prods = [
                 registered_multiply(
-                    m, x, y, a_enable=advance, b_enable=advance, p_enable=advance, name=f"prod{k}",
+                    m, a[n % L], w[n], a_enable=advance, b_enable=advance, p_enable=advance, name=f"prod{n}",
                     cell=cfg.dsp_cells, platform=platform, registers=regs,
                 )
-                for k, (x, y) in enumerate(zip(a, w))
+                for n in range(O * L)
             ]  # fmt: skip
             for name in (["opnd"] if cfg.pipeline >= 2 else []) + (["prod"] if cfg.pipeline >= 1 else []):
                 valid, last, _ = stage(name, valid, last, [])
         else:
             if cfg.pipeline >= 2:
                 valid, last, regs = stage("opnd", valid, last, a + w)
-                a, w = regs[: cfg.lanes], regs[cfg.lanes :]
-            prods = [x * y for x, y in zip(a, w)]
+                a, w = regs[:L], regs[L:]
+            if cfg.pack_int8:  # pair j: w[2j+1]·2^18 − w[2j], one multiplier per lane
+                w = [(w[(2 * j + 1) * L + k] << SHIFT) - w[2 * j * L + k] for j in range(O // 2) for k in range(L)]
+            prods = [a[n % L] * wn for n, wn in enumerate(w)]
             if cfg.pipeline >= 1:
                 valid, last, prods = stage("prod", valid, last, prods)
         if cfg.pipeline >= 4:
             valid, last, prods = stage("prod2", valid, last, prods)
-        if cfg.pipeline >= 5:  # the first half of the tree's levels, registered
-            valid, last, prods = stage("tree_mid", valid, last, tree_levels(prods, tree_split(cfg.lanes)))
-        total = adder_tree(prods)
+        rows = [prods[r * L : (r + 1) * L] for r in range(len(prods) // L)]
+        if cfg.pack_int8:
+            totals, negated = _packed_totals(m, rows, cfg.pack_groups), set(range(0, O, 2))
+        else:
+            if cfg.pipeline >= 5:  # the first half of the tree's levels, registered
+                split = [tree_levels(row, tree_split(L)) for row in rows]
+                valid, last, flat = stage("tree_mid", valid, last, [v for part in split for v in part])
+                n = len(split[0])
+                rows = [flat[r * n : (r + 1) * n] for r in range(O)]
+            totals, negated = [adder_tree(row) for row in rows], set()
         if cfg.pipeline >= 3:
-            valid, last, (total,) = stage("tree", valid, last, [total])
+            valid, last, totals = stage("tree", valid, last, totals)
 
         first = Signal(init=1)  # next beat starts a new accumulation
-        acc = Signal(cfg.acc.shape, reset_less=True)
-        result = Signal(cfg.acc.shape, reset_less=True)
-        # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
-        nxt = to_accumulator(
-            m,
-            cfg.acc,
-            cfg.overflow,
-            Mux(first, 0, acc) + total,
-            sum_type(cfg.acc, cfg.tree_type),
-            "nxt",
-            full_name="full",
-        )
+        exact = sum_type(cfg.acc, cfg.tree_type)
+        accs, nxts, results = [], [], []
+        for j, total in enumerate(totals):
+            acc = Signal(cfg.acc.shape, reset_less=True, name=f"acc{j}" if O > 1 else "acc")
+            # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
+            # (a packed pair's even output arrives negated: subtracted)
+            start = Mux(first, 0, acc)
+            nm = f"{j}" if O > 1 else ""
+            nxt = to_accumulator(
+                m, cfg.acc, cfg.overflow, start - total if j in negated else start + total, exact,
+                f"nxt{nm}", full_name=f"full{nm}",
+            )  # fmt: skip
+            accs.append(acc)
+            nxts.append(nxt)
+            results.append(Signal(cfg.acc.shape, reset_less=True, name=f"result{nm}"))
 
         stall = valid & last & self.o.valid & ~self.o.ready
-        m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance), self.o.payload.eq(result)]
+        m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance)]
+        if O == 1:
+            m.d.comb += self.o.payload.eq(results[0])
+        else:
+            m.d.comb += [self.o.payload[j].eq(r) for j, r in enumerate(results)]
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(advance & valid):
-            m.d.sync += [acc.eq(nxt), first.eq(last)]
+            m.d.sync += [acc.eq(nxt) for acc, nxt in zip(accs, nxts)] + [first.eq(last)]
             with m.If(last):
-                m.d.sync += [result.eq(nxt), self.o.valid.eq(1)]
+                m.d.sync += [r.eq(nxt) for r, nxt in zip(results, nxts)] + [self.o.valid.eq(1)]
         return m
+
+
+def _packed_totals(m: Module, rows: list[list[Value]], groups: list[tuple[int, int]]) -> list[Value]:
+    """Per output, the beat's dot product from packed pair rows (row ``j``: lane products with
+    ``w[2j+1]·2^18 − w[2j]``): each group's packed sum is unpacked
+    (:func:`hwgen.int8pack.unpack_negated`) into ``−Σ a·w[2j]`` (the signed low 18 bits, so output ``2j``
+    comes out negated) and ``Σ a·w[2j+1]`` (the high bits plus the low field's borrow); the groups' fields
+    are then summed per output."""
+    totals: list[Value] = []
+    for j, row in enumerate(rows):
+        lows, highs = [], []
+        for g0, g1 in groups:
+            low, high = unpack_negated_pair(m, adder_tree(row[g0:g1]), f"pair{j}_g{g0}")
+            lows.append(low)
+            highs.append(high)
+        totals += [adder_tree(lows), adder_tree(highs)]
+    return totals
 
 
 def tree_levels(values: list[Value], levels: int) -> list[Value]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class MacPEReference(Reference):
-    """One dot product per taken beat folded into the accumulator by the overflow rule (``error`` as
+    """One dot product per output and taken beat folded into the accumulator by the overflow rule (``error`` as
     ``wrap``: the config proved the accumulator wide enough for ``max_len`` beats, and the proof assumes
     at most ``max_len``)."""
 
@@ -23,5 +23,8 @@ class MacPEReference(Reference):
 
     def logic(self, m: Module) -> None:
         cfg, b = self.config, self.beat["i"]
-        acc = Accumulation(m, self, "i", cfg.acc, cfg.max_len, cfg.overflow)
-        acc.step(dot([b.a[k] for k in range(cfg.lanes)], [b.w[k] for k in range(cfg.lanes)]), b.last)
+        L, O = cfg.lanes, cfg.outputs
+        acc = Accumulation(m, self, "i", cfg.acc, cfg.max_len, cfg.overflow, count=O)
+        a = [b.a[k] for k in range(L)]
+        dots = [dot(a, [b.w[j * L + k] for k in range(L)]) for j in range(O)]
+        acc.step(dots if O > 1 else dots[0], b.last)

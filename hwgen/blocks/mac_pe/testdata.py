@@ -37,6 +37,14 @@ def configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
         "u8s8_l5_sat_mult18_p5": C(
             lanes=5, pipeline=5, act=UInt(8), acc=Int(18), overflow="saturate", dsp_cells="mult18x18d"
         ),
+        "u8s4_o3_l3_wrap_p2": C(
+            lanes=3, outputs=3, pipeline=2, act=UInt(8), weight=Int(4), acc=Int(14), overflow="wrap"
+        ),
+        "int8_o2_l4_mult18_p3": C(lanes=4, outputs=2, pipeline=3, acc=Int(24), overflow="wrap", dsp_cells="mult18x18d"),
+        "int8_pack_o4_l8_p0": C(lanes=8, outputs=4, pack_int8=True, pipeline=0, acc=Int(32)),
+        "int8_pack_o2_l11_sat_p3": C(lanes=11, outputs=2, pack_int8=True, pipeline=3, acc=Int(20), overflow="saturate"),
+        "int8_pack_o6_l4_wrap_p4": C(lanes=4, outputs=6, pack_int8=True, pipeline=4, acc=Int(16), overflow="wrap"),
+        "int8_pack_o2_l16_p1": C(lanes=16, outputs=2, pack_int8=True, pipeline=1, acc=Int(32), max_len=64),
     }
 
 
@@ -44,13 +52,17 @@ def stimulus(cfg: MacPEConfig, rng: np.random.Generator, n: int, corners: bool, 
     """``n`` random accumulations of 1..``max_beats`` beats plus the corner sequences, with golden results."""
     seqs: list[tuple[np.ndarray, np.ndarray]] = []
     names: list[str] = []
+    L, O = cfg.lanes, cfg.outputs
     if corners:
         seqs, names = corner_sequences(cfg)
-    L = cfg.lanes
+        seqs = [(a, np.tile(w, (1, O))) for a, w in seqs]  # every output gets the corner's weights
+        if O > 1:
+            seqs_o, names_o = output_corners(cfg)
+            seqs, names = seqs + seqs_o, names + names_o
     top = max(1, min(max_beats, cfg.max_len))
     for _ in range(n):
         k = int(rng.integers(1, top + 1))
-        seqs.append((biased(rng, cfg.act, (k, L)), biased(rng, cfg.weight, (k, L))))
+        seqs.append((biased(rng, cfg.act, (k, L)), biased(rng, cfg.weight, (k, O * L))))
     a = np.concatenate([s[0] for s in seqs]).astype(cfg.act.dtype())
     w = np.concatenate([s[1] for s in seqs]).astype(cfg.weight.dtype())
     last = np.zeros(len(a), dtype=np.int64)
@@ -62,6 +74,20 @@ def stimulus(cfg: MacPEConfig, rng: np.random.Generator, n: int, corners: bool, 
         triggers={"o": ("i", ends)},
         corners=names,
     )
+
+
+def output_corners(cfg: MacPEConfig) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
+    """Corners across outputs (``outputs`` > 1; for packing, the extremes of both fields of a pair at once):
+    neighbouring outputs at opposite weight extremes, for the longest accumulation the stimulus allows."""
+    L, O, A, W = cfg.lanes, cfg.outputs, cfg.act, cfg.weight
+    k = min(cfg.max_len, CORNER_BEAT_CAP)
+    seqs, names = [], []
+    for av in (A.min, A.max):
+        for first, second in ((W.min, W.max), (W.max, W.min)):
+            w = np.array([first if j % 2 == 0 else second for j in range(O) for _ in range(L)], dtype=object)
+            seqs.append((np.full((k, L), av, dtype=object), np.tile(w, (k, 1))))
+            names.append(f"a = {av}, outputs alternating w = {first} / {second} for {k} beats")
+    return seqs, names
 
 
 def corner_sequences(cfg: MacPEConfig) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
@@ -174,4 +200,7 @@ def formal_configs(C: type[MacPEConfig]) -> dict[str, MacPEConfig]:
             dsp_cells="mult18x18d",
         ),
         "int2_l4_wrap_p5": C(lanes=4, pipeline=5, act=Int(2), weight=Int(2), acc=Int(5), overflow="wrap", max_len=2),
+        "int2_o2_l2_sat_p1": C(
+            lanes=2, outputs=2, pipeline=1, act=Int(2), weight=Int(2), acc=Int(4), overflow="saturate", max_len=2
+        ),
     }

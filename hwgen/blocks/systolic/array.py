@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import sum_type, to_accumulator
+from ...arith import sum_type, to_accumulator, unpack_negated_pair
 from ...hierarchy import target_family
 from ...int8pack import SHIFT
 from ...pipeline import delay, long_delay, output_stage, register, valid_delay
@@ -226,10 +226,7 @@ def _unpack_columns(m: Module, packed: dict[int, Value]) -> dict[int, Value]:
     the high bits plus the low field's sign (its borrow)."""
     out: dict[int, Value] = {}
     for j, p in packed.items():
-        bits = p.as_unsigned()
-        low = Signal(signed(SHIFT), name=f"pair{j}_low")
-        high = Signal(signed(len(bits) - SHIFT + 1), name=f"pair{j}_high")
-        m.d.comb += [low.eq(bits[:SHIFT].as_signed()), high.eq(bits[SHIFT:].as_signed() + bits[SHIFT - 1])]
+        low, high = unpack_negated_pair(m, p, f"pair{j}")
         out[2 * j], out[2 * j + 1] = low, high
     return out
 

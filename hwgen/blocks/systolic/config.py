@@ -125,6 +125,12 @@ class SystolicArrayConfig(BlockConfig):
             raise ConfigError(
                 self.where("pe.lanes"), f"{self.pe.lanes}: a systolic PE does one MAC per cycle; use lanes=1"
             )
+        if self.pe.outputs != 1 or self.pe.pack_int8:
+            key, value = ("pe.outputs", self.pe.outputs) if self.pe.outputs != 1 else ("pe.pack_int8", True)
+            raise ConfigError(
+                self.where(key),
+                f"{value}: a systolic PE has one weight; use outputs=1 (the array's pack_int8 packs its columns)",
+            )
         # a systolic PE gives pipeline 3 and 4 its own meaning (operands + product in the DSP cell) and has no
         # adder tree to split (the MAC PE's 5)
         check_range(self.where("pe.pipeline"), self.pe.pipeline, 0, 4)
