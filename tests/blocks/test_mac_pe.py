@@ -197,3 +197,12 @@ def test_vectors_are_reproducible_from_the_seed():
     a, b = make_vectors(cfg, 20, seed=9), make_vectors(cfg, 20, seed=9)
     assert np.array_equal(a.inputs["i"]["a"], b.inputs["i"]["a"])
     assert np.array_equal(a.expected["o"], b.expected["o"])
+
+
+def test_packing_halves_the_multipliers():
+    from hwgen.verilog import to_verilog
+
+    def multipliers(pack: bool) -> int:
+        return to_verilog(MacPEConfig(lanes=4, outputs=4, pack_int8=pack, pipeline=1).component(), "u").count(" * ")
+
+    assert (multipliers(False), multipliers(True)) == (16, 8)
