@@ -123,6 +123,11 @@ def requant_offset(
     return Mux(z < lo, lo, Mux(z > hi, hi, z))
 
 
+def pack_negated_pair(high: Value, low: Value) -> Value:
+    """The packed operand ``high·2^18 − low`` of two INT8 values (:func:`hwgen.int8pack.pack_negated`)."""
+    return (high << SHIFT) - low
+
+
 def unpack_negated_pair(m: Module, packed: Value, name: str) -> tuple[Signal, Signal]:
     """``(low, high)`` of a sum of negated packed products (:func:`hwgen.int8pack.unpack_negated`):
     ``low = −Σ a·w[2j]`` is the signed low 18 bits, ``high = Σ a·w[2j+1]`` the bits above plus the low

@@ -101,10 +101,13 @@ class MacPEConfig(BlockConfig):
         """Type of a packed weight pair ``w[2j+1]·2^18 − w[2j]`` (27 signed bits)."""
         return NumType.fitting(NEGATED_MIN, NEGATED_MAX)
 
-    def packed_group_type(self, n: int) -> NumType:
-        """Type of a packed sum of ``n`` products of an INT8 activation and a packed weight pair."""
-        corners = [a * w for a in (-128, 127) for w in (NEGATED_MIN, NEGATED_MAX)]
-        return NumType.fitting(n * min(corners), n * max(corners))
+    @property
+    def multiplier_widths(self) -> tuple[int, int]:
+        """(weight operand, product) bits of one multiplier: the packed pair's with :attr:`pack_int8`."""
+        if self.pack_int8:
+            wb = self.packed_weight_type.width
+            return wb, self.act.width + wb
+        return self.weight.width, self.product_type.width
 
     def validate(self) -> None:
         check_range(self.where("lanes"), self.lanes, 1, 64)
@@ -248,9 +251,9 @@ class MacPEConfig(BlockConfig):
     def timing_candidates(self, family: str) -> list[dict]:
         """Cheapest first. On ECP5 MULT18X18D cells hold the operand and product registers (pipeline ≥ 2),
         which costs fewer flip-flops than fabric product registers (1) and is faster."""
-        split = (5,) if self.lanes >= 4 and not self.pack_int8 else ()  # a register mid-tree (2+ levels)
         if self.pack_int8:
             return [{"pipeline": p, "dsp_cells": "inferred"} for p in (0, 1, 3, 4)]
+        split = (5,) if self.lanes >= 4 else ()  # a register in the middle of a tree of 2+ levels
         if family == "ecp5" and max(self.act.width, self.weight.width) <= MULT18_BITS:
             return [{"pipeline": 0, "dsp_cells": "inferred"}] + [
                 {"pipeline": p, "dsp_cells": "mult18x18d"} for p in (2, 3, 4, *split)
@@ -260,10 +263,8 @@ class MacPEConfig(BlockConfig):
     def timing_paths(self, family: str) -> list[TimingPath]:
         """Multiplier, adder tree (``ceil(log2 lanes)`` adders in series), accumulate, and the stall enable;
         ``pipeline`` decides which of them share a cycle."""
-        P, pw, A = self.pipeline, self.product_type.width, self.acc.width
-        wb = self.packed_weight_type.width if self.pack_int8 else self.weight.width
-        if self.pack_int8:
-            pw = self.act.width + wb
+        P, A = self.pipeline, self.acc.width
+        wb, pw = self.multiplier_widths
         regs = self.lanes * self.multiplier_rows * (self.act.width + wb + pw) + 2 * A * self.outputs
         levels = math.ceil(math.log2(self.lanes)) if self.lanes > 1 else 0
         levels += 1 if self.pack_int8 else 0  # the high field adds the low field's borrow
@@ -301,18 +302,15 @@ class MacPEConfig(BlockConfig):
         weights, group sums as wide as the packed sums), plus a packing adder per pair and lane and the
         unpacking (the high field's borrow add) per group."""
         L, P, O, MR = self.lanes, self.pipeline, self.outputs, self.multiplier_rows
-        wa, wb, A = self.act.width, self.weight.width, self.acc.width
-        pw = self.product_type.width
-        if self.pack_int8:
-            wb = self.packed_weight_type.width
-            pw = wa + wb
+        wa, A = self.act.width, self.acc.width
+        wb, pw = self.multiplier_widths
         tiles = dsp_tiles(wa, wb, family)
         dsp = tiles > 0
         # adders only need the bits that reach the accumulator, unless saturation looks at all of them
         cap = 10**6 if self.overflow == "saturate" else A + 1
+        groups = len(self.pack_groups)
         if self.pack_int8:
             tree = sum(tree_bits(g1 - g0, pw, 10**6) for g0, g1 in self.pack_groups) * MR
-            groups = len(self.pack_groups)
             tree += O * tree_bits(groups, self.tree_type.width, cap) if groups > 1 else 0
         else:
             tree = O * tree_bits(L, pw, cap)
@@ -322,7 +320,6 @@ class MacPEConfig(BlockConfig):
         else:
             add(feat, "multipliers", lut_mul=L * MR * wa * wb, lut_mul_lanes=L * MR)
         if self.pack_int8:
-            groups = len(self.pack_groups)
             add(feat, "packing", acc_add_bits=L * MR * (wb - SHIFT) + groups * MR * (pw - SHIFT))
         if not dsp:
             regime = "fabric"

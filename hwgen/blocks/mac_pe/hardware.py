@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import sum_type, to_accumulator, unpack_negated_pair
-from ...int8pack import SHIFT
+from ...arith import pack_negated_pair, sum_type, to_accumulator, unpack_negated_pair
 from ...primitives import registered_multiply
 
 if TYPE_CHECKING:
@@ -71,7 +70,9 @@ class MacPE(wiring.Component):
                 valid, last, regs = stage("opnd", valid, last, a + w)
                 a, w = regs[:L], regs[L:]
             if cfg.pack_int8:  # pair j: w[2j+1]·2^18 − w[2j], one multiplier per lane
-                w = [(w[(2 * j + 1) * L + k] << SHIFT) - w[2 * j * L + k] for j in range(O // 2) for k in range(L)]
+                w = [
+                    pack_negated_pair(w[(2 * j + 1) * L + k], w[2 * j * L + k]) for j in range(O // 2) for k in range(L)
+                ]
             prods = [a[n % L] * wn for n, wn in enumerate(w)]
             if cfg.pipeline >= 1:
                 valid, last, prods = stage("prod", valid, last, prods)
@@ -94,11 +95,11 @@ class MacPE(wiring.Component):
         exact = sum_type(cfg.acc, cfg.tree_type)
         accs, nxts, results = [], [], []
         for j, total in enumerate(totals):
-            acc = Signal(cfg.acc.shape, reset_less=True, name=f"acc{j}" if O > 1 else "acc")
+            nm = f"{j}" if O > 1 else ""
+            acc = Signal(cfg.acc.shape, reset_less=True, name=f"acc{nm}")
             # exact sum of the (cleared) accumulator and this beat's tree sum, brought into acc by the rule
             # (a packed pair's even output arrives negated: subtracted)
             start = Mux(first, 0, acc)
-            nm = f"{j}" if O > 1 else ""
             nxt = to_accumulator(
                 m, cfg.acc, cfg.overflow, start - total if j in negated else start + total, exact,
                 f"nxt{nm}", full_name=f"full{nm}",
@@ -108,11 +109,7 @@ class MacPE(wiring.Component):
             results.append(Signal(cfg.acc.shape, reset_less=True, name=f"result{nm}"))
 
         stall = valid & last & self.o.valid & ~self.o.ready
-        m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance)]
-        if O == 1:
-            m.d.comb += self.o.payload.eq(results[0])
-        else:
-            m.d.comb += [self.o.payload[j].eq(r) for j, r in enumerate(results)]
+        m.d.comb += [advance.eq(~stall), self.i.ready.eq(advance), self.o.payload.eq(Cat(*results))]
         with m.If(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(advance & valid):

@@ -30,9 +30,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import sum_type, to_accumulator, unpack_negated_pair
+from ...arith import pack_negated_pair, sum_type, to_accumulator, unpack_negated_pair
 from ...hierarchy import target_family
-from ...int8pack import SHIFT
 from ...pipeline import delay, long_delay, output_stage, register, valid_delay
 from ...structure import ram_read
 from ..mac_pe import MacPEConfig
@@ -142,7 +141,7 @@ class WeightStationaryArray(wiring.Component):
         for r in range(R):
             m.d.comb += mesh.load[r].eq(loads[r])
         for c in range(MC):
-            w = (weights[2 * c + 1] << SHIFT) - weights[2 * c] if packed else weights[c]
+            w = pack_negated_pair(weights[2 * c + 1], weights[2 * c]) if packed else weights[c]
             m.d.comb += mesh.w_bus[c].eq(w)
 
         # ---- input register, then skew: tile row I by I cycles (long skews in memory)
