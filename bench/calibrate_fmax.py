@@ -33,8 +33,8 @@ from hwgen.progress import say  # noqa: E402
 
 FAMILY = "ecp5"
 TERMS = (
-    "base", "mult", "dsp_internal", "dsp_out", "lut_mult_bits", "adders", "carry_bits", "luts", "fanout_log2",
-    "size_log2", "mult_x_size_log2", "dsp_out_x_size_log2",
+    "base", "mult", "dsp_internal", "dsp_out", "lut_mult_bits", "memory", "adders", "carry_bits", "luts",
+    "fanout_log2", "size_log2", "mult_x_size_log2", "dsp_out_x_size_log2",
 )  # fmt: skip
 START = {
     "base": 2.0,
@@ -42,6 +42,7 @@ START = {
     "dsp_internal": 3.0,
     "dsp_out": 3.0,
     "lut_mult_bits": 0.3,
+    "memory": 3.0,
     "adders": 0.8,
     "carry_bits": 0.07,
     "luts": 0.6,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from amaranth.hdl import C, Module, Mux, Signal, Value, signed
 
 from .int8pack import SHIFT
@@ -96,10 +98,19 @@ def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Val
     return prod
 
 
-def requant_round(m: Module, prod: Value, acc_width: int, shift: int | Value) -> Signal:
-    """Step 2: ``round_shift(prod, shift)`` (half away from zero), ``acc_width + 34`` bits signed."""
+def requant_round(
+    m: Module, prod: Value, acc_width: int, shift: int | Value, cut: Callable[[str, dict], dict] | None = None
+) -> Signal:
+    """Step 2: ``round_shift(prod, shift)`` (half away from zero), ``acc_width + 34`` bits signed.
+
+    ``cut(point, values)``, if given, sees the values crossing each inner point — ``"magnitude"`` (after
+    ``|prod|``) and ``"shifted"`` (after the shift; run-time shifts only) — and returns them, registered or
+    not (a pipelined epilogue)."""
+    cut = cut or (lambda _point, values: values)
     mag = Signal(acc_width + 32, name="rq_mag")
     m.d.comb += mag.eq(Mux(prod < 0, -prod, prod))
+    v = cut("magnitude", {"neg": prod < 0, "mag": mag, "shift": shift})
+    neg, mag, shift = v["neg"], v["mag"], v["shift"]
     q = Signal(acc_width + 33, name="rq_q")
     if isinstance(shift, int) and shift == 0:
         m.d.comb += q.eq(mag)
@@ -108,9 +119,12 @@ def requant_round(m: Module, prod: Value, acc_width: int, shift: int | Value) ->
         if isinstance(shift, int):
             m.d.comb += [pre.eq(mag >> (shift - 1)), q.eq((pre + 1) >> 1)]
         else:
-            m.d.comb += [pre.eq(mag >> (shift - 1)[: len(shift)]), q.eq(Mux(shift == 0, mag, (pre + 1) >> 1))]
+            m.d.comb += pre.eq(mag >> (shift - 1)[: len(shift)])
+            v = cut("shifted", {"neg": neg, "mag": mag, "shift": shift, "pre": pre})
+            neg, mag, shift, pre = v["neg"], v["mag"], v["shift"], v["pre"]
+            m.d.comb += q.eq(Mux(shift == 0, mag, (pre + 1) >> 1))
     rounded = Signal(signed(acc_width + 34), name="rq_rounded")
-    m.d.comb += rounded.eq(Mux(prod < 0, -q, q))
+    m.d.comb += rounded.eq(Mux(neg, -q, q))
     return rounded
 
 

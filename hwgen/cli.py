@@ -401,6 +401,10 @@ def _random_inputs(graph: object, seed: int) -> dict:
 def _print_costs(e: dict) -> None:
     costs = e["costs"]
     print(f"{e['graph'].name} ({e['path']}): {e['machine']}")
+    first = next(iter(costs.values()))
+    if first.timing_note:
+        m = first.machine
+        print(f"  core stages: epilogue {m.epilogue_stages}, MAC {m.mac_stages} — {first.timing_note}")
     for p, s in costs.items():
         choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
         print(

@@ -121,6 +121,8 @@ class TimingPath:
     ``dsp_internal``: the path from a DSP cell's own input registers to its own output register;
     ``dsp_out``: the path starts at a DSP cell's output register (the route out of the DSP column);
     ``lut_mult_bits``: the operand bits (``wa + wb``) of a multiplier built from LUTs instead;
+    ``memory``: the path starts at a memory's synchronous read port (block RAM clock-to-out and its
+    output multiplexers);
     ``adders``: carry-chain adders in series, the longest ``carry_bits`` wide; ``luts``: LUT levels
     outside carry chains (muxes, saturation compares, OR trees); ``fanout``: the largest fanout of a
     net on the path (the stall enable of a block reaches every register it holds); ``size``: the
@@ -132,6 +134,7 @@ class TimingPath:
     dsp_internal: int = 0
     dsp_out: int = 0
     lut_mult_bits: int = 0
+    memory: int = 0
     adders: int = 0
     carry_bits: int = 0
     luts: int = 0
@@ -146,6 +149,7 @@ class TimingPath:
             "dsp_internal": float(self.dsp_internal),
             "dsp_out": float(self.dsp_out),
             "lut_mult_bits": float(self.lut_mult_bits),
+            "memory": float(self.memory),
             "adders": float(self.adders),
             "carry_bits": float(self.carry_bits),
             "luts": float(self.luts),

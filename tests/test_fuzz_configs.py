@@ -129,7 +129,8 @@ def record_programs() -> st.SearchStrategy[dict[str, Any]]:
                     "program": st.lists(index, min_size=n, max_size=n),
                     "rows": st.lists(st.integers(0, 3), min_size=n, max_size=n),
                 },
-                optional={"epilogue_stages": st.integers(0, 3)},  # 3: one past the range, invalid
+                # one past each range: invalid
+                optional={"epilogue_stages": st.integers(0, 5), "mac_stages": st.integers(0, 3)},
             )
         )
 

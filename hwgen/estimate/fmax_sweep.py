@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import replace
 
 from ..blocks.bitserial import BitSerialPEConfig
+from ..blocks.gemm import GemmCoreConfig, RecordCoreConfig
 from ..blocks.mac_pe import MacPEConfig
 from ..blocks.sparse_chain import SparseChainConfig
 from ..blocks.systolic import SystolicArrayConfig
@@ -74,7 +75,25 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
     for p in (0, 1, 2):  # BitMoD bit-serial PEs: one row of 4 lanes, and 4 rows of 8 with multiplier dequantizers
         pts.append((f"bitserial_l4_p{p}", BitSerialPEConfig(pipeline=p)))
         pts.append((f"bitserial_r4_l8_mult_p{p}", BitSerialPEConfig(rows=4, lanes=8, dequant="multiplier", pipeline=p)))
+    for lanes, stages in (
+        (16, ((0, 0), (2, 0), (1, 1), (2, 1), (2, 2), (3, 2), (4, 1), (4, 2))),
+        (4, ((0, 0), (2, 2), (4, 2))),
+    ):
+        for epi, mac in stages:  # record cores as the schedule engine builds them
+            pts.append((f"record_l{lanes}_e{epi}_m{mac}", record_point(lanes, epi, mac)))
     return pts
+
+
+def record_point(lanes: int, epilogue_stages: int, mac_stages: int) -> RecordCoreConfig:
+    """A record core of two INT8 slices (64 deep, 2 and 1 passes; Int(24) accumulators, requantized)."""
+    weights = [tuple(tuple(((r * 7 + c * 3 + s) % 255) - 127 for c in range(n)) for r in range(64)) for s, n in
+               ((0, 2 * lanes), (1, lanes))]  # fmt: skip
+    slices = tuple(
+        GemmCoreConfig(weights=w, lanes=lanes, acc=Int(24), requant=True, multiplier=1 << 20, shift=24) for w in weights
+    )
+    return RecordCoreConfig(
+        slices=slices, program=(0, 1), rows=(4, 4), epilogue_stages=epilogue_stages, mac_stages=mac_stages
+    )
 
 
 def held_out(label: str) -> bool:

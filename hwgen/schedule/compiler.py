@@ -73,6 +73,7 @@ from .places import BufferKey, BufferKind, Pattern
 from .records import ConfigRecord, stage_records
 from .stages import EdgeChoice, partition
 from .support import check_buildable
+from .timing import machine_for_clock
 
 Policy = Literal["auto", "dataflow", "sequential"]
 POLICIES = ("auto", "dataflow", "sequential")
@@ -97,6 +98,8 @@ class Schedule:
     plans: list[StagePlan] = field(default_factory=list)
     buffers: dict[BufferKey, int] = field(default_factory=dict)  # buffer -> bytes
     switch_cycles: int = 0
+    machine: Machine | None = None  # the machine compiled for, its core stages chosen for its clock
+    timing_note: str = ""  # how they were chosen (empty: set by the machine)
 
     @property
     def onchip_tensors(self) -> set[str]:
@@ -122,16 +125,29 @@ class Schedule:
             "decisions": {f"{a}->{b}": str(d) for (a, b), d in self.decisions.items()},
             "cores": self.cores,
             "buffers": {str(k): v for k, v in self.buffers.items()},
+            "core_stages": {
+                "epilogue_stages": self.machine.epilogue_stages if self.machine else 0,
+                "mac_stages": self.machine.mac_stages if self.machine else 0,
+                "chosen": self.timing_note,
+            },
         }
 
 
 def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto") -> Schedule:
-    """Choose dataflow/sequential per op edge, stages, cores and records for ``graph`` on ``machine``."""
+    """Choose dataflow/sequential per op edge, stages, cores and records for ``graph`` on ``machine`` (its
+    ``None`` core stages chosen for its clock first: :func:`.timing.machine_for_clock`)."""
     machine.validate()
     if policy not in POLICIES:
         raise ConfigError("policy", f"{policy!r} is not one of {', '.join(POLICIES)}")
     opg = op_graph(graph)
     check_buildable(opg)
+    machine, note = machine_for_clock(graph, machine)
+    schedule = _compile(opg, machine, policy)
+    schedule.machine, schedule.timing_note = machine, note
+    return schedule
+
+
+def _compile(opg: OpGraph, machine: Machine, policy: Policy) -> Schedule:
     edges = opg.edges
     if policy == "auto":
         return _search(opg, machine, edges)

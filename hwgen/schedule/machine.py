@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ConfigError
+from ..structure import FAMILIES
 from ..values import integer, real
 
 
@@ -17,10 +19,26 @@ class Machine:
     offchip_bytes_per_cycle: float = 16.0
     offchip_latency: int = 40  # cycles from a read request to its first data
     switch_cycles: int = 4  # cycles to switch stages (read + latch the stage record, ...)
-    epilogue_stages: int = 0  # registers in each core's requantization epilogue (RecordCoreConfig), 0..2
+    #: register stages of each core (:class:`~hwgen.blocks.gemm.RecordCoreConfig`): in the requantization
+    #: epilogue (``epilogue_stages``, 0..4), between the weight ROM and the
+    #: accumulators (``mac_stages``, 0..2); None: chosen for ``clock_mhz`` (:func:`.timing.machine_for_clock`),
+    #: 0 without a clock
+    epilogue_stages: int | None = None
+    mac_stages: int | None = None
+    clock_mhz: float | None = None  # target clock of the engine on ``family``
+    family: str = "ecp5"
 
     def __post_init__(self) -> None:
+        if self.clock_mhz is None:
+            for name in ("epilogue_stages", "mac_stages"):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, 0)
         self.validate()
+
+    @property
+    def resolved(self) -> bool:
+        """Every core stage count is known (set, or chosen for the clock)."""
+        return self.epilogue_stages is not None and self.mac_stages is not None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming ``machine.<field>`` for a value no engine can be built for."""
@@ -30,4 +48,12 @@ class Machine:
         real(self.offchip_bytes_per_cycle, "machine.offchip_bytes_per_cycle", positive=True)
         integer(self.offchip_latency, "machine.offchip_latency", lo=1, hi=1 << 20)
         integer(self.switch_cycles, "machine.switch_cycles", lo=2, hi=1 << 20)
-        integer(self.epilogue_stages, "machine.epilogue_stages", lo=0, hi=2)
+        for name, hi in (("epilogue_stages", 4), ("mac_stages", 2)):
+            if getattr(self, name) is not None:
+                integer(getattr(self, name), f"machine.{name}", lo=0, hi=hi)
+        if self.clock_mhz is not None:
+            clock = real(self.clock_mhz, "machine.clock_mhz", positive=True)
+            if clock > 2000:
+                raise ConfigError("machine.clock_mhz", f"{clock:g} is not a clock in (0, 2000] MHz")
+        if self.family not in FAMILIES:
+            raise ConfigError("machine.family", f"{self.family!r} is not one of {', '.join(FAMILIES)}")

@@ -47,6 +47,18 @@ def check_buildable(opg: OpGraph) -> list[str]:
     return gemms
 
 
+def core_types(opg: OpGraph, gemms: list[str]) -> tuple[NumType, NumType, NumType]:
+    """The one datapath of every core: ``(act, weight, acc)``, the narrowest types holding every gemm's."""
+    graph = opg.graph
+    act = _widest([graph.tasks[opg.inputs[op][0]].dtype for op in gemms])
+    weight = _widest([graph.tasks[op].weight for op in gemms])
+    return act, weight, graph.tasks[gemms[0]].dtype
+
+
+def _widest(types: list[NumType]) -> NumType:
+    return NumType.fitting(min(t.min for t in types), max(t.max for t in types))
+
+
 def _check_gemm(graph: TaskGraph, t: Task, act: NumType) -> None:
     if t.overflow != "wrap":
         raise ConfigError(

@@ -199,15 +199,17 @@ def test_missing_input_data():
         run_schedule(g, m, "auto", {})
 
 
-def test_epilogue_stages_delay_core_results_in_the_model_and_the_engine_alike():
-    """Registered requantization epilogues (``Machine.epilogue_stages``) make a compute-bound schedule
-    longer by whole cycles per row slot; the engine measures exactly the modelled cycles at each setting."""
+def test_core_stages_delay_core_results_in_the_model_and_the_engine_alike():
+    """Registered requantization epilogues and MAC stages (``Machine.epilogue_stages``, ``mac_stages``)
+    make a compute-bound schedule longer by whole cycles per row slot; the engine measures exactly the
+    modelled cycles at each setting (``compare`` checks cycles against the cost report)."""
     g, m = CASES["chain-2core"]
     x = inputs(g)
     golden = {o: g.run(x)[o] for o in g.outputs()}
-    cycles = []
-    for stages in (0, 1, 2):
-        run = run_schedule(g, replace(m, epilogue_stages=stages), "dataflow", x)
+    cycles = {}
+    for epi, mac in ((0, 0), (1, 0), (2, 0), (0, 1), (2, 2)):
+        run = run_schedule(g, replace(m, epilogue_stages=epi, mac_stages=mac), "dataflow", x)
         assert run.compare(golden) == []
-        cycles.append(run.cycles)
-    assert cycles[0] < cycles[1] < cycles[2]
+        cycles[epi, mac] = run.cycles
+    assert cycles[0, 0] < cycles[1, 0] < cycles[2, 0] < cycles[2, 2]
+    assert cycles[0, 1] == cycles[1, 0]  # one stage either way: one cycle more per row

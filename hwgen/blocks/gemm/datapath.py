@@ -10,14 +10,21 @@ counters and drives the datapath with one *step* per cycle:
 * **MAC stage** (:meth:`GemmDatapath.mac`): ``lanes`` accumulators,
   ``acc = (first ? 0 : acc) + x · w[lane]`` wrapping to the accumulator type,
   ``x`` from the input register in pass 0 and from the row buffer after;
+  with ``mac_stages`` = 1 the products are registered first (the
+  accumulate runs a cycle later), with 2 the operands too (the weight ROM
+  and row buffer outputs, then the products);
 * **drain** (:meth:`GemmDatapath.drain`): at a pass's last step the results
   move to an output shift register once it is empty (or empties this cycle:
   ``hold`` stops the issue stage until then), which drains one result per
   cycle through the epilogue into the output register.
 
+The pipeline from the issue stage to the accumulators advances as one: while
+``hold`` every stage keeps its step (and the memories their read data).
+
 Timing: a step's results leave ``PIPE`` = 3 cycles after it is issued (MAC
-stage, shift register, output register), plus the epilogue's register stages
-(the record core's ``epilogue_stages``); see :mod:`.cycles`.
+stage, shift register, output register), plus ``mac_stages`` and the
+epilogue's register stages (the record core's ``epilogue_stages``), plus any
+cycles the pipeline is held; see :mod:`.cycles`.
 """
 
 from __future__ import annotations
@@ -28,20 +35,24 @@ from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data
 
 from ...numtype import NumType
-from ...pipeline import register, valid_delay
+from ...pipeline import delay, register, valid_delay
 
 
 class GemmDatapath:
     """The shared datapath inside a core's module ``m``; ``o`` is the core's output stream.
 
-    Attributes after construction: ``mac_valid``, ``mac_last``, ``mac_first``, ``mac_p0`` (MAC-stage
-    controls), ``x_reg`` (pass-0 activation), ``count`` (results left in the shift register),
-    ``o_take`` (the output register can load), ``hold`` (the MAC stage waits for the shift register),
-    ``issue_ok`` (a step may be issued this cycle).
+    Attributes after construction: ``mac_valid``, ``mac_last``, ``mac_first``, ``mac_p0``, ``mac_cols``
+    (the issued step's controls, one cycle after issue), ``acc_valid``, ``acc_last``, ``acc_first``,
+    ``acc_cols`` (the same ``mac_stages`` cycles later, at the accumulators), ``x_reg`` (pass-0 activation),
+    ``count`` (results left in the shift register), ``o_take`` (the output register can load), ``hold``
+    (the pipeline waits for the shift register), ``issue_ok`` (a step may be issued this cycle).
     """
 
-    def __init__(self, m: Module, o: object, act: NumType, weight: NumType, acc: NumType, lanes: int):
+    def __init__(
+        self, m: Module, o: object, act: NumType, weight: NumType, acc: NumType, lanes: int, mac_stages: int = 0
+    ):
         self.m, self.o, self.act, self.weight, self.acc, self.lanes = m, o, act, weight, acc, lanes
+        self.mac_stages = mac_stages
         self.mac_valid = Signal(name="mac_valid")  # the MAC stage holds a step
         self.mac_last = Signal(name="mac_last")  # ... which ends its pass
         self.mac_first = Signal(name="mac_first")  # ... which starts its pass
@@ -52,8 +63,18 @@ class GemmDatapath:
         self.o_take = ~o.valid | o.ready
         self.drain_now = (self.count > 0) & self.o_take
         self.sr_free = (self.count == 0) | ((self.count == 1) & self.o_take)
-        self.hold = self.mac_valid & self.mac_last & ~self.sr_free
-        self.issue_ok = ~self.hold
+        self.advance = Signal(name="mac_advance")  # the pipeline moves on (not held)
+        self.acc_valid = valid_delay(m, self.mac_valid, mac_stages, self.advance, "acc_valid")
+        self.acc_last = self.at_acc(self.mac_last, "acc_last")
+        self.acc_first = self.at_acc(self.mac_first, "acc_first")
+        self.acc_cols = self.at_acc(self.mac_cols, "acc_cols")
+        self.hold = self.acc_valid & self.acc_last & ~self.sr_free
+        m.d.comb += self.advance.eq(~self.hold)
+        self.issue_ok = self.advance
+
+    def at_acc(self, value: Value, name: str) -> Value:
+        """``value`` of the MAC stage's step, delayed to the accumulators (``mac_stages`` advancing cycles)."""
+        return delay(self.m, Value.cast(value), self.mac_stages, self.advance, name)
 
     def issue(
         self, fire: Value, last: Value, first: Value, pass0: Value, x: Value, cols: Value | int, extra: list
@@ -73,16 +94,21 @@ class GemmDatapath:
 
     def mac(self, row_data: Value, weight_word: Value) -> list[Signal]:
         """The ``lanes`` accumulators; returns each lane's next value (``acc_new<lane>``)."""
-        m = self.m
+        m, D = self.m, self.mac_stages
         x = Signal(self.act.shape, name="x")
         m.d.comb += x.eq(Mux(self.mac_p0, self.x_reg, row_data))
+        if D >= 2:  # operand registers: the memories' read data and the activation
+            x, weight_word = register(m, x, self.advance, "x_op"), register(m, weight_word, self.advance, "w_op")
         wv = data.ArrayLayout(self.weight.shape, self.lanes)(weight_word)
         news = []
         for ln in range(self.lanes):
+            prod = x * wv[ln]
+            if D >= 1:
+                prod = register(m, prod, self.advance, f"prod{ln}")
             acc = Signal(self.acc.shape, name=f"acc{ln}", reset_less=True)
             new = Signal(self.acc.shape, name=f"acc_new{ln}")
-            m.d.comb += new.eq(Mux(self.mac_first, 0, acc) + x * wv[ln])
-            with m.If(self.mac_valid & ~self.hold):
+            m.d.comb += new.eq(Mux(self.acc_first, 0, acc) + prod)
+            with m.If(self.acc_valid & self.advance):
                 m.d.sync += acc.eq(new)
             news.append(new)
         return news
@@ -97,16 +123,16 @@ class GemmDatapath:
     ) -> None:
         """The output shift register (``res<lane>``), loaded with ``news`` at a pass's end and shifted
         one result per cycle through ``epilogue`` into the output register; ``extra``: assignments made
-        at the hand-over (e.g. the epilogue parameters travelling with the results).
+        at the hand-over (e.g. the epilogue parameters travelling with the results, from :meth:`at_acc`).
 
         ``epilogue(acc, stage)`` may cut itself with ``stage(value, name)``, a register that moves with the
         drain (enabled by ``o_take``), exactly ``stages`` times on every path; the output's valid bit is
         delayed to match, so results leave ``stages`` cycles later at the same rate."""
         m, L, o = self.m, self.lanes, self.o
         sr = [Signal(self.acc.shape, name=f"res{ln}", reset_less=True) for ln in range(L)]
-        handover = self.mac_valid & self.mac_last & self.sr_free
+        handover = self.acc_valid & self.acc_last & self.sr_free
         with m.If(handover):
-            m.d.sync += [self.count.eq(self.mac_cols), *extra] + [sr[ln].eq(news[ln]) for ln in range(L)]
+            m.d.sync += [self.count.eq(self.acc_cols), *extra] + [sr[ln].eq(news[ln]) for ln in range(L)]
         with m.Elif(self.drain_now):
             m.d.sync += [self.count.eq(self.count - 1)] + [sr[ln].eq(sr[ln + 1]) for ln in range(L - 1)]
         y = epilogue(sr[0], lambda v, name: register(m, v, self.o_take, name))

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ...arith import requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
-from ...structure import Features
+from ...structure import Features, TimingPath, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
 from .core import GemmCoreConfig, core_features
@@ -53,6 +53,7 @@ class RecordCoreConfig(BlockConfig):
     """Parameters of a record-driven GEMM core."""
 
     block_name: ClassVar[str] = "record_core"
+    auto_defaults: ClassVar[dict] = {"epilogue_stages": 0, "mac_stages": 0}
     summary: ClassVar[str] = (
         "reconfigurable GEMM core: weight slices of several tasks in one ROM, a record ROM "
         "selects slice and rows per step of the schedule; 2-cycle switch"
@@ -65,10 +66,19 @@ class RecordCoreConfig(BlockConfig):
     )
     program: tuple[int, ...] = param((0,), "record ROM: the slice index of each record, run in order", "1..256")
     rows: tuple[int, ...] = param((1,), "rows each record computes (same length as program)", "1..65536 each")
-    epilogue_stages: int = param(
-        0,
+    epilogue_stages: int | None = param(
+        None,
         "registers in the run-time epilogue (1: after the multiply by the record's multiplier, 2: also "
-        "after the rounding shift); each delays every result a cycle, the rate stays one per cycle",
+        "after the rounding, 3: also after the magnitude, 4: also after the shift); each delays every result "
+        "a cycle, the rate stays one per cycle; left out, hwgen picks the fewest that meet the design's "
+        "clock (0 outside a design)",
+        "0..4",
+    )
+    mac_stages: int | None = param(
+        None,
+        "registers between the weight ROM and the accumulators (1: the products, 2: also the operands, i.e. "
+        "the ROM and row-buffer outputs); each delays every result a cycle, one step per cycle stays; "
+        "left out, hwgen picks the fewest that meet the design's clock (0 outside a design)",
         "0..2",
     )
 
@@ -109,14 +119,15 @@ class RecordCoreConfig(BlockConfig):
                     f"record {i} names slice {sl}; there are {len(self.slices)} (0..{len(self.slices) - 1})",
                 )
             check_range(self.where("rows") + f"[{i}]", r, 1, 1 << 16)
-        check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 2)
+        check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 4)
+        check_range(self.where("mac_stages"), self.mac_stages, 0, 2)
 
     def component(self) -> RecordCore:
         return RecordCore(self)
 
     def timing(self) -> Timing:
         return Timing(
-            latency=PIPE + self.epilogue_stages,
+            latency=PIPE + self.mac_stages + self.epilogue_stages,
             ii=1,
             ops_per_beat=self.base.lanes,
             notes=f"{len(self.program)} records; a record switch costs {SWITCH_CYCLES} cycles",
@@ -152,7 +163,8 @@ class RecordCoreConfig(BlockConfig):
         offered = (arrivals or {}).get("i")
         accepts: list[int] = []
         outs: list[int] = []
-        clock = CoreClock(cycle=SWITCH_CYCLES, epilogue_stages=self.epilogue_stages)  # first record: read + latch
+        # the first record: read + latch
+        clock = CoreClock(cycle=SWITCH_CYCLES, epilogue_stages=self.epilogue_stages, mac_stages=self.mac_stages)
         for _ in range(runs):
             for sl, nrows in zip(self.program, self.rows):
                 s = self.slices[sl]
@@ -175,6 +187,24 @@ class RecordCoreConfig(BlockConfig):
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.record_formal_configs(cls, GemmCoreConfig)
 
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self, family: str) -> list[dict]:
+        """Every setting, fewest register bits first (an epilogue stage registers its ~60-bit value with the
+        record fields still needed; a MAC stage ``lanes`` products, then also the operands)."""
+        b = self.base
+        pw = b.act.width + b.weight.width
+        epi = {0: 0, 1: 120, 2: 200, 3: 320, 4: 440}
+        mac = {0: 0, 1: b.lanes * pw, 2: b.lanes * (2 * pw) + b.act.width}
+        settings = sorted((epi[e] + mac[k], e, k) for e in epi for k in mac)
+        return [{"epilogue_stages": e, "mac_stages": k} for _, e, k in settings]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """The MAC path (weight ROM read, multiply, accumulate into the result shift register), the run-time
+        epilogue (a multi-DSP multiply, magnitude, variable shift, rounding, offset and clamp), the weight
+        address (``pass · k + step`` into the ROM) and the stall enable; the stages decide which share a
+        cycle."""
+        return mac_paths(self, family) + epilogue_paths(self, family) + control_paths(self, family)
+
     def features(self, family: str) -> Features:
         b = self.base
         feat = core_features(
@@ -190,6 +220,68 @@ class RecordCoreConfig(BlockConfig):
         )
         feat["memories"]["mem_bits"] += len(self.program) * record_layout(self).size
         return feat
+
+
+def _register_bits(cfg: RecordCoreConfig) -> int:
+    """Register bits of the datapath (accumulators, result shift register, MAC-stage registers)."""
+    b = cfg.base
+    pw = b.act.width + b.weight.width
+    return b.lanes * (2 * b.acc.width + pw * min(cfg.mac_stages, 1) + b.weight.width * (cfg.mac_stages >= 2))
+
+
+def mac_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
+    """ROM read → (operand register) → multiply → (product register) → accumulate → result register."""
+    b, D = cfg.base, cfg.mac_stages
+    size = _register_bits(cfg)
+    mult = multiplier_path(b.act.width, b.weight.width, family)
+    acc = {"adders": 1, "carry_bits": b.acc.width, "luts": 2}  # first-step mux, hand-over mux
+    if D == 0:
+        shapes = [("weight ROM, multiply, accumulate", {"memory": 1, **mult, **acc, "luts": 3})]
+    elif D == 1:
+        shapes = [("weight ROM and multiply", {"memory": 1, **mult, "luts": 1}), ("accumulate", acc)]
+    else:
+        shapes = [("weight ROM", {"memory": 1, "luts": 1}), ("multiply", mult), ("accumulate", acc)]
+    return [TimingPath(name, size=size, **terms) for name, terms in shapes]
+
+
+def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
+    """The run-time requantization from the result shift register to the output register, cut after the
+    product (1+), the magnitude (3+), the shift (4) and the rounding (2+)."""
+    A = cfg.base.acc.width
+    W = A + 32
+    tiles = dsp_tiles(A, 32, family)
+    segments = {
+        "multiply": {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W},
+        "magnitude": {"adders": 1, "carry_bits": W, "luts": 1},
+        "shift": {"luts": 6},  # a 64-way variable shift
+        "round": {"adders": 2, "carry_bits": W, "luts": 1},
+        "offset and clamp": {"adders": 2, "carry_bits": A + 35, "luts": 3},
+    }
+    cuts = {0: (), 1: (1,), 2: (1, 4), 3: (1, 2, 4), 4: (1, 2, 3, 4)}[cfg.epilogue_stages]
+    names = list(segments)
+    groups, start = [], 0
+    for end in (*cuts, len(names)):
+        groups.append(names[start:end])
+        start = end
+    paths = []
+    for group in groups:
+        terms: dict[str, int] = {}
+        for name in group:
+            for k, v in segments[name].items():
+                terms[k] = max(terms.get(k, 0), v) if k == "carry_bits" else terms.get(k, 0) + v
+        paths.append(TimingPath("epilogue: " + ", ".join(group), size=_register_bits(cfg), **terms))
+    return paths
+
+
+def control_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
+    """The weight ROM address ``wbase + pass · k + step`` and the stall enable of the MAC pipeline."""
+    size = _register_bits(cfg)
+    pbits = max(max(s.passes for s in cfg.slices), 2).bit_length()
+    kbits = max(max(s.k for s in cfg.slices), 2).bit_length()
+    words = max(sum(s.passes * s.k for s in cfg.slices), 2).bit_length()
+    addr = {**multiplier_path(pbits, kbits, family), "adders": 2, "carry_bits": words}
+    stall = {"luts": 2, "fanout": size}
+    return [TimingPath("weight address", size=size, **addr), TimingPath("stall enable", size=size, **stall)]
 
 
 def record_layout(cfg: RecordCoreConfig) -> data.StructLayout:
@@ -275,7 +367,7 @@ class RecordCore(wiring.Component):
         kk = Signal.like(rec.k_last, name="step")
 
         # ---- issue stage
-        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L)
+        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages)
         mac_epi = Signal(EPILOGUE, name="mac_epi")
         in_pass0 = p == 0
         fire = Signal(name="fire")
@@ -317,7 +409,7 @@ class RecordCore(wiring.Component):
             news,
             lambda acc, stage: runtime_epilogue(m, acc, sr_epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages),
             signed(cfg.out_width),
-            [sr_epi.eq(mac_epi)],
+            [sr_epi.eq(dp.at_acc(mac_epi, "acc_epi"))],
             cfg.epilogue_stages,
         )
         return m
@@ -327,12 +419,24 @@ def runtime_epilogue(
     m: Module, acc: Value, epi: Value, acc_width: int, out_width: int, stage: Callable | None = None, stages: int = 0
 ) -> Signal:
     """``requant ? requantize(acc, ...) : acc``, then ReLU if set, all parameters from the record ``epi``
-    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..2) the
-    product, then the rounded value, are registered by ``stage`` (with the record fields still needed)."""
+    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..4) ``stage``
+    registers, in pipeline order, the product (1+), the magnitude (3+), the shifted magnitude (4) and the
+    rounded value (2+), each with the record fields and the raw accumulator still needed."""
+    cuts = {3: ("magnitude",), 4: ("magnitude", "shifted")}.get(stages, ())
+    side = {"acc": acc, "epi": epi}
+
+    def cut(point: str, values: dict) -> dict:
+        if point not in cuts:
+            return values
+        out = {k: stage(v, f"epi_{point}_{k}") for k, v in {**values, **side}.items()}
+        side["acc"], side["epi"] = out.pop("acc"), out.pop("epi")
+        return out
+
     prod = requant_product(m, acc, acc_width, epi.mult)
     if stages >= 1:
-        prod, acc, epi = stage(prod, "epi_prod"), stage(acc, "epi_acc1"), stage(epi, "epi_rec1")
-    rounded = requant_round(m, prod, acc_width, epi.shift)
+        prod, side["acc"], side["epi"] = stage(prod, "epi_prod"), stage(acc, "epi_acc1"), stage(epi, "epi_rec1")
+    rounded = requant_round(m, prod, acc_width, side["epi"].shift, cut)
+    acc, epi = side["acc"], side["epi"]
     if stages >= 2:
         rounded, acc, epi = stage(rounded, "epi_rounded"), stage(acc, "epi_acc2"), stage(epi, "epi_rec2")
     clamped = requant_offset(m, rounded, acc_width, epi.zp, epi.lo, epi.hi)

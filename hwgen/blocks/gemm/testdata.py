@@ -94,6 +94,9 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "relu_then_raw": C(slices=slices, program=(0, 1), rows=(1, 1)),
         "three_slices_epi1": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1), epilogue_stages=1),
         "three_slices_epi2": C(slices=slices, program=(2, 0, 1), rows=(1, 2, 2), epilogue_stages=2),
+        "three_slices_mac1": C(slices=slices, program=(1, 2, 0), rows=(2, 2, 1), mac_stages=1),
+        "three_slices_epi3": C(slices=slices, program=(1, 0, 2), rows=(1, 2, 2), epilogue_stages=3),
+        "three_slices_mac2_epi4": C(slices=slices, program=(0, 2, 1), rows=(2, 1, 3), mac_stages=2, epilogue_stages=4),
     }
 
 

@@ -20,7 +20,8 @@ from ..graph import TaskGraph
 from ..machine import Machine
 from ..ops import OpGraph, op_graph
 from ..places import BufferKey, BufferKind, Place
-from ..support import check_buildable, fused_chain
+from ..support import check_buildable, core_types, fused_chain
+from ..timing import machine_for_clock
 
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
@@ -139,16 +140,17 @@ class EnginePlan:
             program=tuple(program),
             rows=(self.rows,) * len(program),
             epilogue_stages=self.machine.epilogue_stages,
+            mac_stages=self.machine.mac_stages,
         )
 
 
 def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
-    """Check the graph is buildable and collect the engine's static tables."""
+    """Check the graph is buildable and collect the engine's static tables (the core stages as the
+    compiler chose them for the machine's clock)."""
     opg = op_graph(graph)
     gemms = check_buildable(opg)
-    acc = graph.tasks[gemms[0]].dtype
-    act = _widest([graph.tasks[opg.inputs[op][0]].dtype for op in gemms])
-    weight = _widest([graph.tasks[op].weight for op in gemms])
+    machine, _ = machine_for_clock(graph, machine)
+    act, weight, acc = core_types(opg, gemms)
     stage_of = {op: s for s, members in enumerate(schedule.stages) for op in members}
     onchip = schedule.onchip_tensors
     plans: dict[str, OpPlan] = {}
@@ -187,10 +189,6 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
     return EnginePlan(
         graph, machine, schedule, rows, plans, widths, onchip, offchip_out, ids, act, weight, acc, programs
     )
-
-
-def _widest(types: list[NumType]) -> NumType:
-    return NumType.fitting(min(t.min for t in types), max(t.max for t in types))
 
 
 def _op_input(

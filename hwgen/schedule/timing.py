@@ -1,0 +1,46 @@
+"""The engine's core pipelining chosen for a target clock (``Machine.clock_mhz``).
+
+Every core of an engine is a :class:`~hwgen.blocks.gemm.RecordCoreConfig`
+with the graph's one datapath (:func:`.support.core_types`), so the engine's
+clock is bounded by that core's paths: :func:`machine_for_clock` asks the
+record core's Fmax estimate (:func:`hwgen.estimate.timing.for_clock`) for the
+cheapest ``epilogue_stages`` / ``mac_stages`` that meet the clock and fills
+in the ones the machine leaves ``None``. The compiler and the engine both
+call it, so the cost model and the hardware use the same stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..blocks.gemm import GemmCoreConfig, RecordCoreConfig
+from ..estimate.timing import for_clock
+from .graph import TaskGraph
+from .machine import Machine
+from .ops import op_graph
+from .support import check_buildable, core_types
+
+STAGES = ("epilogue_stages", "mac_stages")
+
+
+def engine_core(graph: TaskGraph, machine: Machine) -> RecordCoreConfig:
+    """A core with the engine's datapath (one slice as deep as the deepest gemm), its stages as the machine
+    sets them (``None``: auto)."""
+    opg = op_graph(graph)
+    gemms = check_buildable(opg)
+    act, weight, acc = core_types(opg, gemms)
+    k = max(graph.tasks[op].weights.shape[0] for op in gemms)
+    lanes = machine.lanes
+    slice_ = GemmCoreConfig(weights=((0,) * lanes,) * k, lanes=lanes, act=act, weight=weight, acc=acc)
+    return RecordCoreConfig(slices=(slice_,), **{name: getattr(machine, name) for name in STAGES})
+
+
+def machine_for_clock(graph: TaskGraph, machine: Machine) -> tuple[Machine, str]:
+    """``machine`` with its ``None`` core stages chosen for ``machine.clock_mhz``, and a note of the choice
+    ("" when the machine set them all)."""
+    if machine.resolved:
+        return machine, ""
+    core, note = for_clock(engine_core(graph, machine), machine.clock_mhz, machine.family)
+    if not note:
+        note = f"no Fmax estimate for {machine.family}: the cores keep their default stages"
+    return replace(machine, **{name: getattr(core, name) for name in STAGES}), note
