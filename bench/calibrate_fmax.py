@@ -1,6 +1,11 @@
 """Calibrate the Fmax estimate against nextpnr-ecp5 and write its coefficients.
 
     python bench/calibrate_fmax.py      (needs the `calibrate` extra: pip install -e '.[calibrate]')
+    python bench/calibrate_fmax.py --terms memory --designs record_
+
+The second form fits only the named terms, on the sweep designs whose label
+starts with the given prefix, keeping every other coefficient as it is (a new
+term for a new block without re-placing the whole sweep).
 
 Places and routes every design of ``hwgen.estimate.fmax_sweep`` on the ECP5
 (LFE5U-85F, speed 6, seed 1, 200 MHz target; cached in .hwgen_cache/pnr),
@@ -14,6 +19,7 @@ held-out half.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -49,10 +55,11 @@ START = {
 }
 
 
-def measure(family: str = FAMILY) -> list[dict]:
-    """Place and route every sweep design (cached); one row per design with its paths' terms."""
+def measure(family: str = FAMILY, prefix: str = "") -> list[dict]:
+    """Place and route every sweep design (cached) whose label starts with ``prefix``; one row per design
+    with its paths' terms."""
     rows = []
-    pts = fmax_points()
+    pts = [(label, cfg) for label, cfg in fmax_points() if label.startswith(prefix)]
     for i, (label, cfg) in enumerate(pts):
         r = place_and_route(cfg.component(), "dut", family, seed=1, target_mhz=200)
         say(f"fmax sweep {i + 1}/{len(pts)} {label}: {r.fmax_mhz} MHz{' (cached)' if r.cached else ''}")
@@ -76,11 +83,37 @@ def fit(rows: list[dict]) -> dict[str, float]:
     return coeffs
 
 
+def fit_terms(rows: list[dict], coeffs: dict[str, float], free: list[str]) -> dict[str, float]:
+    """``coeffs`` with only the ``free`` terms refitted on ``rows`` (the others fixed), by the same
+    alternating slowest-path / non-negative least-squares solve as :func:`fit`."""
+    coeffs = {**{t: 0.0 for t in TERMS}, **coeffs, **{t: START.get(t, 1.0) for t in free}}
+    chosen: list[int] | None = None
+    for _ in range(20):
+        pick = [max(range(len(r["paths"])), key=lambda k: path_delay(r["paths"][k], coeffs)) for r in rows]
+        if pick == chosen:
+            break
+        chosen = pick
+        fixed = {t: c for t, c in coeffs.items() if t not in free}
+        X = np.array([[r["paths"][k].get(t, 0.0) for t in free] for r, k in zip(rows, pick)])
+        y = np.array([1000.0 / r["fmax_mhz"] - path_delay(r["paths"][k], fixed) for r, k in zip(rows, pick)])
+        coeffs |= {t: round(float(c), 4) for t, c in zip(free, nnls(X, y)[0])}
+    return coeffs
+
+
 def estimate(paths: list[dict], coeffs: dict[str, float]) -> float:
     return 1000.0 / max(path_delay(p, coeffs) for p in paths)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--terms", nargs="+", default=None, help="fit only these terms (others kept)")
+    parser.add_argument("--designs", default="", help="with --terms: the sweep designs whose label starts so")
+    args = parser.parse_args(argv)
+    bad = [t for t in args.terms or [] if t not in TERMS]
+    if bad:
+        parser.error(f"--terms: {', '.join(bad)} not among {', '.join(TERMS)}")
+    if args.terms:
+        return refit_terms(args.terms, args.designs)
     rows = measure()
     train = [r for r in rows if not r["held_out"]]
     coeffs = fit(train)
@@ -106,5 +139,33 @@ def main() -> int:
     return 0
 
 
+def refit_terms(terms: list[str], prefix: str) -> int:
+    """Refit ``terms`` on the designs starting with ``prefix``; the file's other figures stay."""
+    saved = json.loads(COEFFICIENTS.read_text())
+    rows = measure(prefix=prefix)
+    train = [r for r in rows if not r["held_out"]]
+    coeffs = fit_terms(train, saved["families"][FAMILY], terms)
+    errs = []
+    for r in rows:
+        r["estimate_mhz"] = round(estimate(r["paths"], coeffs), 1)
+        tag = "  (held out)" if r["held_out"] else ""
+        say(f"{r['label']:<24} nextpnr {r['fmax_mhz']:7.2f}  estimate {r['estimate_mhz']:7.1f}{tag}")
+        if r["held_out"]:
+            errs.append(abs(r["estimate_mhz"] - r["fmax_mhz"]) / r["fmax_mhz"] * 100)
+    saved["families"][FAMILY] = coeffs
+    saved.setdefault("refits", []).append(
+        {
+            "terms": terms,
+            "designs": prefix,
+            "fit_designs": len(train),
+            "held_out_median_error_pct": round(float(np.median(errs)), 2) if errs else None,
+        }
+    )
+    COEFFICIENTS.write_text(json.dumps(saved, indent=1) + "\n")
+    say(f"{', '.join(f'{t} = {coeffs[t]}' for t in terms)}; held-out median |error| "
+        f"{np.median(errs) if errs else float('nan'):.1f}% over {len(errs)} designs")  # fmt: skip
+    return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -747,26 +747,37 @@ def _seeded_fmax(make: Callable[[], Any], name: str, family: str = "ecp5") -> di
 
 def _engine_fmax() -> dict[str, Any]:
     """ECP5 Fmax (two seeds), ECP5 resources and cycles of the InTAR MLP example's engine under the auto
-    policy, at 0 (the default), 1 and 2 registered stages in its cores' requantization epilogues (an
-    explicit machine setting: the engine has no Fmax estimate to choose one for a clock)."""
+    policy: its cores at the default stages (none) and at the stages hwgen chooses for 100 / 150 / 200 MHz
+    (``Machine.clock_mhz``; a setting chosen for several targets is placed once)."""
     from hwgen.estimate.synth import synthesize
+    from hwgen.estimate.timing import estimate_fmax
     from hwgen.schedule import compile_schedule
     from hwgen.schedule.engine import build_engine
+    from hwgen.schedule.timing import engine_core
     from hwgen.spec import load_schedule
     from hwgen.verilog import to_verilog
 
     g, machine, _ = load_schedule(ROOT / "examples" / "schedules" / "mlp.py")
-    rows = {}
-    for stages in (0, 1, 2):
-        m = replace(machine, epilogue_stages=stages)
+    settings = {"default": replace(machine, epilogue_stages=0, mac_stages=0)}
+    for t in TIMING_TARGETS:
+        settings[f"target_{t}"] = replace(machine, epilogue_stages=None, mac_stages=None, clock_mhz=t)
+    rows: dict[str, Any] = {}
+    done: dict[tuple[int, int], dict] = {}
+    for label, m in settings.items():
         s = compile_schedule(g, m, "auto")
-        row = _seeded_fmax(lambda m=m, s=s: build_engine(g, m, s), "engine")
-        res = synthesize(to_verilog(build_engine(g, m, s), "engine", family="ecp5"), "engine", "ecp5").resources
-        row |= {
-            "cycles": s.cycles,
-            "resources": {k: v for k, v in res.items() if v and k in ("lut", "ff", "dsp", "carry")},
-        }
-        rows["default" if stages == 0 else f"epilogue_stages_{stages}"] = row
+        m = s.machine
+        key = (m.epilogue_stages, m.mac_stages)
+        if key not in done:
+            say(f"timing: schedule engine (MLP) epilogue_stages={key[0]} mac_stages={key[1]}")
+            row = _seeded_fmax(lambda m=m, s=s: build_engine(g, m, s), "engine")
+            v = to_verilog(build_engine(g, m, s), "engine", family="ecp5")
+            res = synthesize(v, "engine", "ecp5").resources
+            done[key] = row | {
+                "estimate_mhz": estimate_fmax(engine_core(g, m), "ecp5").fmax_mhz,
+                "cycles": s.cycles,
+                "resources": {k: v for k, v in res.items() if v and k in ("lut", "ff", "dsp", "carry")},
+            }
+        rows[label] = {**done[key], "epilogue_stages": key[0], "mac_stages": key[1], "choice": s.timing_note}
     return rows
 
 

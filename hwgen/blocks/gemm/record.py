@@ -253,7 +253,7 @@ def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
     segments = {
         "multiply": {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W},
         "magnitude": {"adders": 1, "carry_bits": W, "luts": 1},
-        "shift": {"luts": 6},  # a 64-way variable shift
+        "shift": {"adders": 2, "luts": 6},  # a 64-way variable shift: six mux levels, as slow as two adders
         "round": {"adders": 2, "carry_bits": W, "luts": 1},
         "offset and clamp": {"adders": 2, "carry_bits": A + 35, "luts": 3},
     }
