@@ -124,3 +124,22 @@ def test_every_block_with_a_path_model_has_candidates_that_apply():
         assert cfg.timing_candidates("ecp5"), block
         for cand in cfg.timing_candidates("ecp5"):
             assert set(cand) <= cfg.auto_params | {k for k in cand if k in cfg.auto_params}, block
+
+
+def test_ice40_estimates_lut_only_designs_and_not_dsp_multiplies():
+    """The iCE40 fit covers designs nextpnr-ice40 can time (no SB_MAC16): a 4-bit MAC PE's LUT multipliers
+    and the bit-serial PE get an estimate, an INT8 MAC PE (SB_MAC16 multipliers) none, so its default stays."""
+    small = MacPEConfig(lanes=8, act=Int(4), weight=Int(4), acc=Int(16), overflow="wrap")
+    assert estimate_fmax(small, "ice40") is not None and estimate_fmax(BitSerialPEConfig(), "ice40") is not None
+    assert estimate_fmax(MacPEConfig(lanes=8), "ice40") is None
+    assert for_clock(MacPEConfig(lanes=8), 50, "ice40") == (MacPEConfig(lanes=8), "")
+
+
+@pytest.mark.parametrize("clock", [25, 35, 45])
+def test_an_ice40_design_gets_the_cheapest_pipeline_that_meets_its_clock(clock):
+    d = Design(name="b", top=BitSerialPEConfig(), board="icebreaker", clock_mhz=clock)
+    need = clock * (1 + TIMING_MARGIN)
+    ests = [estimate_fmax(BitSerialPEConfig(pipeline=p), "ice40").fmax_mhz for p in (0, 1, 2)]
+    meets = [p for p, e in enumerate(ests) if e >= need]
+    assert d.top.pipeline == (meets[0] if meets else max(range(3), key=ests.__getitem__))
+    assert "ice40" in d.timing_choice

@@ -84,6 +84,26 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
     return pts
 
 
+def ice40_points() -> list[tuple[str, BlockConfig]]:
+    """``(label, config)`` of the iCE40 (UP5K) calibration designs: blocks whose multipliers are LUTs there
+    (operands of fewer than 11 bits together; nextpnr-ice40 does not time through SB_MAC16) and that fit
+    5,280 LUTs — MAC PEs and 4×4 systolic arrays of 4-bit operands, BitMoD bit-serial PEs."""
+    pts: list[tuple[str, BlockConfig]] = []
+    small = {"act": Int(4), "weight": Int(4), "acc": Int(16), "overflow": "wrap"}
+    for lanes in (1, 4, 8, 16):
+        for p in (0, 1, 2, 3):
+            pts.append((f"ice40_mac_l{lanes}_i4_p{p}", MacPEConfig(lanes=lanes, pipeline=p, **small)))
+    for df in ("weight_stationary", "output_stationary"):
+        for p in (0, 1):
+            pe = MacPEConfig(pipeline=p, dsp_cells="inferred", **small)
+            pts.append((f"ice40_sys_{df[:2]}_4x4_i4_p{p}", SystolicArrayConfig(rows=4, cols=4, dataflow=df, pe=pe)))
+    for p in (0, 1, 2):
+        pts.append((f"ice40_bitserial_l4_p{p}", BitSerialPEConfig(pipeline=p)))
+        pts.append((f"ice40_bitserial_r2_l8_p{p}", BitSerialPEConfig(rows=2, lanes=8, pipeline=p)))
+        pts.append((f"ice40_bitserial_l2_p{p}", BitSerialPEConfig(lanes=2, pipeline=p)))
+    return pts
+
+
 def record_point(lanes: int, epilogue_stages: int, mac_stages: int) -> RecordCoreConfig:
     """A record core of two INT8 slices (64 deep, 2 and 1 passes; Int(24) accumulators, requantized)."""
     weights = [tuple(tuple(((r * 7 + c * 3 + s) % 255) - 127 for c in range(n)) for r in range(64)) for s, n in

@@ -9,7 +9,9 @@ adders in series and their bits; LUT levels; log2 of the stall enable's
 fanout) — fitted to nextpnr by ``bench/calibrate_fmax.py``
 (``fmax_coefficients.json``). Fmax is 1000 / the slowest path. Only families
 nextpnr can place (ECP5, iCE40) have coefficients; elsewhere there is no
-estimate and hwgen keeps a block's default pipelining.
+estimate and hwgen keeps a block's default pipelining. iCE40's fit covers
+LUT-only designs (nextpnr-ice40 does not time through SB_MAC16): a design
+with a path term no fit design exercised gets no estimate there.
 
 ``for_clock(config, clock_mhz, family)`` sets the parameters the user left
 "auto" to the first of the block's :meth:`timing_candidates` (cheapest first)
@@ -36,11 +38,20 @@ TIMING_MARGIN = 0.10
 
 
 @lru_cache(maxsize=1)
+def _saved() -> dict[str, Any]:
+    return json.loads(COEFFICIENTS.read_text()) if COEFFICIENTS.exists() else {}
+
+
 def coefficients() -> dict[str, dict[str, float]]:
     """``{family: {term: ns}}`` from ``fmax_coefficients.json`` (written by ``bench/calibrate_fmax.py``)."""
-    if not COEFFICIENTS.exists():
-        return {}
-    return json.loads(COEFFICIENTS.read_text())["families"]
+    return _saved().get("families", {})
+
+
+def covered_terms(family: str) -> set[str] | None:
+    """The terms the family's fit designs exercise (None: all of them); a path using another term — a DSP
+    multiply on iCE40, whose SB_MAC16 nextpnr does not time — gets no estimate."""
+    fit = _saved().get("fits", {}).get(family)
+    return set(fit["covered"]) if fit and "covered" in fit else None
 
 
 @dataclass
@@ -65,7 +76,8 @@ def estimate_fmax(config: BlockConfig, family: str) -> FmaxEstimate | None:
     """The Fmax estimate of ``config`` on ``family``; None without coefficients or path shapes."""
     coeffs = coefficients().get(family)
     paths = config.timing_paths(family) if coeffs else []
-    if not paths:
+    covered = covered_terms(family)
+    if not paths or (covered is not None and any(set(_used(p)) - covered for p in paths)):
         return None
     delays = {p.name: round(path_delay(p.features(), coeffs), 3) for p in paths}
     critical = max(delays, key=delays.get)
@@ -106,6 +118,10 @@ def for_clock(config: BlockConfig, clock_mhz: float, family: str) -> tuple[Block
         f"no setting reaches {clock_mhz:g} MHz + {TIMING_MARGIN:.0%} on {family} by estimate; the fastest is kept "
         f"({est.fmax_mhz:g} MHz, critical path: {est.critical})"
     )
+
+
+def _used(path: Any) -> list[str]:
+    return [k for k, v in path.features().items() if v and k != "base"]
 
 
 def _values(values: dict[str, Any]) -> str:
