@@ -79,8 +79,10 @@ def requantize(
     zero_point: int | Value,
     lo: int | Value,
     hi: int | Value,
+    even: bool = False,
 ) -> Value:
-    """``clamp(zero_point + round_shift(acc · multiplier, shift), lo, hi)`` — the rule of
+    """``clamp(zero_point + round_shift(acc · multiplier, shift), lo, hi)`` (ties to even when ``even``,
+    else away from zero) — the rule of
     :mod:`hwgen.requant`, with ``round_shift`` coded as ``sign · (((|x| >> (shift − 1)) + 1) >> 1)``.
 
     Every parameter is either a constant (an ``int``: the fixed core) or a run-time signal (the record
@@ -88,7 +90,7 @@ def requantize(
     ``acc_width``-bit value; the product is ``acc_width + 32`` bits, exact. Combinational: the three steps
     below in one cycle (a pipelined epilogue registers between them)."""
     prod = requant_product(m, acc, acc_width, multiplier)
-    return requant_offset(m, requant_round(m, prod, acc_width, shift), acc_width, zero_point, lo, hi)
+    return requant_offset(m, requant_round(m, prod, acc_width, shift, even=even), acc_width, zero_point, lo, hi)
 
 
 def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Value) -> Signal:
@@ -99,30 +101,55 @@ def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Val
 
 
 def requant_round(
-    m: Module, prod: Value, acc_width: int, shift: int | Value, cut: Callable[[str, dict], dict] | None = None
+    m: Module,
+    prod: Value,
+    acc_width: int,
+    shift: int | Value,
+    cut: Callable[[str, dict], dict] | None = None,
+    even: bool | Value = False,
 ) -> Signal:
-    """Step 2: ``round_shift(prod, shift)`` (half away from zero), ``acc_width + 34`` bits signed.
+    """Step 2: ``round_shift(prod, shift, rounding)``, ``acc_width + 34`` bits signed: ties away from zero,
+    or to even where ``even`` (a constant, or a run-time bit) — :mod:`hwgen.requant`'s coding.
 
     ``cut(point, values)``, if given, sees the values crossing each inner point — ``"magnitude"`` (after
     ``|prod|``) and ``"shifted"`` (after the shift; run-time shifts only) — and returns them, registered or
     not (a pipelined epilogue)."""
     cut = cut or (lambda _point, values: values)
-    mag = Signal(acc_width + 32, name="rq_mag")
+    W = acc_width + 32
+    mag = Signal(W, name="rq_mag")
     m.d.comb += mag.eq(Mux(prod < 0, -prod, prod))
-    v = cut("magnitude", {"neg": prod < 0, "mag": mag, "shift": shift})
-    neg, mag, shift = v["neg"], v["mag"], v["shift"]
+    v = cut("magnitude", {"neg": prod < 0, "mag": mag, "shift": shift, "even": even})
+    neg, mag, shift, even = v["neg"], v["mag"], v["shift"], v["even"]
     q = Signal(acc_width + 33, name="rq_q")
     if isinstance(shift, int) and shift == 0:
         m.d.comb += q.eq(mag)
-    else:
-        pre = Signal(acc_width + 32, name="rq_pre")
+        return _signed_round(m, neg, q, acc_width)
+    ties_even = not (isinstance(even, bool) and not even)
+    pre = Signal(W, name="rq_pre")
+    sticky: Value = C(0, 1)
+    if ties_even:  # a bit below the half is set: not a tie
+        sticky = Signal(name="rq_sticky")
         if isinstance(shift, int):
-            m.d.comb += [pre.eq(mag >> (shift - 1)), q.eq((pre + 1) >> 1)]
+            m.d.comb += sticky.eq(mag[: shift - 1].any() if shift > 1 else 0)
         else:
-            m.d.comb += pre.eq(mag >> (shift - 1)[: len(shift)])
-            v = cut("shifted", {"neg": neg, "mag": mag, "shift": shift, "pre": pre})
-            neg, mag, shift, pre = v["neg"], v["mag"], v["shift"], v["pre"]
-            m.d.comb += q.eq(Mux(shift == 0, mag, (pre + 1) >> 1))
+            below = ~(C((1 << W) - 1, W) << (shift - 1)[: len(shift)])[:W]
+            m.d.comb += sticky.eq((mag & below).any())
+    if isinstance(shift, int):
+        m.d.comb += pre.eq(mag >> (shift - 1))
+    else:
+        m.d.comb += pre.eq(mag >> (shift - 1)[: len(shift)])
+        v = cut("shifted", {"neg": neg, "mag": mag, "shift": shift, "pre": pre, "sticky": sticky, "even": even})
+        neg, mag, shift, pre, sticky, even = (v[k] for k in ("neg", "mag", "shift", "pre", "sticky", "even"))
+    if not ties_even:
+        up: Value = (pre + 1) >> 1  # t + h
+    else:
+        keep = C(0, 1) if isinstance(even, bool) else ~even  # True: always to even; a bit: per record
+        up = (pre >> 1) + (pre[0] & (keep | sticky | pre[1]))
+    m.d.comb += q.eq(up if isinstance(shift, int) else Mux(shift == 0, mag, up))
+    return _signed_round(m, neg, q, acc_width)
+
+
+def _signed_round(m: Module, neg: Value, q: Value, acc_width: int) -> Signal:
     rounded = Signal(signed(acc_width + 34), name="rq_rounded")
     m.d.comb += rounded.eq(Mux(neg, -q, q))
     return rounded

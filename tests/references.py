@@ -37,6 +37,11 @@ def round_half_away(value: int, shift: int) -> int:
     return whole if q >= 0 else -whole
 
 
+def round_to_even(value: int, shift: int) -> int:
+    """``value / 2^shift`` rounded half to even: Python's ``round`` of the exact fraction."""
+    return round(Fraction(value, 1 << shift))
+
+
 def mac_pe(cfg, v: StreamVectors) -> dict:
     """Output ``j`` takes weights ``w[j·lanes : (j+1)·lanes]`` of each beat; one value per result, or a
     list of ``outputs`` values."""
@@ -201,7 +206,8 @@ def gemm_rows(s, x_rows) -> list[int]:
         for j in range(s.n):
             acc = fold(sum(int(x[k]) * int(s.weights[k][j]) for k in range(s.k)), s.acc, "wrap")
             if s.requant:
-                acc = min(s.out.max, max(s.out.min, s.zero_point + round_half_away(acc * s.multiplier, s.shift)))
+                rnd = round_to_even if s.rounding == "half_even" else round_half_away
+                acc = min(s.out.max, max(s.out.min, s.zero_point + rnd(acc * s.multiplier, s.shift)))
             if s.relu:
                 acc = max(acc, 0)
             out.append(acc)

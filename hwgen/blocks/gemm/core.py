@@ -9,7 +9,7 @@ row, column order), after the epilogue:
 * ``acc``: the exact dot product wrapped to ``acc`` (the accumulators are
   ``acc.width`` bits, as in :mod:`hwgen.schedule.graph`);
 * ``requant`` (optional): ``requantize(acc, multiplier, shift, zero_point,
-  out)`` of :mod:`hwgen.requant` (rounding half away from zero);
+  out)`` of :mod:`hwgen.requant` (ties away from zero, or to even with ``rounding="half_even"``);
 * ``relu`` (optional, after requant): ``max(0, y)``.
 
 Passes: a row needs ``P = ceil(n / lanes)`` passes of ``k`` cycles; pass 0
@@ -33,7 +33,7 @@ from ...arith import requantize as requantize_hw
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...numtype import Int, NumType
-from ...requant import check_requant, requantize
+from ...requant import Rounding, check_requant, check_rounding, requantize
 from ...structure import Features, add, dsp_tiles
 from ...vectors import StreamVectors
 from . import testdata
@@ -67,6 +67,11 @@ class GemmCoreConfig(BlockConfig):
     zero_point: int = param(0, "requantization output zero point", "within out")
     out: NumType = param(Int(8), "requantized output type", "Int/UInt of 2..32 bits")
     relu: bool = param(False, "apply max(0, y) last", "true | false")
+    rounding: Rounding = param(
+        "half_away",
+        "how requantization rounds ties: away from zero (gemmlowp/TFLite) or to even (ONNX QuantizeLinear)",
+        "half_away | half_even",
+    )
 
     @property
     def k(self) -> int:
@@ -106,7 +111,9 @@ class GemmCoreConfig(BlockConfig):
                 f"W[{r}][{c}] = {self.weights[r][c]} is outside {self.weight} ({self.weight.min}..{self.weight.max})",
             )
         if self.requant:
-            check_requant(self.block_name, self.multiplier, self.shift, self.zero_point, self.out)
+            check_requant(self.block_name, self.multiplier, self.shift, self.zero_point, self.out, self.rounding)
+        else:
+            check_rounding(self.where("rounding"), self.rounding)
 
     def component(self) -> GemmCore:
         return GemmCore(self)
@@ -133,7 +140,7 @@ class GemmCoreConfig(BlockConfig):
         then ``max(0, y)`` when ``relu``."""
         y = np.asarray(acc, dtype=object)
         if self.requant:
-            y = requantize(y, self.multiplier, self.shift, self.zero_point, self.out)
+            y = requantize(y, self.multiplier, self.shift, self.zero_point, self.out, self.rounding)
         if self.relu:
             y = np.maximum(y, 0)
         return np.asarray(y).astype(self.out_type.dtype())
@@ -273,7 +280,8 @@ def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value) -> Signal:
     """The fixed core's epilogue (:meth:`GemmCoreConfig.epilogue`) with constant parameters."""
     y = acc
     if cfg.requant:
-        y = requantize_hw(m, acc, cfg.acc.width, cfg.multiplier, cfg.shift, cfg.zero_point, cfg.out.min, cfg.out.max)
+        lo, hi, even = cfg.out.min, cfg.out.max, cfg.rounding == "half_even"
+        y = requantize_hw(m, acc, cfg.acc.width, cfg.multiplier, cfg.shift, cfg.zero_point, lo, hi, even)
     if cfg.relu:
         y = Mux(y < 0, 0, y)
     res = Signal(cfg.out_type.shape, name="epilogue")

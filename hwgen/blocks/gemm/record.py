@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value, ValueCastable, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,9 +42,18 @@ from .datapath import GemmDatapath
 from .reference import GemmReference
 
 #: Record fields of the run-time epilogue: ``requant ? clamp(zp + round_shift(acc·mult, shift), lo, hi) : acc``
-#: then ReLU if ``relu``.
+#: (ties to even if ``even``, else away from zero) then ReLU if ``relu``.
 EPILOGUE = data.StructLayout(
-    {"requant": 1, "relu": 1, "mult": 31, "shift": 6, "zp": signed(33), "lo": signed(33), "hi": signed(33)}
+    {
+        "requant": 1,
+        "relu": 1,
+        "even": 1,
+        "mult": 31,
+        "shift": 6,
+        "zp": signed(33),
+        "lo": signed(33),
+        "hi": signed(33),
+    }
 )
 
 
@@ -311,6 +320,7 @@ def record_words(cfg: RecordCoreConfig) -> list[int]:
         epi = {
             "requant": int(s.requant),
             "relu": int(s.relu),
+            "even": int(s.requant and s.rounding == "half_even"),
             "mult": s.multiplier if s.requant else 0,
             "shift": s.shift if s.requant else 0,
             "zp": s.zero_point if s.requant else 0,
@@ -428,14 +438,17 @@ def runtime_epilogue(
     def cut(point: str, values: dict) -> dict:
         if point not in cuts:
             return values
-        out = {k: stage(v, f"epi_{point}_{k}") for k, v in {**values, **side}.items()}
+        out = {
+            k: stage(v, f"epi_{point}_{k}") if isinstance(v, Value | ValueCastable) else v
+            for k, v in {**values, **side}.items()
+        }
         side["acc"], side["epi"] = out.pop("acc"), out.pop("epi")
         return out
 
     prod = requant_product(m, acc, acc_width, epi.mult)
     if stages >= 1:
         prod, side["acc"], side["epi"] = stage(prod, "epi_prod"), stage(acc, "epi_acc1"), stage(epi, "epi_rec1")
-    rounded = requant_round(m, prod, acc_width, side["epi"].shift, cut)
+    rounded = requant_round(m, prod, acc_width, side["epi"].shift, cut, even=side["epi"].even)
     acc, epi = side["acc"], side["epi"]
     if stages >= 2:
         rounded, acc, epi = stage(rounded, "epi_rounded"), stage(acc, "epi_acc2"), stage(epi, "epi_rec2")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def epilogue(slice_: GemmCoreConfig, acc: Value) -> Value:
-    """``clamp(zero_point + round_shift(acc·multiplier, shift))`` (half away from zero) when ``requant``, then
+    """``clamp(zero_point + round_shift(acc·multiplier, shift, rounding))`` when ``requant``, then
     ``max(0, y)`` when ``relu`` — :mod:`hwgen.requant` written as plain arithmetic."""
     y = acc
     if slice_.requant:
@@ -21,7 +21,11 @@ def epilogue(slice_: GemmCoreConfig, acc: Value) -> Value:
         n = slice_.shift
         if n:
             mag = Mux(v < 0, -v, v)
-            q = ((mag >> (n - 1)) + 1) >> 1
+            if slice_.rounding == "half_even":  # a tie: the remainder is exactly half; then up if t is odd
+                t, rem = mag >> n, mag & ((1 << n) - 1)
+                q = t + Mux(rem > (1 << (n - 1)), 1, Mux(rem == (1 << (n - 1)), t & 1, 0))
+            else:
+                q = ((mag >> (n - 1)) + 1) >> 1
             v = Mux(v < 0, -q, q)
         y = slice_.zero_point + v
         out = slice_.out

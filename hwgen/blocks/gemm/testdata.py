@@ -39,6 +39,16 @@ def core_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
         "k5_n4_l4_n_eq_lanes": C(
             weights=_weights(rng, 5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)
         ),
+        # acc / 4 exactly: a quarter of all results are ties, rounded to even (ONNX QuantizeLinear)
+        "k6_n5_l4_requant_even": C(
+            weights=_weights(rng, 6, 5),
+            lanes=4,
+            requant=True,
+            multiplier=1 << 20,
+            shift=22,
+            zero_point=1,
+            rounding="half_even",
+        ),
     }
 
 
@@ -67,7 +77,14 @@ def record_formal_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) ->
     """Small configuration for ``hwgen prove``: two slices, two records."""
     a = G(weights=((1, -1), (2, 1)), lanes=2, act=Int(2), weight=Int(3), acc=Int(8))
     b = G(weights=((-2, 1),), lanes=2, act=Int(2), weight=Int(3), acc=Int(8), requant=True, multiplier=1, shift=1)
-    return {"two_slices": C(slices=(a, b), program=(0, 1), rows=(1, 2))}
+    even = G(
+        weights=((-2, 1),), lanes=2, act=Int(2), weight=Int(3), acc=Int(8), requant=True, multiplier=1, shift=1,
+        rounding="half_even",
+    )  # fmt: skip
+    return {
+        "two_slices": C(slices=(a, b), program=(0, 1), rows=(1, 2)),
+        "away_and_even": C(slices=(b, even), program=(0, 1), rows=(1, 1)),
+    }
 
 
 def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[str, RecordCoreConfig]:
@@ -86,6 +103,7 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         ),
         G(weights=_weights(rng, 3, 6), lanes=4),  # k < lanes: passes wait for the drain
         G(weights=_weights(rng, 5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)),
+        G(weights=_weights(rng, 4, 6), lanes=4, requant=True, multiplier=3 << 18, shift=21, rounding="half_even"),
     )
     return {
         "one_record": C(slices=slices, program=(0,), rows=(3,)),
@@ -95,6 +113,8 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "three_slices_epi1": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1), epilogue_stages=1),
         "three_slices_epi2": C(slices=slices, program=(2, 0, 1), rows=(1, 2, 2), epilogue_stages=2),
         "three_slices_mac1": C(slices=slices, program=(1, 2, 0), rows=(2, 2, 1), mac_stages=1),
+        "even_then_away": C(slices=slices, program=(3, 0, 3), rows=(2, 1, 1)),
+        "even_then_away_epi4": C(slices=slices, program=(0, 3), rows=(1, 2), epilogue_stages=4, mac_stages=1),
         "three_slices_epi3": C(slices=slices, program=(1, 0, 2), rows=(1, 2, 2), epilogue_stages=3),
         "three_slices_mac2_epi4": C(slices=slices, program=(0, 2, 1), rows=(2, 1, 3), mac_stages=2, epilogue_stages=4),
     }
