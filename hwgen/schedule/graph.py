@@ -8,8 +8,8 @@ off-chip memory) and tasks that consume earlier tensors by name:
   rule (wrap, by default: the hardware's accumulators are ``acc.width`` bits);
 * ``relu``: ``max(0, x)``;
 * ``requant``: ``clamp(zp + round_shift(x · M0, n), out.min, out.max)`` with a
-  31-bit multiplier ``M0`` and right shift ``n``; ``round_shift`` rounds half
-  away from zero;
+  31-bit multiplier ``M0`` and right shift ``n``; ``round_shift`` rounds ties
+  away from zero, or to even with ``rounding="half_even"`` (ONNX);
 * ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit.
 
 Tensors flow along edges; an edge's data volume is ``rows × cols ×
@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..numtype import OVERFLOW_MODES, Int, NumType
-from ..requant import check_requant, requantize
+from ..requant import Rounding, check_requant, requantize
 from ..values import integer, integers
 
 OPS = ("input", "gemm", "relu", "requant", "add")
@@ -147,13 +147,26 @@ class TaskGraph:
         return self._add(Task(self._name(name, x), "relu", [x]))
 
     def requant(
-        self, name: str, x: str, *, multiplier: int, shift: int, zero_point: int = 0, out: NumType | str = Int(8)
+        self,
+        name: str,
+        x: str,
+        *,
+        multiplier: int,
+        shift: int,
+        zero_point: int = 0,
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_away",
     ) -> str:
-        """``requantize(x, multiplier, shift, zero_point, out)`` (:mod:`hwgen.requant`)."""
+        """``requantize(x, multiplier, shift, zero_point, out, rounding)`` (:mod:`hwgen.requant`)."""
         name = self._name(name, x)
         out = _int_type(out, f"graph.{name}.out")
-        check_requant(f"graph.{name}", multiplier, shift, zero_point, out)
-        params = {"multiplier": int(multiplier), "shift": int(shift), "zero_point": int(zero_point)}
+        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
+        params = {
+            "multiplier": int(multiplier),
+            "shift": int(shift),
+            "zero_point": int(zero_point),
+            "rounding": rounding,
+        }
         return self._add(Task(name, "requant", [x], dtype=out, params=params))
 
     def add(self, name: str, a: str, b: str) -> str:
@@ -266,7 +279,7 @@ class TaskGraph:
                 y = np.maximum(x, 0)
             elif t.op == "requant":
                 p = t.params
-                y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype)
+                y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype, p["rounding"])
             else:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())

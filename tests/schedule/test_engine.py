@@ -213,3 +213,25 @@ def test_core_stages_delay_core_results_in_the_model_and_the_engine_alike():
         cycles[epi, mac] = run.cycles
     assert cycles[0, 0] < cycles[1, 0] < cycles[2, 0] < cycles[2, 2]
     assert cycles[0, 1] == cycles[1, 0]  # one stage either way: one cycle more per row
+
+
+def test_ties_to_even_requantization_runs_in_the_engine():
+    """A graph requantized the ONNX way (``rounding="half_even"``, a multiplier that makes ties common): the
+    engine equals the golden model, which differs from rounding ties away from zero."""
+    rng = np.random.default_rng(5)
+
+    def graph(rounding: str) -> TaskGraph:
+        g = TaskGraph("even")
+        g.input("x", 4, 8)
+        g.gemm("a", "x", rng_w, acc=Int(20))
+        g.requant("q", "a", multiplier=1 << 20, shift=22, zero_point=3, rounding=rounding)
+        g.gemm("b", "q", rng_w2, acc=Int(20))
+        return g
+
+    rng_w, rng_w2 = rng.integers(-8, 8, (8, 6)), rng.integers(-8, 8, (6, 5))
+    g, x = graph("half_even"), {"x": rng.integers(-4, 5, (4, 8))}
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    assert not np.array_equal(g.run(x)["q"], graph("half_away").run(x)["q"])  # the ties matter here
+    m = Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2, offchip_latency=3)
+    run = run_schedule(g, m, "dataflow", x)
+    assert run.compare(golden) == []

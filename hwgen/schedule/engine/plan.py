@@ -57,6 +57,7 @@ class Epilogue:
     shift: int = 0
     zero_point: int = 0
     out: NumType | None = None
+    rounding: str = "half_away"
 
 
 @dataclass
@@ -119,6 +120,7 @@ class EnginePlan:
                     "shift": e.shift,
                     "zero_point": e.zero_point,
                     "out": e.out,
+                    "rounding": e.rounding,
                 }
                 if e.requant
                 else {}
@@ -211,4 +213,6 @@ def _epilogue(graph: TaskGraph, op: str, out: str) -> Epilogue:
     if "requant" not in kinds:
         return Epilogue(relu="relu" in kinds)
     rq = chain[0].params
-    return Epilogue(True, "relu" in kinds, rq["multiplier"], rq["shift"], rq["zero_point"], chain[0].dtype)
+    return Epilogue(
+        True, "relu" in kinds, rq["multiplier"], rq["shift"], rq["zero_point"], chain[0].dtype, rq["rounding"]
+    )
