@@ -208,8 +208,8 @@ def gemm_rows(s, x_rows) -> list[int]:
             if s.requant:
                 rnd = round_to_even if s.rounding == "half_even" else round_half_away
                 acc = min(s.out.max, max(s.out.min, s.zero_point + rnd(acc * s.multiplier, s.shift)))
-            if s.relu:
-                acc = max(acc, 0)
+            if s.relu:  # the quantized ReLU: a real 0 is the output zero point
+                acc = max(acc, s.zero_point if s.requant else 0)
             out.append(acc)
     return out
 

@@ -6,7 +6,10 @@ off-chip memory) and tasks that consume earlier tensors by name:
 * ``gemm``: ``Y = X · W`` with a constant weight matrix ``W [K, N]`` (part of
   the model), accumulated exactly and brought into ``acc`` by its overflow
   rule (wrap, by default: the hardware's accumulators are ``acc.width`` bits);
-* ``relu``: ``max(0, x)``;
+* ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
+  the ``requant`` it follows (through other ReLUs), else 0: the quantized
+  ReLU (a real value of 0 is ``zp``), so ReLU after a requantization with a
+  zero point is never silently ``max(0, x)``;
 * ``requant``: ``clamp(zp + round_shift(x · M0, n), out.min, out.max)`` with a
   31-bit multiplier ``M0`` and right shift ``n``; ``round_shift`` rounds ties
   away from zero, or to even with ``rounding="half_even"`` (ONNX);
@@ -143,8 +146,15 @@ class TaskGraph:
         return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, wt, overflow))
 
     def relu(self, name: str, x: str) -> str:
-        """``max(0, x)``."""
-        return self._add(Task(self._name(name, x), "relu", [x]))
+        """``max(zp, x)`` with ``zp`` the zero point of ``x`` (:meth:`zero_point`)."""
+        name = self._name(name, x)
+        return self._add(Task(name, "relu", [x], params={"zero_point": self.zero_point(x)}))
+
+    def zero_point(self, tensor: str) -> int:
+        """The zero point of ``tensor``'s integers: a ``requant``'s, passed on by ``relu``; 0 for the others
+        (inputs, gemm and add results are plain integers)."""
+        t = self.tasks.get(tensor)
+        return int(t.params.get("zero_point", 0)) if t is not None and t.op in ("requant", "relu") else 0
 
     def requant(
         self,
@@ -276,7 +286,7 @@ class TaskGraph:
                 except ValueError as e:  # overflow='error' and the data overflowed
                     raise ConfigError(f"graph.{n}", f"{e}; use overflow='wrap' or 'saturate', or a wider acc") from None
             elif t.op == "relu":
-                y = np.maximum(x, 0)
+                y = np.maximum(x, t.params["zero_point"])
             elif t.op == "requant":
                 p = t.params
                 y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype, p["rounding"])

@@ -23,4 +23,22 @@ def test_golden_model_semantics():
         -8,
         7,
     )
-    assert env["q"].tolist() == q.tolist() and env["r"].tolist() == np.maximum(q, 0).tolist()
+    # the quantized ReLU: clamped at the zero point 1 (a real 0)
+    assert env["q"].tolist() == q.tolist() and env["r"].tolist() == np.maximum(q, 1).tolist()
+
+
+def test_relu_after_a_zero_point_is_the_quantized_relu():
+    """ReLU of a requantized tensor clamps at its zero point (a real 0), not at integer 0; after a gemm (no
+    zero point) at 0; a ReLU passes its zero point on."""
+    g = TaskGraph("qrelu")
+    g.input("x", 1, 3)
+    g.gemm("a", "x", np.eye(3, dtype=int), acc=Int(16))
+    g.requant("q", "a", multiplier=1 << 30, shift=30, zero_point=-5)  # y = x - 5
+    g.relu("r", "q")
+    g.relu("r2", "r")
+    g.relu("ra", "a")
+    env = g.run({"x": np.array([[-20, 3, 9]])})
+    assert env["q"].tolist() == [[-25, -2, 4]]
+    assert env["r"].tolist() == [[-5, -2, 4]] and env["r2"].tolist() == [[-5, -2, 4]]
+    assert env["ra"].tolist() == [[0, 3, 9]]
+    assert (g.zero_point("q"), g.zero_point("r2"), g.zero_point("a")) == (-5, -5, 0)

@@ -10,7 +10,8 @@ row, column order), after the epilogue:
   ``acc.width`` bits, as in :mod:`hwgen.schedule.graph`);
 * ``requant`` (optional): ``requantize(acc, multiplier, shift, zero_point,
   out)`` of :mod:`hwgen.requant` (ties away from zero, or to even with ``rounding="half_even"``);
-* ``relu`` (optional, after requant): ``max(0, y)``.
+* ``relu`` (optional, after requant): ``max(zero_point, y)`` after requant,
+  else ``max(0, y)`` (the quantized ReLU).
 
 Passes: a row needs ``P = ceil(n / lanes)`` passes of ``k`` cycles; pass 0
 multiplies the activations as they arrive and stores them in a ``k``-entry row
@@ -66,7 +67,9 @@ class GemmCoreConfig(BlockConfig):
     shift: int = param(30, "requantization right shift n", "0..62")
     zero_point: int = param(0, "requantization output zero point", "within out")
     out: NumType = param(Int(8), "requantized output type", "Int/UInt of 2..32 bits")
-    relu: bool = param(False, "apply max(0, y) last", "true | false")
+    relu: bool = param(
+        False, "apply the quantized ReLU last: max(zero_point, y) after requant, else max(0, y)", "true | false"
+    )
     rounding: Rounding = param(
         "half_away",
         "how requantization rounds ties: away from zero (gemmlowp/TFLite) or to even (ONNX QuantizeLinear)",
@@ -84,6 +87,11 @@ class GemmCoreConfig(BlockConfig):
     @property
     def passes(self) -> int:
         return -(-self.n // self.lanes)
+
+    @property
+    def relu_floor(self) -> int:
+        """The ReLU's lower bound: the output zero point (a real 0) after requantization, else 0."""
+        return self.zero_point if self.requant else 0
 
     @property
     def out_type(self) -> NumType:
@@ -137,12 +145,12 @@ class GemmCoreConfig(BlockConfig):
 
     def epilogue(self, acc: np.ndarray) -> np.ndarray:
         """``requantize(acc, multiplier, shift, zero_point, out)`` (:mod:`hwgen.requant`) when ``requant``,
-        then ``max(0, y)`` when ``relu``."""
+        then ``max(relu_floor, y)`` when ``relu``."""
         y = np.asarray(acc, dtype=object)
         if self.requant:
             y = requantize(y, self.multiplier, self.shift, self.zero_point, self.out, self.rounding)
         if self.relu:
-            y = np.maximum(y, 0)
+            y = np.maximum(y, self.relu_floor)
         return np.asarray(y).astype(self.out_type.dtype())
 
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
@@ -283,7 +291,7 @@ def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value) -> Signal:
         lo, hi, even = cfg.out.min, cfg.out.max, cfg.rounding == "half_even"
         y = requantize_hw(m, acc, cfg.acc.width, cfg.multiplier, cfg.shift, cfg.zero_point, lo, hi, even)
     if cfg.relu:
-        y = Mux(y < 0, 0, y)
+        y = Mux(y < cfg.relu_floor, cfg.relu_floor, y)
     res = Signal(cfg.out_type.shape, name="epilogue")
     m.d.comb += res.eq(y)
     return res

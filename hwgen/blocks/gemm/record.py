@@ -42,7 +42,8 @@ from .datapath import GemmDatapath
 from .reference import GemmReference
 
 #: Record fields of the run-time epilogue: ``requant ? clamp(zp + round_shift(acc·mult, shift), lo, hi) : acc``
-#: (ties to even if ``even``, else away from zero) then ReLU if ``relu``.
+#: (ties to even if ``even``, else away from zero) then ReLU if ``relu``: ``max(zp, y)`` (``zp`` is 0 in records
+#: without requantization).
 EPILOGUE = data.StructLayout(
     {
         "requant": 1,
@@ -456,5 +457,5 @@ def runtime_epilogue(
     y = Signal(signed(max(acc_width, 33) + 1), name="epi_y")
     m.d.comb += y.eq(Mux(epi.requant, clamped, acc))
     res = Signal(signed(out_width), name="epilogue")
-    m.d.comb += res.eq(Mux(epi.relu & (y < 0), 0, y))
+    m.d.comb += res.eq(Mux(epi.relu & (y < epi.zp), epi.zp, y))
     return res

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def epilogue(slice_: GemmCoreConfig, acc: Value) -> Value:
     """``clamp(zero_point + round_shift(acc·multiplier, shift, rounding))`` when ``requant``, then
-    ``max(0, y)`` when ``relu`` — :mod:`hwgen.requant` written as plain arithmetic."""
+    ``max(zero_point or 0, y)`` when ``relu`` — :mod:`hwgen.requant` written as plain arithmetic."""
     y = acc
     if slice_.requant:
         v = acc * slice_.multiplier
@@ -31,7 +31,8 @@ def epilogue(slice_: GemmCoreConfig, acc: Value) -> Value:
         out = slice_.out
         y = Mux(y < out.min, out.min, Mux(y > out.max, out.max, y))
     if slice_.relu:
-        y = Mux(y < 0, 0, y)
+        floor = slice_.zero_point if slice_.requant else 0
+        y = Mux(y < floor, floor, y)
     return y
 
 
