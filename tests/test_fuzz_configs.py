@@ -152,8 +152,35 @@ def packed_mac_pes() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def gemm_cores() -> st.SearchStrategy[dict[str, Any]]:
+    """gemm_core tables whose weights fit Int(8) (the generic draw's -300..300 matrices rarely do), with the
+    epilogue parameters drawn around their valid region."""
+    weights = st.integers(1, 3).flatmap(
+        lambda n: st.lists(st.lists(st.integers(-128, 127), min_size=n, max_size=n), min_size=1, max_size=4)
+    )
+    return st.fixed_dictionaries(
+        {"weights": weights},
+        optional={
+            "lanes": st.integers(1, 4),
+            "act": st.sampled_from(["Int(8)", "UInt(8)", "Int(12)", "Int(1)"]),  # Int(1): invalid
+            "weight": st.sampled_from(["Int(8)", "Int(10)", "UInt(8)"]),  # UInt(8): invalid for negative W
+            "acc": st.sampled_from(["Int(20)", "Int(32)", "Int(48)", "UInt(32)"]),  # UInt: invalid
+            "out": st.sampled_from(["Int(8)", "UInt(8)", "Int(16)"]),
+            "requant": st.booleans(),
+            "relu": st.booleans(),
+            "multiplier": st.sampled_from([0, 3, 1 << 30, (1 << 31) - 1, 1 << 31]),  # 1 << 31: invalid
+            "shift": st.sampled_from([0, 2, 30, 62, 63]),  # 63: invalid
+            "zero_point": st.integers(-130, 130),  # beyond Int(8): invalid
+            "rounding": st.sampled_from(["half_away", "half_even", "half_up"]),  # half_up: invalid
+            "mac_stages": st.integers(0, 3),  # 3: invalid
+        },
+    )
+
+
 def strategy(cls: type[BlockConfig]) -> st.SearchStrategy[dict[str, Any]]:
     """The fuzz strategy of a block: its generic parameter tables, plus block-specific joint draws."""
+    if cls.block_name == "gemm_core":
+        return st.one_of(params_strategy(cls), gemm_cores())
     if cls.block_name == "record_core":
         return st.one_of(params_strategy(cls), record_programs())
     if cls.block_name == "mac_pe":
