@@ -35,7 +35,7 @@ from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, pa
 from ...errors import ConfigError
 from ...numtype import Int, NumType
 from ...requant import Rounding, check_requant, check_rounding, requantize
-from ...structure import Features, add, dsp_tiles
+from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
 from .cycles import PIPE, gemm_cycles
@@ -48,6 +48,7 @@ class GemmCoreConfig(BlockConfig):
     """Parameters of one GEMM compute core (weights included: they are part of the model)."""
 
     block_name: ClassVar[str] = "gemm_core"
+    auto_defaults: ClassVar[dict] = {"mac_stages": 0}
     summary: ClassVar[str] = (
         "GEMM core for multi-task schedules: weights in ROM, lanes output columns in "
         "parallel, optional requantization and ReLU epilogue"
@@ -69,6 +70,13 @@ class GemmCoreConfig(BlockConfig):
     out: NumType = param(Int(8), "requantized output type", "Int/UInt of 2..32 bits")
     relu: bool = param(
         False, "apply the quantized ReLU last: max(zero_point, y) after requant, else max(0, y)", "true | false"
+    )
+    mac_stages: int | None = param(
+        None,
+        "registers between the weight ROM and the accumulators (1: the products, 2: also the operands); each "
+        "delays every result a cycle; left out, hwgen picks the fewest that meet the design's clock (0 outside "
+        "a design; a record core's slices use the record core's own)",
+        "0..2",
     )
     rounding: Rounding = param(
         "half_away",
@@ -99,6 +107,7 @@ class GemmCoreConfig(BlockConfig):
 
     def validate(self) -> None:
         check_range(self.where("lanes"), self.lanes, 1, 64)
+        check_range(self.where("mac_stages"), self.mac_stages, 0, 2)
         check_range(self.where("weights"), len(self.weights), 1, 4096)
         widths = {len(r) for r in self.weights}
         if len(widths) != 1:
@@ -128,11 +137,11 @@ class GemmCoreConfig(BlockConfig):
 
     def timing(self) -> Timing:
         return Timing(
-            latency=PIPE,
+            latency=PIPE + self.mac_stages,
             ii=1,
             ops_per_beat=self.lanes,
             notes=f"{self.passes} pass(es) of {self.k} cycles per row; first output of a pass "
-            f"{PIPE} cycles after its last step",
+            f"{PIPE + self.mac_stages} cycles after its last step",
         )
 
     # ------------------------------------------------------------- models
@@ -157,7 +166,8 @@ class GemmCoreConfig(BlockConfig):
         """Rows of ``k`` activation beats through :func:`~.cycles.gemm_cycles` (inputs offered from
         ``arrivals["i"]`` when given)."""
         beats = vectors.beats("i")
-        accepts, outs = gemm_cycles(self.k, self.n, self.lanes, beats // self.k, (arrivals or {}).get("i"))
+        offered = (arrivals or {}).get("i")
+        accepts, outs = gemm_cycles(self.k, self.n, self.lanes, beats // self.k, offered, mac_stages=self.mac_stages)
         return {"i": accepts, "o": outs}
 
     def rom_words(self) -> list[int]:
@@ -189,6 +199,27 @@ class GemmCoreConfig(BlockConfig):
     @classmethod
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.core_formal_configs(cls)
+
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self, family: str) -> list[dict]:
+        """Cheapest first: the products registered, then the operands too."""
+        return [{"mac_stages": k} for k in (0, 1, 2)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """The MAC path (:func:`mac_paths`), the constant epilogue from the result shift register to the output
+        register, the weight address ``p·k + step`` and the stall enable."""
+        size = mac_register_bits(self, self.mac_stages)
+        A = self.acc.width
+        epi: dict[str, int] = {"luts": 2 if self.relu else 0}
+        if self.requant:  # constant multiply, magnitude, constant shift and rounding, offset and clamp
+            mult = multiplier_path(A, max(self.multiplier.bit_length(), 2), family)
+            epi = {**mult, "adders": 5, "carry_bits": A + 32, "luts": 3 + epi["luts"]}
+        words = max(self.passes * self.k, 2).bit_length()
+        shapes = [("epilogue", epi), ("weight address", {"adders": 1, "carry_bits": words})]
+        shapes.append(("stall enable", {"luts": 2, "fanout": size}))
+        return mac_paths(self, self.mac_stages, family, size) + [
+            TimingPath(name, size=size, **terms) for name, terms in shapes
+        ]
 
     def features(self, family: str) -> Features:
         return core_features(
@@ -256,7 +287,7 @@ class GemmCore(wiring.Component):
         # ---- issue stage: step (p, kk)
         p = Signal(range(max(P, 2)), name="pass_")
         kk = Signal(range(max(K, 2)), name="step")
-        dp = GemmDatapath(m, self.o, cfg.act, cfg.weight, cfg.acc, L)
+        dp = GemmDatapath(m, self.o, cfg.act, cfg.weight, cfg.acc, L, cfg.mac_stages)
         in_pass0 = p == 0
         fire = Signal()  # a step is issued this cycle
         m.d.comb += [
@@ -282,6 +313,25 @@ class GemmCore(wiring.Component):
         news = dp.mac(rr.data, wr.data)
         dp.drain(news, lambda acc, _stage: static_epilogue(m, cfg, acc), cfg.out_type.shape, [])
         return m
+
+
+def mac_register_bits(s: GemmCoreConfig, mac_stages: int) -> int:
+    """Register bits of a core's datapath (accumulators, result shift register, MAC-stage registers)."""
+    pw = s.act.width + s.weight.width
+    return s.lanes * (2 * s.acc.width + pw * min(mac_stages, 1) + s.weight.width * (mac_stages >= 2))
+
+
+def mac_paths(s: GemmCoreConfig, mac_stages: int, family: str, size: int) -> list[TimingPath]:
+    """ROM read → (operand register, 2) → multiply → (product register, 1+) → accumulate → result register."""
+    mult = multiplier_path(s.act.width, s.weight.width, family)
+    acc = {"adders": 1, "carry_bits": s.acc.width, "luts": 2}  # first-step mux, hand-over mux
+    if mac_stages == 0:
+        shapes = [("weight ROM, multiply, accumulate", {"memory": 1, **mult, **acc, "luts": 3})]
+    elif mac_stages == 1:
+        shapes = [("weight ROM and multiply", {"memory": 1, **mult, "luts": 1}), ("accumulate", acc)]
+    else:
+        shapes = [("weight ROM", {"memory": 1, "luts": 1}), ("multiply", mult), ("accumulate", acc)]
+    return [TimingPath(name, size=size, **terms) for name, terms in shapes]
 
 
 def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value) -> Signal:

@@ -36,7 +36,7 @@ from ...errors import ConfigError
 from ...structure import Features, TimingPath, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
-from .core import GemmCoreConfig, core_features
+from .core import GemmCoreConfig, core_features, mac_paths, mac_register_bits
 from .cycles import PIPE, SWITCH_CYCLES, CoreClock
 from .datapath import GemmDatapath
 from .reference import GemmReference
@@ -213,7 +213,12 @@ class RecordCoreConfig(BlockConfig):
         epilogue (a multi-DSP multiply, magnitude, variable shift, rounding, offset and clamp), the weight
         address (``pass · k + step`` into the ROM) and the stall enable; the stages decide which share a
         cycle."""
-        return mac_paths(self, family) + epilogue_paths(self, family) + control_paths(self, family)
+        size = mac_register_bits(self.base, self.mac_stages)
+        return (
+            mac_paths(self.base, self.mac_stages, family, size)
+            + epilogue_paths(self, family)
+            + control_paths(self, family)
+        )
 
     def features(self, family: str) -> Features:
         b = self.base
@@ -230,28 +235,6 @@ class RecordCoreConfig(BlockConfig):
         )
         feat["memories"]["mem_bits"] += len(self.program) * record_layout(self).size
         return feat
-
-
-def _register_bits(cfg: RecordCoreConfig) -> int:
-    """Register bits of the datapath (accumulators, result shift register, MAC-stage registers)."""
-    b = cfg.base
-    pw = b.act.width + b.weight.width
-    return b.lanes * (2 * b.acc.width + pw * min(cfg.mac_stages, 1) + b.weight.width * (cfg.mac_stages >= 2))
-
-
-def mac_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
-    """ROM read → (operand register) → multiply → (product register) → accumulate → result register."""
-    b, D = cfg.base, cfg.mac_stages
-    size = _register_bits(cfg)
-    mult = multiplier_path(b.act.width, b.weight.width, family)
-    acc = {"adders": 1, "carry_bits": b.acc.width, "luts": 2}  # first-step mux, hand-over mux
-    if D == 0:
-        shapes = [("weight ROM, multiply, accumulate", {"memory": 1, **mult, **acc, "luts": 3})]
-    elif D == 1:
-        shapes = [("weight ROM and multiply", {"memory": 1, **mult, "luts": 1}), ("accumulate", acc)]
-    else:
-        shapes = [("weight ROM", {"memory": 1, "luts": 1}), ("multiply", mult), ("accumulate", acc)]
-    return [TimingPath(name, size=size, **terms) for name, terms in shapes]
 
 
 def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
@@ -279,13 +262,15 @@ def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
         for name in group:
             for k, v in segments[name].items():
                 terms[k] = max(terms.get(k, 0), v) if k == "carry_bits" else terms.get(k, 0) + v
-        paths.append(TimingPath("epilogue: " + ", ".join(group), size=_register_bits(cfg), **terms))
+        paths.append(
+            TimingPath("epilogue: " + ", ".join(group), size=mac_register_bits(cfg.base, cfg.mac_stages), **terms)
+        )
     return paths
 
 
 def control_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
     """The weight ROM address ``wbase + pass · k + step`` and the stall enable of the MAC pipeline."""
-    size = _register_bits(cfg)
+    size = mac_register_bits(cfg.base, cfg.mac_stages)
     pbits = max(max(s.passes for s in cfg.slices), 2).bit_length()
     kbits = max(max(s.k for s in cfg.slices), 2).bit_length()
     words = max(sum(s.passes * s.k for s in cfg.slices), 2).bit_length()

@@ -34,6 +34,10 @@ def core_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
             relu=True,
         ),
         "k2_n7_l4_stalls": C(weights=_weights(rng, 2, 7), lanes=4),
+        "k2_n7_l4_stalls_mac2": C(weights=_weights(rng, 2, 7), lanes=4, mac_stages=2),
+        "k8_n10_l4_requant_mac1": C(
+            weights=_weights(rng, 8, 10), lanes=4, requant=True, multiplier=(1 << 29) + 3, shift=31, mac_stages=1
+        ),
         "k1_n3_l2_requant": C(weights=_weights(rng, 1, 3), lanes=2, requant=True, multiplier=3, shift=2),
         "k16_n3_l8_uint_relu": C(weights=_weights(rng, 16, 3), lanes=8, act=UInt(8), relu=True, acc=Int(20)),
         "k5_n4_l4_n_eq_lanes": C(
