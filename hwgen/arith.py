@@ -100,6 +100,27 @@ def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Val
     return prod
 
 
+#: Operand bits of one partial product of :func:`partial_products`: a 17-bit chunk is unsigned and fits every
+#: family's DSP multiplier port (ECP5 18, iCE40 16+, xc7 18/25) with its sign bit to spare.
+PART_BITS = 17
+
+
+def partial_products(a: Value, b: Value) -> list[tuple[int, Value]]:
+    """``a · b`` as ``Σ value << shift`` over ``(shift, value)`` pairs: the products of 17-bit chunks of
+    ``a`` and ``b`` (low chunks unsigned, a signed operand's top chunk signed), each small enough for one
+    DSP multiply. Register the values and sum them to split a wide multiply into two cycles."""
+
+    def chunks(v: Value) -> list[tuple[int, Value]]:
+        n, out = len(v), []
+        for lo in range(0, n, PART_BITS):
+            hi = min(lo + PART_BITS, n)
+            part = v[lo:hi]
+            out.append((lo, part.as_signed() if v.shape().signed and hi == n else part))
+        return out
+
+    return [(sa + sb, pa * pb) for sa, pa in chunks(a) for sb, pb in chunks(b)]
+
+
 def requant_round(
     m: Module,
     prod: Value,

@@ -20,7 +20,7 @@ class Machine:
     offchip_latency: int = 40  # cycles from a read request to its first data
     switch_cycles: int = 4  # cycles to switch stages (read + latch the stage record, ...)
     #: register stages of each core (:class:`~hwgen.blocks.gemm.RecordCoreConfig`): in the requantization
-    #: epilogue (``epilogue_stages``, 0..4), between the weight ROM and the
+    #: epilogue (``epilogue_stages``, 0..5), between the weight ROM and the
     #: accumulators (``mac_stages``, 0..2); None: chosen for ``clock_mhz`` (:func:`.timing.machine_for_clock`),
     #: 0 without a clock
     epilogue_stages: int | None = None
@@ -48,7 +48,7 @@ class Machine:
         real(self.offchip_bytes_per_cycle, "machine.offchip_bytes_per_cycle", positive=True)
         integer(self.offchip_latency, "machine.offchip_latency", lo=1, hi=1 << 20)
         integer(self.switch_cycles, "machine.switch_cycles", lo=2, hi=1 << 20)
-        for name, hi in (("epilogue_stages", 4), ("mac_stages", 2)):
+        for name, hi in (("epilogue_stages", 5), ("mac_stages", 2)):
             if getattr(self, name) is not None:
                 integer(getattr(self, name), f"machine.{name}", lo=0, hi=hi)
         if self.clock_mhz is not None:

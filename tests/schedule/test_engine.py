@@ -207,11 +207,11 @@ def test_core_stages_delay_core_results_in_the_model_and_the_engine_alike():
     x = inputs(g)
     golden = {o: g.run(x)[o] for o in g.outputs()}
     cycles = {}
-    for epi, mac in ((0, 0), (1, 0), (2, 0), (0, 1), (2, 2)):
+    for epi, mac in ((0, 0), (1, 0), (2, 0), (0, 1), (2, 2), (5, 2)):
         run = run_schedule(g, replace(m, epilogue_stages=epi, mac_stages=mac), "dataflow", x)
         assert run.compare(golden) == []
         cycles[epi, mac] = run.cycles
-    assert cycles[0, 0] < cycles[1, 0] < cycles[2, 0] < cycles[2, 2]
+    assert cycles[0, 0] < cycles[1, 0] < cycles[2, 0] < cycles[2, 2] < cycles[5, 2]
     assert cycles[0, 1] == cycles[1, 0]  # one stage either way: one cycle more per row
 
 

@@ -30,7 +30,7 @@ from amaranth.hdl import Module, Mux, Signal, Value, ValueCastable, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import requant_offset, requant_product, requant_round
+from ...arith import PART_BITS, kept_adder_tree, partial_products, requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...structure import Features, TimingPath, dsp_tiles, multiplier_path
@@ -79,10 +79,10 @@ class RecordCoreConfig(BlockConfig):
     epilogue_stages: int | None = param(
         None,
         "registers in the run-time epilogue (1: after the multiply by the record's multiplier, 2: also "
-        "after the rounding, 3: also after the magnitude, 4: also after the shift); each delays every result "
-        "a cycle, the rate stays one per cycle; left out, hwgen picks the fewest that meet the design's "
-        "clock (0 outside a design)",
-        "0..4",
+        "after the rounding, 3: also after the magnitude, 4: also after the shift, 5: also the multiply's "
+        "17-bit partial products); each delays every result a cycle, the rate stays one per cycle; left "
+        "out, hwgen picks the fewest that meet the design's clock (0 outside a design)",
+        "0..5",
     )
     mac_stages: int | None = param(
         None,
@@ -129,7 +129,7 @@ class RecordCoreConfig(BlockConfig):
                     f"record {i} names slice {sl}; there are {len(self.slices)} (0..{len(self.slices) - 1})",
                 )
             check_range(self.where("rows") + f"[{i}]", r, 1, 1 << 16)
-        check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 4)
+        check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 5)
         check_range(self.where("mac_stages"), self.mac_stages, 0, 2)
 
     def component(self) -> RecordCore:
@@ -203,7 +203,7 @@ class RecordCoreConfig(BlockConfig):
         record fields still needed; a MAC stage ``lanes`` products, then also the operands)."""
         b = self.base
         pw = b.act.width + b.weight.width
-        epi = {0: 0, 1: 120, 2: 200, 3: 320, 4: 440}
+        epi = {0: 0, 1: 120, 2: 200, 3: 320, 4: 440, 5: 560 + 2 * b.acc.width}
         mac = {0: 0, 1: b.lanes * pw, 2: b.lanes * (2 * pw) + b.act.width}
         settings = sorted((epi[e] + mac[k], e, k) for e in epi for k in mac)
         return [{"epilogue_stages": e, "mac_stages": k} for _, e, k in settings]
@@ -239,18 +239,25 @@ class RecordCoreConfig(BlockConfig):
 
 def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
     """The run-time requantization from the result shift register to the output register, cut after the
-    product (1+), the magnitude (3+), the shift (4) and the rounding (2+)."""
+    partial products (5), the product (1+), the magnitude (3+), the shift (4+) and the rounding (2+)."""
     A = cfg.base.acc.width
     W = A + 32
     tiles = dsp_tiles(A, 32, family)
+    parts = multiplier_path(PART_BITS, PART_BITS, family)
+    if cfg.epilogue_stages == 5:  # 17-bit partial products registered, then their sum
+        n = -(-A // PART_BITS) * -(-31 // PART_BITS)  # chunks of acc × chunks of the multiplier
+        parts_sum = {"adders": (n - 1).bit_length(), "carry_bits": W}
+        multiply = {"multiply: partial products": parts, "multiply: sum": parts_sum}
+    else:
+        multiply = {"multiply": {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W}}
     segments = {
-        "multiply": {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W},
+        **multiply,
         "magnitude": {"adders": 1, "carry_bits": W, "luts": 1},
         "shift": {"adders": 2, "luts": 6},  # a 64-way variable shift: six mux levels, as slow as two adders
         "round": {"adders": 2, "carry_bits": W, "luts": 1},
         "offset and clamp": {"adders": 2, "carry_bits": A + 35, "luts": 3},
     }
-    cuts = {0: (), 1: (1,), 2: (1, 4), 3: (1, 2, 4), 4: (1, 2, 3, 4)}[cfg.epilogue_stages]
+    cuts = {0: (), 1: (1,), 2: (1, 4), 3: (1, 2, 4), 4: (1, 2, 3, 4), 5: (1, 2, 3, 4, 5)}[cfg.epilogue_stages]
     names = list(segments)
     groups, start = [], 0
     for end in (*cuts, len(names)):
@@ -269,12 +276,11 @@ def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
 
 
 def control_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
-    """The weight ROM address ``wbase + pass · k + step`` and the stall enable of the MAC pipeline."""
+    """The weight ROM address (a counter: ``wbase`` at a row's start, +1 per step) and the stall enable of
+    the MAC pipeline."""
     size = mac_register_bits(cfg.base, cfg.mac_stages)
-    pbits = max(max(s.passes for s in cfg.slices), 2).bit_length()
-    kbits = max(max(s.k for s in cfg.slices), 2).bit_length()
     words = max(sum(s.passes * s.k for s in cfg.slices), 2).bit_length()
-    addr = {**multiplier_path(pbits, kbits, family), "adders": 2, "carry_bits": words}
+    addr = {"adders": 1, "carry_bits": words, "luts": 2}  # +1, then the row-end / record-latch mux
     stall = {"luts": 2, "fanout": size}
     return [TimingPath("weight address", size=size, **addr), TimingPath("stall enable", size=size, **stall)]
 
@@ -361,6 +367,7 @@ class RecordCore(wiring.Component):
         row = Signal.like(rec.rows_last, name="row")
         p = Signal.like(rec.p_last, name="pass_")
         kk = Signal.like(rec.k_last, name="step")
+        waddr = Signal.like(rec.wbase, name="waddr")  # wbase + p·k + kk: counts up within a row
 
         # ---- issue stage
         dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages)
@@ -372,7 +379,7 @@ class RecordCore(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(running & dp.issue_ok & in_pass0),
             fire.eq(running & dp.issue_ok & (~in_pass0 | self.i.valid)),
-            wr.addr.eq(rec.wbase + p * (rec.k_last + 1) + kk),
+            wr.addr.eq(waddr),
             wr.en.eq(dp.issue_ok),
             rr.addr.eq(kk),
             rr.en.eq(dp.issue_ok),
@@ -382,6 +389,7 @@ class RecordCore(wiring.Component):
         ]
         with m.If(latch):
             m.d.sync += [rec.eq(rp.data), running.eq(1), latch.eq(0), row.eq(0), p.eq(0), kk.eq(0)]
+            m.d.sync += waddr.eq(lay(rp.data).wbase)
         with m.Elif(~running & ~latch):  # LOAD: the ROM read issued this cycle
             m.d.sync += latch.eq(1)
         cols = Mux(p == rec.p_last, rec.last_cols, L)
@@ -392,11 +400,11 @@ class RecordCore(wiring.Component):
             with m.Elif(end_of_pass):
                 m.d.sync += kk.eq(0)
                 with m.If(p == rec.p_last):
-                    m.d.sync += [p.eq(0), row.eq(row + 1)]
+                    m.d.sync += [p.eq(0), row.eq(row + 1), waddr.eq(rec.wbase)]
                 with m.Else():
-                    m.d.sync += p.eq(p + 1)
+                    m.d.sync += [p.eq(p + 1), waddr.eq(waddr + 1)]
             with m.Else():
-                m.d.sync += kk.eq(kk + 1)
+                m.d.sync += [kk.eq(kk + 1), waddr.eq(waddr + 1)]
 
         # ---- MAC stage; output shift register with the epilogue of the record that produced the results
         news = dp.mac(rr.data, wr.data)
@@ -415,11 +423,11 @@ def runtime_epilogue(
     m: Module, acc: Value, epi: Value, acc_width: int, out_width: int, stage: Callable | None = None, stages: int = 0
 ) -> Signal:
     """``requant ? requantize(acc, ...) : acc``, then ReLU if set, all parameters from the record ``epi``
-    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..4) ``stage``
-    registers, in pipeline order, the product (1+), the magnitude (3+), the shifted magnitude (4) and the
-    rounded value (2+), each with the record fields and the raw accumulator still needed."""
-    cuts = {3: ("magnitude",), 4: ("magnitude", "shifted")}.get(stages, ())
-    side = {"acc": acc, "epi": epi}
+    (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..5) ``stage``
+    registers, in pipeline order, the multiply's partial products (5), the product (1+), the magnitude
+    (3+), the shifted magnitude (4+) and the rounded value (2+), each with the record fields and the raw
+    accumulator still needed."""
+    cuts = {3: ("magnitude",), 4: ("magnitude", "shifted"), 5: ("magnitude", "shifted")}.get(stages, ())
 
     def cut(point: str, values: dict) -> dict:
         if point not in cuts:
@@ -431,7 +439,14 @@ def runtime_epilogue(
         side["acc"], side["epi"] = out.pop("acc"), out.pop("epi")
         return out
 
-    prod = requant_product(m, acc, acc_width, epi.mult)
+    if stages >= 5:  # the multiply in two cycles: 17-bit partial products registered, then summed
+        parts = [(sh, stage(v, f"epi_part{i}")) for i, (sh, v) in enumerate(partial_products(acc, epi.mult))]
+        acc, epi = stage(acc, "epi_acc0"), stage(epi, "epi_rec0")
+        prod = Signal(signed(acc_width + 32), name="rq_prod")
+        m.d.comb += prod.eq(kept_adder_tree(m, "epi_parts", [v << sh for sh, v in parts])[0])
+    else:
+        prod = requant_product(m, acc, acc_width, epi.mult)
+    side = {"acc": acc, "epi": epi}
     if stages >= 1:
         prod, side["acc"], side["epi"] = stage(prod, "epi_prod"), stage(acc, "epi_acc1"), stage(epi, "epi_rec1")
     rounded = requant_round(m, prod, acc_width, side["epi"].shift, cut, even=side["epi"].even)

@@ -88,6 +88,7 @@ def record_formal_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) ->
     return {
         "two_slices": C(slices=(a, b), program=(0, 1), rows=(1, 2)),
         "away_and_even": C(slices=(b, even), program=(0, 1), rows=(1, 1)),
+        "two_slices_epi5": C(slices=(a, b), program=(1, 0), rows=(1, 1), epilogue_stages=5),
     }
 
 
@@ -121,6 +122,7 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "even_then_away_epi4": C(slices=slices, program=(0, 3), rows=(1, 2), epilogue_stages=4, mac_stages=1),
         "three_slices_epi3": C(slices=slices, program=(1, 0, 2), rows=(1, 2, 2), epilogue_stages=3),
         "three_slices_mac2_epi4": C(slices=slices, program=(0, 2, 1), rows=(2, 1, 3), mac_stages=2, epilogue_stages=4),
+        "even_then_away_epi5": C(slices=slices, program=(3, 0, 1), rows=(2, 2, 1), epilogue_stages=5),
     }
 
 
