@@ -3,8 +3,11 @@
     python bench/calibrate_fmax.py      (needs the `calibrate` extra: pip install -e '.[calibrate]')
     python bench/calibrate_fmax.py --family ice40
     python bench/calibrate_fmax.py --terms memory --designs record_
+    python bench/calibrate_fmax.py --score lowbit_
 
-The second form fits only the named terms, on the sweep designs whose label
+The third form places the sweep designs whose label starts with the prefix
+and scores the current coefficients on them, changing nothing (designs added
+after the last fit). The second form fits only the named terms, on the sweep designs whose label
 starts with the given prefix, keeping every other coefficient as it is (a new
 term for a new block without re-placing the whole sweep).
 
@@ -112,7 +115,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--family", default=FAMILY, choices=list(DEVICES), help="the nextpnr family to fit")
     parser.add_argument("--terms", nargs="+", default=None, help="fit only these terms (others kept)")
     parser.add_argument("--designs", default="", help="with --terms: the sweep designs whose label starts so")
+    parser.add_argument("--score", metavar="PREFIX", help="only score the saved coefficients on these designs")
     args = parser.parse_args(argv)
+    if args.score is not None:
+        return score(args.family, args.score)
     bad = [t for t in args.terms or [] if t not in TERMS]
     if bad:
         parser.error(f"--terms: {', '.join(bad)} not among {', '.join(TERMS)}")
@@ -142,6 +148,18 @@ def main(argv: list[str]) -> int:
         tag = "  (held out)" if r["held_out"] else ""
         say(f"{r['label']:<28} nextpnr {r['fmax_mhz']:7.2f}  estimate {r['estimate_mhz']:7.1f}{tag}")
     say(f"coefficients {coeffs}; held-out median |error| {np.median(errs):.1f}% over {len(errs)} designs")
+    return 0
+
+
+def score(family: str, prefix: str) -> int:
+    """Place the designs starting with ``prefix`` and print the saved coefficients' error on each."""
+    coeffs = json.loads(COEFFICIENTS.read_text())["families"][family]
+    errs = []
+    for r in measure(family, prefix):
+        est = estimate(r["paths"], coeffs)
+        errs.append(abs(est - r["fmax_mhz"]) / r["fmax_mhz"] * 100)
+        say(f"{r['label']:<28} nextpnr {r['fmax_mhz']:7.2f}  estimate {est:7.1f}  error {errs[-1]:5.1f}%")
+    say(f"median |error| {np.median(errs):.1f}%, p90 {np.percentile(errs, 90):.1f}% over {len(errs)} designs")
     return 0
 
 

@@ -19,6 +19,7 @@ MULT18X18D, iCE40 ``-dsp`` needs at least 11.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 #: Device families hwgen estimates and synthesizes for, with their Yosys pass.
@@ -159,6 +160,42 @@ class TimingPath:
             "mult_x_size_log2": self.mult * math.log2(max(self.size, 1)),
             "dsp_out_x_size_log2": self.dsp_out * math.log2(max(self.size, 1)),
         }
+
+
+def series(*segments: dict[str, int]) -> dict[str, int]:
+    """The terms of path segments one after another: counts add up; ``carry_bits`` (the widest adder) and
+    ``fanout`` (the largest) do not."""
+    terms: dict[str, int] = {}
+    for seg in segments:
+        for k, v in seg.items():
+            terms[k] = max(terms.get(k, 0), v) if k in ("carry_bits", "fanout") else terms.get(k, 0) + v
+    return terms
+
+
+def chain_paths(chain: list[tuple[str, dict[str, int]] | str], active: Collection[str], size: int) -> list[TimingPath]:
+    """The register-to-register paths of a chain of segments ``(name, terms)`` and named cut points (a
+    ``str`` between segments): an ``active`` cut point is a register and ends a path; the segments between
+    two registers are one path (:func:`series`). ``size``: the design's register bits."""
+    paths: list[TimingPath] = []
+    names: list[str] = []
+    terms: list[dict[str, int]] = []
+    for item in [*chain, ""]:
+        if isinstance(item, str):
+            if item and item not in active:
+                continue
+            if names:
+                paths.append(TimingPath(", ".join(names), size=size, **series(*terms)))
+            names, terms = [], []
+        else:
+            names.append(item[0])
+            terms.append(item[1])
+    return paths
+
+
+def tree_path(n: int, width: int) -> dict[str, int]:
+    """The terms of a balanced adder tree over ``n`` values of ``width`` bits (one carry chain per level)."""
+    levels = math.ceil(math.log2(n)) if n > 1 else 0
+    return {"adders": levels, "carry_bits": width + levels} if levels else {}
 
 
 def multiplier_path(wa: int, wb: int, family: str) -> dict[str, int]:

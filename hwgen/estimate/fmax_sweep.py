@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from ..blocks.bitserial import BitSerialPEConfig
 from ..blocks.gemm import GemmCoreConfig, RecordCoreConfig
+from ..blocks.lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from ..blocks.mac_pe import MacPEConfig
 from ..blocks.sparse_chain import SparseChainConfig
 from ..blocks.systolic import SystolicArrayConfig
@@ -81,6 +82,20 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
     ):
         for epi, mac in stages:  # record cores as the schedule engine builds them
             pts.append((f"record_l{lanes}_e{epi}_m{mac}", record_point(lanes, epi, mac)))
+    return pts + lowbit_points()
+
+
+def lowbit_points() -> list[tuple[str, BlockConfig]]:
+    """The low-bit PEs (ternary, OliVe, MixPE) at every pipelining: added after the last fit, so the estimate
+    is scored on them (``bench/calibrate_fmax.py --score lowbit_``) before any refit uses them."""
+    pts: list[tuple[str, BlockConfig]] = []
+    for p in (0, 1, 2):
+        pts.append((f"lowbit_ternary_l16_p{p}", TernaryPEConfig(lanes=16, acc=Int(28), pipeline=p)))
+    for p in (0, 1, 2, 3):
+        pts.append((f"lowbit_olive_pairs4_p{p}", OliveMACConfig(pairs=4, pipeline=p)))
+    for p in (0, 1, 2, 3, 4):
+        pts.append((f"lowbit_mixpe_s4_l8_p{p}", MixPEConfig(lanes=8, pipeline=p)))
+        pts.append((f"lowbit_mixpe_u4_l16_p{p}", MixPEConfig(lanes=16, asymmetric=True, pipeline=p)))
     return pts
 
 

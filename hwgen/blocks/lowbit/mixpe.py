@@ -14,11 +14,22 @@ from ...arith import kept_adder_tree
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param, pipeline_cycle_model
 from ...errors import ConfigError
 from ...numtype import Int, NumType, UInt
-from ...structure import Features, add, dsp_tiles, tree_bits
+from ...pipeline import register
+from ...structure import (
+    Features,
+    TimingPath,
+    add,
+    chain_paths,
+    dsp_tiles,
+    multiplier_path,
+    series,
+    tree_bits,
+    tree_path,
+)
 from ...vectors import StreamVectors
 from . import testdata
 from .reference import MixPEReference
-from .sum_pe import LATENCY, SumPE
+from .sum_pe import LATENCY, Cuts, SumPE, Values, pipeline_param, stall_path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +37,7 @@ class MixPEConfig(BlockConfig):
     """Parameters of the MixPE shift-and-add PE with group dequantization."""
 
     block_name: ClassVar[str] = "mixpe"
+    auto_defaults: ClassVar[dict] = {"pipeline": 0}
     summary: ClassVar[str] = (
         "MixPE: 2-4-bit weights × 8/16-bit activations by shift-and-add, exact group sums, "
         "scale and zero-point correction once per group"
@@ -40,6 +52,7 @@ class MixPEConfig(BlockConfig):
     scale_bits: int = param(8, "bits of the per-group scale", "1..16")
     max_group: int = param(128, "most weights in one group", "1..65536")
     max_groups: int = param(64, "most groups per output", "1..65536")
+    pipeline: int | None = pipeline_param(4)
 
     @property
     def weight(self) -> NumType:
@@ -73,6 +86,7 @@ class MixPEConfig(BlockConfig):
         check_range(self.where("scale_bits"), self.scale_bits, 1, 16)
         check_range(self.where("max_group"), self.max_group, 1, 1 << 16)
         check_range(self.where("max_groups"), self.max_groups, 1, 1 << 16)
+        check_range(self.where("pipeline"), self.pipeline, 0, 4)
         if self.act.frac or not 2 <= self.act.width <= 16:
             raise ConfigError(self.where("act"), f"{self.act}: integers of 2..16 bits (MixPE uses 8 or 16)")
 
@@ -81,7 +95,7 @@ class MixPEConfig(BlockConfig):
 
     def timing(self) -> Timing:
         return Timing(
-            latency=LATENCY + 1,
+            latency=LATENCY + 1 + self.pipeline,
             ii=1,
             ops_per_beat=self.lanes,
             notes="one beat per cycle; group dequantization pipelined (one multiplier per group end)",
@@ -118,7 +132,7 @@ class MixPEConfig(BlockConfig):
         return np.array(out, dtype=self.acc.dtype())
 
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
-        """One beat per cycle; a result ``LATENCY + 1`` cycles after its ``last`` beat is taken."""
+        """One beat per cycle; a result ``LATENCY + 1 + pipeline`` cycles after its ``last`` beat is taken."""
         last = vectors.field("i", "last")
         return pipeline_cycle_model("i", "o", len(last), np.flatnonzero(last), self.timing().latency, arrivals)
 
@@ -138,6 +152,60 @@ class MixPEConfig(BlockConfig):
     def formal_configs(cls) -> dict[str, BlockConfig]:
         return testdata.mixpe_formal_configs(cls)
 
+    # ------------------------------------------------------------- timing
+    def timing_candidates(self, family: str) -> list[dict]:
+        """Cheapest first: the lane values registered, then the trees' sums, the group sums, the scaled sum."""
+        return [{"pipeline": p} for p in (0, 1, 2, 3, 4)]
+
+    def timing_paths(self, family: str) -> list[TimingPath]:
+        """Lane: ``weight_bits`` gated shifts of ``a`` summed (the top one negated), cut ``lanes``; the adder
+        trees, cut ``sums``; the group accumulators, cut ``group``; the zero-point correction ``Σqa − z·Σa``
+        (a multiply) into its register; the scale multiply, cut ``scaled``; the total; the stall enable."""
+        wa, wb, A = self.act.width, self.weight_bits, self.acc.width
+        g_a, c, size = self.group_a_type.width, self.corrected_type.width, self.register_bits
+        chain = [
+            ("lane values", {"luts": 1, "adders": (wb - 1).bit_length() + 1, "carry_bits": wa + wb}),
+            "lanes",
+            ("adder trees", tree_path(self.lanes, self.lane_width)),
+            "sums",
+            ("group sums", {"adders": 1, "carry_bits": g_a, "luts": 1}),
+            "group",
+            ("zero-point correction", series(multiplier_path(g_a, wb, family), {"adders": 1, "carry_bits": c})),
+        ]
+        back = [
+            ("scale multiply", multiplier_path(c, self.scale_bits, family)),
+            "scaled",
+            ("total", {"adders": 1, "carry_bits": A, "luts": 1}),
+        ]
+        active = MixPE.stages[: self.pipeline]
+        return chain_paths(chain, active, size) + chain_paths(back, active, size) + [stall_path(size)]
+
+    @property
+    def lane_width(self) -> int:
+        """Bits of one lane's ``q·a`` as the shift-and-add computes it."""
+        return self.act.width + self.weight_bits + 1
+
+    @property
+    def pipeline_register_bits(self) -> int:
+        """Registers of the cuts, each with the carried fields (last, group_last, scale, zero) and a valid bit:
+        lane values and activations, the trees' sums, the group sums."""
+        L, wa, levels, p = self.lanes, self.act.width, (self.lanes - 1).bit_length(), self.pipeline
+        side = 3 + self.scale_bits + self.weight_bits
+        lanes = L * (self.lane_width + wa) + side
+        sums = self.lane_width + wa + 2 * levels + side
+        group = self.group_qa_type.width + self.group_a_type.width + side
+        scaled = self.corrected_type.width + self.scale_bits + 2
+        return lanes * (p >= 1) + sums * (p >= 2) + group * (p >= 3) + scaled * (p >= 4)
+
+    @property
+    def register_bits(self) -> int:
+        """Input beat, pipeline stages, group sums, corrected sum and scale, total and output register."""
+        L, wa, wb = self.lanes, self.act.width, self.weight_bits
+        beat = L * (wa + wb) + self.scale_bits + wb + 2
+        groups = self.group_qa_type.width + self.group_a_type.width
+        corr = self.corrected_type.width + self.scale_bits
+        return beat + self.pipeline_register_bits + groups + corr + 2 * self.acc.width
+
     def features(self, family: str) -> Features:
         L, wa, wb = self.lanes, self.act.width, self.weight_bits
         feat: Features = {}
@@ -154,10 +222,14 @@ class MixPEConfig(BlockConfig):
         add(feat, "dequantizer", dsp=zt + st, corr_bits=c, corr_reg_bits=c + self.scale_bits)
         add(feat, "dequantizer", total_add_bits=self.acc.width, total_reg_bits=2 * self.acc.width)
         add(feat, "input register", in_reg_bits=L * (wa + wb) + self.scale_bits + wb + 2)
+        add(feat, "pipeline", reg_bits=self.pipeline_register_bits)
         return feat
 
 
 class MixPE(SumPE):
+    side = ("last", "group_last", "scale", "zero")
+    stages = ("lanes", "sums", "group", "scaled")
+
     def __init__(self, config: MixPEConfig):
         L = config.lanes
         beat = data.StructLayout(
@@ -172,7 +244,7 @@ class MixPE(SumPE):
         )
         super().__init__(config, beat, config.acc.shape)
 
-    def lane_values(self, m: Module, beat: Value) -> list[Value]:
+    def lane_values(self, m: Module, beat: Value, cuts: Cuts) -> list[Value]:
         """``q·a`` by shift-and-add: Σ q_i (a << i), the top bit negative for signed weights."""
         cfg = self.config
         out = []
@@ -184,34 +256,41 @@ class MixPE(SumPE):
             out.append(kept_adder_tree(m, f"lane{k}", terms)[0])
         return out
 
-    def accumulate(self, m: Module, beat: Value, valid: Value, advance: Value) -> tuple[Value, Value]:
+    def terms(self, m: Module, beat: Value, cuts: Cuts) -> dict[str, list[Value]]:
+        """``q·a`` per lane (summed to the group's ``Σ q·a``) and the activations (summed to ``Σ a``)."""
+        return {"qa": self.lane_values(m, beat, cuts), "sa": [beat.a[k] for k in range(self.config.lanes)]}
+
+    def accumulate(self, m: Module, sums: Values, cuts: Cuts, advance: Value) -> tuple[Value, Value]:
+        """Group sums ``Σ q·a`` and ``Σ a`` (cut ``group`` after them), then the corrected group sum and its
+        scale registered at the group's end, then ``total += corr · scale`` and the result at ``last``."""
         cfg = self.config
-        qa, _ = kept_adder_tree(m, "qa", self.lane_values(m, beat))
-        sa, _ = kept_adder_tree(m, "sa", [beat.a[k] for k in range(cfg.lanes)])
+        valid, side = cuts.valid, cuts.side
         g_qa = Signal(cfg.group_qa_type.shape, reset_less=True)
         g_a = Signal(cfg.group_a_type.shape, reset_less=True)
         first = Signal(init=1)
         new_qa, new_a = Signal.like(g_qa), Signal.like(g_a)
-        m.d.comb += [new_qa.eq(Mux(first, 0, g_qa) + qa), new_a.eq(Mux(first, 0, g_a) + sa)]
-        ends = beat.group_last | beat.last
-        # stage 2: corrected group sum and its scale, registered; stage 3: multiply and add to the total
+        m.d.comb += [new_qa.eq(Mux(first, 0, g_qa) + sums["qa"]), new_a.eq(Mux(first, 0, g_a) + sums["sa"])]
+        with m.If(advance & valid):
+            m.d.sync += [g_qa.eq(new_qa), g_a.eq(new_a), first.eq(side["group_last"] | side["last"])]
+        group = cuts("group", {"qa": new_qa, "a": new_a})
+        valid, side = cuts.valid, cuts.side
+        ends = side["group_last"] | side["last"]
         corr = Signal(cfg.corrected_type.shape, reset_less=True)
         corr_scale = Signal(cfg.scale_bits, reset_less=True)
         corr_valid, corr_last = Signal(), Signal()
         total = Signal(cfg.acc.shape, reset_less=True)
         tfirst = Signal(init=1)
         with m.If(advance):
-            m.d.sync += [corr_valid.eq(valid & ends), corr_last.eq(valid & beat.last)]
+            m.d.sync += [corr_valid.eq(valid & ends), corr_last.eq(valid & side["last"])]
             with m.If(valid):
-                m.d.sync += [
-                    g_qa.eq(new_qa),
-                    g_a.eq(new_a),
-                    first.eq(ends),
-                    corr.eq(new_qa - new_a * beat.zero),
-                    corr_scale.eq(beat.scale),
-                ]
+                m.d.sync += [corr.eq(group["qa"] - group["a"] * side["zero"]), corr_scale.eq(side["scale"])]
+        scaled: Value = corr * corr_scale
+        if "scaled" in cuts.active:  # the product registered before the total's add
+            scaled = register(m, scaled, advance, "scaled")
+            corr_valid = register(m, corr_valid, advance, "scaled_valid", reset=True)
+            corr_last = register(m, corr_last, advance, "scaled_last")
         new_total = Signal(cfg.acc.shape)
-        m.d.comb += new_total.eq(Mux(tfirst, 0, total) + corr * corr_scale)
+        m.d.comb += new_total.eq(Mux(tfirst, 0, total) + scaled)
         with m.If(advance & corr_valid):
             m.d.sync += [total.eq(new_total), tfirst.eq(corr_last)]
         return new_total, corr_valid & corr_last

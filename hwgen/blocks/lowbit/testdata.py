@@ -121,12 +121,24 @@ def sequences_to_vectors(
 
 def ternary_configs(C: type[TernaryPEConfig]) -> dict[str, TernaryPEConfig]:
 
-    return {"l8": C(), "l3_u8": C(lanes=3, act=UInt(8), acc=Int(22)), "l16_acc28": C(lanes=16, acc=Int(28))}
+    return {
+        "l8": C(),
+        "l3_u8": C(lanes=3, act=UInt(8), acc=Int(22)),
+        "l16_acc28": C(lanes=16, acc=Int(28)),
+        "l8_pipe1": C(pipeline=1),
+        "l5_u8_pipe2": C(lanes=5, act=UInt(8), acc=Int(22), pipeline=2),
+    }
 
 
 def olive_configs(C: type[OliveMACConfig]) -> dict[str, OliveMACConfig]:
 
-    return {"pairs4": C(pairs=4), "pairs1_a16": C(pairs=1, act=Int(16), acc=Int(40))}
+    return {
+        "pairs4": C(pairs=4),
+        "pairs1_a16": C(pairs=1, act=Int(16), acc=Int(40)),
+        "pairs4_pipe1": C(pairs=4, pipeline=1),
+        "pairs3_pipe2": C(pairs=3, pipeline=2),
+        "pairs2_a16_pipe3": C(pairs=2, act=Int(16), acc=Int(40), pipeline=3),
+    }
 
 
 def mixpe_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
@@ -135,6 +147,10 @@ def mixpe_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
         "s4_a8_l8": C(lanes=8),
         "u3_a16_l4": C(lanes=4, asymmetric=True, weight_bits=3, act=Int(16)),
         "s2_l5": C(lanes=5, weight_bits=2),
+        "s4_l8_pipe1": C(lanes=8, pipeline=1),
+        "u4_l3_pipe2": C(lanes=3, asymmetric=True, pipeline=2),
+        "u3_a16_l4_pipe3": C(lanes=4, asymmetric=True, weight_bits=3, act=Int(16), pipeline=3),
+        "s4_l6_pipe4": C(lanes=6, pipeline=4),
     }
 
 
@@ -143,6 +159,7 @@ def ternary_formal_configs(C: type[TernaryPEConfig]) -> dict[str, TernaryPEConfi
     return {
         "l2_int3": C(lanes=2, act=Int(3), acc=Int(7), max_len=3),
         "l3_u2": C(lanes=3, act=UInt(2), acc=Int(6), max_len=2),
+        "l2_int3_pipe2": C(lanes=2, act=Int(3), acc=Int(7), max_len=3, pipeline=2),
     }
 
 
@@ -151,6 +168,7 @@ def olive_formal_configs(C: type[OliveMACConfig]) -> dict[str, OliveMACConfig]:
     return {
         "pairs1_int3": C(pairs=1, act=Int(3), acc=Int(12), max_len=2),
         "pairs2_u2": C(pairs=2, act=UInt(2), acc=Int(13), max_len=2),
+        "pairs1_int3_pipe3": C(pairs=1, act=Int(3), acc=Int(12), max_len=2, pipeline=3),
     }
 
 
@@ -159,4 +177,7 @@ def mixpe_formal_configs(C: type[MixPEConfig]) -> dict[str, MixPEConfig]:
     return {
         "s2_l2_a3": C(lanes=2, weight_bits=2, act=Int(3), scale_bits=2, max_group=4, max_groups=2),
         "u3_l2_a2": C(lanes=2, weight_bits=3, asymmetric=True, act=Int(2), scale_bits=2, max_group=4, max_groups=2),
+        "u2_l2_a2_pipe4": C(
+            lanes=2, weight_bits=2, asymmetric=True, act=Int(2), scale_bits=2, max_group=4, max_groups=2, pipeline=4
+        ),
     }
