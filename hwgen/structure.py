@@ -172,10 +172,13 @@ def series(*segments: dict[str, int]) -> dict[str, int]:
     return terms
 
 
-def chain_paths(chain: list[tuple[str, dict[str, int]] | str], active: Collection[str], size: int) -> list[TimingPath]:
+def chain_paths(
+    chain: list[tuple[str, dict[str, int]] | str], active: Collection[str], size: int, prefix: str = ""
+) -> list[TimingPath]:
     """The register-to-register paths of a chain of segments ``(name, terms)`` and named cut points (a
     ``str`` between segments): an ``active`` cut point is a register and ends a path; the segments between
-    two registers are one path (:func:`series`). ``size``: the design's register bits."""
+    two registers are one path (:func:`series`), named ``prefix`` + their names. ``size``: the design's
+    register bits."""
     paths: list[TimingPath] = []
     names: list[str] = []
     terms: list[dict[str, int]] = []
@@ -184,7 +187,7 @@ def chain_paths(chain: list[tuple[str, dict[str, int]] | str], active: Collectio
             if item and item not in active:
                 continue
             if names:
-                paths.append(TimingPath(", ".join(names), size=size, **series(*terms)))
+                paths.append(TimingPath(prefix + ", ".join(names), size=size, **series(*terms)))
             names, terms = [], []
         else:
             names.append(item[0])

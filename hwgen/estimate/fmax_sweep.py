@@ -77,7 +77,7 @@ def fmax_points() -> list[tuple[str, BlockConfig]]:
         pts.append((f"bitserial_l4_p{p}", BitSerialPEConfig(pipeline=p)))
         pts.append((f"bitserial_r4_l8_mult_p{p}", BitSerialPEConfig(rows=4, lanes=8, dequant="multiplier", pipeline=p)))
     for lanes, stages in (
-        (16, ((0, 0), (2, 0), (1, 1), (2, 1), (2, 2), (3, 2), (4, 1), (4, 2))),
+        (16, ((0, 0), (2, 0), (1, 1), (2, 1), (2, 2), (3, 2), (4, 1), (4, 2), (5, 1), (5, 2))),
         (4, ((0, 0), (2, 2), (4, 2))),
     ):
         for epi, mac in stages:  # record cores as the schedule engine builds them

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ...arith import PART_BITS, kept_adder_tree, partial_products, requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
-from ...structure import Features, TimingPath, dsp_tiles, multiplier_path
+from ...structure import Features, TimingPath, chain_paths, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
 from .core import GemmCoreConfig, core_features, mac_paths, mac_register_bits
@@ -242,37 +242,29 @@ def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
     partial products (5), the product (1+), the magnitude (3+), the shift (4+) and the rounding (2+)."""
     A = cfg.base.acc.width
     W = A + 32
-    tiles = dsp_tiles(A, 32, family)
-    parts = multiplier_path(PART_BITS, PART_BITS, family)
     if cfg.epilogue_stages == 5:  # 17-bit partial products registered, then their sum
         n = -(-A // PART_BITS) * -(-31 // PART_BITS)  # chunks of acc × chunks of the multiplier
-        parts_sum = {"adders": (n - 1).bit_length(), "carry_bits": W}
-        multiply = {"multiply: partial products": parts, "multiply: sum": parts_sum}
+        multiply = [
+            ("multiply: partial products", multiplier_path(PART_BITS, PART_BITS, family)),
+            "parts",
+            ("multiply: sum", {"adders": (n - 1).bit_length(), "carry_bits": W}),
+        ]
     else:
-        multiply = {"multiply": {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W}}
-    segments = {
-        **multiply,
-        "magnitude": {"adders": 1, "carry_bits": W, "luts": 1},
-        "shift": {"adders": 2, "luts": 6},  # a 64-way variable shift: six mux levels, as slow as two adders
-        "round": {"adders": 2, "carry_bits": W, "luts": 1},
-        "offset and clamp": {"adders": 2, "carry_bits": A + 35, "luts": 3},
-    }
-    cuts = {0: (), 1: (1,), 2: (1, 4), 3: (1, 2, 4), 4: (1, 2, 3, 4), 5: (1, 2, 3, 4, 5)}[cfg.epilogue_stages]
-    names = list(segments)
-    groups, start = [], 0
-    for end in (*cuts, len(names)):
-        groups.append(names[start:end])
-        start = end
-    paths = []
-    for group in groups:
-        terms: dict[str, int] = {}
-        for name in group:
-            for k, v in segments[name].items():
-                terms[k] = max(terms.get(k, 0), v) if k == "carry_bits" else terms.get(k, 0) + v
-        paths.append(
-            TimingPath("epilogue: " + ", ".join(group), size=mac_register_bits(cfg.base, cfg.mac_stages), **terms)
-        )
-    return paths
+        tiles = dsp_tiles(A, 32, family)
+        multiply = [("multiply", {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W})]
+    chain = [
+        *multiply,
+        "product",
+        ("magnitude", {"adders": 1, "carry_bits": W, "luts": 1}),
+        "magnitude",
+        ("shift", {"adders": 2, "luts": 6}),  # a 64-way variable shift: six mux levels, as slow as two adders
+        "shifted",
+        ("round", {"adders": 2, "carry_bits": W, "luts": 1}),
+        "rounded",
+        ("offset and clamp", {"adders": 2, "carry_bits": A + 35, "luts": 3}),
+    ]
+    active = ("product", "rounded", "magnitude", "shifted", "parts")[: cfg.epilogue_stages]
+    return chain_paths(chain, active, mac_register_bits(cfg.base, cfg.mac_stages), "epilogue: ")
 
 
 def control_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
