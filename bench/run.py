@@ -854,11 +854,11 @@ def _fmax_estimate_score(family: str) -> dict[str, Any]:
 
 @section
 def timing() -> dict[str, Any]:
-    """Issue 14: ECP5 Fmax (nextpnr, two seeds, the lower kept) of the 8×8 WS/OS arrays, the MAC PE and the
-    16-stage sparse chain at their default pipelining and at the setting hwgen picks for 100 / 150 / 200 MHz,
-    with the resource cost of each, next to the peers' recorded figures; the other blocks at their default;
-    the Fmax estimate scored on the held-out designs of the ECP5 and iCE40 calibration sweeps."""
-    from hwgen.blocks import BitSerialPEConfig, SparseChainConfig
+    """Issue 14: ECP5 Fmax (nextpnr, two seeds, the lower kept) of the 8×8 WS/OS arrays, the MAC PE, the
+    16-stage sparse chain, the BitMoD PE and the low-bit PEs at their default pipelining and at the setting
+    hwgen picks for 100 / 150 / 200 MHz, with the resource cost of each, next to the peers' recorded figures;
+    the schedule engine; the Fmax estimate scored on the held-out designs of the ECP5 and iCE40 calibration sweeps."""
+    from hwgen.blocks import BitSerialPEConfig, MixPEConfig, OliveMACConfig, SparseChainConfig, TernaryPEConfig
     from hwgen.blocks.systolic import SystolicArrayConfig
     from hwgen.estimate.timing import for_clock
 
@@ -873,6 +873,9 @@ def timing() -> dict[str, Any]:
             16,
         ),
         "bitserial_pe_default": (BitSerialPEConfig(), BitSerialPEConfig().lanes),
+        "ternary_pe_16_lanes": (TernaryPEConfig(lanes=16, acc=Int(28)), 16),
+        "olive_mac_4_pairs": (OliveMACConfig(pairs=4), 8),
+        "mixpe_8_lanes": (MixPEConfig(lanes=8), 8),
     }
     for name, (cfg, macs) in driven.items():
         rows: dict[str, Any] = {}
