@@ -330,9 +330,15 @@ class BlockConfig:
                 item = typing.get_args(expected)[0]
                 inner = typing.get_args(item)[0] if typing.get_origin(item) is tuple else None
                 base = typing.get_origin(item) or item
-                if not isinstance(value, tuple) or not value or not all(_item_ok(v, base, inner) for v in value):
+                empty_ok = f.default == ()  # a list whose default is empty may stay empty
+                if (
+                    not isinstance(value, tuple)
+                    or (not value and not empty_ok)
+                    or not all(_item_ok(v, base, inner) for v in value)
+                ):
                     what = f"lists of {inner.__name__}" if inner else base.__name__
-                    raise ConfigError(self.where(f.name), f"expected a non-empty list of {what}, not {_short(value)}")
+                    kind = "a list" if empty_ok else "a non-empty list"
+                    raise ConfigError(self.where(f.name), f"expected {kind} of {what}, not {_short(value)}")
             if isinstance(expected, type) and issubclass(expected, BlockConfig) and not isinstance(value, expected):
                 raise ConfigError(self.where(f.name), f"expected a {expected.__name__}, not {value!r}")
 

@@ -24,6 +24,7 @@ inside ``out``; :func:`check_requant` validates those parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -54,15 +55,36 @@ def round_shift(x: np.ndarray | int, n: int, rounding: Rounding = "half_away") -
 
 
 def requantize(
-    acc: np.ndarray, multiplier: int, shift: int, zero_point: int, out: NumType, rounding: Rounding = "half_away"
+    acc: np.ndarray,
+    multiplier: int | Sequence[int],
+    shift: int | Sequence[int],
+    zero_point: int,
+    out: NumType,
+    rounding: Rounding = "half_away",
 ) -> np.ndarray:
     """``clamp(zero_point + round_shift(acc · multiplier, shift, rounding), out.min, out.max)`` on exact
-    integers; the parameters are checked first (:func:`check_requant`)."""
-    check_requant("requant", multiplier, shift, zero_point, out, rounding)
+    integers; the parameters are checked first (:func:`check_requant`). ``multiplier`` and ``shift`` may be
+    per column: sequences as long as ``acc``'s last axis (per-channel quantization)."""
     y = np.asarray(acc, dtype=object)
+    if not isinstance(multiplier, int | np.integer) or not isinstance(shift, int | np.integer):
+        cols = y.shape[-1] if y.ndim else 0
+        mult, sh = _per_column(multiplier, cols, "multiplier"), _per_column(shift, cols, "shift")
+        out_cols = [requantize(y[..., j], mult[j], sh[j], zero_point, out, rounding) for j in range(cols)]
+        return np.stack(out_cols, axis=-1) if cols else y
+    check_requant("requant", multiplier, shift, zero_point, out, rounding)
     if not y.size:
         return y
     return out.saturate(zero_point + round_shift(y * multiplier, shift, rounding))
+
+
+def _per_column(value: object, cols: int, name: str) -> list:
+    """``value`` as one parameter per column: a scalar repeated, or a sequence of exactly ``cols``."""
+    if isinstance(value, int | np.integer):
+        return [value] * cols
+    items = list(np.asarray(value, dtype=object).reshape(-1)) if not isinstance(value, str) else None
+    if items is None or len(items) != cols:
+        raise ConfigError(f"requant.{name}", f"{value!r}: one value, or one per column ({cols})")
+    return items
 
 
 def check_rounding(where: str, rounding: object) -> str:

@@ -200,14 +200,19 @@ def ternary_pe(cfg, v: StreamVectors) -> dict:
 
 
 def gemm_rows(s, x_rows) -> list[int]:
-    """One slice's rows: wrapping dot products, then requantize (exact fractions) and ReLU, row-major."""
+    """One slice's rows: wrapping dot products, the column's bias (wrapping), then requantize (exact
+    fractions; the column's own multiplier and shift when per-channel) and ReLU, row-major."""
     out = []
     for x in x_rows:
         for j in range(s.n):
             acc = fold(sum(int(x[k]) * int(s.weights[k][j]) for k in range(s.k)), s.acc, "wrap")
+            if s.bias:
+                acc = fold(acc + s.bias[j], s.acc, "wrap")
             if s.requant:
                 rnd = round_to_even if s.rounding == "half_even" else round_half_away
-                acc = min(s.out.max, max(s.out.min, s.zero_point + rnd(acc * s.multiplier, s.shift)))
+                mult = s.multipliers[j] if s.multipliers else s.multiplier
+                shift = s.shifts[j] if s.shifts else s.shift
+                acc = min(s.out.max, max(s.out.min, s.zero_point + rnd(acc * mult, shift)))
             if s.relu:  # the quantized ReLU: a real 0 is the output zero point
                 acc = max(acc, s.zero_point if s.requant else 0)
             out.append(acc)

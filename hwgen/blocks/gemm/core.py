@@ -34,7 +34,7 @@ from ...arith import requantize as requantize_hw
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...numtype import Int, NumType
-from ...requant import Rounding, check_requant, check_rounding, requantize
+from ...requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, check_rounding, requantize
 from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
@@ -83,6 +83,13 @@ class GemmCoreConfig(BlockConfig):
         "how requantization rounds ties: away from zero (gemmlowp/TFLite) or to even (ONNX QuantizeLinear)",
         "half_away | half_even",
     )
+    bias: tuple[int, ...] = param(
+        (), "per-column integers added to the accumulators before the epilogue (wrapping to acc)", "empty or n values"
+    )
+    multipliers: tuple[int, ...] = param(
+        (), "per-column requantization multipliers (per-channel scales; replace multiplier)", "empty or n values"
+    )
+    shifts: tuple[int, ...] = param((), "per-column requantization shifts (replace shift)", "empty or n values")
 
     @property
     def k(self) -> int:
@@ -104,6 +111,20 @@ class GemmCoreConfig(BlockConfig):
     @property
     def out_type(self) -> NumType:
         return self.out if self.requant else self.acc
+
+    @property
+    def columnwise(self) -> bool:
+        """Whether a parameter differs by column (bias, per-column multipliers or shifts): the epilogue then
+        reads them from a column ROM."""
+        return bool(self.bias or self.multipliers or self.shifts)
+
+    def column_params(self) -> list[tuple[int, int, int]]:
+        """``(bias, multiplier, shift)`` of each of the ``n`` columns (bias 0 and the shared multiplier and
+        shift where not per column; multiplier 0 and shift 0 without requant)."""
+        rq = self.requant
+        mult = self.multipliers or (self.multiplier if rq else 0,) * self.n
+        shift = self.shifts or (self.shift if rq else 0,) * self.n
+        return list(zip(self.bias or (0,) * self.n, mult, shift))
 
     def validate(self) -> None:
         check_range(self.where("lanes"), self.lanes, 1, 64)
@@ -131,6 +152,23 @@ class GemmCoreConfig(BlockConfig):
             check_requant(self.block_name, self.multiplier, self.shift, self.zero_point, self.out, self.rounding)
         else:
             check_rounding(self.where("rounding"), self.rounding)
+        self._check_columns()
+
+    def _check_columns(self) -> None:
+        for name in ("bias", "multipliers", "shifts"):
+            values = getattr(self, name)
+            if values and len(values) != self.n:
+                raise ConfigError(self.where(name), f"{len(values)} values for {self.n} columns; give one per column")
+            if values and name != "bias" and not self.requant:
+                raise ConfigError(self.where(name), "per-column requantization needs requant = true")
+        for j, v in enumerate(self.bias):
+            if not self.acc.holds(v, v):
+                raise ConfigError(
+                    self.where(f"bias[{j}]"), f"{v} is outside {self.acc} ({self.acc.min}..{self.acc.max})"
+                )
+        for name, hi in (("multipliers", MAX_MULTIPLIER), ("shifts", MAX_SHIFT)):
+            for j, v in enumerate(getattr(self, name)):
+                check_range(self.where(f"{name}[{j}]"), v, 0, hi)
 
     def component(self) -> GemmCore:
         return GemmCore(self)
@@ -153,11 +191,15 @@ class GemmCoreConfig(BlockConfig):
         return self.epilogue(acc)
 
     def epilogue(self, acc: np.ndarray) -> np.ndarray:
-        """``requantize(acc, multiplier, shift, zero_point, out)`` (:mod:`hwgen.requant`) when ``requant``,
-        then ``max(relu_floor, y)`` when ``relu``."""
+        """``acc + bias`` wrapped to ``acc`` (per column, when given), then ``requantize(·, multiplier, shift,
+        zero_point, out)`` (:mod:`hwgen.requant`; per-column multipliers and shifts when given) when
+        ``requant``, then ``max(relu_floor, y)`` when ``relu``."""
         y = np.asarray(acc, dtype=object)
+        if self.bias:
+            y = self.acc.wrap(y + np.array(self.bias, dtype=object))
         if self.requant:
-            y = requantize(y, self.multiplier, self.shift, self.zero_point, self.out, self.rounding)
+            mult, shift = self.multipliers or self.multiplier, self.shifts or self.shift
+            y = requantize(y, mult, shift, self.zero_point, self.out, self.rounding)
         if self.relu:
             y = np.maximum(y, self.relu_floor)
         return np.asarray(y).astype(self.out_type.dtype())
@@ -287,7 +329,7 @@ class GemmCore(wiring.Component):
         # ---- issue stage: step (p, kk)
         p = Signal(range(max(P, 2)), name="pass_")
         kk = Signal(range(max(K, 2)), name="step")
-        dp = GemmDatapath(m, self.o, cfg.act, cfg.weight, cfg.acc, L, cfg.mac_stages)
+        dp = GemmDatapath(m, self.o, cfg.act, cfg.weight, cfg.acc, L, cfg.mac_stages, cfg.n if cfg.columnwise else 0)
         in_pass0 = p == 0
         fire = Signal()  # a step is issued this cycle
         m.d.comb += [
@@ -303,15 +345,18 @@ class GemmCore(wiring.Component):
         ]
         last_cols = cfg.n - (P - 1) * L
         cols = L if last_cols == L else Mux(p == P - 1, last_cols, L)
-        dp.issue(fire, kk == K - 1, kk == 0, in_pass0, self.i.payload, cols, [])
+        col0 = Signal(range(max(cfg.n, 2)), name="pass_col0")  # p·L: the pass's first column
+        dp.issue(fire, kk == K - 1, kk == 0, in_pass0, self.i.payload, cols, [], col0)
         with m.If(fire):
             with m.If(kk == K - 1):
                 m.d.sync += [kk.eq(0), p.eq(Mux(p == P - 1, 0, p + 1))]
+                if cfg.columnwise:
+                    m.d.sync += col0.eq(Mux(p == P - 1, 0, col0 + L))
             with m.Else():
                 m.d.sync += kk.eq(kk + 1)
 
         news = dp.mac(rr.data, wr.data)
-        dp.drain(news, lambda acc, _stage: static_epilogue(m, cfg, acc), cfg.out_type.shape, [])
+        dp.drain(news, lambda acc, _stage: static_epilogue(m, cfg, acc, dp), cfg.out_type.shape, [])
         return m
 
 
@@ -334,12 +379,38 @@ def mac_paths(s: GemmCoreConfig, mac_stages: int, family: str, size: int) -> lis
     return [TimingPath(name, size=size, **terms) for name, terms in shapes]
 
 
-def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value) -> Signal:
-    """The fixed core's epilogue (:meth:`GemmCoreConfig.epilogue`) with constant parameters."""
+def column_layout(acc: NumType) -> data.StructLayout:
+    """A column ROM word: the column's bias (an ``acc`` integer), requantization multiplier and shift."""
+    return data.StructLayout({"bias": acc.shape, "mult": 31, "shift": 6})
+
+
+def column_words(slices: list[GemmCoreConfig]) -> list[int]:
+    """The column ROM of ``slices``, one after another: :meth:`GemmCoreConfig.column_params` of each column."""
+    lay = column_layout(slices[0].acc)
+    return [
+        lay.const({"bias": b, "mult": mult, "shift": sh}).as_value().value
+        for s in slices
+        for b, mult, sh in s.column_params()
+    ]
+
+
+def static_epilogue(m: Module, cfg: GemmCoreConfig, acc: Value, dp: GemmDatapath) -> Signal:
+    """The fixed core's epilogue (:meth:`GemmCoreConfig.epilogue`): constant parameters, or with
+    per-column ones from the column ROM (read in step with the drain)."""
+    mult: int | Value = cfg.multiplier
+    shift: int | Value = cfg.shift
+    if cfg.columnwise:
+        col = dp.column_rom(column_words([cfg]), column_layout(cfg.acc))
+        if cfg.bias:
+            biased = Signal(cfg.acc.shape, name="biased")
+            m.d.comb += biased.eq(acc + col.bias)
+            acc = biased
+        mult = col.mult if cfg.multipliers else mult
+        shift = col.shift if cfg.shifts else shift
     y = acc
     if cfg.requant:
         lo, hi, even = cfg.out.min, cfg.out.max, cfg.rounding == "half_even"
-        y = requantize_hw(m, acc, cfg.acc.width, cfg.multiplier, cfg.shift, cfg.zero_point, lo, hi, even)
+        y = requantize_hw(m, acc, cfg.acc.width, mult, shift, cfg.zero_point, lo, hi, even)
     if cfg.relu:
         y = Mux(y < cfg.relu_floor, cfg.relu_floor, y)
     res = Signal(cfg.out_type.shape, name="epilogue")

@@ -16,7 +16,11 @@ counters and drives the datapath with one *step* per cycle:
 * **drain** (:meth:`GemmDatapath.drain`): at a pass's last step the results
   move to an output shift register once it is empty (or empties this cycle:
   ``hold`` stops the issue stage until then), which drains one result per
-  cycle through the epilogue into the output register.
+  cycle through the epilogue into the output register;
+* **columns** (with ``columns``): each step carries its pass's first column
+  (``col0`` at issue); the drain counts the column of the result it drains,
+  and :meth:`GemmDatapath.column_rom` reads a per-column word (bias,
+  per-channel requantization) in step with it.
 
 The pipeline from the issue stage to the accumulators advances as one: while
 ``hold`` every stage keeps its step (and the memories their read data).
@@ -32,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from amaranth.hdl import Module, Mux, Signal, Value
-from amaranth.lib import data
+from amaranth.lib import data, memory
 
 from ...numtype import NumType
 from ...pipeline import delay, register, valid_delay
@@ -49,10 +53,18 @@ class GemmDatapath:
     """
 
     def __init__(
-        self, m: Module, o: object, act: NumType, weight: NumType, acc: NumType, lanes: int, mac_stages: int = 0
+        self,
+        m: Module,
+        o: object,
+        act: NumType,
+        weight: NumType,
+        acc: NumType,
+        lanes: int,
+        mac_stages: int = 0,
+        columns: int = 0,
     ):
         self.m, self.o, self.act, self.weight, self.acc, self.lanes = m, o, act, weight, acc, lanes
-        self.mac_stages = mac_stages
+        self.mac_stages, self.columns = mac_stages, columns
         self.mac_valid = Signal(name="mac_valid")  # the MAC stage holds a step
         self.mac_last = Signal(name="mac_last")  # ... which ends its pass
         self.mac_first = Signal(name="mac_first")  # ... which starts its pass
@@ -71,16 +83,29 @@ class GemmDatapath:
         self.hold = self.acc_valid & self.acc_last & ~self.sr_free
         m.d.comb += self.advance.eq(~self.hold)
         self.issue_ok = self.advance
+        if columns:  # the pass's first column, with the step; the column being drained
+            self.mac_col0 = Signal(range(max(columns, 2)), name="mac_col0")
+            self.acc_col0 = self.at_acc(self.mac_col0, "acc_col0")
+            self.col = Signal(range(max(columns, 2)), name="drain_col")
 
     def at_acc(self, value: Value, name: str) -> Value:
         """``value`` of the MAC stage's step, delayed to the accumulators (``mac_stages`` advancing cycles)."""
         return delay(self.m, Value.cast(value), self.mac_stages, self.advance, name)
 
     def issue(
-        self, fire: Value, last: Value, first: Value, pass0: Value, x: Value, cols: Value | int, extra: list
+        self,
+        fire: Value,
+        last: Value,
+        first: Value,
+        pass0: Value,
+        x: Value,
+        cols: Value | int,
+        extra: list,
+        col0: Value | int = 0,
     ) -> None:
         """Register the step of this cycle into the MAC stage (``fire``: a step is issued; ``extra``: more
-        assignments made with it, e.g. a per-step epilogue)."""
+        assignments made with it, e.g. a per-step epilogue; ``col0``: the pass's first column, with
+        ``columns``)."""
         with self.m.If(self.issue_ok):
             self.m.d.sync += [
                 self.mac_valid.eq(fire),
@@ -91,6 +116,8 @@ class GemmDatapath:
                 self.mac_cols.eq(cols),
                 *extra,
             ]
+            if self.columns:
+                self.m.d.sync += self.mac_col0.eq(col0)
 
     def mac(self, row_data: Value, weight_word: Value) -> list[Signal]:
         """The ``lanes`` accumulators; returns each lane's next value (``acc_new<lane>``)."""
@@ -135,9 +162,23 @@ class GemmDatapath:
             m.d.sync += [self.count.eq(self.acc_cols), *extra] + [sr[ln].eq(news[ln]) for ln in range(L)]
         with m.Elif(self.drain_now):
             m.d.sync += [self.count.eq(self.count - 1)] + [sr[ln].eq(sr[ln + 1]) for ln in range(L - 1)]
+        if self.columns:  # the column of res0 next cycle, and whether it changes
+            self.col_next = Mux(handover, self.acc_col0, self.col + 1)
+            self.col_step = handover | self.drain_now
+            with m.If(self.col_step):
+                m.d.sync += self.col.eq(self.col_next)
         y = epilogue(sr[0], lambda v, name: register(m, v, self.o_take, name))
         valid = valid_delay(m, self.count > 0, stages, self.o_take, "epi_valid")
         out = Signal(out_shape, reset_less=True, name="out")
         with m.If(self.o_take):
             m.d.sync += [o.valid.eq(valid), out.eq(y)]
         m.d.comb += o.payload.eq(out)
+
+    def column_rom(self, words: list[int], layout: data.StructLayout) -> data.View:
+        """A ROM of one ``layout`` word per column, read in step with the drain: the word of the column whose
+        result is in ``res0`` (call from the ``epilogue`` given to :meth:`drain`)."""
+        rom = memory.Memory(shape=layout.size, depth=max(len(words), 2), init=words)
+        self.m.submodules.colrom = rom
+        port = rom.read_port()
+        self.m.d.comb += [port.addr.eq(self.col_next), port.en.eq(self.col_step)]
+        return layout(port.data)

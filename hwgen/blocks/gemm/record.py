@@ -36,7 +36,7 @@ from ...errors import ConfigError
 from ...structure import Features, TimingPath, chain_paths, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
-from .core import GemmCoreConfig, core_features, mac_paths, mac_register_bits
+from .core import GemmCoreConfig, column_layout, column_words, core_features, mac_paths, mac_register_bits
 from .cycles import PIPE, SWITCH_CYCLES, CoreClock
 from .datapath import GemmDatapath
 from .reference import GemmReference
@@ -108,6 +108,16 @@ class RecordCoreConfig(BlockConfig):
             out.append(addr)
             addr += s.passes * s.k
         return out
+
+    @property
+    def columnwise(self) -> bool:
+        """Whether a slice has per-column parameters: the core then has a column ROM for every slice's."""
+        return any(s.columnwise for s in self.slices)
+
+    @property
+    def column_base(self) -> list[int]:
+        """Column ROM address of each slice's first column."""
+        return [sum(s.n for s in self.slices[:i]) for i in range(len(self.slices))]
 
     def validate(self) -> None:
         check_range(self.where("slices"), len(self.slices), 1, 64)
@@ -283,16 +293,17 @@ def record_layout(cfg: RecordCoreConfig) -> data.StructLayout:
     kmax = max(s.k for s in cfg.slices)
     pmax = max(s.passes for s in cfg.slices)
     words = sum(s.passes * s.k for s in cfg.slices)
-    return data.StructLayout(
-        {
-            "wbase": range(max(words, 2)),
-            "k_last": range(max(kmax, 2)),
-            "p_last": range(max(pmax, 2)),
-            "last_cols": range(cfg.base.lanes + 1),
-            "rows_last": range(max(max(cfg.rows), 2)),
-            "epi": EPILOGUE,
-        }
-    )
+    fields = {
+        "wbase": range(max(words, 2)),
+        "k_last": range(max(kmax, 2)),
+        "p_last": range(max(pmax, 2)),
+        "last_cols": range(cfg.base.lanes + 1),
+        "rows_last": range(max(max(cfg.rows), 2)),
+        "epi": EPILOGUE,
+    }
+    if cfg.columnwise:  # the slice's first column in the column ROM
+        fields["cbase"] = range(max(sum(s.n for s in cfg.slices), 2))
+    return data.StructLayout(fields)
 
 
 def record_words(cfg: RecordCoreConfig) -> list[int]:
@@ -319,6 +330,8 @@ def record_words(cfg: RecordCoreConfig) -> list[int]:
             "rows_last": nrows - 1,
             "epi": epi,
         }
+        if cfg.columnwise:
+            rec["cbase"] = cfg.column_base[sl]
         words.append(lay.const(rec).as_value().value)
     return words
 
@@ -362,7 +375,9 @@ class RecordCore(wiring.Component):
         waddr = Signal.like(rec.wbase, name="waddr")  # wbase + p·k + kk: counts up within a row
 
         # ---- issue stage
-        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages)
+        columns = sum(s.n for s in cfg.slices) if cfg.columnwise else 0
+        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages, columns)
+        ccol = Signal(range(max(columns, 2)), name="pass_col0")  # cbase + p·L: the pass's first column
         mac_epi = Signal(EPILOGUE, name="mac_epi")
         in_pass0 = p == 0
         fire = Signal(name="fire")
@@ -382,10 +397,12 @@ class RecordCore(wiring.Component):
         with m.If(latch):
             m.d.sync += [rec.eq(rp.data), running.eq(1), latch.eq(0), row.eq(0), p.eq(0), kk.eq(0)]
             m.d.sync += waddr.eq(lay(rp.data).wbase)
+            if columns:
+                m.d.sync += ccol.eq(lay(rp.data).cbase)
         with m.Elif(~running & ~latch):  # LOAD: the ROM read issued this cycle
             m.d.sync += latch.eq(1)
         cols = Mux(p == rec.p_last, rec.last_cols, L)
-        dp.issue(fire, end_of_pass, kk == 0, in_pass0, self.i.payload, cols, [mac_epi.eq(rec.epi)])
+        dp.issue(fire, end_of_pass, kk == 0, in_pass0, self.i.payload, cols, [mac_epi.eq(rec.epi)], ccol)
         with m.If(fire):
             with m.If(end_of_record):
                 m.d.sync += [running.eq(0), rec_idx.eq(Mux(rec_idx == len(rinit) - 1, 0, rec_idx + 1))]
@@ -393,17 +410,31 @@ class RecordCore(wiring.Component):
                 m.d.sync += kk.eq(0)
                 with m.If(p == rec.p_last):
                     m.d.sync += [p.eq(0), row.eq(row + 1), waddr.eq(rec.wbase)]
+                    if columns:
+                        m.d.sync += ccol.eq(rec.cbase)
                 with m.Else():
                     m.d.sync += [p.eq(p + 1), waddr.eq(waddr + 1)]
+                    if columns:
+                        m.d.sync += ccol.eq(ccol + L)
             with m.Else():
                 m.d.sync += [kk.eq(kk + 1), waddr.eq(waddr + 1)]
 
         # ---- MAC stage; output shift register with the epilogue of the record that produced the results
         news = dp.mac(rr.data, wr.data)
         sr_epi = Signal(EPILOGUE, name="sr_epi")
+
+        def epilogue(acc: Value, stage: Callable) -> Value:
+            epi: Value = sr_epi
+            if columns:  # bias, multiplier and shift of the drained column
+                col = dp.column_rom(column_words(list(cfg.slices)), column_layout(b.acc))
+                biased, epi = Signal(b.acc.shape, name="biased"), Signal(EPILOGUE, name="col_epi")
+                m.d.comb += [biased.eq(acc + col.bias), epi.eq(sr_epi), epi.mult.eq(col.mult), epi.shift.eq(col.shift)]
+                acc = biased
+            return runtime_epilogue(m, acc, epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages)
+
         dp.drain(
             news,
-            lambda acc, stage: runtime_epilogue(m, acc, sr_epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages),
+            epilogue,
             signed(cfg.out_width),
             [sr_epi.eq(dp.at_acc(mac_epi, "acc_epi"))],
             cfg.epilogue_stages,

@@ -12,13 +12,16 @@ if TYPE_CHECKING:
     from .core import GemmCoreConfig
 
 
-def epilogue(slice_: GemmCoreConfig, acc: Value) -> Value:
-    """``clamp(zero_point + round_shift(acc·multiplier, shift, rounding))`` when ``requant``, then
-    ``max(zero_point or 0, y)`` when ``relu`` — :mod:`hwgen.requant` written as plain arithmetic."""
+def epilogue(slice_: GemmCoreConfig, acc: Value, col: int) -> Value:
+    """Column ``col``: ``acc + bias`` wrapped to the accumulator, then ``clamp(zero_point +
+    round_shift(acc·multiplier, shift, rounding))`` when ``requant``, then ``max(zero_point or 0, y)`` when
+    ``relu`` — :mod:`hwgen.requant` written as plain arithmetic."""
+    bias, mult, n = slice_.column_params()[col]
+    if bias:
+        acc = (acc + bias).as_signed()[: slice_.acc.width].as_signed()
     y = acc
     if slice_.requant:
-        v = acc * slice_.multiplier
-        n = slice_.shift
+        v = acc * mult
         if n:
             mag = Mux(v < 0, -v, v)
             if slice_.rounding == "half_even":  # a tie: the remainder is exactly half; then up if t is odd
@@ -62,7 +65,7 @@ class GemmReference(Reference):
                     for kk in range(s.k):
                         w = Mux(beat == kk, Const(int(s.weights[kk][j]), s.weight.shape), w)
                     total = Signal(acc_t.shape, name=f"new{i}_{j}")
-                    m.d.comb += [total.eq(sums[j] + x * w), self.results[j].eq(epilogue(s, total))]
+                    m.d.comb += [total.eq(sums[j] + x * w), self.results[j].eq(epilogue(s, total, j))]
                     new.append(total)
                 m.d.comb += self.emit.eq(Mux(take & row_end, s.n, 0))
                 with m.If(take):

@@ -53,6 +53,19 @@ def core_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
             zero_point=1,
             rounding="half_even",
         ),
+        # per-channel requantization with an int32 bias (ONNX QDQ Gemm with per-channel weight scales)
+        "k8_n10_l4_per_channel_bias": C(
+            weights=_weights(rng, 8, 10),
+            lanes=4,
+            requant=True,
+            zero_point=-5,
+            rounding="half_even",
+            relu=True,
+            bias=tuple(int(v) for v in rng.integers(-20000, 20000, 10)),
+            multipliers=tuple(int(v) for v in rng.integers(1 << 29, 1 << 31, 10)),
+            shifts=tuple(int(v) for v in rng.integers(36, 41, 10)),
+        ),
+        "k3_n5_l2_bias_raw": C(weights=_weights(rng, 3, 5), lanes=2, bias=(1, -2, 3, (1 << 31) - 1, -(1 << 31))),
     }
 
 
@@ -74,6 +87,19 @@ def core_formal_configs(C: type[GemmCoreConfig]) -> dict[str, GemmCoreConfig]:
             out=Int(3),
             relu=True,
         ),
+        "k2_n3_l2_per_channel_bias": C(
+            weights=w,
+            lanes=2,
+            act=Int(3),
+            weight=Int(3),
+            acc=Int(8),
+            requant=True,
+            multipliers=(3, 1, 5),
+            shifts=(2, 0, 3),
+            bias=(-7, 0, 100),
+            out=Int(4),
+            rounding="half_even",
+        ),
     }
 
 
@@ -89,6 +115,11 @@ def record_formal_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) ->
         "two_slices": C(slices=(a, b), program=(0, 1), rows=(1, 2)),
         "away_and_even": C(slices=(b, even), program=(0, 1), rows=(1, 1)),
         "two_slices_epi5": C(slices=(a, b), program=(1, 0), rows=(1, 1), epilogue_stages=5),
+        "columns_and_shared": C(
+            slices=(b, G(weights=((1, -2), (2, 1)), lanes=2, act=Int(2), weight=Int(3), acc=Int(8), bias=(5, -9))),
+            program=(1, 0, 1),
+            rows=(1, 1, 1),
+        ),
     }
 
 
@@ -110,6 +141,16 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         G(weights=_weights(rng, 5, 4), lanes=4, requant=True, multiplier=7, shift=0, out=UInt(8)),
         G(weights=_weights(rng, 4, 6), lanes=4, requant=True, multiplier=3 << 18, shift=21, rounding="half_even"),
     )
+    per_channel = G(
+        weights=_weights(rng, 8, 6),
+        lanes=4,
+        requant=True,
+        zero_point=3,
+        relu=True,
+        bias=tuple(int(v) for v in rng.integers(-5000, 5000, 6)),
+        multipliers=tuple(int(v) for v in rng.integers(1 << 29, 1 << 31, 6)),
+        shifts=tuple(int(v) for v in rng.integers(34, 38, 6)),
+    )
     return {
         "one_record": C(slices=slices, program=(0,), rows=(3,)),
         "three_slices": C(slices=slices, program=(0, 1, 2), rows=(2, 3, 1)),
@@ -123,6 +164,10 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "three_slices_epi3": C(slices=slices, program=(1, 0, 2), rows=(1, 2, 2), epilogue_stages=3),
         "three_slices_mac2_epi4": C(slices=slices, program=(0, 2, 1), rows=(2, 1, 3), mac_stages=2, epilogue_stages=4),
         "even_then_away_epi5": C(slices=slices, program=(3, 0, 1), rows=(2, 2, 1), epilogue_stages=5),
+        "per_channel_and_shared": C(slices=(*slices, per_channel), program=(4, 0, 4, 2), rows=(2, 1, 1, 2)),
+        "per_channel_epi3_mac1": C(
+            slices=(per_channel, slices[3]), program=(1, 0), rows=(2, 3), epilogue_stages=3, mac_stages=1
+        ),
     }
 
 
