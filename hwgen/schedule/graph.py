@@ -3,16 +3,18 @@
 A graph has one or more inputs (``[M, K]`` integer matrices streamed from
 off-chip memory) and tasks that consume earlier tensors by name:
 
-* ``gemm``: ``Y = X · W`` with a constant weight matrix ``W [K, N]`` (part of
-  the model), accumulated exactly and brought into ``acc`` by its overflow
-  rule (wrap, by default: the hardware's accumulators are ``acc.width`` bits);
+* ``gemm``: ``Y = X · W + b`` with a constant weight matrix ``W [K, N]`` and
+  an optional constant bias ``b [N]`` (part of the model), accumulated exactly
+  and brought into ``acc`` by its overflow rule (wrap, by default: the
+  hardware's accumulators are ``acc.width`` bits; ONNX's int32 bias);
 * ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
   the ``requant`` it follows (through other ReLUs), else 0: the quantized
   ReLU (a real value of 0 is ``zp``), so ReLU after a requantization with a
   zero point is never silently ``max(0, x)``;
 * ``requant``: ``clamp(zp + round_shift(x · M0, n), out.min, out.max)`` with a
-  31-bit multiplier ``M0`` and right shift ``n``; ``round_shift`` rounds ties
-  away from zero, or to even with ``rounding="half_even"`` (ONNX);
+  31-bit multiplier ``M0`` and right shift ``n``, one per tensor or one per
+  column (per-channel scales); ``round_shift`` rounds ties away from zero, or
+  to even with ``rounding="half_even"`` (ONNX);
 * ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit.
 
 Tensors flow along edges; an edge's data volume is ``rows × cols ×
@@ -24,14 +26,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..numtype import OVERFLOW_MODES, Int, NumType
-from ..requant import Rounding, check_requant, requantize
+from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize
 from ..values import integer, integers
 
 OPS = ("input", "gemm", "relu", "requant", "add")
@@ -48,6 +52,16 @@ def identifier(name: object, where: str) -> str:
             where, f"{name!r} is not a name; use letters, digits and _ (not first), at most 48 characters"
         )
     return name
+
+
+def _per_column(value: object, where: str, lo: int, hi: int) -> int | tuple[int, ...]:
+    """One integer in ``lo..hi``, or a non-empty list of them (one per column; the length is checked against
+    the tensor in :meth:`TaskGraph.validate`)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return tuple(int(v) for v in integers(value, where, lo=lo, hi=hi, ndim=1, nonempty=True))
+    if not isinstance(value, Integral) or isinstance(value, bool | np.bool_) or not lo <= value <= hi:
+        raise ConfigError(where, f"{value!r} is not an integer in {lo}..{hi}")
+    return int(value)
 
 
 def _int_type(t: object, where: str) -> NumType:
@@ -72,6 +86,7 @@ class Task:
     weight: NumType = Int(8)  # gemm: the weights' number type
     overflow: str = "wrap"
     params: dict[str, Any] = field(default_factory=dict)
+    bias: np.ndarray | None = None  # gemm: [N] raw integers of the accumulator type, or None
 
     @property
     def bytes(self) -> int:
@@ -132,9 +147,11 @@ class TaskGraph:
         acc: NumType | str = Int(32),
         weight: NumType | str = Int(8),
         overflow: str = "wrap",
+        bias: np.ndarray | None = None,
     ) -> str:
-        """``Y = x · weights`` (``weights [K, N]`` raw integers of type ``weight``), exact, brought into ``acc``
-        by ``overflow`` (``wrap``, ``saturate`` or ``error``)."""
+        """``Y = x · weights + bias`` (``weights [K, N]`` raw integers of type ``weight``; ``bias [N]`` integers
+        of type ``acc``, or None), exact, brought into ``acc`` by ``overflow`` (``wrap``, ``saturate`` or
+        ``error``)."""
         name = self._name(name, x)
         wt = _int_type(weight, f"graph.{name}.weight")
         w = integers(weights, f"graph.{name}.weights", lo=wt.min, hi=wt.max, ndim=2, nonempty=True)
@@ -143,7 +160,14 @@ class TaskGraph:
         acc = _int_type(acc, f"graph.{name}.acc")
         if overflow not in OVERFLOW_MODES:
             raise ConfigError(f"graph.{name}.overflow", f"{overflow!r} is not one of {', '.join(OVERFLOW_MODES)}")
-        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, wt, overflow))
+        b = None
+        if bias is not None:
+            b = integers(bias, f"graph.{name}.bias", lo=acc.min, hi=acc.max, ndim=1)
+            if len(b) != w.shape[1]:
+                raise ConfigError(
+                    f"graph.{name}.bias", f"{len(b)} values for {w.shape[1]} columns; give one per column"
+                )
+        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, wt, overflow, bias=b))
 
     def relu(self, name: str, x: str) -> str:
         """``max(zp, x)`` with ``zp`` the zero point of ``x`` (:meth:`zero_point`)."""
@@ -161,19 +185,22 @@ class TaskGraph:
         name: str,
         x: str,
         *,
-        multiplier: int,
-        shift: int,
+        multiplier: int | Sequence[int],
+        shift: int | Sequence[int],
         zero_point: int = 0,
         out: NumType | str = Int(8),
         rounding: Rounding = "half_away",
     ) -> str:
-        """``requantize(x, multiplier, shift, zero_point, out, rounding)`` (:mod:`hwgen.requant`)."""
+        """``requantize(x, multiplier, shift, zero_point, out, rounding)`` (:mod:`hwgen.requant`);
+        ``multiplier`` and ``shift`` are one integer each or one per column of ``x`` (per-channel)."""
         name = self._name(name, x)
         out = _int_type(out, f"graph.{name}.out")
-        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
+        mult = _per_column(multiplier, f"graph.{name}.multiplier", 0, MAX_MULTIPLIER)
+        sh = _per_column(shift, f"graph.{name}.shift", 0, MAX_SHIFT)
+        check_requant(f"graph.{name}", 0, 0, zero_point, out, rounding)
         params = {
-            "multiplier": int(multiplier),
-            "shift": int(shift),
+            "multiplier": mult,
+            "shift": sh,
             "zero_point": int(zero_point),
             "rounding": rounding,
         }
@@ -248,6 +275,12 @@ class TaskGraph:
                 t.rows, t.cols = x.rows, x.cols
                 if t.op == "relu":
                     t.dtype = x.dtype
+                for key in ("multiplier", "shift") if t.op == "requant" else ():
+                    v = t.params[key]
+                    if isinstance(v, tuple) and len(v) != t.cols:
+                        raise ConfigError(
+                            f"graph.{n}.{key}", f"{len(v)} values for {t.cols} columns of {x.name}; give one per column"
+                        )
             elif t.op == "add":
                 y = src[1]
                 if (x.rows, x.cols) != (y.rows, y.cols):
@@ -281,6 +314,8 @@ class TaskGraph:
             x = env[t.inputs[0]]
             if t.op == "gemm":
                 y = x.astype(object) @ t.weights.astype(object)
+                if t.bias is not None:
+                    y = y + t.bias.astype(object)
                 try:
                     y = t.dtype.fold(y, t.overflow)
                 except ValueError as e:  # overflow='error' and the data overflowed

@@ -235,3 +235,25 @@ def test_ties_to_even_requantization_runs_in_the_engine():
     m = Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2, offchip_latency=3)
     run = run_schedule(g, m, "dataflow", x)
     assert run.compare(golden) == []
+
+
+def test_per_channel_requantization_and_bias_run_in_the_engine():
+    """A layer with an int32 bias per column and per-channel multipliers and shifts (ONNX per-channel
+    weights), split over three cores by columns (each core's slice gets its columns' parameters): the
+    engine equals the golden model; a per-tensor layer follows on the same cores."""
+    rng = np.random.default_rng(9)
+    g = TaskGraph("perchannel")
+    g.input("x", 3, 8)
+    g.gemm("a", "x", rng.integers(-8, 8, (8, 10)), acc=Int(24), bias=rng.integers(-3000, 3000, 10))
+    mult = [int(v) for v in rng.integers(1 << 29, 1 << 31, 10)]
+    shift = [int(v) for v in rng.integers(34, 38, 10)]
+    g.requant("q", "a", multiplier=mult, shift=shift, zero_point=-4, rounding="half_even")
+    g.relu("r", "q")
+    g.gemm("b", "r", rng.integers(-8, 8, (10, 6)), acc=Int(24))
+    g.requant("bq", "b", multiplier=1 << 28, shift=32)
+    x = inputs(g)
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    m = Machine(cores=3, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2, offchip_latency=3)
+    for policy in ("dataflow", "sequential"):
+        run = run_schedule(g, m, policy, x)
+        assert run.compare(golden) == [], policy

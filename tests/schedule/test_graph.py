@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from hwgen import Int
+from hwgen import ConfigError, Int
 from hwgen.schedule import TaskGraph
 
 
@@ -42,3 +43,41 @@ def test_relu_after_a_zero_point_is_the_quantized_relu():
     assert env["r"].tolist() == [[-5, -2, 4]] and env["r2"].tolist() == [[-5, -2, 4]]
     assert env["ra"].tolist() == [[0, 3, 9]]
     assert (g.zero_point("q"), g.zero_point("r2"), g.zero_point("a")) == (-5, -5, 0)
+
+
+def test_gemm_bias_and_per_channel_requant():
+    """``bias`` is added to the exact product before the overflow rule; per-column multipliers and shifts
+    apply column by column (checked against integer arithmetic written out)."""
+    g = TaskGraph("pc")
+    g.input("x", 2, 2)
+    g.gemm("a", "x", np.array([[1, 2, 3], [4, 5, 6]]), acc=Int(16), bias=[100, -100, 32767])
+    g.requant("q", "a", multiplier=[1, 3, 1], shift=[0, 1, 4], zero_point=2, out=Int(8))
+    x = np.array([[1, -1], [2, 3]])
+    env = g.run({"x": x})
+    acc = [[1 - 4 + 100, 2 - 5 - 100, 3 - 6 + 32767], [2 + 12 + 100, 4 + 15 - 100, 6 + 18 + 32767]]
+    acc = [[((v + 32768) % 65536) - 32768 for v in row] for row in acc]  # wrap to Int(16)
+    assert env["a"].tolist() == acc
+    # column 1: round(3v / 2) half away from zero; column 2: round(v / 16)
+    expect = [
+        [
+            max(-128, min(127, 2 + q))
+            for q in (
+                r[0],
+                int(np.sign(3 * r[1])) * ((abs(3 * r[1]) + 1) // 2),
+                int(np.sign(r[2])) * ((abs(r[2]) + 8) // 16),
+            )
+        ]
+        for r in acc
+    ]
+    assert env["q"].tolist() == expect
+
+
+def test_per_channel_lists_must_match_the_columns():
+    g = TaskGraph("pc")
+    g.input("x", 2, 2)
+    g.gemm("a", "x", np.ones((2, 3), dtype=int))
+    g.requant("q", "a", multiplier=[1, 2], shift=0)
+    with pytest.raises(ConfigError, match=r"graph\.q\.multiplier.*2 values for 3 columns"):
+        g.validate()
+    with pytest.raises(ConfigError, match=r"graph\.b\.bias"):
+        g.gemm("b", "x", np.ones((2, 3), dtype=int), bias=[1, 2])

@@ -84,7 +84,7 @@ def test_a_clocked_machine_runs_in_the_engine_exactly_as_modelled():
         ({"clock_mhz": "fast"}, "machine.clock_mhz", "expected a number"),
         ({"family": "virtex2"}, "machine.family", "is not one of"),
         ({"mac_stages": 3}, "machine.mac_stages", "allowed 0..2"),
-        ({"epilogue_stages": 5}, "machine.epilogue_stages", "allowed 0..4"),
+        ({"epilogue_stages": 6}, "machine.epilogue_stages", "allowed 0..5"),
     ],
 )
 def test_bad_timing_fields_name_the_field(fields, where, detail):

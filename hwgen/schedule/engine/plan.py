@@ -53,8 +53,8 @@ class Epilogue:
 
     requant: bool = False
     relu: bool = False
-    multiplier: int = 0
-    shift: int = 0
+    multiplier: int | tuple[int, ...] = 0  # one, or one per column (per-channel)
+    shift: int | tuple[int, ...] = 0
     zero_point: int = 0
     out: NumType | None = None
     rounding: str = "half_away"
@@ -75,6 +75,7 @@ class OpPlan:
     epilogue: Epilogue
     weights: np.ndarray | None
     kind: str = "gemm"  # "gemm" | "add"
+    bias: np.ndarray | None = None  # gemm: one per column, or None
 
 
 @dataclass
@@ -112,27 +113,15 @@ class EnginePlan:
         program = []
         for _, op, n0, n1 in self.core_programs[core]:
             o = self.ops[op]
-            e = o.epilogue
-            requant = (
-                {
-                    "requant": True,
-                    "multiplier": e.multiplier,
-                    "shift": e.shift,
-                    "zero_point": e.zero_point,
-                    "out": e.out,
-                    "rounding": e.rounding,
-                }
-                if e.requant
-                else {}
-            )
             cfg = GemmCoreConfig(
                 weights=tuple(tuple(int(v) for v in row) for row in o.weights[:, n0:n1]),
                 lanes=self.machine.lanes,
                 act=self.act,
                 weight=self.weight,
                 acc=self.acc,
-                relu=e.relu,
-                **requant,
+                relu=o.epilogue.relu,
+                bias=() if o.bias is None else tuple(int(v) for v in o.bias[n0:n1]),
+                **_slice_requant(o.epilogue, n0, n1),
             )
             if cfg not in slices:
                 slices.append(cfg)
@@ -144,6 +133,17 @@ class EnginePlan:
             epilogue_stages=self.machine.epilogue_stages,
             mac_stages=self.machine.mac_stages,
         )
+
+
+def _slice_requant(e: Epilogue, n0: int, n1: int) -> dict:
+    """The requantization parameters of columns ``[n0, n1)`` of a gemm's epilogue (``{}`` without requant)."""
+    if not e.requant:
+        return {}
+    cols = {}
+    for key, many in (("multiplier", "multipliers"), ("shift", "shifts")):
+        v = getattr(e, key)
+        cols[many if isinstance(v, tuple) else key] = v[n0:n1] if isinstance(v, tuple) else v
+    return {"requant": True, "zero_point": e.zero_point, "out": e.out, "rounding": e.rounding, **cols}
 
 
 def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> EnginePlan:
@@ -164,7 +164,17 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                 epi = _epilogue(graph, op, opg.out_tensor[op])
                 slices = [Slice(r.core, *r.cols) for r in schedule.records if r.stage == s and r.task == op]
                 plans[op] = OpPlan(
-                    op, s, sp.depth[op], t.weights.shape[0], t.cols, ins, opg.out_tensor[op], slices, epi, t.weights
+                    op,
+                    s,
+                    sp.depth[op],
+                    t.weights.shape[0],
+                    t.cols,
+                    ins,
+                    opg.out_tensor[op],
+                    slices,
+                    epi,
+                    t.weights,
+                    bias=t.bias,
                 )
             else:
                 slices = [Slice(f"add:{op}", 0, t.cols)]
