@@ -1,0 +1,141 @@
+"""Quantized layers lowered onto a task graph, each requantization proved against ONNX's exact rule.
+
+A :class:`~.layers.Dense` layer becomes ``gemm`` (+ bias) → ``requant`` (→
+``relu``) on the integers the hardware sees:
+
+* the input enters as its raw integers ``x``; ONNX multiplies ``x − x_zp``,
+  so ``−x_zp · Σ_k W'[k, n]`` joins the bias (``W' = W − w_zp``, the weight
+  zero point taken out of the weights, per column);
+* ``acc = x · W' + bias'`` in ``Int(32)``, wrapping as ONNX's int32 does;
+* ``y = clamp(y_zp + round_half_even(acc · S[n]))`` with
+  ``S[n] = x_scale · w_scale[n] / y_scale`` (exact, from the float32
+  values): the requant's multiplier and shift per column (one when all
+  columns agree), chosen and proved by :mod:`.scales` over the accumulator
+  range each column can reach;
+* ReLU after the QuantizeLinear's rounding is ``max(y_zp, y)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from ..numtype import Int, NumType
+from ..schedule import TaskGraph
+from .layers import Dense, Layers, QTensor
+from .scales import Proof, best_fixed_point
+
+ACC = Int(32)
+
+
+@dataclass
+class LayerReport:
+    """How one layer was lowered: its task names, requantization and the proof over its accumulators."""
+
+    onnx: str
+    gemm: str
+    output: str
+    multiplier: int | tuple[int, ...]
+    shift: int | tuple[int, ...]
+    proof: Proof
+
+    def summary(self) -> dict:
+        per_channel = isinstance(self.multiplier, tuple)
+        return {
+            "onnx": self.onnx,
+            "task": self.gemm,
+            "requant": "per column" if per_channel else f"x·{self.multiplier} >> {self.shift}",
+            "accumulators_checked": self.proof.checked,
+            "accumulators_differing": self.proof.differing,
+            "max_difference": self.proof.max_diff,
+        }
+
+
+@dataclass
+class Lowered:
+    """The task graph of a model, with the ONNX inputs and outputs each graph tensor stands for."""
+
+    graph: TaskGraph
+    inputs: dict[str, tuple[str, QTensor]]  # ONNX input -> (graph input, its quantization)
+    outputs: dict[str, tuple[str, QTensor]]  # ONNX output -> (graph tensor, its quantization)
+    layers: list[LayerReport] = field(default_factory=list)
+
+
+class _Names:
+    """ONNX tensor names as unique task-graph identifiers."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, str] = {}
+
+    def __call__(self, onnx_name: str, suffix: str = "") -> str:
+        key = onnx_name + suffix
+        if key not in self.taken:
+            base = re.sub(r"[^A-Za-z0-9_]", "_", onnx_name)[:40].strip("_") or "t"
+            base = base if base[0].isalpha() else "t_" + base
+            name, k = base + suffix, 1
+            while name in self.taken.values():
+                name, k = f"{base}{suffix}_{k}", k + 1
+            self.taken[key] = name
+        return self.taken[key]
+
+
+def lower(layers: Layers, name: str) -> Lowered:
+    """The task graph of ``layers`` (see the module docstring)."""
+    names = _Names()
+    g = TaskGraph(names(name))
+    tensors: dict[str, str] = {}  # quantized ONNX tensor -> graph tensor
+    inputs = {}
+    for onnx_name, q in layers.inputs.items():
+        tensors[q.name] = g.input(names(q.name), q.shape[0], q.shape[1], q.dtype)
+        inputs[onnx_name] = (tensors[q.name], q)
+    reports = [_dense(g, layer, tensors, names) for layer in layers.dense]
+    outputs = {o: (tensors[q.name], q) for o, q in layers.outputs.items()}
+    g.validate()
+    return Lowered(g, inputs, outputs, reports)
+
+
+def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -> LayerReport:
+    x, y = layer.x, layer.y
+    w = layer.weights - np.broadcast_to(layer.w_zero, layer.weights.shape[1:])  # W' = W − w_zp per column
+    bias = (np.zeros(w.shape[1], np.int64) if layer.bias is None else layer.bias) - x.zero_point * w.sum(axis=0)
+    wt = NumType.fitting(int(w.min()), int(w.max()))
+    acc_lo, acc_hi = _acc_range(x, w, bias)
+    n = w.shape[1]
+    ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
+    scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
+    mult, shift, proof = _requant(scales, acc_lo, acc_hi)
+    gemm = g.gemm(names(y.name, "_acc"), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
+    out = g.requant(names(y.name, "" if not layer.relu else "_pre"), gemm, multiplier=mult, shift=shift,
+                    zero_point=y.zero_point, out=y.dtype, rounding="half_even")  # fmt: skip
+    if layer.relu:
+        out = g.relu(names(y.name), out)
+    tensors[y.name] = out
+    return LayerReport(layer.label, gemm, out, mult, shift, proof)
+
+
+def _requant(scales: list[Fraction], lo: np.ndarray, hi: np.ndarray) -> tuple[int | tuple, int | tuple, Proof]:
+    """Multiplier and shift for the scale of every column (one pair when the scales agree), proved over the
+    columns' accumulator ranges ``lo..hi``."""
+    if len(set(scales)) == 1:
+        m, s, p = best_fixed_point(scales[0], int(lo.min()), int(hi.max()))
+        return m, s, p
+    found = [best_fixed_point(sc, int(a), int(b)) for sc, a, b in zip(scales, lo, hi)]
+    proofs = [f[2] for f in found]
+    proof = Proof(sum(p.checked for p in proofs), sum(p.differing for p in proofs), max(p.max_diff for p in proofs))
+    return tuple(f[0] for f in found), tuple(f[1] for f in found), proof
+
+
+def _acc_range(x: QTensor, w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the least and greatest ``x · W' + bias'`` over every input row of ``x``'s type."""
+    a_lo, a_hi = x.dtype.min, x.dtype.max  # raw inputs; the zero point is in the bias
+    lo = np.minimum(a_lo * w, a_hi * w).sum(axis=0) + bias
+    hi = np.maximum(a_lo * w, a_hi * w).sum(axis=0) + bias
+    return lo, hi
+
+
+def _wrap32(v: np.ndarray) -> np.ndarray:
+    """Integers wrapped to int32, as ONNX's int32 bias arithmetic does."""
+    return ((np.asarray(v, np.int64) + (1 << 31)) % (1 << 32)) - (1 << 31)

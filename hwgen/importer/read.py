@@ -1,0 +1,218 @@
+"""The front ends: QDQ and QOperator ONNX graphs read into :class:`~.layers.Layers`.
+
+One walk over the nodes (ONNX keeps them in topological order) handles both
+formats and their mixtures:
+
+* **QOperator**: ``QLinearMatMul``, ``QGemm`` (``com.microsoft``, as
+  onnxruntime's ``quantize_static`` writes Gemm layers) — integer in,
+  integer out;
+* **QDQ**: ``DequantizeLinear → MatMul | Gemm [→ Relu] → QuantizeLinear``
+  with the weights (per tensor or per output channel) and the int32 bias
+  (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
+  nodes of constants;
+* the model's float inputs enter through ``QuantizeLinear`` and its outputs
+  leave through ``DequantizeLinear``: both are the host's work, recorded as
+  the quantized tensors' encodings.
+
+Anything else is a :class:`~.model.ModelError` naming the node, its op type
+and what is supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .layers import Dense, Layers, QTensor, int_type
+from .model import ModelError, OnnxModel
+
+SUPPORTED = (
+    "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm (com.microsoft), MatMul and Gemm between "
+    "DequantizeLinear and QuantizeLinear (QDQ), Relu before a QuantizeLinear, Constant"
+)
+
+
+@dataclass
+class _Pending:
+    """A QDQ dense layer whose output is still float, waiting for its QuantizeLinear."""
+
+    layer: Dense
+
+
+def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
+    """The quantized layers of ``model``; ``batch`` sets a symbolic first input dimension (default: error)."""
+    out = Layers()
+    qt: dict[str, QTensor] = {}  # integer tensors
+    deq: dict[str, QTensor] = {}  # float tensors that are a dequantized integer tensor
+    pending: dict[str, _Pending] = {}  # float outputs of QDQ dense layers
+    for node in model.nodes:
+        op = node.op_type
+        if op == "Constant" or all(i in model.constants or not i for i in node.input):
+            continue  # constant folding happens where the constants are read
+        if op == "QuantizeLinear":
+            _quantize(model, node, batch, out, qt, pending)
+        elif op == "DequantizeLinear":
+            q = _activation(model, node, node.input[0], qt)
+            _check_encoding(model, node, q, node.input[1], node.input[2] if len(node.input) > 2 else "")
+            deq[node.output[0]] = q
+            if node.output[0] in model.outputs:
+                out.outputs[node.output[0]] = q
+        elif op in ("QLinearMatMul", "QGemm"):
+            layer = _qoperator_dense(model, node, qt)
+            qt[layer.y.name] = layer.y
+            out.dense.append(layer)
+        elif op in ("MatMul", "Gemm"):
+            pending[node.output[0]] = _Pending(_qdq_dense(model, node, deq))
+        elif op == "Relu" and node.input[0] in pending:
+            pending[node.output[0]] = _Pending(replace(pending.pop(node.input[0]).layer, relu=True))
+        else:
+            raise ModelError(model.label(node), f"is not supported; hwgen imports {SUPPORTED}")
+    for layer in (p.layer for p in pending.values()):
+        raise ModelError(layer.label, "its float output is not quantized by a QuantizeLinear")
+    missing = [o for o in model.outputs if o not in out.outputs]
+    if missing:
+        raise ModelError(model.where, f"output {missing[0]!r} is not a DequantizeLinear of a quantized tensor")
+    if not out.dense:
+        raise ModelError(model.where, "has no quantized MatMul or Gemm layer")
+    return out
+
+
+# -- tensors ---------------------------------------------------------------------------
+def _qparams(model: OnnxModel, node: Any, scale: str, zero: str) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(model.constant(scale, node, "the scale"), dtype=np.float32)
+    z = np.asarray(model.constant(zero, node, "the zero point")) if zero else np.zeros((), np.uint8)
+    return s, z
+
+
+def _scalar(model: OnnxModel, node: Any, values: np.ndarray, what: str) -> Any:
+    if values.size != 1:
+        raise ModelError(model.label(node), f"{what} must be one value per tensor (an activation), not {values.shape}")
+    return values.reshape(())[()]
+
+
+def _activation(model: OnnxModel, node: Any, name: str, qt: dict[str, QTensor]) -> QTensor:
+    if name not in qt:
+        raise ModelError(model.label(node), f"input {name!r} is not a quantized activation hwgen follows")
+    return qt[name]
+
+
+def _check_encoding(model: OnnxModel, node: Any, q: QTensor, scale: str, zero: str) -> None:
+    s, z = _qparams(model, node, scale, zero)
+    if (
+        _scalar(model, node, s, "the scale") != q.scale
+        or int(_scalar(model, node, z, "the zero point")) != q.zero_point
+    ):
+        raise ModelError(model.label(node), f"reads {q.name!r} with another scale or zero point than it was made with")
+
+
+def _output(model: OnnxModel, node: Any, name: str, scale: str, zero: str, shape: tuple[int, ...]) -> QTensor:
+    s, z = _qparams(model, node, scale, zero)
+    return QTensor(name, int_type(z, model.label(node), ModelError), _scalar(model, node, s, "the output scale"),
+                   int(_scalar(model, node, z, "the output zero point")), shape)  # fmt: skip
+
+
+def _quantize(
+    model: OnnxModel, node: Any, batch: int | None, out: Layers, qt: dict, pending: dict[str, _Pending]
+) -> None:
+    """A QuantizeLinear: of a graph input (the host quantizes it) or of a QDQ layer's float output."""
+    src, zero = node.input[0], node.input[2] if len(node.input) > 2 else ""
+    if src in pending:
+        layer = pending.pop(src).layer
+        layer.y = _output(model, node, node.output[0], node.input[1], zero, (layer.x.shape[0], layer.weights.shape[1]))
+        qt[layer.y.name] = layer.y
+        out.dense.append(layer)
+        return
+    if src not in [i.name for i in model.inputs]:
+        raise ModelError(model.label(node), f"quantizes {src!r}, which is neither a graph input nor a layer output")
+    dims = model.input_shape(src)
+    if len(dims) != 2:
+        raise ModelError(model.label(node), f"input {src!r} has shape {dims}; hwgen imports [rows, features] inputs")
+    if not isinstance(dims[0], int) or dims[0] < 1:
+        if batch is None:
+            raise ModelError(model.label(node), f"input {src!r} has a symbolic batch {dims[0]!r}; give --batch N")
+        dims[0] = batch
+    q = _output(model, node, node.output[0], node.input[1], zero, (int(dims[0]), int(dims[1])))
+    qt[q.name] = q
+    out.inputs[src] = q
+
+
+# -- layers ----------------------------------------------------------------------------
+def _weights(
+    model: OnnxModel, node: Any, values: np.ndarray, scale: np.ndarray, zero: np.ndarray, trans: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights as ``[K, N]`` with per-column (or per-tensor) scale and zero point."""
+    w = np.asarray(values)
+    if w.ndim != 2:
+        raise ModelError(model.label(node), f"the weights have shape {w.shape}; hwgen imports 2-D weights")
+    int_type(w, model.label(node), ModelError)
+    w = w.T if trans else w
+    for what, v in (("weight scale", scale), ("weight zero point", zero)):
+        if v.size not in (1, w.shape[1]):
+            raise ModelError(model.label(node), f"the {what} has {v.size} values; one, or one per output column")
+    return w.astype(np.int64), scale.reshape(-1) if scale.size > 1 else scale.reshape(()), zero.astype(np.int64)
+
+
+def _qoperator_dense(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Dense:
+    ins = list(node.input) + [""] * 9
+    a = model.attrs(node)
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0:
+        raise ModelError(model.label(node), "transA and alpha other than 1 are not supported")
+    if node.op_type == "QGemm" and not ins[7]:
+        raise ModelError(model.label(node), "has a float output (no y_scale); hwgen imports integer layers")
+    x = _activation(model, node, ins[0], qt)
+    _check_encoding(model, node, x, ins[1], ins[2])
+    ws, wz = _qparams(model, node, ins[4], ins[5])
+    w, ws, wz = _weights(model, node, model.constant(ins[3], node, "the weight"), ws, wz, bool(a.get("transB", 0)))
+    bias = None
+    if node.op_type == "QGemm" and ins[6]:
+        bias = np.asarray(model.constant(ins[6], node, "the bias"), dtype=np.int64).reshape(-1)
+    ys, yz = (ins[6], ins[7]) if node.op_type == "QLinearMatMul" else (ins[7], ins[8])
+    y = _output(model, node, node.output[0], ys, yz, (x.shape[0], w.shape[1]))
+    return _checked(model, node, Dense(model.label(node), x, w, ws, wz, bias, y))
+
+
+def _dequantized_constant(model: OnnxModel, node: Any, name: str, what: str) -> tuple[np.ndarray, ...]:
+    """``(values, scale, zero point, axis)`` of a DequantizeLinear of a constant feeding ``node``."""
+    src = model.producer.get(name)
+    if src is None or src.op_type != "DequantizeLinear" or src.input[0] not in model.constants:
+        raise ModelError(model.label(node), f"{what} ({name!r}) must be a DequantizeLinear of an integer constant")
+    s, z = _qparams(model, src, src.input[1], src.input[2] if len(src.input) > 2 else "")
+    return model.constants[src.input[0]], s, z, model.attrs(src).get("axis", 1)
+
+
+def _qdq_dense(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Dense:
+    a = model.attrs(node)
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise ModelError(model.label(node), "transA, alpha and beta other than 1 are not supported")
+    if node.input[0] not in deq:
+        raise ModelError(model.label(node), f"input {node.input[0]!r} is not a DequantizeLinear of an activation")
+    x = deq[node.input[0]]
+    values, ws, wz, _ = _dequantized_constant(model, node, node.input[1], "the weight")
+    w, ws, wz = _weights(model, node, values, ws, wz, bool(a.get("transB", 0)))
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        b, bs, bz, _ = _dequantized_constant(model, node, node.input[2], "the bias")
+        if np.asarray(b).dtype != np.int32 or np.any(bz != 0):
+            raise ModelError(model.label(node), "the bias must be int32 with zero point 0 (quantize_static's form)")
+        n = w.shape[1]
+        expect = np.broadcast_to((np.float32(x.scale) * np.asarray(ws, np.float32)).reshape(-1), (n,))
+        if bs.size not in (1, n) or not np.array_equal(np.broadcast_to(bs.reshape(-1), (n,)), expect):
+            raise ModelError(
+                model.label(node), "the bias scale is not x_scale · w_scale; hwgen adds it to the int32 sum"
+            )
+        bias = np.asarray(b, dtype=np.int64).reshape(-1)
+    placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0)  # set by the QuantizeLinear
+    return _checked(model, node, Dense(model.label(node), x, w, ws, wz, bias, placeholder))
+
+
+def _checked(model: OnnxModel, node: Any, layer: Dense) -> Dense:
+    k, n = layer.weights.shape
+    if layer.x.shape and layer.x.shape[1] != k:
+        raise ModelError(model.label(node), f"the input has {layer.x.shape[1]} features, the weights {k} rows")
+    if layer.bias is not None and layer.bias.size != n:
+        raise ModelError(model.label(node), f"the bias has {layer.bias.size} values for {n} columns")
+    if np.any(np.asarray(layer.w_scale) <= 0) or not np.all(np.isfinite(layer.w_scale)):
+        raise ModelError(model.label(node), "weight scales must be positive and finite")
+    return layer

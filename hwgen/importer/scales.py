@@ -1,0 +1,102 @@
+"""Float requantization scales as integer multipliers and shifts, proved against the exact rule.
+
+ONNX's quantized operators requantize an integer accumulator ``acc`` by a
+real scale ``S`` (``a_scale · b_scale / y_scale``, from float32 numbers) and
+round half to even: ``y = round_half_even(acc · S)``. Each float32 is a
+dyadic rational, so ``S`` is an exact fraction. The hardware computes
+``round_shift(acc · M, n, "half_even")`` (:mod:`hwgen.requant`) with a 31-bit
+``M`` and a shift ``n``: :func:`fixed_point` picks ``M / 2^n`` nearest to
+``S`` with the most bits, and :func:`prove` checks, over every accumulator
+value a layer can reach, that the two rules give the same integer — exactly,
+not by sampling: a float64 pass finds the few accumulators whose product
+lies near a rounding boundary, and those are settled in exact integers.
+:func:`best_fixed_point` searches the neighbours of the nearest ``M`` when
+the nearest one differs somewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..requant import MAX_MULTIPLIER, MAX_SHIFT, round_shift
+
+#: Accumulator values checked per float64 pass.
+CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The integer rule against the exact rule over ``checked`` accumulator values: ``differing`` of them
+    give another integer, by at most ``max_diff``."""
+
+    checked: int
+    differing: int
+    max_diff: int
+
+    @property
+    def exact(self) -> bool:
+        return self.differing == 0
+
+
+def fixed_point(scale: Fraction) -> tuple[int, int]:
+    """``(M, n)`` with ``M / 2^n`` nearest to ``scale`` (> 0), ``M`` of 31 bits where the shift allows
+    (``2^30 ≤ M < 2^31``, ``n ≤ 62``)."""
+    if scale <= 0:
+        raise ValueError(f"scale {float(scale)!r} is not positive")
+    e = scale.numerator.bit_length() - scale.denominator.bit_length()  # floor(log2 scale), or one more
+    if scale < Fraction(2) ** e:
+        e -= 1
+    n = min(30 - e, MAX_SHIFT)
+    if n < 0:
+        raise ValueError(f"scale {float(scale)!r} needs a multiplier over 31 bits")
+    m = round(scale * (1 << n))
+    if m > MAX_MULTIPLIER:  # rounded up to 2^31
+        n -= 1
+        m = round(scale * (1 << n))
+    return m, n
+
+
+def exact_round(acc: int, scale: Fraction) -> int:
+    """``round_half_even(acc · scale)`` in exact arithmetic."""
+    return round(acc * scale)  # Fraction.__round__ rounds half to even
+
+
+def prove(scale: Fraction, m: int, n: int, lo: int, hi: int) -> Proof:
+    """Compare ``round_shift(acc·m, n, half_even)`` with ``round_half_even(acc·scale)`` for every ``acc`` in
+    ``lo..hi``."""
+    approx = Fraction(m, 1 << n)
+    if approx == scale:  # the same rational: the same rounding everywhere
+        return Proof(hi - lo + 1, 0, 0)
+    # how far the two products can be apart at the range's ends, plus float64's own error
+    spread = float(abs(scale - approx)) * max(abs(lo), abs(hi)) + 1e-9
+    s = float(scale)
+    differing, worst = 0, 0
+    for start in range(lo, hi + 1, CHUNK):
+        acc = np.arange(start, min(start + CHUNK, hi + 1), dtype=np.float64)
+        v = np.abs(acc * s)
+        near = np.abs(v - np.floor(v) - 0.5) <= spread + 1e-12 * v
+        for a in (int(x) for x in acc[near]):
+            got = int(round_shift(a * m, n, "half_even"))
+            d = abs(got - exact_round(a, scale))
+            if d:
+                differing, worst = differing + 1, max(worst, d)
+    return Proof(hi - lo + 1, differing, worst)
+
+
+def best_fixed_point(scale: Fraction, lo: int, hi: int, neighbours: int = 8) -> tuple[int, int, Proof]:
+    """:func:`fixed_point`, or the neighbour ``M ± k`` (``k ≤ neighbours``) with the fewest differences
+    over ``lo..hi`` when the nearest ``M`` differs somewhere; returns ``(M, n, proof)``."""
+    m, n = fixed_point(scale)
+    best = (m, n, prove(scale, m, n, lo, hi))
+    for k in range(1, neighbours + 1):
+        if best[2].exact:
+            break
+        for cand in (m - k, m + k):
+            if 0 < cand <= MAX_MULTIPLIER:
+                p = prove(scale, cand, n, lo, hi)
+                if p.differing < best[2].differing:
+                    best = (cand, n, p)
+    return best
