@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hwgen report examples/*.py examples/*.toml --out rtl_out
 	$(BIN)/hwgen schedule examples/schedules/*.py --out rtl_out
+	$(BIN)/python examples/onnx/make_models.py rtl_out/onnx
+	$(BIN)/hwgen compile rtl_out/onnx/mlp_qdq_pc.onnx --out rtl_out
 	@echo
 	@echo "Verilog (.v), manifests (.json) and reports (.md, .html: analytic vs Yosys, board fit)"
 	@echo "are in $(CURDIR)/rtl_out/"

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, HwgenError, ToolError
 
@@ -435,6 +435,125 @@ def _run_schedule(e: dict, sim: str) -> int:
     return status
 
 
+def _import_model(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``args.model`` imported, and the machine of the ``--cores``/``--lanes``/... options (and ``--board``'s
+    clock and family)."""
+    from .importer import import_onnx
+    from .schedule import Machine
+
+    model = import_onnx(args.model, batch=args.batch)
+    fields = {k: getattr(args, k) for k in MACHINE_OPTIONS if getattr(args, k) is not None}
+    if getattr(args, "board", None):
+        from .boards import load_board
+
+        _check_board_option(args.board)
+        board = load_board(args.board)
+        fields |= {"clock_mhz": board.default_clock_mhz, "family": board.family}
+    try:
+        machine = Machine(**fields)
+    except ConfigError as e:
+        option = "--" + e.where.removeprefix("machine.").replace("_", "-")
+        raise ConfigError(option, e.detail) from None
+    return model, machine
+
+
+def _layer_lines(model: Any) -> list[str]:
+    lines = []
+    for r in model.layers:
+        s = r.summary()
+        proof = (
+            f"equal to ONNX's rule on all {s['accumulators_checked']:,} reachable accumulators"
+            if not s["accumulators_differing"]
+            else f"{s['accumulators_differing']:,} of {s['accumulators_checked']:,} reachable accumulators round "
+            f"differently (by up to {s['max_difference']})"
+        )
+        lines.append(f"  {s['task']:<24} {s['requant']:<26} {proof}   [{s['onnx']}]")
+    return lines
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .design import write_files
+    from .importer.write import npz_bytes, schedule_source
+
+    model, machine = _import_model(args)
+    out = Path(args.out) if args.out else Path(Path(args.model).stem + ".py")
+    if out.suffix != ".py":
+        raise ConfigError("--out", f"{out}: a schedule file is a .py (its arrays go beside it in a .npz)")
+    layers = {r.gemm: r.onnx for r in model.layers}
+    text, arrays = schedule_source(model.graph, machine, args.model, layers)
+    files = {"py": (out.name, text), "npz": (out.with_suffix(".npz").name, npz_bytes(arrays))}
+    written = write_files(out.parent if str(out.parent) else ".", files)
+    print(f"{args.model}: {len(model.layers)} layers -> task graph {model.graph.name!r}")
+    print("\n".join(_layer_lines(model)))
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .design import write_files
+    from .schedule import compile_schedule
+    from .schedule.engine import build_engine
+    from .verilog import to_verilog
+
+    model, machine = _import_model(args)
+    graph = model.graph
+    schedule = compile_schedule(graph, machine, args.policy)
+    floats = ints = None
+    if args.run:  # inputs first: bad input files fail before anything is written
+        floats = _model_inputs(model, args) if args.inputs else None
+        floats, ints = (floats, model.quantize(floats)) if floats is not None else model.random_inputs(args.seed)
+    top = f"engine_{graph.name}_{args.policy}"
+    files = {
+        "v": (f"{top}.v", to_verilog(build_engine(graph, machine, schedule), top)),
+        "json": (f"{top}.json", json.dumps({"import": model.report(), "schedule": schedule.report()}, indent=2)),
+    }
+    print(f"{args.model}: {len(model.layers)} layers -> task graph {graph.name!r}; {machine}")
+    print("\n".join(_layer_lines(model)))
+    print(
+        f"  {args.policy}: {schedule.cycles} cycles, off-chip {schedule.offchip_bytes} B, "
+        f"on-chip {schedule.onchip_bytes} B, stages {schedule.stages}"
+    )
+    for path in write_files(args.out, files).values():
+        print(f"wrote {path}")
+    if not args.run:
+        return 0
+    from .schedule.run import run_schedule
+
+    env = graph.run(ints)
+    golden = {o: env[o] for o in graph.outputs()}
+    run = run_schedule(graph, machine, args.policy, ints, sim=args.sim)
+    problems = run.compare(golden)
+    theirs = model.onnxruntime(floats)
+    differing = model.compare(model.dequantize(run.outputs), theirs)
+    total = sum(int(np.asarray(v).size) for v in theirs.values())
+    print(
+        f"  ran on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip; "
+        f"{sum(differing.values())} of {total} output elements differ from onnxruntime"
+        + ("" if not problems else "; MISMATCH against the golden model / cost report: " + "; ".join(problems))
+    )
+    return 1 if problems or any(differing.values()) else 0
+
+
+def _model_inputs(model: Any, args: argparse.Namespace) -> dict:
+    """``--inputs``: a .npz of the model's float inputs by name, or a .npy for a one-input model."""
+    import numpy as np
+
+    path = Path(args.inputs)
+    names = list(model.lowered.inputs)
+    try:
+        if path.suffix == ".npy":
+            if len(names) != 1:
+                raise ConfigError("--inputs", f"the model has {len(names)} inputs; give a .npz of them by name")
+            return {names[0]: np.load(path, allow_pickle=False)}
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise ConfigError("--inputs", f"{path}: cannot read ({e})") from None
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from .verilog import LINT_WAIVERS, lint
 
@@ -587,6 +706,24 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=1, help="random inputs for --run when the file gives none")
     sc.set_defaults(func=cmd_schedule)
 
+    im = sub.add_parser("import", help="a quantized ONNX model (QDQ or QOperator) as an editable schedule file")
+    im.add_argument("model", help="the .onnx file")
+    im.add_argument("--out", default=None, help="the schedule file to write (default: MODEL's name .py, here)")
+    _model_args(im)
+    im.set_defaults(func=cmd_import)
+
+    co = sub.add_parser("compile", help="a quantized ONNX model straight to the schedule engine's Verilog")
+    co.add_argument("model", help="the .onnx file")
+    co.add_argument("--policy", default="auto", choices=["auto", "dataflow", "sequential"])
+    co.add_argument("--out", default="rtl_out", help="folder for the engine's Verilog and report (default rtl_out)")
+    co.add_argument("--board", default=None, help="take the clock and FPGA family from this board")
+    co.add_argument("--run", action="store_true", help="simulate the engine and compare with onnxruntime")
+    co.add_argument("--inputs", default=None, help="for --run: a .npz of float inputs by name (or .npy)")
+    co.add_argument("--sim", default="native", choices=["native", "amaranth", "verilator", "icarus"])
+    co.add_argument("--seed", type=int, default=1, help="random inputs for --run without --inputs")
+    _model_args(co)
+    co.set_defaults(func=cmd_compile)
+
     li = sub.add_parser("lint", help="verilator --lint-only -Wall on the generated Verilog")
     li.add_argument("designs", nargs="+")
     li.set_defaults(func=cmd_lint)
@@ -594,6 +731,19 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("blocks", help="list the blocks and their parameters").set_defaults(func=cmd_blocks)
     sub.add_parser("boards", help="list the known boards").set_defaults(func=cmd_boards)
     return p
+
+
+#: Machine fields ``hwgen import`` / ``hwgen compile`` take as options (``--onchip-bytes`` ...).
+MACHINE_OPTIONS = ("cores", "lanes", "onchip_bytes", "offchip_bytes_per_cycle", "offchip_latency")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=_positive, default=None, help="rows for a symbolic batch dimension")
+    p.add_argument("--cores", type=int, default=None, help="compute cores of the engine (default 2)")
+    p.add_argument("--lanes", type=int, default=None, help="MACs per core per cycle (default 16)")
+    p.add_argument("--onchip-bytes", type=int, default=None, help="on-chip buffer bytes (default 65536)")
+    p.add_argument("--offchip-bytes-per-cycle", type=float, default=None, help="off-chip bandwidth (default 16)")
+    p.add_argument("--offchip-latency", type=int, default=None, help="off-chip read latency, cycles (default 40)")
 
 
 def _positive(text: str) -> int:

@@ -239,7 +239,7 @@ class Design:
         return write_files(out_dir, self.files(report=report))
 
 
-def write_files(out_dir: str | Path, files: dict[str, tuple[str, str]]) -> dict[str, Path]:
+def write_files(out_dir: str | Path, files: dict[str, tuple[str, str | bytes]]) -> dict[str, Path]:
     """Write every file atomically into ``out_dir`` (created if needed); on any failure none of them is left
     behind, nor any folder this call created. A folder that cannot be made or written is a
     :class:`ConfigError` naming ``--out``."""
@@ -255,7 +255,7 @@ def write_files(out_dir: str | Path, files: dict[str, tuple[str, str]]) -> dict[
         os.umask(umask)
         for _key, (name, text) in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-            with os.fdopen(fd, "w") as f:
+            with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
                 f.write(text)
             os.chmod(tmp, 0o666 & ~umask)
             staged.append((Path(tmp), out / name))

@@ -56,6 +56,7 @@ class Dense:
     bias: np.ndarray | None  # int32 [N] in units of x.scale · w_scale, or None
     y: QTensor
     relu: bool = False
+    name: str = ""  # the ONNX node's name (or its output's)
 
 
 @dataclass

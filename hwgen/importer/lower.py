@@ -89,7 +89,7 @@ def lower(layers: Layers, name: str) -> Lowered:
     tensors: dict[str, str] = {}  # quantized ONNX tensor -> graph tensor
     inputs = {}
     for onnx_name, q in layers.inputs.items():
-        tensors[q.name] = g.input(names(q.name), q.shape[0], q.shape[1], q.dtype)
+        tensors[q.name] = g.input(names(onnx_name), q.shape[0], q.shape[1], q.dtype)
         inputs[onnx_name] = (tensors[q.name], q)
     reports = [_dense(g, layer, tensors, names) for layer in layers.dense]
     outputs = {o: (tensors[q.name], q) for o, q in layers.outputs.items()}
@@ -107,11 +107,11 @@ def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -
     ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
     scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
     mult, shift, proof = _requant(scales, acc_lo, acc_hi)
-    gemm = g.gemm(names(y.name, "_acc"), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
-    out = g.requant(names(y.name, "" if not layer.relu else "_pre"), gemm, multiplier=mult, shift=shift,
+    gemm = g.gemm(names(layer.name), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
+    out = g.requant(names(layer.name, "_q"), gemm, multiplier=mult, shift=shift,
                     zero_point=y.zero_point, out=y.dtype, rounding="half_even")  # fmt: skip
     if layer.relu:
-        out = g.relu(names(y.name), out)
+        out = g.relu(names(layer.name, "_relu"), out)
     tensors[y.name] = out
     return LayerReport(layer.label, gemm, out, mult, shift, proof)
 

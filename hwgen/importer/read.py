@@ -32,6 +32,8 @@ SUPPORTED = (
     "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm (com.microsoft), MatMul and Gemm between "
     "DequantizeLinear and QuantizeLinear (QDQ), Relu before a QuantizeLinear, Constant"
 )
+#: Op types that mark a quantized model.
+QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm")
 
 
 @dataclass
@@ -43,6 +45,12 @@ class _Pending:
 
 def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
     """The quantized layers of ``model``; ``batch`` sets a symbolic first input dimension (default: error)."""
+    if not any(n.op_type in QUANTIZED for n in model.nodes):
+        raise ModelError(
+            model.where,
+            "is a float model (no QuantizeLinear, QLinearMatMul or QGemm); hwgen imports quantized models: "
+            "quantize it first, e.g. with onnxruntime.quantization.quantize_static",
+        )
     out = Layers()
     qt: dict[str, QTensor] = {}  # integer tensors
     deq: dict[str, QTensor] = {}  # float tensors that are a dequantized integer tensor
@@ -170,7 +178,7 @@ def _qoperator_dense(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Den
         bias = np.asarray(model.constant(ins[6], node, "the bias"), dtype=np.int64).reshape(-1)
     ys, yz = (ins[6], ins[7]) if node.op_type == "QLinearMatMul" else (ins[7], ins[8])
     y = _output(model, node, node.output[0], ys, yz, (x.shape[0], w.shape[1]))
-    return _checked(model, node, Dense(model.label(node), x, w, ws, wz, bias, y))
+    return _checked(model, node, Dense(model.label(node), x, w, ws, wz, bias, y, name=node.name or node.output[0]))
 
 
 def _dequantized_constant(model: OnnxModel, node: Any, name: str, what: str) -> tuple[np.ndarray, ...]:
@@ -204,7 +212,8 @@ def _qdq_dense(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Dense:
             )
         bias = np.asarray(b, dtype=np.int64).reshape(-1)
     placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0)  # set by the QuantizeLinear
-    return _checked(model, node, Dense(model.label(node), x, w, ws, wz, bias, placeholder))
+    layer = Dense(model.label(node), x, w, ws, wz, bias, placeholder, name=node.name or node.output[0])
+    return _checked(model, node, layer)
 
 
 def _checked(model: OnnxModel, node: Any, layer: Dense) -> Dense:

@@ -1,0 +1,102 @@
+"""Small float models built with onnx.helper and quantized by onnxruntime's own quantize_static.
+
+    python examples/onnx/make_models.py [OUT_DIR]     (default: rtl_out/onnx)
+
+writes, for an MLP 32 -> 64 -> 48 -> 16 (Gemm layers with biases, ReLU between):
+mlp_qdq_pt.onnx, mlp_qdq_pc.onnx (QDQ, per-tensor / per-channel weights),
+mlp_qop_pt.onnx, mlp_qop_pc.onnx (QOperator: QGemm), and for the same MLP without
+biases (MatMul layers): mlp_matmul_qop.onnx (QLinearMatMul), mlp_matmul_qdq_s8.onnx
+(QDQ, int8 activations). Calibration data is random (seeded): the models are
+there to be imported and compared with onnxruntime, not to be accurate.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def float_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 48, 16), rows: int = 4, *, gemm: bool = True) -> Path:
+    """A float MLP: Gemm (with bias) or MatMul (without) layers, ReLU between them."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i, (k, n) in enumerate(zip(dims, dims[1:])):
+        w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"W{i}"))
+        if gemm:
+            inits.append(numpy_helper.from_array((rng.standard_normal(n) * 0.1).astype(np.float32), f"b{i}"))
+            nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [f"fc{i}"], name=f"fc{i}"))
+        else:
+            nodes.append(helper.make_node("MatMul", [prev, f"W{i}"], [f"fc{i}"], name=f"fc{i}"))
+        prev = f"fc{i}"
+        if i < len(dims) - 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"relu{i}"], name=f"relu{i}"))
+            prev = f"relu{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [rows, dims[-1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def quantize(src: Path, dst: Path, fmt: str, per_channel: bool, activations: str = "uint8") -> Path:
+    """``src`` quantized by onnxruntime's quantize_static (``fmt``: "QDQ" or "QOperator") with random
+    calibration data; int8 weights, ``activations`` uint8 or int8."""
+    import logging
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            import onnx
+
+            shape = [d.dim_value for d in onnx.load(str(src)).graph.input[0].type.tensor_type.shape.dim]
+            rng = np.random.default_rng(1)
+            self.batches = iter([{"x": rng.standard_normal(shape).astype(np.float32)} for _ in range(16)])
+
+        def get_next(self) -> dict | None:
+            return next(self.batches, None)
+
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_static's advice to pre-process
+    act = QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8
+    quantize_static(
+        str(src),
+        str(dst),
+        Reader(),
+        quant_format=getattr(QuantFormat, fmt),
+        per_channel=per_channel,
+        activation_type=act,
+        weight_type=QuantType.QInt8,
+    )
+    return dst
+
+
+def make_all(out: Path) -> dict[str, Path]:
+    """Every model of the module docstring, written into ``out``; name -> path."""
+    out.mkdir(parents=True, exist_ok=True)
+    gemm, matmul = float_mlp(out / "mlp_float.onnx"), float_mlp(out / "mlp_matmul_float.onnx", gemm=False)
+    made = {}
+    for fmt, tag in (("QDQ", "qdq"), ("QOperator", "qop")):
+        for pc in (False, True):
+            name = f"mlp_{tag}_{'pc' if pc else 'pt'}"
+            made[name] = quantize(gemm, out / f"{name}.onnx", fmt, pc)
+    made["mlp_matmul_qop"] = quantize(matmul, out / "mlp_matmul_qop.onnx", "QOperator", False)
+    made["mlp_matmul_qdq_s8"] = quantize(matmul, out / "mlp_matmul_qdq_s8.onnx", "QDQ", True, "int8")
+    return made
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("rtl_out/onnx")
+    for name, path in make_all(folder).items():
+        print(f"{name}: {path}")

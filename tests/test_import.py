@@ -1,0 +1,196 @@
+"""ONNX import (hwgen.importer): quantized models from onnxruntime's quantize_static against onnxruntime.
+
+The models are built by ``examples/onnx/make_models.py`` (a float MLP with onnx.helper, quantized QDQ and
+QOperator, per-tensor and per-channel, uint8 and int8 activations). onnxruntime runs with graph
+optimizations disabled: ONNX's reference semantics are the contract.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwgen.importer import ModelError, import_onnx
+from hwgen.importer.scales import best_fixed_point, fixed_point, prove
+from hwgen.requant import round_shift
+
+ROOT = Path(__file__).resolve().parents[1]
+HWGEN = [sys.executable, "-m", "hwgen.cli"]
+
+
+def _make_models():
+    spec = importlib.util.spec_from_file_location("make_models", ROOT / "examples" / "onnx" / "make_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return _make_models().make_all(tmp_path_factory.mktemp("onnx"))
+
+
+QUANTIZED = ["mlp_qdq_pt", "mlp_qdq_pc", "mlp_qop_pt", "mlp_qop_pc", "mlp_matmul_qop", "mlp_matmul_qdq_s8"]
+
+
+@pytest.mark.parametrize("name", QUANTIZED)
+def test_golden_model_equals_onnxruntime_and_every_requantization_is_proved(models, name):
+    """Every layer's multiplier and shift give ONNX's exact half-even rule on every reachable accumulator,
+    and the task graph's golden model equals onnxruntime on 10 random batches over the whole input range."""
+    m = import_onnx(models[name])
+    assert len(m.layers) == 3
+    for layer in m.layers:
+        assert layer.proof.exact and layer.proof.checked > 100_000, layer.summary()
+    per_channel = name.endswith("_pc") or name.endswith("_s8")
+    assert all(isinstance(layer.multiplier, tuple) == per_channel for layer in m.layers)
+    for seed in range(10):
+        floats, ints = m.random_inputs(seed)
+        ours = m.dequantize(m.graph.run(ints))
+        theirs = m.onnxruntime(floats)
+        assert set(ours) == set(theirs)
+        assert all(np.array_equal(ours[k], theirs[k]) for k in ours), m.compare(ours, theirs)
+
+
+def test_a_wrong_scale_would_be_caught(models):
+    """The comparison is not vacuous: with one layer's multiplier halved the outputs differ from onnxruntime."""
+    m = import_onnx(models["mlp_qop_pt"])
+    q = m.graph.tasks[m.layers[1].output]
+    q.params["multiplier"] //= 2
+    floats, ints = m.random_inputs(0)
+    assert sum(m.compare(m.dequantize(m.graph.run(ints)), m.onnxruntime(floats)).values()) > 0
+
+
+@pytest.mark.parametrize("name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8"])
+def test_compile_run_on_verilator_matches_onnxruntime(models, name, tmp_path):
+    """``hwgen compile MODEL --run``: the engine on the native Verilator bench, fed random inputs, gives
+    outputs equal to onnxruntime's (and to the golden model, with the modelled cycles and traffic)."""
+    out = tmp_path / "rtl"
+    proc = subprocess.run(
+        [*HWGEN, "compile", str(models[name]), "--out", str(out), "--run", "--cores", "2", "--lanes", "8"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 of 64 output elements differ from onnxruntime" in proc.stdout
+    assert (out / "engine_mlp_auto.v").is_file() and (out / "engine_mlp_auto.json").is_file()
+
+
+def test_import_writes_an_editable_schedule_file(models, tmp_path):
+    """``hwgen import`` writes a .py (+ .npz) that ``hwgen schedule`` loads; its graph equals the import's."""
+    from hwgen.spec import load_schedule
+
+    target = tmp_path / "sched" / "mlp.py"
+    proc = subprocess.run([*HWGEN, "import", str(models["mlp_qdq_pc"]), "--out", str(target)], capture_output=True,
+                          text=True, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    graph, machine, _ = load_schedule(target)
+    m = import_onnx(models["mlp_qdq_pc"])
+    _, ints = m.random_inputs(4)
+    assert all(np.array_equal(graph.run(ints)[o], m.graph.run(ints)[o]) for o in m.graph.outputs())
+    proc = subprocess.run([*HWGEN, "schedule", str(target), "--policy", "auto"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "cycles" in proc.stdout, proc.stderr
+
+
+def _model(path: Path, nodes: list, x: list[int], y: list[int], inits: list) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        nodes,
+        "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y)],
+        inits,
+    )
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _conv_model(path: Path) -> Path:
+    from onnx import helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    return _model(path, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")], [1, 1, 8, 8], [1, 2, 6, 6], [w])
+
+
+def _sigmoid_model(path: Path) -> Path:
+    from onnx import helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 4), np.float32) / 8, "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"), helper.make_node("Sigmoid", ["h"], ["y"])]
+    return _model(path, nodes, [2, 8], [2, 4], [w])
+
+
+def test_unsupported_and_bad_models_are_one_line_exit_2_nothing_written(models, tmp_path):
+    mk = _make_models()
+    conv = mk.quantize(_conv_model(tmp_path / "conv.onnx"), tmp_path / "conv_q.onnx", "QOperator", False)
+    sigmoid = mk.quantize(_sigmoid_model(tmp_path / "sig.onnx"), tmp_path / "sig_q.onnx", "QDQ", False)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    cases = [
+        (sigmoid, "(Sigmoid): is not supported; hwgen imports QuantizeLinear, DequantizeLinear, QLinearMatMul"),
+        (conv, "input 'x' has shape [1, 1, 8, 8]; hwgen imports [rows, features] inputs"),
+        (models["mlp_float"] if "mlp_float" in models else tmp_path / "mlp_float.onnx", "is a float model"),
+        (junk, "not a readable ONNX model"),
+        (tmp_path / "missing.onnx", "no such ONNX file"),
+    ]
+    mk.float_mlp(tmp_path / "mlp_float.onnx")
+    for model, message in cases:
+        out = tmp_path / "out"
+        proc = subprocess.run([*HWGEN, "compile", str(model), "--out", str(out)], capture_output=True, text=True)
+        assert proc.returncode == 2, (model, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr, (message, proc.stderr)
+        assert not out.exists()
+    proc = subprocess.run([*HWGEN, "compile", str(models["mlp_qop_pt"]), "--cores", "0", "--out", str(out)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "--cores: 0" in proc.stderr and not out.exists(), proc.stderr
+    with pytest.raises(ModelError, match="symbolic batch"):
+        import_onnx(_symbolic(models["mlp_qop_pt"], tmp_path / "sym.onnx"))
+    assert import_onnx(_symbolic(models["mlp_qop_pt"], tmp_path / "sym.onnx"), batch=3).graph.tasks["x"].rows == 3
+
+
+def _symbolic(src: Path, dst: Path) -> Path:
+    import onnx
+
+    m = onnx.load(str(src))
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    onnx.save(m, str(dst))
+    return dst
+
+
+# -- the scale prover -------------------------------------------------------------------------
+def _brute(scale: Fraction, m: int, n: int, lo: int, hi: int) -> int:
+    return sum(int(round_shift(a * m, n, "half_even")) != round(a * scale) for a in range(lo, hi + 1))
+
+
+@pytest.mark.parametrize(
+    ("scale", "m", "n"),
+    [
+        (Fraction(1, 3), 1431655765, 32),  # the nearest: exact on this range
+        (Fraction(1, 3), 1431655766, 32),  # one off
+        (Fraction(3, 8), 3, 3),  # the same rational: ties at every 8th value agree
+        (Fraction(3, 8), 3 * (1 << 28) + 1, 31),  # a hair above 3/8: every tie rounds up
+        (Fraction(7, 10), 11, 4),  # coarse
+    ],
+)
+def test_prove_counts_exactly_what_brute_force_counts(scale, m, n):
+    lo, hi = -20000, 20000
+    assert prove(scale, m, n, lo, hi).differing == _brute(scale, m, n, lo, hi)
+
+
+def test_fixed_point_is_nearest_with_31_bits():
+    for scale in (Fraction(1, 3), Fraction(5), Fraction(1, 1 << 40), Fraction(123456789, 1 << 50)):
+        m, n = fixed_point(scale)
+        assert 0 < m < 1 << 31 and 0 <= n <= 62
+        assert m >= 1 << 30 or n == 62
+        assert abs(Fraction(m, 1 << n) - scale) <= Fraction(1, 1 << (n + 1))
+    m, n, proof = best_fixed_point(Fraction(1, 3), -(1 << 16), 1 << 16)
+    assert proof.exact and proof.checked == (1 << 17) + 1
