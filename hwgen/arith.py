@@ -185,6 +185,20 @@ def requant_offset(
     return Mux(z < lo, lo, Mux(z > hi, hi, z))
 
 
+def rescale_add(
+    m: Module, a: Value, b: Value, mults: tuple[int, int], zeros: tuple[int, int], shift: int, zero_point: int,
+    lo: int, hi: int, even: bool,
+) -> Value:  # fmt: skip
+    """The rescaling add of two quantized values, combinational: ``clamp(zero_point + round_shift((a − za)·Ma
+    + (b − zb)·Mb, shift))`` (``mults = (Ma, Mb)``, ``zeros = (za, zb)``; :func:`requant_round`'s rounding,
+    ties to even when ``even``), the rule of :func:`hwgen.schedule.graph.rescale_add`."""
+    total = (a - zeros[0]) * mults[0] + (b - zeros[1]) * mults[1]
+    width = max(len(total), 33)
+    t = Signal(signed(width), name="rescaled_sum")
+    m.d.comb += t.eq(total)
+    return requant_offset(m, requant_round(m, t, width - 32, shift, even=even), width - 32, zero_point, lo, hi)
+
+
 def pack_negated_pair(high: Value, low: Value) -> Value:
     """The packed operand ``high·2^18 − low`` of two INT8 values (:func:`hwgen.int8pack.pack_negated`)."""
     return (high << SHIFT) - low

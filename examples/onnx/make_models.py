@@ -4,9 +4,12 @@
 
 writes, for an MLP 32 -> 64 -> 48 -> 16 (Gemm layers with biases, ReLU between):
 mlp_qdq_pt.onnx, mlp_qdq_pc.onnx (QDQ, per-tensor / per-channel weights),
-mlp_qop_pt.onnx, mlp_qop_pc.onnx (QOperator: QGemm), and for the same MLP without
+mlp_qop_pt.onnx, mlp_qop_pc.onnx (QOperator: QGemm); for the same MLP without
 biases (MatMul layers): mlp_matmul_qop.onnx (QLinearMatMul), mlp_matmul_qdq_s8.onnx
-(QDQ, int8 activations). Calibration data is random (seeded): the models are
+(QDQ, int8 activations); with MatMul then Add (the bias as its own quantized
+tensor, added by a rescaling add): mlp_bias_qop.onnx (QLinearAdd), mlp_bias_qdq.onnx;
+and an MLP 32 -> 48 -> 48 -> 16 whose second layer adds its input back (a
+residual): mlp_res_qop.onnx, mlp_res_qdq.onnx. Calibration data is random (seeded): the models are
 there to be imported and compared with onnxruntime, not to be accurate.
 """
 
@@ -18,8 +21,17 @@ from pathlib import Path
 import numpy as np
 
 
-def float_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 48, 16), rows: int = 4, *, gemm: bool = True) -> Path:
-    """A float MLP: Gemm (with bias) or MatMul (without) layers, ReLU between them."""
+def float_mlp(
+    path: Path,
+    dims: tuple[int, ...] = (32, 64, 48, 16),
+    rows: int = 4,
+    *,
+    gemm: bool = True,
+    bias: bool = False,
+    residual: bool = False,
+) -> Path:
+    """A float MLP: Gemm layers (with bias), or MatMul layers (with ``bias``: MatMul then Add), ReLU between
+    them; with ``residual`` the second layer's input is added to its output (equal widths needed)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -33,7 +45,13 @@ def float_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 48, 16), rows: int = 
             nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [f"fc{i}"], name=f"fc{i}"))
         else:
             nodes.append(helper.make_node("MatMul", [prev, f"W{i}"], [f"fc{i}"], name=f"fc{i}"))
-        prev = f"fc{i}"
+            if bias:
+                inits.append(numpy_helper.from_array((rng.standard_normal(n) * 0.1).astype(np.float32), f"b{i}"))
+                nodes.append(helper.make_node("Add", [f"fc{i}", f"b{i}"], [f"fc{i}_b"], name=f"fc{i}_bias"))
+        if residual and i == 1:
+            tail = nodes[-1].output[0]
+            nodes.append(helper.make_node("Add", [tail, prev], [f"res{i}"], name=f"res{i}"))
+        prev = nodes[-1].output[0]
         if i < len(dims) - 2:
             nodes.append(helper.make_node("Relu", [prev], [f"relu{i}"], name=f"relu{i}"))
             prev = f"relu{i}"
@@ -93,6 +111,12 @@ def make_all(out: Path) -> dict[str, Path]:
             made[name] = quantize(gemm, out / f"{name}.onnx", fmt, pc)
     made["mlp_matmul_qop"] = quantize(matmul, out / "mlp_matmul_qop.onnx", "QOperator", False)
     made["mlp_matmul_qdq_s8"] = quantize(matmul, out / "mlp_matmul_qdq_s8.onnx", "QDQ", True, "int8")
+    biased = float_mlp(out / "mlp_bias_float.onnx", gemm=False, bias=True)
+    made["mlp_bias_qop"] = quantize(biased, out / "mlp_bias_qop.onnx", "QOperator", True)
+    made["mlp_bias_qdq"] = quantize(biased, out / "mlp_bias_qdq.onnx", "QDQ", False)
+    res = float_mlp(out / "mlp_res_float.onnx", (32, 48, 48, 16), residual=True)
+    made["mlp_res_qop"] = quantize(res, out / "mlp_res_qop.onnx", "QOperator", False)
+    made["mlp_res_qdq"] = quantize(res, out / "mlp_res_qdq.onnx", "QDQ", True)
     return made
 
 

@@ -9,7 +9,9 @@ few facts, in ONNX's own terms, before anything is lowered to a task graph:
   integer layer every quantized MatMul / Gemm is: ``W`` raw integers with a
   scale (and zero point) per tensor or per output column, ``bias`` int32 in
   units of ``x_scale · w_scale[n]`` (ONNX's convention), ``Q`` the output
-  tensor's quantization, then an optional ReLU.
+  tensor's quantization, then an optional ReLU;
+* :class:`Add`: ``y = Q(deq(a) + deq(b))``, the rescaling add (a residual,
+  or a quantized bias row after a MatMul).
 """
 
 from __future__ import annotations
@@ -60,12 +62,25 @@ class Dense:
 
 
 @dataclass
+class Add:
+    """``y = Q(deq(a) + deq(b))`` (ONNX ``QLinearAdd``, or QDQ ``Add``): ``b`` a quantized tensor, or a
+    constant row (``constant``: raw integers, one per column, encoded by ``b``'s scale and zero point)."""
+
+    label: str
+    a: QTensor
+    b: QTensor
+    y: QTensor
+    constant: np.ndarray | None = None
+    name: str = ""
+
+
+@dataclass
 class Layers:
-    """A model's quantized inputs (ONNX input name -> its quantized tensor), dense layers in order, and
-    outputs (ONNX output name -> the quantized tensor it dequantizes)."""
+    """A model's quantized inputs (ONNX input name -> its quantized tensor), layers in order (dense layers
+    and adds), and outputs (ONNX output name -> the quantized tensor it dequantizes)."""
 
     inputs: dict[str, QTensor] = field(default_factory=dict)
-    dense: list[Dense] = field(default_factory=list)
+    layers: list[Dense | Add] = field(default_factory=list)
     outputs: dict[str, QTensor] = field(default_factory=dict)
 
 

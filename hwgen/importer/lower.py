@@ -25,8 +25,8 @@ import numpy as np
 
 from ..numtype import Int, NumType
 from ..schedule import TaskGraph
-from .layers import Dense, Layers, QTensor
-from .scales import Proof, best_fixed_point
+from .layers import Add, Dense, Layers, QTensor
+from .scales import Proof, best_add_point, best_fixed_point
 
 ACC = Int(32)
 
@@ -43,11 +43,16 @@ class LayerReport:
     proof: Proof
 
     def summary(self) -> dict:
-        per_channel = isinstance(self.multiplier, tuple)
+        if isinstance(self.multiplier, tuple) and isinstance(self.shift, int):  # a rescaling add
+            rule = f"a·{self.multiplier[0]} + b·{self.multiplier[1]} >> {self.shift}"
+        elif isinstance(self.multiplier, tuple):
+            rule = "per column"
+        else:
+            rule = f"x·{self.multiplier} >> {self.shift}"
         return {
             "onnx": self.onnx,
             "task": self.gemm,
-            "requant": "per column" if per_channel else f"x·{self.multiplier} >> {self.shift}",
+            "requant": rule,
             "accumulators_checked": self.proof.checked,
             "accumulators_differing": self.proof.differing,
             "max_difference": self.proof.max_diff,
@@ -91,7 +96,10 @@ def lower(layers: Layers, name: str) -> Lowered:
     for onnx_name, q in layers.inputs.items():
         tensors[q.name] = g.input(names(onnx_name), q.shape[0], q.shape[1], q.dtype)
         inputs[onnx_name] = (tensors[q.name], q)
-    reports = [_dense(g, layer, tensors, names) for layer in layers.dense]
+    reports = [
+        _dense(g, layer, tensors, names) if isinstance(layer, Dense) else _add(g, layer, tensors, names)
+        for layer in layers.layers
+    ]
     outputs = {o: (tensors[q.name], q) for o, q in layers.outputs.items()}
     g.validate()
     return Lowered(g, inputs, outputs, reports)
@@ -114,6 +122,21 @@ def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -
         out = g.relu(names(layer.name, "_relu"), out)
     tensors[y.name] = out
     return LayerReport(layer.label, gemm, out, mult, shift, proof)
+
+
+def _add(g: TaskGraph, layer: Add, tensors: dict[str, str], names: _Names) -> LayerReport:
+    """A rescaling add: ``Sa = a_scale / y_scale`` and ``Sb = b_scale / y_scale`` as two multipliers over one
+    shift, proved over every pair of operand values (all of ``a``'s type × ``b``'s, or the constant row)."""
+    a, b, y = layer.a, layer.b, layer.y
+    sa, sb = (Fraction(float(t.scale)) / Fraction(float(y.scale)) for t in (a, b))
+    da = np.arange(a.dtype.min, a.dtype.max + 1) - a.zero_point
+    db = np.unique(layer.constant) if layer.constant is not None else np.arange(b.dtype.min, b.dtype.max + 1)
+    ma, mb, n, proof = best_add_point(sa, sb, da, db - b.zero_point)
+    other = layer.constant if layer.constant is not None else tensors[b.name]
+    out = g.add(names(layer.name), tensors[a.name], other, multipliers=(ma, mb), shift=n,
+                zero_points=(a.zero_point, b.zero_point), zero_point=y.zero_point, out=y.dtype)  # fmt: skip
+    tensors[y.name] = out
+    return LayerReport(layer.label, out, out, (ma, mb), n, proof)
 
 
 def _requant(scales: list[Fraction], lo: np.ndarray, hi: np.ndarray) -> tuple[int | tuple, int | tuple, Proof]:

@@ -4,12 +4,14 @@ One walk over the nodes (ONNX keeps them in topological order) handles both
 formats and their mixtures:
 
 * **QOperator**: ``QLinearMatMul``, ``QGemm`` (``com.microsoft``, as
-  onnxruntime's ``quantize_static`` writes Gemm layers) — integer in,
-  integer out;
+  onnxruntime's ``quantize_static`` writes Gemm layers), ``QLinearAdd``
+  (``com.microsoft``; of two activations, or of an activation and a constant
+  row) — integer in, integer out;
 * **QDQ**: ``DequantizeLinear → MatMul | Gemm [→ Relu] → QuantizeLinear``
   with the weights (per tensor or per output channel) and the int32 bias
   (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
-  nodes of constants;
+  nodes of constants; ``DequantizeLinear ×2 → Add → QuantizeLinear`` (an
+  operand may be a dequantized constant row);
 * the model's float inputs enter through ``QuantizeLinear`` and its outputs
   leave through ``DequantizeLinear``: both are the host's work, recorded as
   the quantized tensors' encodings.
@@ -25,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Dense, Layers, QTensor, int_type
+from .layers import Add, Dense, Layers, QTensor, int_type
 from .model import ModelError, OnnxModel
 
 SUPPORTED = (
-    "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm (com.microsoft), MatMul and Gemm between "
-    "DequantizeLinear and QuantizeLinear (QDQ), Relu before a QuantizeLinear, Constant"
+    "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm and QLinearAdd (com.microsoft), MatMul, Gemm and "
+    "Add between DequantizeLinear and QuantizeLinear (QDQ), Relu after a MatMul or Gemm, Constant"
 )
 #: Op types that mark a quantized model.
 QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm")
@@ -38,9 +40,9 @@ QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm")
 
 @dataclass
 class _Pending:
-    """A QDQ dense layer whose output is still float, waiting for its QuantizeLinear."""
+    """A QDQ layer whose output is still float, waiting for its QuantizeLinear."""
 
-    layer: Dense
+    layer: Dense | Add
 
 
 def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
@@ -67,13 +69,15 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             deq[node.output[0]] = q
             if node.output[0] in model.outputs:
                 out.outputs[node.output[0]] = q
-        elif op in ("QLinearMatMul", "QGemm"):
-            layer = _qoperator_dense(model, node, qt)
+        elif op in ("QLinearMatMul", "QGemm", "QLinearAdd"):
+            layer = _qoperator_add(model, node, qt) if op == "QLinearAdd" else _qoperator_dense(model, node, qt)
             qt[layer.y.name] = layer.y
-            out.dense.append(layer)
+            out.layers.append(layer)
         elif op in ("MatMul", "Gemm"):
             pending[node.output[0]] = _Pending(_qdq_dense(model, node, deq))
-        elif op == "Relu" and node.input[0] in pending:
+        elif op == "Add":
+            pending[node.output[0]] = _Pending(_qdq_add(model, node, deq))
+        elif op == "Relu" and isinstance(getattr(pending.get(node.input[0]), "layer", None), Dense):
             pending[node.output[0]] = _Pending(replace(pending.pop(node.input[0]).layer, relu=True))
         else:
             raise ModelError(model.label(node), f"is not supported; hwgen imports {SUPPORTED}")
@@ -82,7 +86,7 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
     missing = [o for o in model.outputs if o not in out.outputs]
     if missing:
         raise ModelError(model.where, f"output {missing[0]!r} is not a DequantizeLinear of a quantized tensor")
-    if not out.dense:
+    if not any(isinstance(layer, Dense) for layer in out.layers):
         raise ModelError(model.where, "has no quantized MatMul or Gemm layer")
     return out
 
@@ -128,9 +132,9 @@ def _quantize(
     src, zero = node.input[0], node.input[2] if len(node.input) > 2 else ""
     if src in pending:
         layer = pending.pop(src).layer
-        layer.y = _output(model, node, node.output[0], node.input[1], zero, (layer.x.shape[0], layer.weights.shape[1]))
+        layer.y = _output(model, node, node.output[0], node.input[1], zero, layer.y.shape)
         qt[layer.y.name] = layer.y
-        out.dense.append(layer)
+        out.layers.append(layer)
         return
     if src not in [i.name for i in model.inputs]:
         raise ModelError(model.label(node), f"quantizes {src!r}, which is neither a graph input nor a layer output")
@@ -211,7 +215,7 @@ def _qdq_dense(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Dense:
                 model.label(node), "the bias scale is not x_scale · w_scale; hwgen adds it to the int32 sum"
             )
         bias = np.asarray(b, dtype=np.int64).reshape(-1)
-    placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0)  # set by the QuantizeLinear
+    placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0, (x.shape[0], w.shape[1]))  # its Q sets it
     layer = Dense(model.label(node), x, w, ws, wz, bias, placeholder, name=node.name or node.output[0])
     return _checked(model, node, layer)
 
@@ -225,3 +229,50 @@ def _checked(model: OnnxModel, node: Any, layer: Dense) -> Dense:
     if np.any(np.asarray(layer.w_scale) <= 0) or not np.all(np.isfinite(layer.w_scale)):
         raise ModelError(model.label(node), "weight scales must be positive and finite")
     return layer
+
+
+def _row(model: OnnxModel, node: Any, values: np.ndarray, cols: int) -> np.ndarray:
+    """A constant add operand as one integer per column (a ``[cols]`` or ``[1, cols]`` array)."""
+    v = np.asarray(values)
+    int_type(v, model.label(node), ModelError)
+    if v.size != cols or (v.ndim == 2 and v.shape[0] != 1) or v.ndim > 2:
+        raise ModelError(model.label(node), f"adds a constant of shape {v.shape}; hwgen adds one value per column")
+    return v.reshape(-1).astype(np.int64)
+
+
+def _qoperator_add(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Add:
+    ins = list(node.input) + [""] * 8
+    a = _activation(model, node, ins[0], qt)
+    _check_encoding(model, node, a, ins[1], ins[2])
+    if ins[3] in model.constants:
+        bs, bz = _qparams(model, node, ins[4], ins[5])
+        values = _row(model, node, model.constants[ins[3]], a.shape[1])
+        b = QTensor(ins[3], int_type(values.astype(model.constants[ins[3]].dtype), model.label(node), ModelError),
+                    _scalar(model, node, bs, "the scale"), int(_scalar(model, node, bz, "the zero point")))  # fmt: skip
+    else:
+        b, values = _activation(model, node, ins[3], qt), None
+        _check_encoding(model, node, b, ins[4], ins[5])
+        if b.shape != a.shape:
+            raise ModelError(model.label(node), f"adds {a.shape} and {b.shape}; hwgen adds tensors of one shape")
+    y = _output(model, node, node.output[0], ins[6], ins[7], a.shape)
+    return Add(model.label(node), a, b, y, values, name=node.name or node.output[0])
+
+
+def _qdq_add(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Add:
+    ins = list(node.input)
+    if ins[0] not in deq:
+        ins.reverse()  # a constant first: addition commutes
+    if ins[0] not in deq:
+        raise ModelError(model.label(node), "neither operand is a DequantizeLinear of an activation")
+    a = deq[ins[0]]
+    if ins[1] in deq:
+        b, values = deq[ins[1]], None
+        if b.shape != a.shape:
+            raise ModelError(model.label(node), f"adds {a.shape} and {b.shape}; hwgen adds tensors of one shape")
+    else:
+        raw, bs, bz, _ = _dequantized_constant(model, node, ins[1], "the other operand")
+        values = _row(model, node, raw, a.shape[1])
+        b = QTensor(ins[1], int_type(raw, model.label(node), ModelError), _scalar(model, node, bs, "the scale"),
+                    int(_scalar(model, node, bz, "the zero point")))  # fmt: skip
+    placeholder = QTensor(node.output[0], a.dtype, np.float32(1), 0, a.shape)  # its QuantizeLinear sets it
+    return Add(model.label(node), a, b, placeholder, values, name=node.name or node.output[0])

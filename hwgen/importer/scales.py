@@ -86,6 +86,42 @@ def prove(scale: Fraction, m: int, n: int, lo: int, hi: int) -> Proof:
     return Proof(hi - lo + 1, differing, worst)
 
 
+def prove_add(sa: Fraction, sb: Fraction, ma: int, mb: int, n: int, da: np.ndarray, db: np.ndarray) -> Proof:
+    """Compare ``round_shift(ma·da + mb·db, n, half_even)`` with ``round_half_even(sa·da + sb·db)`` for every
+    pair of an element of ``da`` and one of ``db`` (the zero-point-shifted operands of a rescaling add)."""
+    q = sa.denominator * sb.denominator
+    num = np.add.outer(np.asarray(da, dtype=object) * (sa.numerator * sb.denominator),
+                       np.asarray(db, dtype=object) * (sb.numerator * sa.denominator))  # fmt: skip
+    t = num // q  # floor, on Python integers
+    r = num - t * q
+    exact = t + ((2 * r > q) | ((2 * r == q) & (t % 2 == 1))).astype(object)
+    got = round_shift(np.add.outer(np.asarray(da, dtype=object) * ma, np.asarray(db, dtype=object) * mb), n,
+                      "half_even")  # fmt: skip
+    diff = np.abs((got - exact).astype(np.int64))
+    return Proof(int(diff.size), int(np.count_nonzero(diff)), int(diff.max(initial=0)))
+
+
+def best_add_point(
+    sa: Fraction, sb: Fraction, da: np.ndarray, db: np.ndarray, neighbours: int = 2
+) -> tuple[int, int, int, Proof]:
+    """``(Ma, Mb, n, proof)`` for a rescaling add with scales ``sa``, ``sb``: one shift ``n`` giving the
+    larger multiplier 31 bits, each multiplier the nearest, or the neighbours' best (``±neighbours`` each)
+    when the nearest pair differs somewhere over the operand values ``da × db``."""
+    _, n = fixed_point(max(sa, sb))
+    ma0, mb0 = round(sa * (1 << n)), round(sb * (1 << n))
+    best = (ma0, mb0, n, prove_add(sa, sb, ma0, mb0, n, da, db))
+    for ka in range(-neighbours, neighbours + 1):
+        for kb in range(-neighbours, neighbours + 1):
+            if best[3].exact:
+                return best
+            ma, mb = ma0 + ka, mb0 + kb
+            if (ka or kb) and 0 <= ma <= MAX_MULTIPLIER and 0 <= mb <= MAX_MULTIPLIER:
+                p = prove_add(sa, sb, ma, mb, n, da, db)
+                if p.differing < best[3].differing:
+                    best = (ma, mb, n, p)
+    return best
+
+
 def best_fixed_point(scale: Fraction, lo: int, hi: int, neighbours: int = 8) -> tuple[int, int, Proof]:
     """:func:`fixed_point`, or the neighbour ``M ± k`` (``k ≤ neighbours``) with the fewest differences
     over ``lo..hi`` when the nearest ``M`` differs somewhere; returns ``(M, n, proof)``."""

@@ -15,7 +15,11 @@ off-chip memory) and tasks that consume earlier tensors by name:
   31-bit multiplier ``M0`` and right shift ``n``, one per tensor or one per
   column (per-channel scales); ``round_shift`` rounds ties away from zero, or
   to even with ``rounding="half_even"`` (ONNX);
-* ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit.
+* ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit;
+  or, given multipliers, the rescaling add of two quantized tensors (ONNX
+  ``QLinearAdd``): ``clamp(zp + round_shift((a − za)·Ma + (b − zb)·Mb, n))``
+  in ``out``; ``b`` may be a constant row (one value per column, e.g. a
+  quantized bias).
 
 Tensors flow along edges; an edge's data volume is ``rows × cols ×
 ceil(bits / 8)`` bytes. :meth:`TaskGraph.validate` rejects cycles, unknown
@@ -35,7 +39,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..numtype import OVERFLOW_MODES, Int, NumType
-from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize
+from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize, round_shift
 from ..values import integer, integers
 
 OPS = ("input", "gemm", "relu", "requant", "add")
@@ -206,9 +210,44 @@ class TaskGraph:
         }
         return self._add(Task(name, "requant", [x], dtype=out, params=params))
 
-    def add(self, name: str, a: str, b: str) -> str:
-        """``a + b``, exact (same shapes)."""
-        return self._add(Task(self._name(name, a, b), "add", [a, b]))
+    def add(
+        self,
+        name: str,
+        a: str,
+        b: str | np.ndarray,
+        *,
+        multipliers: tuple[int, int] | None = None,
+        shift: int = 0,
+        zero_points: tuple[int, int] = (0, 0),
+        zero_point: int = 0,
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_even",
+    ) -> str:
+        """``a + b``, exact (same shapes). With ``multipliers = (Ma, Mb)`` the rescaling add of quantized
+        tensors: ``clamp(zero_point + round_shift((a − za)·Ma + (b − zb)·Mb, shift, rounding))`` in ``out``
+        (``zero_points = (za, zb)``; 31-bit multipliers, :mod:`hwgen.requant`'s shift and rounding); ``b`` may
+        then be a constant row, one integer per column of ``a``."""
+        const = not isinstance(b, str)
+        name = self._name(name, a) if const else self._name(name, a, b)
+        if multipliers is None:
+            if const:
+                raise ConfigError(f"graph.{name}.b", "a constant operand needs the rescaling add (multipliers)")
+            return self._add(Task(name, "add", [a, b]))
+        if not isinstance(multipliers, list | tuple) or len(multipliers) != 2:
+            raise ConfigError(f"graph.{name}.multipliers", f"{multipliers!r}: a pair (Ma, Mb)")
+        out = _int_type(out, f"graph.{name}.out")
+        check_requant(f"graph.{name}", 0, shift, zero_point, out, rounding)
+        params: dict[str, Any] = {"zero_point": int(zero_point), "shift": int(shift), "rounding": rounding}
+        for k, (m, z) in enumerate(zip(multipliers, zero_points)):
+            params[f"multiplier_{'ab'[k]}"] = integer(m, f"graph.{name}.multipliers[{k}]", lo=0, hi=MAX_MULTIPLIER)
+            params[f"zero_{'ab'[k]}"] = integer(z, f"graph.{name}.zero_points[{k}]", lo=-(1 << 32), hi=1 << 32)
+        if const:
+            params["constant"] = integers(b, f"graph.{name}.b", lo=-(1 << 32), hi=1 << 32, ndim=1, nonempty=True)
+        return self._add(Task(name, "add", [a] if const else [a, b], dtype=out, params=params))
+
+    def rescales(self, name: str) -> bool:
+        """Whether add ``name`` is a rescaling add (quantized operands, requantized sum)."""
+        return "multiplier_a" in self.tasks[name].params
 
     # -- structure ---------------------------------------------------------------
     def order(self) -> list[str]:
@@ -282,13 +321,16 @@ class TaskGraph:
                             f"graph.{n}.{key}", f"{len(v)} values for {t.cols} columns of {x.name}; give one per column"
                         )
             elif t.op == "add":
-                y = src[1]
-                if (x.rows, x.cols) != (y.rows, y.cols):
+                const = t.params.get("constant")
+                rows, cols = (x.rows, len(const)) if const is not None else (src[1].rows, src[1].cols)
+                if (x.rows, x.cols) != (rows, cols):
+                    other = "the constant row" if const is not None else src[1].name
                     raise ConfigError(
-                        f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {y.name} is {y.rows}×{y.cols}"
+                        f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {other} is {rows}×{cols}"
                     )
                 t.rows, t.cols = x.rows, x.cols
-                t.dtype = NumType(max(x.dtype.width, y.dtype.width) + 1, True)
+                if not self.rescales(n):
+                    t.dtype = NumType(max(x.dtype.width, src[1].dtype.width) + 1, True)
         return order
 
     # -- golden model -------------------------------------------------------------
@@ -325,7 +367,16 @@ class TaskGraph:
             elif t.op == "requant":
                 p = t.params
                 y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype, p["rounding"])
+            elif self.rescales(n):
+                y = rescale_add(x, env[t.inputs[1]] if len(t.inputs) > 1 else t.params["constant"], t.params, t.dtype)
             else:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
+
+
+def rescale_add(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.ndarray:
+    """The rescaling add (see :meth:`TaskGraph.add`) on exact integers; ``b`` broadcasts (a constant row)."""
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    t = (a - p["zero_a"]) * p["multiplier_a"] + (b - p["zero_b"]) * p["multiplier_b"]
+    return out.saturate(p["zero_point"] + round_shift(t, p["shift"], p["rounding"]))

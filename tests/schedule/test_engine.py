@@ -257,3 +257,39 @@ def test_per_channel_requantization_and_bias_run_in_the_engine():
     for policy in ("dataflow", "sequential"):
         run = run_schedule(g, m, policy, x)
         assert run.compare(golden) == [], policy
+
+
+def test_rescaling_adds_run_in_the_engine():
+    """Rescaling adds (ONNX QLinearAdd): of two quantized tensors (a residual) and of a constant row (a
+    quantized bias after a MatMul); the engine equals the golden model, which equals the rule written out."""
+    rng = np.random.default_rng(12)
+    g = TaskGraph("qadd")
+    g.input("x", 3, 8, "UInt(8)")
+    g.gemm("a", "x", rng.integers(-8, 8, (8, 6)), acc=Int(24))
+    g.requant("aq", "a", multiplier=1 << 22, shift=30, zero_point=120, out="UInt(8)", rounding="half_even")
+    bias = rng.integers(0, 256, 6)
+    g.add(
+        "ab", "aq", bias, multipliers=(1 << 30, 3 << 28), shift=31, zero_points=(120, 114), zero_point=7, out="UInt(8)"
+    )
+    g.gemm("c", "x", rng.integers(-8, 8, (8, 6)), acc=Int(24))
+    g.requant("cq", "c", multiplier=1 << 23, shift=30, zero_point=100, out="UInt(8)", rounding="half_even")
+    g.add(
+        "s", "ab", "cq", multipliers=(5 << 27, 1 << 30), shift=31, zero_points=(7, 100), zero_point=128, out="UInt(8)"
+    )
+    g.gemm("o", "s", rng.integers(-8, 8, (6, 4)), acc=Int(24))
+    x = {"x": rng.integers(0, 256, (3, 8))}
+    env = g.run(x)
+
+    def rule(a, b, ma, mb, za, zb, n, zp):  # round half to even, written out with Python integers
+        t = (int(a) - za) * ma + (int(b) - zb) * mb
+        q, r = divmod(t, 1 << n)
+        q += 1 if 2 * r > (1 << n) or (2 * r == (1 << n) and q % 2) else 0
+        return min(255, max(0, zp + q))
+
+    expect = [[rule(env["aq"][i, j], bias[j], 1 << 30, 3 << 28, 120, 114, 31, 7) for j in range(6)] for i in range(3)]
+    assert env["ab"].tolist() == expect
+    golden = {o: env[o] for o in g.outputs()}
+    m = Machine(cores=2, lanes=4, onchip_bytes=4096, offchip_bytes_per_cycle=2, offchip_latency=3)
+    for policy in ("dataflow", "sequential"):
+        run = run_schedule(g, m, policy, x)
+        assert run.compare(golden) == [], policy

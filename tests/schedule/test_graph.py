@@ -81,3 +81,20 @@ def test_per_channel_lists_must_match_the_columns():
         g.validate()
     with pytest.raises(ConfigError, match=r"graph\.b\.bias"):
         g.gemm("b", "x", np.ones((2, 3), dtype=int), bias=[1, 2])
+
+
+def test_rescaling_add_arguments_are_checked():
+    g = TaskGraph("qa")
+    g.input("x", 2, 3, "UInt(8)")
+    g.input("y", 2, 3, "UInt(8)")
+    with pytest.raises(ConfigError, match=r"graph\.s\.b: a constant operand needs the rescaling add"):
+        g.add("s", "x", np.array([1, 2, 3]))
+    with pytest.raises(ConfigError, match=r"graph\.s\.multipliers: 5: a pair"):
+        g.add("s", "x", "y", multipliers=5)
+    with pytest.raises(ConfigError, match=r"graph\.s\.multipliers\[1\]: 2147483648 is out of range"):
+        g.add("s", "x", "y", multipliers=(1, 1 << 31), shift=3)
+    with pytest.raises(ConfigError, match=r"graph\.s\.shift"):
+        g.add("s", "x", "y", multipliers=(1, 1), shift=63)
+    g.add("s", "x", np.array([1, 2]), multipliers=(1, 1), shift=0, out="Int(16)")
+    with pytest.raises(ConfigError, match=r"graph\.s: shape mismatch: x is 2×3, the constant row is 2×2"):
+        g.validate()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 
+from ...arith import rescale_add
 from ...blocks.gemm import RecordCore
 from .buffers import EngineBuffers
 from .controller import Controller
-from .plan import EnginePlan, Writer
+from .plan import EnginePlan, OpPlan, Writer
 
 
 @dataclass
@@ -86,6 +87,28 @@ def connect_units(
     for o in plan.ops.values():
         if o.kind == "add":
             total = Signal(plan.widths[o.out_tensor].shape, name=f"sum_{o.name}")
-            m.d.comb += total.eq(feeds[(o.name, 0)][1] + feeds[(o.name, 1)][1])
+            m.d.comb += total.eq(_adder(m, plan, o, feeds))
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], feeds[(o.name, 0)][0], total))
     return producers
+
+
+def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
+    """An add unit's result: ``a + b``, or the rescaling add (:func:`~hwgen.arith.rescale_add`) of ``a`` and
+    ``b`` — the second operand streamed, or a constant row read at the column counter."""
+    valid, a = feeds[(o.name, 0)]
+    task = plan.graph.tasks[o.name]
+    if not plan.graph.rescales(o.name):
+        return a + feeds[(o.name, 1)][1]
+    p = task.params
+    if "constant" in p:
+        col = Signal(range(max(o.n, 2)), name=f"col_{o.name}")
+        with m.If(valid):
+            m.d.sync += col.eq(Mux(col == o.n - 1, 0, col + 1))
+        const = [int(v) for v in p["constant"]]
+        b = Array(Const(v, signed(max(v.bit_length() for v in const) + 1)) for v in const)[col]
+    else:
+        b = feeds[(o.name, 1)][1]
+    out = task.dtype
+    mults, zeros = (p["multiplier_a"], p["multiplier_b"]), (p["zero_a"], p["zero_b"])
+    even = p["rounding"] == "half_even"
+    return rescale_add(m, a, b, mults, zeros, p["shift"], p["zero_point"], out.min, out.max, even)
