@@ -526,12 +526,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     golden = {o: env[o] for o in graph.outputs()}
     run = run_schedule(graph, machine, args.policy, ints, sim=args.sim)
     problems = run.compare(golden)
-    theirs = model.onnxruntime(floats)
+    theirs = model.reference(floats)
     differing = model.compare(model.dequantize(run.outputs), theirs)
     total = sum(int(np.asarray(v).size) for v in theirs.values())
     print(
         f"  ran on {args.sim}: {run.cycles} cycles, {run.offchip_bytes} B off-chip; "
-        f"{sum(differing.values())} of {total} output elements differ from onnxruntime"
+        f"{sum(differing.values())} of {total} output elements differ from {model.reference_name}"
         + ("" if not problems else "; MISMATCH against the golden model / cost report: " + "; ".join(problems))
     )
     return 1 if problems or any(differing.values()) else 0

@@ -36,29 +36,41 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return _make_models().make_all(tmp_path_factory.mktemp("onnx"))
 
 
-QUANTIZED = ["mlp_qdq_pt", "mlp_qdq_pc", "mlp_qop_pt", "mlp_qop_pc", "mlp_matmul_qop", "mlp_matmul_qdq_s8"]
-#: models with rescaling adds: MatMul + a quantized bias (QLinearAdd of a constant row), and residuals
-WITH_ADDS = {"mlp_bias_qop": (6, 3), "mlp_bias_qdq": (6, 3), "mlp_res_qop": (4, 1), "mlp_res_qdq": (4, 1)}
+#: model -> (layers, rescaling adds, per-column requantization of each dense layer)
+EXPECT = {
+    "mlp_qdq_pt": (3, 0, [False] * 3),
+    "mlp_qdq_pc": (3, 0, [True] * 3),
+    "mlp_qop_pt": (3, 0, [False] * 3),
+    "mlp_qop_pc": (3, 0, [True] * 3),
+    "mlp_matmul_qop": (3, 0, [False] * 3),
+    "mlp_matmul_qdq_s8": (3, 0, [True] * 3),
+    # MatMul + a quantized bias (QLinearAdd of a constant row), and residual adds
+    "mlp_bias_qop": (6, 3, [True] * 3),
+    "mlp_bias_qdq": (6, 3, [False] * 3),
+    "mlp_res_qop": (4, 1, [False] * 3),
+    "mlp_res_qdq": (4, 1, [True] * 3),
+    # QONNX: 4-bit weights (per column in the first layer), the output rounded half up
+    "mlp_qonnx_w4": (2, 0, [True, False]),
+}
 
 
-@pytest.mark.parametrize("name", QUANTIZED + list(WITH_ADDS))
-def test_golden_model_equals_onnxruntime_and_every_requantization_is_proved(models, name):
-    """Every layer's multiplier and shift give ONNX's exact half-even rule on every reachable accumulator
-    (every operand pair of an add), and the task graph's golden model equals onnxruntime on 10 random batches
-    over the whole input range."""
+@pytest.mark.parametrize("name", list(EXPECT))
+def test_golden_model_equals_the_reference_and_every_requantization_is_proved(models, name):
+    """Every layer's multiplier and shift give the exact rounding rule on every reachable accumulator (every
+    operand pair of an add), and the task graph's golden model equals the reference (onnxruntime; qonnx for
+    QONNX) on 10 random batches over the whole input range."""
     m = import_onnx(models[name])
-    layers, adds = WITH_ADDS.get(name, (3, 0))
+    layers, adds, per_channel = EXPECT[name]
     assert len(m.layers) == layers
     assert sum(m.graph.tasks[r.gemm].op == "add" for r in m.layers) == adds
     for layer in m.layers:
         assert layer.proof.exact and layer.proof.checked >= 4096, layer.summary()
-    per_channel = name.endswith("_pc") or name.endswith("_s8") or name in ("mlp_bias_qop", "mlp_res_qdq")
     dense = [r for r in m.layers if m.graph.tasks[r.gemm].op == "gemm"]
-    assert all(isinstance(r.multiplier, tuple) == per_channel for r in dense)
+    assert [isinstance(r.multiplier, tuple) for r in dense] == per_channel
     for seed in range(10):
         floats, ints = m.random_inputs(seed)
         ours = m.dequantize(m.graph.run(ints))
-        theirs = m.onnxruntime(floats)
+        theirs = m.reference(floats)
         assert set(ours) == set(theirs)
         assert all(np.array_equal(ours[k], theirs[k]) for k in ours), m.compare(ours, theirs)
 
@@ -72,10 +84,12 @@ def test_a_wrong_scale_would_be_caught(models):
     assert sum(m.compare(m.dequantize(m.graph.run(ints)), m.onnxruntime(floats)).values()) > 0
 
 
-@pytest.mark.parametrize("name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8", "mlp_bias_qop", "mlp_res_qdq"])
-def test_compile_run_on_verilator_matches_onnxruntime(models, name, tmp_path):
+@pytest.mark.parametrize(
+    "name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8", "mlp_bias_qop", "mlp_res_qdq", "mlp_qonnx_w4"]
+)
+def test_compile_run_on_verilator_matches_the_reference(models, name, tmp_path):
     """``hwgen compile MODEL --run``: the engine on the native Verilator bench, fed random inputs, gives
-    outputs equal to onnxruntime's (and to the golden model, with the modelled cycles and traffic)."""
+    outputs equal to the reference's (and to the golden model, with the modelled cycles and traffic)."""
     out = tmp_path / "rtl"
     proc = subprocess.run(
         [*HWGEN, "compile", str(models[name]), "--out", str(out), "--run", "--cores", "2", "--lanes", "8"],
@@ -84,8 +98,9 @@ def test_compile_run_on_verilator_matches_onnxruntime(models, name, tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 of 64 output elements differ from onnxruntime" in proc.stdout
-    assert (out / "engine_mlp_auto.v").is_file() and (out / "engine_mlp_auto.json").is_file()
+    reference = "qonnx" if "qonnx" in name else "onnxruntime"
+    assert f"0 of 64 output elements differ from {reference}" in proc.stdout
+    assert len(list(out.glob("engine_*_auto.v"))) == 1 and len(list(out.glob("engine_*_auto.json"))) == 1
 
 
 def test_import_writes_an_editable_schedule_file(models, tmp_path):

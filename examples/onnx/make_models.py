@@ -8,9 +8,11 @@ mlp_qop_pt.onnx, mlp_qop_pc.onnx (QOperator: QGemm); for the same MLP without
 biases (MatMul layers): mlp_matmul_qop.onnx (QLinearMatMul), mlp_matmul_qdq_s8.onnx
 (QDQ, int8 activations); with MatMul then Add (the bias as its own quantized
 tensor, added by a rescaling add): mlp_bias_qop.onnx (QLinearAdd), mlp_bias_qdq.onnx;
-and an MLP 32 -> 48 -> 48 -> 16 whose second layer adds its input back (a
-residual): mlp_res_qop.onnx, mlp_res_qdq.onnx. Calibration data is random (seeded): the models are
-there to be imported and compared with onnxruntime, not to be accurate.
+an MLP 32 -> 48 -> 48 -> 16 whose second layer adds its input back (a
+residual): mlp_res_qop.onnx, mlp_res_qdq.onnx; and a QONNX MLP 32 -> 64 -> 16 with
+4-bit weights (QONNX Quant nodes, as Brevitas exports): mlp_qonnx_w4.onnx.
+Calibration data is random (seeded): the models are there to be imported and
+compared with onnxruntime, not to be accurate.
 """
 
 from __future__ import annotations
@@ -100,6 +102,52 @@ def quantize(src: Path, dst: Path, fmt: str, per_channel: bool, activations: str
     return dst
 
 
+def qonnx_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -> Path:
+    """A QONNX MLP as Brevitas exports one: float MatMul layers between QONNX ``Quant`` nodes — 8-bit signed
+    input, 4-bit signed narrow-range weights (per output column in the first layer), ReLU and 8-bit unsigned
+    activations, an 8-bit signed output rounded half up."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    domain = "qonnx.custom_op.general"
+    inits, nodes = [], []
+
+    def const(name: str, value: np.ndarray | float) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        return name
+
+    def quant(src: str, dst: str, scale: np.ndarray | float, bits: int, signed: int, narrow: int = 0,
+              rounding: str = "ROUND") -> str:  # fmt: skip
+        ins = [src, const(f"{dst}_scale", scale), const(f"{dst}_zp", 0.0), const(f"{dst}_bits", float(bits))]
+        nodes.append(helper.make_node("Quant", ins, [dst], name=dst, domain=domain, signed=signed, narrow=narrow,
+                                      rounding_mode=rounding))  # fmt: skip
+        return dst
+
+    prev = quant("x", "x_q", 1 / 32, 8, 1)
+    for i, (k, n) in enumerate(zip(dims, dims[1:])):
+        w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+        wscale = (np.abs(w).max(axis=0, keepdims=True) / 7) if i == 0 else np.float32(np.abs(w).max() / 7)
+        wq = quant(const(f"W{i}", w), f"W{i}_q", wscale.astype(np.float32), 4, 1, narrow=1)
+        nodes.append(helper.make_node("MatMul", [prev, wq], [f"fc{i}"], name=f"fc{i}"))
+        if i < len(dims) - 2:
+            nodes.append(helper.make_node("Relu", [f"fc{i}"], [f"relu{i}"], name=f"relu{i}"))
+            prev = quant(f"relu{i}", f"act{i}", 0.02, 8, 0)
+        else:
+            prev = quant(f"fc{i}", "y", 0.05, 8, 1, rounding="HALF_UP")
+    graph = helper.make_graph(
+        nodes,
+        "qonnx_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, dims[-1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def make_all(out: Path) -> dict[str, Path]:
     """Every model of the module docstring, written into ``out``; name -> path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -117,6 +165,7 @@ def make_all(out: Path) -> dict[str, Path]:
     res = float_mlp(out / "mlp_res_float.onnx", (32, 48, 48, 16), residual=True)
     made["mlp_res_qop"] = quantize(res, out / "mlp_res_qop.onnx", "QOperator", False)
     made["mlp_res_qdq"] = quantize(res, out / "mlp_res_qdq.onnx", "QDQ", True)
+    made["mlp_qonnx_w4"] = qonnx_mlp(out / "mlp_qonnx_w4.onnx")
     return made
 
 

@@ -71,6 +71,26 @@ class ImportedModel:
         assert all(np.array_equal(self.quantize(floats)[t], v) for t, v in ints.items())
         return floats, ints
 
+    @property
+    def reference_name(self) -> str:
+        """What :meth:`reference` runs: ``qonnx`` for a model with QONNX ``Quant`` nodes, else ``onnxruntime``."""
+        import onnx
+
+        return "qonnx" if any(n.op_type == "Quant" for n in onnx.load(self.source).graph.node) else "onnxruntime"
+
+    def reference(self, floats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The model run by its reference: qonnx's executor for a model with QONNX ``Quant`` nodes, else
+        onnxruntime with graph optimizations disabled (ONNX's reference semantics)."""
+        if self.reference_name == "qonnx":
+            from qonnx.core.modelwrapper import ModelWrapper
+            from qonnx.core.onnx_exec import execute_onnx
+            from qonnx.transformation.infer_shapes import InferShapes
+
+            wrapper = ModelWrapper(self.source).transform(InferShapes())
+            outs = execute_onnx(wrapper, {k: np.asarray(v, np.float32) for k, v in floats.items()})
+            return {name: np.asarray(outs[name]) for name in self.lowered.outputs}
+        return self.onnxruntime(floats)
+
     def onnxruntime(self, floats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model run by onnxruntime with graph optimizations disabled (ONNX's reference semantics)."""
         import onnxruntime as ort

@@ -35,14 +35,18 @@ class QTensor:
     scale: np.float32
     zero_point: int
     shape: tuple[int, ...] = ()
+    rounding: str = "half_even"  # how reals are rounded into it (QONNX Quant may round half away from zero)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """ONNX ``DequantizeLinear`` in float32: ``(q − zero_point) · scale``."""
         return ((np.asarray(q, dtype=np.int32) - self.zero_point).astype(np.float32) * self.scale).astype(np.float32)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """ONNX ``QuantizeLinear`` in float32: ``saturate(round_half_even(x / scale) + zero_point)``."""
-        q = np.rint(np.asarray(x, dtype=np.float32) / self.scale) + self.zero_point
+        """ONNX ``QuantizeLinear`` in float32: ``saturate(round(x / scale) + zero_point)``, ties to even (or
+        away from zero, QONNX ``HALF_UP``)."""
+        v = np.asarray(x, dtype=np.float32) / self.scale
+        r = np.rint(v) if self.rounding == "half_even" else np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+        q = r + self.zero_point
         return np.clip(q, self.dtype.min, self.dtype.max).astype(np.int64)
 
 

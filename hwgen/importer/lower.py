@@ -26,6 +26,7 @@ import numpy as np
 from ..numtype import Int, NumType
 from ..schedule import TaskGraph
 from .layers import Add, Dense, Layers, QTensor
+from .model import ModelError
 from .scales import Proof, best_add_point, best_fixed_point
 
 ACC = Int(32)
@@ -114,10 +115,10 @@ def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -
     n = w.shape[1]
     ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
     scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
-    mult, shift, proof = _requant(scales, acc_lo, acc_hi)
+    mult, shift, proof = _requant(scales, acc_lo, acc_hi, y.rounding)
     gemm = g.gemm(names(layer.name), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
     out = g.requant(names(layer.name, "_q"), gemm, multiplier=mult, shift=shift,
-                    zero_point=y.zero_point, out=y.dtype, rounding="half_even")  # fmt: skip
+                    zero_point=y.zero_point, out=y.dtype, rounding=y.rounding)  # fmt: skip
     if layer.relu:
         out = g.relu(names(layer.name, "_relu"), out)
     tensors[y.name] = out
@@ -128,6 +129,8 @@ def _add(g: TaskGraph, layer: Add, tensors: dict[str, str], names: _Names) -> La
     """A rescaling add: ``Sa = a_scale / y_scale`` and ``Sb = b_scale / y_scale`` as two multipliers over one
     shift, proved over every pair of operand values (all of ``a``'s type × ``b``'s, or the constant row)."""
     a, b, y = layer.a, layer.b, layer.y
+    if y.rounding != "half_even":
+        raise ModelError(layer.label, "a rescaling add rounds half to even here (ONNX QLinearAdd); not HALF_UP")
     sa, sb = (Fraction(float(t.scale)) / Fraction(float(y.scale)) for t in (a, b))
     da = np.arange(a.dtype.min, a.dtype.max + 1) - a.zero_point
     db = np.unique(layer.constant) if layer.constant is not None else np.arange(b.dtype.min, b.dtype.max + 1)
@@ -139,13 +142,15 @@ def _add(g: TaskGraph, layer: Add, tensors: dict[str, str], names: _Names) -> La
     return LayerReport(layer.label, out, out, (ma, mb), n, proof)
 
 
-def _requant(scales: list[Fraction], lo: np.ndarray, hi: np.ndarray) -> tuple[int | tuple, int | tuple, Proof]:
+def _requant(
+    scales: list[Fraction], lo: np.ndarray, hi: np.ndarray, rounding: str
+) -> tuple[int | tuple, int | tuple, Proof]:
     """Multiplier and shift for the scale of every column (one pair when the scales agree), proved over the
     columns' accumulator ranges ``lo..hi``."""
     if len(set(scales)) == 1:
-        m, s, p = best_fixed_point(scales[0], int(lo.min()), int(hi.max()))
+        m, s, p = best_fixed_point(scales[0], int(lo.min()), int(hi.max()), rounding=rounding)
         return m, s, p
-    found = [best_fixed_point(sc, int(a), int(b)) for sc, a, b in zip(scales, lo, hi)]
+    found = [best_fixed_point(sc, int(a), int(b), rounding=rounding) for sc, a, b in zip(scales, lo, hi)]
     proofs = [f[2] for f in found]
     proof = Proof(sum(p.checked for p in proofs), sum(p.differing for p in proofs), max(p.max_diff for p in proofs))
     return tuple(f[0] for f in found), tuple(f[1] for f in found), proof

@@ -12,9 +12,14 @@ formats and their mixtures:
   (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
   nodes of constants; ``DequantizeLinear ×2 → Add → QuantizeLinear`` (an
   operand may be a dequantized constant row);
-* the model's float inputs enter through ``QuantizeLinear`` and its outputs
-  leave through ``DequantizeLinear``: both are the host's work, recorded as
-  the quantized tensors' encodings.
+* **QONNX** (Brevitas / FINN exports): ``Quant`` nodes (2..8-bit, signed or
+  unsigned, ``ROUND`` or ``HALF_UP``) on the weights (any bit width; narrow
+  ranges) and on the activations between float ``MatMul`` / ``Gemm`` / ``Add``
+  / ``Relu`` nodes, read as a QuantizeLinear + DequantizeLinear pair;
+* the model's float inputs enter through ``QuantizeLinear`` (or ``Quant``)
+  and its outputs leave through ``DequantizeLinear`` (or are a ``Quant``'s
+  output): both are the host's work, recorded as the quantized tensors'
+  encodings.
 
 Anything else is a :class:`~.model.ModelError` naming the node, its op type
 and what is supported.
@@ -27,15 +32,18 @@ from typing import Any
 
 import numpy as np
 
+from ..numtype import NumType
 from .layers import Add, Dense, Layers, QTensor, int_type
 from .model import ModelError, OnnxModel
 
 SUPPORTED = (
     "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm and QLinearAdd (com.microsoft), MatMul, Gemm and "
-    "Add between DequantizeLinear and QuantizeLinear (QDQ), Relu after a MatMul or Gemm, Constant"
+    "Add between DequantizeLinear and QuantizeLinear (QDQ), QONNX Quant, Relu after a MatMul or Gemm, Constant"
 )
 #: Op types that mark a quantized model.
-QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm")
+QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm", "Quant")
+#: QONNX rounding modes hwgen builds, as requant roundings.
+QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "HALF_UP": "half_away"}
 
 
 @dataclass
@@ -77,6 +85,11 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             pending[node.output[0]] = _Pending(_qdq_dense(model, node, deq))
         elif op == "Add":
             pending[node.output[0]] = _Pending(_qdq_add(model, node, deq))
+        elif op == "Quant":
+            q = _qonnx_quant(model, node, batch, out, pending)
+            qt[q.name] = deq[q.name] = q
+            if q.name in model.outputs:
+                out.outputs[q.name] = q
         elif op == "Relu" and isinstance(getattr(pending.get(node.input[0]), "layer", None), Dense):
             pending[node.output[0]] = _Pending(replace(pending.pop(node.input[0]).layer, relu=True))
         else:
@@ -138,6 +151,13 @@ def _quantize(
         return
     if src not in [i.name for i in model.inputs]:
         raise ModelError(model.label(node), f"quantizes {src!r}, which is neither a graph input nor a layer output")
+    q = _output(model, node, node.output[0], node.input[1], zero, _input_shape(model, node, src, batch))
+    qt[q.name] = q
+    out.inputs[src] = q
+
+
+def _input_shape(model: OnnxModel, node: Any, src: str, batch: int | None) -> tuple[int, int]:
+    """A graph input's ``(rows, features)``; ``batch`` for a symbolic first dimension."""
     dims = model.input_shape(src)
     if len(dims) != 2:
         raise ModelError(model.label(node), f"input {src!r} has shape {dims}; hwgen imports [rows, features] inputs")
@@ -145,9 +165,7 @@ def _quantize(
         if batch is None:
             raise ModelError(model.label(node), f"input {src!r} has a symbolic batch {dims[0]!r}; give --batch N")
         dims[0] = batch
-    q = _output(model, node, node.output[0], node.input[1], zero, (int(dims[0]), int(dims[1])))
-    qt[q.name] = q
-    out.inputs[src] = q
+    return int(dims[0]), int(dims[1])
 
 
 # -- layers ----------------------------------------------------------------------------
@@ -186,8 +204,11 @@ def _qoperator_dense(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Den
 
 
 def _dequantized_constant(model: OnnxModel, node: Any, name: str, what: str) -> tuple[np.ndarray, ...]:
-    """``(values, scale, zero point, axis)`` of a DequantizeLinear of a constant feeding ``node``."""
+    """``(values, scale, zero point, axis)`` of a DequantizeLinear (or QONNX Quant) of a constant feeding
+    ``node``."""
     src = model.producer.get(name)
+    if src is not None and src.op_type == "Quant" and src.input[0] in model.constants:
+        return _qonnx_constant(model, src)
     if src is None or src.op_type != "DequantizeLinear" or src.input[0] not in model.constants:
         raise ModelError(model.label(node), f"{what} ({name!r}) must be a DequantizeLinear of an integer constant")
     s, z = _qparams(model, src, src.input[1], src.input[2] if len(src.input) > 2 else "")
@@ -276,3 +297,67 @@ def _qdq_add(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Add:
                     int(_scalar(model, node, bz, "the zero point")))  # fmt: skip
     placeholder = QTensor(node.output[0], a.dtype, np.float32(1), 0, a.shape)  # its QuantizeLinear sets it
     return Add(model.label(node), a, b, placeholder, values, name=node.name or node.output[0])
+
+
+# -- QONNX -----------------------------------------------------------------------------
+def _qonnx_params(model: OnnxModel, node: Any) -> tuple[np.ndarray, int, int, bool, bool, str]:
+    """A Quant node's ``(scale, zero point, bits, signed, narrow, rounding)``, checked."""
+    a = model.attrs(node)
+    scale = np.asarray(model.constant(node.input[1], node, "the scale"), dtype=np.float32)
+    zero = np.asarray(model.constant(node.input[2], node, "the zero point"))
+    bits = np.asarray(model.constant(node.input[3], node, "the bit width"))
+    if bits.size != 1 or bits.reshape(-1)[0] != int(bits.reshape(-1)[0]) or not 2 <= int(bits.reshape(-1)[0]) <= 32:
+        raise ModelError(model.label(node), f"bit width {bits.reshape(-1).tolist()}: one integer of 2..32")
+    if zero.size != 1 or zero.reshape(-1)[0] != np.rint(zero.reshape(-1)[0]):
+        raise ModelError(model.label(node), "the zero point must be one integer value")
+    mode = str(a.get("rounding_mode", b"ROUND").decode() if isinstance(a.get("rounding_mode"), bytes) else
+               a.get("rounding_mode", "ROUND")).upper()  # fmt: skip
+    if mode not in QONNX_ROUNDING:
+        raise ModelError(model.label(node), f"rounding_mode {mode}: hwgen builds {', '.join(QONNX_ROUNDING)}")
+    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+        raise ModelError(model.label(node), "scales must be positive and finite")
+    b, signed, narrow = int(bits.reshape(-1)[0]), bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+    return scale, int(zero.reshape(-1)[0]), b, signed, narrow, QONNX_ROUNDING[mode]
+
+
+def _qonnx_constant(model: OnnxModel, node: Any) -> tuple[np.ndarray, ...]:
+    """The integers a QONNX Quant makes of its constant input (``clip(x / scale + zp)`` rounded, in float32
+    as QONNX computes it) with its scale, zero point and no axis."""
+    scale, zero, bits, signed, narrow, rounding = _qonnx_params(model, node)
+    if bits > 8:
+        raise ModelError(model.label(node), f"{bits}-bit weights: hwgen's cores take up to 8-bit QONNX weights")
+    x = np.asarray(model.constants[node.input[0]], dtype=np.float32)
+    lo = -(1 << (bits - 1)) + int(narrow) if signed else 0
+    hi = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1 - int(narrow)
+    try:
+        v = np.clip(x / np.broadcast_to(scale, x.shape) + np.float32(zero), lo, hi)
+    except ValueError:
+        raise ModelError(model.label(node), f"scale {scale.shape} does not broadcast to {x.shape}") from None
+    r = np.rint(v) if rounding == "half_even" else np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+    ints = r.astype(np.int8 if signed else np.uint8)
+    per_column = scale.reshape(-1) if scale.size > 1 else scale.reshape(())
+    if scale.size > 1 and (scale.ndim != 2 or scale.shape[0] != 1):
+        raise ModelError(model.label(node), f"scale shape {scale.shape}: per output column as [1, N]")
+    return ints, per_column, np.asarray(zero, dtype=np.int64), 1
+
+
+def _qonnx_quant(model: OnnxModel, node: Any, batch: int | None, out: Layers, pending: dict) -> QTensor:
+    """A QONNX Quant of an activation: of a graph input (the host quantizes it) or of a layer's float output
+    (the layer's requantization); its float output is read as that integer tensor dequantized."""
+    scale, zero, bits, signed, narrow, rounding = _qonnx_params(model, node)
+    if narrow:
+        raise ModelError(model.label(node), "a narrow-range activation is not supported; use narrow=0")
+    if scale.size != 1:
+        raise ModelError(model.label(node), "an activation's scale must be one value per tensor")
+    dtype = NumType(bits, signed)
+    src = node.input[0]
+    if src in pending:
+        layer = pending.pop(src).layer
+        layer.y = QTensor(node.output[0], dtype, scale.reshape(())[()], zero, layer.y.shape, rounding)
+        out.layers.append(layer)
+        return layer.y
+    if src not in [i.name for i in model.inputs]:
+        raise ModelError(model.label(node), f"quantizes {src!r}, which is neither a graph input nor a layer output")
+    q = QTensor(node.output[0], dtype, scale.reshape(())[()], zero, _input_shape(model, node, src, batch), rounding)
+    out.inputs[src] = q
+    return q

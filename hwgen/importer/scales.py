@@ -59,14 +59,18 @@ def fixed_point(scale: Fraction) -> tuple[int, int]:
     return m, n
 
 
-def exact_round(acc: int, scale: Fraction) -> int:
-    """``round_half_even(acc · scale)`` in exact arithmetic."""
-    return round(acc * scale)  # Fraction.__round__ rounds half to even
+def exact_round(acc: int, scale: Fraction, rounding: str = "half_even") -> int:
+    """``acc · scale`` rounded in exact arithmetic: half to even, or (``half_away``) half away from zero."""
+    v = acc * scale
+    if rounding == "half_away":
+        q = (abs(v) + Fraction(1, 2)).__floor__()
+        return q if v >= 0 else -q
+    return round(v)  # Fraction.__round__ rounds half to even
 
 
-def prove(scale: Fraction, m: int, n: int, lo: int, hi: int) -> Proof:
-    """Compare ``round_shift(acc·m, n, half_even)`` with ``round_half_even(acc·scale)`` for every ``acc`` in
-    ``lo..hi``."""
+def prove(scale: Fraction, m: int, n: int, lo: int, hi: int, rounding: str = "half_even") -> Proof:
+    """Compare ``round_shift(acc·m, n, rounding)`` with ``acc·scale`` rounded the same way, exactly, for every
+    ``acc`` in ``lo..hi``."""
     approx = Fraction(m, 1 << n)
     if approx == scale:  # the same rational: the same rounding everywhere
         return Proof(hi - lo + 1, 0, 0)
@@ -79,8 +83,8 @@ def prove(scale: Fraction, m: int, n: int, lo: int, hi: int) -> Proof:
         v = np.abs(acc * s)
         near = np.abs(v - np.floor(v) - 0.5) <= spread + 1e-12 * v
         for a in (int(x) for x in acc[near]):
-            got = int(round_shift(a * m, n, "half_even"))
-            d = abs(got - exact_round(a, scale))
+            got = int(round_shift(a * m, n, rounding))
+            d = abs(got - exact_round(a, scale, rounding))
             if d:
                 differing, worst = differing + 1, max(worst, d)
     return Proof(hi - lo + 1, differing, worst)
@@ -88,7 +92,8 @@ def prove(scale: Fraction, m: int, n: int, lo: int, hi: int) -> Proof:
 
 def prove_add(sa: Fraction, sb: Fraction, ma: int, mb: int, n: int, da: np.ndarray, db: np.ndarray) -> Proof:
     """Compare ``round_shift(ma·da + mb·db, n, half_even)`` with ``round_half_even(sa·da + sb·db)`` for every
-    pair of an element of ``da`` and one of ``db`` (the zero-point-shifted operands of a rescaling add)."""
+    pair of an element of ``da`` and one of ``db`` (the zero-point-shifted operands of a rescaling add; ONNX
+    rounds half to even)."""
     q = sa.denominator * sb.denominator
     num = np.add.outer(np.asarray(da, dtype=object) * (sa.numerator * sb.denominator),
                        np.asarray(db, dtype=object) * (sb.numerator * sa.denominator))  # fmt: skip
@@ -122,17 +127,19 @@ def best_add_point(
     return best
 
 
-def best_fixed_point(scale: Fraction, lo: int, hi: int, neighbours: int = 8) -> tuple[int, int, Proof]:
+def best_fixed_point(
+    scale: Fraction, lo: int, hi: int, neighbours: int = 8, rounding: str = "half_even"
+) -> tuple[int, int, Proof]:
     """:func:`fixed_point`, or the neighbour ``M ± k`` (``k ≤ neighbours``) with the fewest differences
     over ``lo..hi`` when the nearest ``M`` differs somewhere; returns ``(M, n, proof)``."""
     m, n = fixed_point(scale)
-    best = (m, n, prove(scale, m, n, lo, hi))
+    best = (m, n, prove(scale, m, n, lo, hi, rounding))
     for k in range(1, neighbours + 1):
         if best[2].exact:
             break
         for cand in (m - k, m + k):
             if 0 < cand <= MAX_MULTIPLIER:
-                p = prove(scale, cand, n, lo, hi)
+                p = prove(scale, cand, n, lo, hi, rounding)
                 if p.differing < best[2].differing:
                     best = (cand, n, p)
     return best
