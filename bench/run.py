@@ -540,6 +540,57 @@ def intar_schedules() -> dict[str, Any]:
 
 
 @section
+def onnx_import() -> dict[str, Any]:
+    """Issue 15: quantized ONNX models (examples/onnx/make_models.py) imported and compiled: import time (the
+    proofs included), compile time, cycles and off-chip bytes under the three policies, the auto engine run on
+    the native Verilator bench and compared with the reference (onnxruntime / qonnx), Yosys resources (xc7)."""
+    import importlib.util
+
+    from hwgen.estimate.synth import synthesize
+    from hwgen.importer import import_onnx
+    from hwgen.schedule import POLICIES, Machine, compile_schedule
+    from hwgen.schedule.engine import build_engine
+    from hwgen.schedule.run import run_schedule
+    from hwgen.verilog import to_verilog
+
+    spec = importlib.util.spec_from_file_location("make_models", ROOT / "examples" / "onnx" / "make_models.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    machine = Machine(cores=2, lanes=8, onchip_bytes=16384, offchip_bytes_per_cycle=4, offchip_latency=20)
+    out: dict[str, Any] = {"machine": machine.__dict__.copy()}
+    with tempfile.TemporaryDirectory() as tmp:
+        models = maker.make_all(Path(tmp))
+        for name in ("mlp_qdq_pc", "mlp_qop_pt", "mlp_bias_qop", "mlp_res_qdq", "mlp_qonnx_w4"):
+            say(f"onnx_import: {name}")
+            t_import, model = _timed(lambda n=name: import_onnx(models[n]), repeat=1)
+            g = model.graph
+            policies = {}
+            for policy in POLICIES:
+                t_compile, s = _timed(lambda p=policy, g=g: compile_schedule(g, machine, p), repeat=1)
+                policies[policy] = {
+                    "compile_s": round(t_compile, 3),
+                    "cycles": s.cycles,
+                    "offchip_bytes": s.offchip_bytes,
+                    "onchip_bytes": s.onchip_bytes,
+                }
+            floats, ints = model.random_inputs(1)
+            run = run_schedule(g, machine, "auto", ints, sim="native")
+            differing = model.compare(model.dequantize(run.outputs), model.reference(floats))
+            top = f"onnx_{name}_auto"
+            engine = build_engine(g, machine, compile_schedule(g, machine, "auto"))
+            res = synthesize(to_verilog(engine, top), top, "xc7").resources
+            out[name] = {
+                "layers": [r.summary() for r in model.layers],
+                "import_s": round(t_import, 3),
+                "policies": policies,
+                "auto_measured_cycles": run.cycles,
+                "auto_elements_differing_from_reference": sum(differing.values()),
+                "xc7": {k: v for k, v in res.items() if v},
+            }
+    return out
+
+
+@section
 def generation_scaling() -> dict[str, Any]:
     """Issue 12: Verilog generation time and peak memory of WS and OS arrays from 8×8 to 64×64 (a fresh
     process each, so peak RSS is the generation's own), against the PE count; goal ≤ 10 s and ≤ 500 MB at
