@@ -150,6 +150,12 @@ class BlockConfig:
         (each a ``with_params`` dict); :func:`hwgen.estimate.timing.for_clock` takes the first that meets it."""
         return []
 
+    def result_wait(self) -> int:
+        """The most cycles a result can take after the input beat that completes it, output always ready
+        (the formal proof's bound): the latency, unless results of one input come out over a stretch that
+        depends on the data (a softmax row: its length)."""
+        return self.timing().latency
+
     def vendor_cells(self) -> dict[str, str]:
         """Vendor cells the hardware instantiates directly, as ``{cell: family}`` (a design must target that
         family); by default those of the nested configs."""

@@ -234,6 +234,35 @@ def record_core(cfg, v: StreamVectors) -> dict:
     return {"o": out}
 
 
+def softmax(cfg, v: StreamVectors) -> dict:
+    """I-BERT's integer softmax from its definition, with Python integers: constants from the scale,
+    z by integer division, the reciprocal by integer division, per row."""
+    import math
+
+    s = cfg.scale
+    q_ln2, q_b = math.floor(math.log(2) / s), math.floor(1.353 / s)
+    q_c = math.floor(0.344 / (0.3585 * s * s))
+    l_bits = (q_b * q_b + q_c).bit_length()
+    sum_bits = ((q_b * q_b + q_c) * cfg.max_len).bit_length()
+    w = cfg.out.width
+
+    def iexp(d: int) -> int:
+        z = (-d) // q_ln2
+        p = d + z * q_ln2
+        return 0 if z >= l_bits else ((p + q_b) ** 2 + q_c) >> z
+
+    ys, lasts, row = [], [], []
+    for x, end in zip(v.inputs["i"]["x"], v.inputs["i"]["last"]):
+        row.append(int(x))
+        if end:
+            e = [iexp(a - max(row)) for a in row]
+            r = (1 << (w + sum_bits)) // sum(e)
+            ys += [min((1 << w) - 1, (ei * r) >> sum_bits) for ei in e]
+            lasts += [int(j == len(row) - 1) for j in range(len(row))]
+            row = []
+    return {"o": {"y": ys, "last": lasts}}
+
+
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
 REFERENCES = {
     "mac_pe": mac_pe,
@@ -245,4 +274,5 @@ REFERENCES = {
     "ternary_pe": ternary_pe,
     "gemm_core": gemm_core,
     "record_core": record_core,
+    "softmax": softmax,
 }

@@ -74,6 +74,9 @@ def value_strategy(name: str, hint: Any, default: Any, depth: int) -> st.SearchS
             sorted({max(0, default - 1), default + 1, max(1, default // 2), default * 2, 1, 2, 3, 4})
         )
         return st.one_of(*[near] * 6, ints(), wrong)
+    if hint is float:  # around the default, out of range (0, negative, huge), or not finite
+        near = st.sampled_from([default / 2, default * 2, default / 16, 0.5])
+        return st.one_of(near, near, near, st.sampled_from([0.0, -default, 1e9, float("nan"), float("inf")]), wrong)
     if hint is NumType:
         return st.one_of(near_type(default), near_type(default), near_type(default), numtypes())
     if origin is typing.Literal:

@@ -13,6 +13,7 @@ from .bitserial import BitSerialPEConfig
 from .gemm import GemmCoreConfig, RecordCoreConfig
 from .lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
+from .softmax import SoftmaxConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
 
@@ -29,6 +30,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
         TernaryPEConfig,
         GemmCoreConfig,
         RecordCoreConfig,
+        SoftmaxConfig,
     )
 }
 
@@ -54,4 +56,5 @@ __all__ = [
     "TernaryPEConfig",
     "GemmCoreConfig",
     "RecordCoreConfig",
+    "SoftmaxConfig",
 ]
