@@ -26,7 +26,7 @@ os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwgen import Design, Int  # noqa: E402
+from hwgen import Design, Int, UInt  # noqa: E402
 from hwgen.blocks import MacPEConfig  # noqa: E402
 from hwgen.progress import say  # noqa: E402
 
@@ -587,6 +587,66 @@ def onnx_import() -> dict[str, Any]:
                 "auto_elements_differing_from_reference": sum(differing.values()),
                 "xc7": {k: v for k, v in res.items() if v},
             }
+    return out
+
+
+def _scores(rng: Any, dist: str, t: Any, n: int) -> Any:
+    """A row of ``n`` scores of type ``t``: uniform, attention-like (Gaussian), or peaked (one far above the
+    rest)."""
+    import numpy as np
+
+    if dist == "uniform":
+        x = rng.integers(t.min, t.max + 1, n)
+    elif dist == "attention_like":
+        x = np.rint(rng.normal(0, (t.max - t.min) / 10, n))
+    else:
+        x = np.rint(rng.normal(t.min / 2, 4, n))
+        x[rng.integers(n)] = t.max
+    return np.clip(x, t.min, t.max).astype(np.int64)
+
+
+@section
+def attention_units() -> dict[str, Any]:
+    """Issue 16: the integer softmax's error against float softmax (max and mean absolute error of the
+    probabilities, over uniform scores, attention-like Gaussian scores and peaked rows), its cycles per row
+    and its resources (Yosys xc7 and ECP5)."""
+    import numpy as np
+
+    from hwgen.blocks import SoftmaxConfig
+    from hwgen.estimate.synth import synthesize
+    from hwgen.intkernels import softmax
+    from hwgen.verilog import to_verilog
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(0)
+    for name, cfg in {
+        "softmax_int8_len64": SoftmaxConfig(),
+        "softmax_int8_len256": SoftmaxConfig(max_len=256),
+        "softmax_int10_len128_u12": SoftmaxConfig(max_len=128, act=Int(10), scale=1 / 64, out=UInt(12)),
+    }.items():
+        say(f"attention_units: {name}")
+        t, n = cfg.act, cfg.max_len
+        errors = {}
+        for dist in ("uniform", "attention_like", "peaked"):
+            worst, means = 0.0, []
+            for _ in range(200):
+                x = _scores(rng, dist, t, n)
+                y = softmax(x, cfg.iexp, cfg.sum_bits, cfg.out.width) / (1 << cfg.out.width)
+                f = np.exp((x - x.max()) * cfg.scale)
+                err = np.abs(y - f / f.sum())
+                worst, means = max(worst, float(err.max())), means + [float(err.mean())]
+            errors[dist] = {"max_abs": round(worst, 5), "mean_abs": round(float(np.mean(means)), 6)}
+        res = {}
+        for family in ("xc7", "ecp5"):
+            r = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
+            res[family] = {k: v for k, v in r.items() if v}
+        out[name] = {
+            "params": cfg.params(),
+            "output_lsb": 1 / (1 << cfg.out.width),
+            "error_vs_float": errors,
+            "cycles_per_full_row": 2 * n - 1 + cfg.row_latency(n),
+            "resources": res,
+        }
     return out
 
 
