@@ -609,10 +609,12 @@ def _scores(rng: Any, dist: str, t: Any, n: int) -> Any:
 def attention_units() -> dict[str, Any]:
     """Issue 16: the integer softmax's error against float softmax (max and mean absolute error of the
     probabilities, over uniform scores, attention-like Gaussian scores and peaked rows), its cycles per row
-    and its resources (Yosys xc7 and ECP5)."""
+    and its resources (Yosys xc7 and ECP5); the table GELU/SiLU units' error against the float function over
+    every input, and their resources."""
     import numpy as np
 
-    from hwgen.blocks import SoftmaxConfig
+    from hwgen.blocks import ActivationConfig, SoftmaxConfig
+    from hwgen.blocks.activation.config import FUNCTIONS
     from hwgen.estimate.synth import synthesize
     from hwgen.intkernels import softmax
     from hwgen.verilog import to_verilog
@@ -646,6 +648,25 @@ def attention_units() -> dict[str, Any]:
             "error_vs_float": errors,
             "cycles_per_full_row": 2 * n - 1 + cfg.row_latency(n),
             "resources": res,
+        }
+    for name, cfg in {
+        "gelu_int8": ActivationConfig(),
+        "silu_int8": ActivationConfig(function="silu"),
+        "gelu_int12_to_int8": ActivationConfig(act=Int(12), in_scale=1 / 256, out_scale=1 / 16),
+    }.items():
+        say(f"attention_units: {name}")
+        x = np.arange(cfg.act.min, cfg.act.max + 1) * cfg.in_scale
+        f = np.vectorize(FUNCTIONS[cfg.function])(x)
+        err = np.abs(cfg.table * cfg.out_scale - f)
+        r = synthesize(to_verilog(cfg.component(), "dut"), "dut", "xc7").resources
+        out[name] = {
+            "params": cfg.params(),
+            "error_vs_float_over_every_input": {
+                "max_abs": round(float(err.max()), 6),
+                "mean_abs": round(float(err.mean()), 6),
+            },  # fmt: skip
+            "output_lsb": cfg.out_scale,
+            "xc7": {k: v for k, v in r.items() if v},
         }
     return out
 

@@ -263,6 +263,26 @@ def softmax(cfg, v: StreamVectors) -> dict:
     return {"o": {"y": ys, "last": lasts}}
 
 
+def activation(cfg, v: StreamVectors) -> dict:
+    """Each element's function value from its definition (math.erf / math.exp / math.tanh), divided by the
+    output scale, rounded half to even and clamped, with Python floats and integers."""
+    import math
+
+    def f(x: float) -> float:
+        if cfg.function == "gelu":
+            return 0.5 * x * (1 + math.erf(x / math.sqrt(2)))
+        if cfg.function == "tanh":
+            return math.tanh(x)
+        sig = 1 / (1 + math.exp(-x)) if x > -700 else 0.0
+        return sig if cfg.function == "sigmoid" else x * sig
+
+    def one(x: int) -> int:
+        return min(cfg.out.max, max(cfg.out.min, round(f(x * cfg.in_scale) / cfg.out_scale)))
+
+    x = np.asarray(v.inputs["i"])
+    return {"o": [one(int(a)) for a in x] if x.ndim == 1 else [[one(int(a)) for a in row] for row in x]}
+
+
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
 REFERENCES = {
     "mac_pe": mac_pe,
@@ -275,4 +295,5 @@ REFERENCES = {
     "gemm_core": gemm_core,
     "record_core": record_core,
     "softmax": softmax,
+    "activation": activation,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..config import BlockConfig
 from ..errors import ConfigError
+from .activation import ActivationConfig
 from .bitserial import BitSerialPEConfig
 from .gemm import GemmCoreConfig, RecordCoreConfig
 from .lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
@@ -31,6 +32,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
         GemmCoreConfig,
         RecordCoreConfig,
         SoftmaxConfig,
+        ActivationConfig,
     )
 }
 
@@ -57,4 +59,5 @@ __all__ = [
     "GemmCoreConfig",
     "RecordCoreConfig",
     "SoftmaxConfig",
+    "ActivationConfig",
 ]
