@@ -613,7 +613,7 @@ def attention_units() -> dict[str, Any]:
     every input, and their resources."""
     import numpy as np
 
-    from hwgen.blocks import ActivationConfig, SoftmaxConfig
+    from hwgen.blocks import ActivationConfig, SoftmaxConfig, TopKConfig
     from hwgen.blocks.activation.config import FUNCTIONS
     from hwgen.estimate.synth import synthesize
     from hwgen.intkernels import softmax
@@ -667,6 +667,21 @@ def attention_units() -> dict[str, Any]:
             },  # fmt: skip
             "output_lsb": cfg.out_scale,
             "xc7": {k: v for k, v in r.items() if v},
+        }
+    for name, cfg in {"topk_n1024_k16": TopKConfig(max_n=1024, max_k=16), "topk_n4096_k64": TopKConfig(
+        max_n=4096, max_k=64)}.items():  # fmt: skip
+        say(f"attention_units: {name}")
+        vec = cfg.stimulus(rng, 20, corners=False)
+        cycles = cfg.cycle_model(vec)
+        scores = len(cycles["i"])
+        res = {}
+        for family in ("xc7", "ecp5"):
+            r = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
+            res[family] = {k: v for k, v in r.items() if v}
+        out[name] = {
+            "params": cfg.params(),
+            "scores_per_cycle": round(scores / (cycles["o"][-1] + 1), 3),
+            "resources": res,
         }
     return out
 

@@ -283,6 +283,33 @@ def activation(cfg, v: StreamVectors) -> dict:
     return {"o": [one(int(a)) for a in x] if x.ndim == 1 else [[one(int(a)) for a in row] for row in x]}
 
 
+def topk(cfg, v: StreamVectors) -> dict:
+    """Per row: indices picked greedily, each the largest remaining score (the first such on ties)."""
+    i = v.inputs["i"]
+    out: dict[str, list] = {"index": [], "score": [], "last": []}
+    row: list[int] = []
+    k = 0
+    for s, kk, end in zip(i["score"], i["k"], i["last"]):
+        if not row:
+            k = int(kk)
+        row.append(int(s))
+        if end:
+            left = list(range(len(row)))
+            picks = []
+            for _ in range(min(k, len(row))):
+                best = left[0]
+                for j in left:
+                    if row[j] > row[best]:
+                        best = j
+                picks.append(best)
+                left.remove(best)
+            out["index"] += picks
+            out["score"] += [row[j] for j in picks]
+            out["last"] += [int(p == len(picks) - 1) for p in range(len(picks))]
+            row = []
+    return {"o": out}
+
+
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
 REFERENCES = {
     "mac_pe": mac_pe,
@@ -296,4 +323,5 @@ REFERENCES = {
     "record_core": record_core,
     "softmax": softmax,
     "activation": activation,
+    "topk": topk,
 }

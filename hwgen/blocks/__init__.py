@@ -17,6 +17,7 @@ from .mac_pe import MacPE, MacPEConfig
 from .softmax import SoftmaxConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
+from .topk import TopKConfig
 
 #: Registry name -> config class of every block.
 BLOCKS: dict[str, type[BlockConfig]] = {
@@ -33,6 +34,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
         RecordCoreConfig,
         SoftmaxConfig,
         ActivationConfig,
+        TopKConfig,
     )
 }
 
@@ -60,4 +62,5 @@ __all__ = [
     "RecordCoreConfig",
     "SoftmaxConfig",
     "ActivationConfig",
+    "TopKConfig",
 ]
