@@ -310,6 +310,36 @@ def topk(cfg, v: StreamVectors) -> dict:
     return {"o": out}
 
 
+def norm(cfg, v: StreamVectors) -> dict:
+    """LayerNorm / RMSNorm in integers from the definition: the mean's deviation scaled by n (or x itself),
+    the root of n·2^(2P) over the sum of squares by Newton's iteration, the floor-shifted product, clamped."""
+    dbits = cfg.act.width if cfg.mode == "rmsnorm" else (cfg.max_len * (cfg.act.max - cfg.act.min)).bit_length() + 1
+    P, F = cfg.out_frac + dbits + 2, cfg.out_frac
+
+    def isqrt(q: int) -> int:
+        if q < 2:
+            return q
+        r = q
+        while True:
+            nxt = (r + q // r) // 2
+            if nxt >= r:
+                return r
+            r = nxt
+
+    ys, lasts, row = [], [], []
+    for x, end in zip(v.inputs["i"]["x"], v.inputs["i"]["last"]):
+        row.append(int(x))
+        if end:
+            n, s = len(row), sum(row)
+            d = [n * a - s for a in row] if cfg.mode == "layernorm" else row
+            big_d = sum(a * a for a in d)
+            r = isqrt((n << (2 * P)) // big_d) if big_d else 0
+            ys += [min(cfg.out.max, max(cfg.out.min, (a * r) >> (P - F))) for a in d]
+            lasts += [int(j == n - 1) for j in range(n)]
+            row = []
+    return {"o": {"y": ys, "last": lasts}}
+
+
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
 REFERENCES = {
     "mac_pe": mac_pe,
@@ -324,4 +354,5 @@ REFERENCES = {
     "softmax": softmax,
     "activation": activation,
     "topk": topk,
+    "norm": norm,
 }

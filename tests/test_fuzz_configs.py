@@ -270,7 +270,7 @@ def small(cfg: BlockConfig) -> bool:
 
     comp = inspected(cfg.component())
     ins, outs = native_ports(comp)
-    return sum(p.width for p in ins + outs) <= 600 and cfg.timing().latency <= 40 and bool(stream_ports(comp)[1])
+    return sum(p.width for p in ins + outs) <= 600 and cfg.timing().latency <= 120 and bool(stream_ports(comp)[1])
 
 
 @pytest.mark.parametrize("block", sorted(BLOCKS))

@@ -14,6 +14,7 @@ from .bitserial import BitSerialPEConfig
 from .gemm import GemmCoreConfig, RecordCoreConfig
 from .lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
 from .mac_pe import MacPE, MacPEConfig
+from .norm import NormConfig
 from .softmax import SoftmaxConfig
 from .sparse_chain import SparseChainConfig
 from .systolic import SystolicArrayConfig
@@ -35,6 +36,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
         SoftmaxConfig,
         ActivationConfig,
         TopKConfig,
+        NormConfig,
     )
 }
 
@@ -63,4 +65,5 @@ __all__ = [
     "SoftmaxConfig",
     "ActivationConfig",
     "TopKConfig",
+    "NormConfig",
 ]

@@ -1,6 +1,7 @@
 """The integer softmax hardware: a row buffer, a pipelined i-exp, a restoring divider, a scaling multiplier.
 
-Four phases per row, one after another (:mod:`hwgen.intkernels` gives the rule):
+Four phases per row, one after another (:mod:`hwgen.intkernels` gives the rule; :mod:`..rowunit` the
+shared phases):
 
 * **IN**: scores are taken one per cycle into the score buffer while the
   running maximum is kept; the ``last`` score ends the row (``n`` scores);
@@ -23,9 +24,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from ..rowunit import EMIT_STAGES, emit_row, read_pass, restoring_divide, take_row
 
 if TYPE_CHECKING:
     from .config import SoftmaxConfig
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 #: Cycles from a score's read to its exponential's write (the EXP pipeline).
 EXP_STAGES = 2
 #: Cycles from the OUT phase's start to its first probability (read, output register).
-OUT_STAGES = 2
+OUT_STAGES = EMIT_STAGES
 IN, EXP, DIV, OUT = range(4)
 
 
@@ -64,24 +67,21 @@ class Softmax(wiring.Component):
         count = Signal(range(cfg.max_len + 1), name="count")  # scores in the row
         total = Signal(cfg.sum_bits, name="total")  # Σ e
         recip = Signal(cfg.recip_bits, name="recip")  # floor(2^F / Σ e)
-        mx = self._take_row(m, state, count, xw)
-        self._exponentials(m, state, count, mx, xr, ew, total)
-        self._reciprocal(m, state, total, recip)
-        self._output(m, state, count, er, recip)
-        return m
-
-    def _take_row(self, m: Module, state: Signal, count: Signal, xw: memory.WritePort) -> Signal:
-        """IN: scores into the buffer, the running maximum; ``last`` moves on to EXP."""
-        cfg = self.config
-        mx = Signal(cfg.act.shape, name="row_max", reset_less=True)
         x = self.i.payload.x
-        m.d.comb += [self.i.ready.eq(state == IN), xw.addr.eq(count), xw.data.eq(x)]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.comb += xw.en.eq(1)
-            m.d.sync += [count.eq(count + 1), mx.eq(Mux((count == 0) | (x > mx), x, mx))]
-            with m.If(self.i.payload.last):
-                m.d.sync += state.eq(EXP)
-        return mx
+        fire = take_row(m, self.i, state, IN, EXP, count, xw, x)
+        mx = Signal(cfg.act.shape, name="row_max", reset_less=True)
+        with m.If(fire):
+            m.d.sync += mx.eq(Mux((count == 0) | (x > mx), x, mx))
+        self._exponentials(m, state, count, mx, xr, ew, total)
+        F = cfg.frac_bits
+        restoring_divide(m, state, DIV, OUT, C(1 << F, F + 1), total, recip, "div")
+
+        def probability(e: Value) -> dict[str, Value]:
+            scaled = (e * recip) >> cfg.sum_bits
+            return {"y": Mux(scaled > cfg.out.max, cfg.out.max, scaled)}
+
+        emit_row(m, self.o, state, OUT, IN, count, er, probability, Signal(out_layout(cfg), reset_less=True))
+        return m
 
     def _exponentials(
         self,
@@ -96,20 +96,14 @@ class Softmax(wiring.Component):
         """EXP: read scores; stage 1 registers ``d`` and ``z``; stage 2 writes ``e`` and sums it."""
         cfg, ie = self.config, self.config.iexp
         zm, zs = ie.z_divider
-        k = Signal.like(count, name="exp_k")
-        issue = (state == EXP) & (k < count)
-        v1, k1 = Signal(name="exp_v1"), Signal.like(k, name="exp_k1")
-        m.d.comb += xr.addr.eq(k)
-        m.d.sync += [v1.eq(issue), k1.eq(k)]
-        with m.If(issue):
-            m.d.sync += k.eq(k + 1)
+        v1, k1 = read_pass(m, state, EXP, count, xr, "exp")
         # stage 1: d = x − max (≤ 0), z = floor(−d / q_ln2) = (−d · zm) >> zs
         d = Signal(signed(cfg.act.width + 1), name="exp_d")
         m.d.comb += d.eq(xr.data - mx)
         neg = (-d).as_unsigned()[: cfg.act.width + 1]
         d2 = Signal.like(d, name="exp_d2", reset_less=True)
         z2 = Signal(((cfg.act.max - cfg.act.min) // ie.q_ln2).bit_length() or 1, name="exp_z2", reset_less=True)
-        v2, k2 = Signal(name="exp_v2"), Signal.like(k, name="exp_k2")
+        v2, k2 = Signal(name="exp_v2"), Signal.like(k1, name="exp_k2")
         m.d.sync += [d2.eq(d), z2.eq((neg * zm) >> zs), v2.eq(v1), k2.eq(k1)]
         # stage 2: e = ((p + q_b)² + q_c) >> z, 0 once z reaches L's width
         p = Signal(signed(cfg.act.width + 2), name="exp_p")
@@ -123,49 +117,8 @@ class Softmax(wiring.Component):
         m.d.comb += e.eq(Mux(z2 >= ie.l_bits, 0, big_l >> z2[:shift_bits]))
         m.d.comb += [ew.addr.eq(k2), ew.data.eq(e), ew.en.eq(v2)]
         with m.If(state == IN):
-            m.d.sync += [total.eq(0), k.eq(0)]
+            m.d.sync += total.eq(0)
         with m.If(v2):
             m.d.sync += total.eq(total + e)
             with m.If(k2 == count - 1):
                 m.d.sync += state.eq(DIV)
-
-    def _reciprocal(self, m: Module, state: Signal, total: Signal, recip: Signal) -> None:
-        """DIV: ``recip = floor(2^F / total)``, restoring division over the dividend's ``F + 1`` bits, MSB first
-        (the dividend is ``2^F``: a 1 in its first bit only)."""
-        cfg = self.config
-        F = cfg.frac_bits
-        rem = Signal(cfg.sum_bits, name="div_rem")
-        bit = Signal(range(F + 1), name="div_bit", init=F)
-        trial = Signal(cfg.sum_bits + 1, name="div_trial")
-        m.d.comb += trial.eq(Cat(bit == F, rem))  # 2·rem + the dividend's bit
-        fits = trial >= total
-        with m.If(state == DIV):
-            m.d.sync += [
-                rem.eq(Mux(fits, trial - total, trial)),
-                recip.eq(Cat(fits, recip)[: len(recip)]),  # the quotient bit shifts in (R < 2^len(recip))
-                bit.eq(bit - 1),
-            ]
-            with m.If(bit == 0):
-                m.d.sync += [state.eq(OUT), bit.eq(F)]
-        with m.Else():
-            m.d.sync += rem.eq(0)
-
-    def _output(self, m: Module, state: Signal, count: Signal, er: memory.ReadPort, recip: Signal) -> None:
-        """OUT: read each exponential, scale by the reciprocal into the output register; leave for IN after
-        the last probability is taken."""
-        cfg = self.config
-        advance = ~self.o.valid | self.o.ready
-        j = Signal.like(count, name="out_j")
-        issue = (state == OUT) & (j < count)
-        v1, j1 = Signal(name="out_v1"), Signal.like(j, name="out_j1")
-        m.d.comb += [er.addr.eq(j), er.en.eq(advance)]
-        scaled = (er.data * recip) >> cfg.sum_bits
-        out = Signal(out_layout(cfg), name="out_reg", reset_less=True)
-        with m.If(advance):
-            m.d.sync += [v1.eq(issue), j1.eq(j), self.o.valid.eq(v1)]
-            m.d.sync += [out.y.eq(Mux(scaled > cfg.out.max, cfg.out.max, scaled)), out.last.eq(j1 == count - 1)]
-            with m.If(issue):
-                m.d.sync += j.eq(j + 1)
-        m.d.comb += self.o.payload.eq(out)
-        with m.If(self.o.valid & self.o.ready & self.o.payload.last):
-            m.d.sync += [state.eq(IN), count.eq(0), j.eq(0)]
