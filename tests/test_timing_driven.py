@@ -116,10 +116,19 @@ def test_a_design_applies_the_choice_to_its_hardware_manifest_and_cycle_model():
     assert '.REG_INPUTA_CLK("CLK0")' in fast.verilog and '.REG_OUTPUT_CLK("CLK0")' in fast.verilog
 
 
+#: Blocks whose Fmax is estimated but which have no pipelining options yet: the transformer units of issue 16
+#: (softmax, norm, top-k: phases of one-bit-per-cycle arithmetic and one insertion array; the table activation
+#: is a memory read between two registers, nothing to cut).
+NO_TIMING_OPTIONS = {"softmax", "norm", "topk", "activation"}
+
+
 def test_every_block_with_a_path_model_has_candidates_that_apply():
     for block, cls in BLOCKS.items():
         cfg = cls()
         if not cfg.timing_paths("ecp5"):
+            continue
+        if block in NO_TIMING_OPTIONS:
+            assert not cfg.auto_params and not cfg.timing_candidates("ecp5"), f"{block} has options now"
             continue
         assert cfg.timing_candidates("ecp5"), block
         for cand in cfg.timing_candidates("ecp5"):
