@@ -590,6 +590,15 @@ def onnx_import() -> dict[str, Any]:
     return out
 
 
+def _synth_resources(cfg: Any, family: str) -> dict[str, Any]:
+    """Yosys resources (non-zero counts) of a block configuration on ``family``."""
+    from hwgen.estimate.synth import synthesize
+    from hwgen.verilog import to_verilog
+
+    r = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
+    return {k: v for k, v in r.items() if v}
+
+
 def _scores(rng: Any, dist: str, t: Any, n: int) -> Any:
     """A row of ``n`` scores of type ``t``: uniform, attention-like (Gaussian), or peaked (one far above the
     rest)."""
@@ -615,9 +624,7 @@ def attention_units() -> dict[str, Any]:
 
     from hwgen.blocks import ActivationConfig, SoftmaxConfig, TopKConfig
     from hwgen.blocks.activation.config import FUNCTIONS
-    from hwgen.estimate.synth import synthesize
     from hwgen.intkernels import softmax
-    from hwgen.verilog import to_verilog
 
     out: dict[str, Any] = {}
     rng = np.random.default_rng(0)
@@ -638,10 +645,7 @@ def attention_units() -> dict[str, Any]:
                 err = np.abs(y - f / f.sum())
                 worst, means = max(worst, float(err.max())), means + [float(err.mean())]
             errors[dist] = {"max_abs": round(worst, 5), "mean_abs": round(float(np.mean(means)), 6)}
-        res = {}
-        for family in ("xc7", "ecp5"):
-            r = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
-            res[family] = {k: v for k, v in r.items() if v}
+        res = {family: _synth_resources(cfg, family) for family in ("xc7", "ecp5")}
         out[name] = {
             "params": cfg.params(),
             "output_lsb": 1 / (1 << cfg.out.width),
@@ -658,7 +662,6 @@ def attention_units() -> dict[str, Any]:
         x = np.arange(cfg.act.min, cfg.act.max + 1) * cfg.in_scale
         f = np.vectorize(FUNCTIONS[cfg.function])(x)
         err = np.abs(cfg.table * cfg.out_scale - f)
-        r = synthesize(to_verilog(cfg.component(), "dut"), "dut", "xc7").resources
         out[name] = {
             "params": cfg.params(),
             "error_vs_float_over_every_input": {
@@ -666,7 +669,7 @@ def attention_units() -> dict[str, Any]:
                 "mean_abs": round(float(err.mean()), 6),
             },  # fmt: skip
             "output_lsb": cfg.out_scale,
-            "xc7": {k: v for k, v in r.items() if v},
+            "xc7": _synth_resources(cfg, "xc7"),
         }
     for name, cfg in {"topk_n1024_k16": TopKConfig(max_n=1024, max_k=16), "topk_n4096_k64": TopKConfig(
         max_n=4096, max_k=64)}.items():  # fmt: skip
@@ -674,10 +677,7 @@ def attention_units() -> dict[str, Any]:
         vec = cfg.stimulus(rng, 20, corners=False)
         cycles = cfg.cycle_model(vec)
         scores = len(cycles["i"])
-        res = {}
-        for family in ("xc7", "ecp5"):
-            r = synthesize(to_verilog(cfg.component(), "dut", family=family), "dut", family).resources
-            res[family] = {k: v for k, v in r.items() if v}
+        res = {family: _synth_resources(cfg, family) for family in ("xc7", "ecp5")}
         out[name] = {
             "params": cfg.params(),
             "scores_per_cycle": round(scores / (cycles["o"][-1] + 1), 3),

@@ -104,3 +104,19 @@ class Accumulation:
         with m.If(take):
             m.d.sync += [acc.eq(Mux(last, 0, t)) for acc, t in zip(self.accs, totals)]
             m.d.sync += self.beats.eq(Mux(last, 0, self.beats + 1))
+
+
+def kept_row(m: Module, ref: Reference, port: str, field: str, shape: Any, max_len: int) -> tuple[list[Value], Value]:
+    """The row a reference keeps until the ``last`` beat of ``port`` (field ``field`` of each beat): its values
+    with this cycle's beat in place (unused ones past the row's end) and its size counting this beat. Drives
+    ``bounded`` (rows of at most ``max_len``); the caller drives ``emit`` and the results."""
+    take, b = ref.take[port], ref.beat[port]
+    kept = [Signal(shape, name=f"kept{i}") for i in range(max_len)]
+    n = Signal(range(max_len + 1), name="kept_n")  # beats kept before this one
+    m.d.comb += ref.bounded.eq((n < max_len - 1) | ((n == max_len - 1) & b.last))
+    with m.If(take):
+        m.d.sync += n.eq(Mux(b.last, 0, n + 1))
+        for i in range(max_len):
+            with m.If(n == i):
+                m.d.sync += kept[i].eq(b[field])
+    return [Mux(n == i, b[field], kept[i]) for i in range(max_len)], n + 1

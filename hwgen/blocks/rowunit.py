@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import memory
+
+from ..config import CycleModel
 
 
 def take_row(
@@ -138,3 +141,21 @@ def emit_row(
             m.d.sync += j.eq(j + 1)
     with m.If(o.valid & o.ready & o.payload.last):
         m.d.sync += [state.eq(after), count.eq(0), j.eq(0)]
+
+
+def row_cycle_model(last: np.ndarray, offered: list[int] | None, row_latency: Callable[[int], int]) -> CycleModel:
+    """A row unit's exact cycles: elements are taken one per cycle once offered (``offered[b]``, else at
+    once); a row of ``n`` whose last element is taken at ``t`` gives its ``n`` results at
+    ``t + row_latency(n) + j``, and the next row's first element is taken from the cycle after the last."""
+    accepts, outs = [], []
+    free, start = 0, 0
+    for b, end in enumerate(np.asarray(last).astype(bool)):
+        t = max(free, offered[b]) if offered is not None else free
+        accepts.append(t)
+        free = t + 1
+        if end:
+            n = b - start + 1
+            first = t + row_latency(n)
+            outs += [first + j for j in range(n)]
+            free, start = first + n, b + 1
+    return {"i": accepts, "o": outs}

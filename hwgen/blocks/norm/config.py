@@ -14,6 +14,7 @@ from ...errors import ConfigError
 from ...numtype import Int, NumType
 from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
+from ..rowunit import row_cycle_model
 from .hardware import OUT_STAGES, SQ_STAGES, Norm
 from .reference import NormReference
 
@@ -115,20 +116,7 @@ class NormConfig(BlockConfig):
     def cycle_model(self, vectors: StreamVectors, *, arrivals: Arrivals | None = None) -> CycleModel:
         """Row by row: elements taken one per cycle once offered; a row whose last element is taken at ``t``
         gives its ``n`` results at ``t + row_latency(n) + j``; the next row from the cycle after its last."""
-        last = vectors.field("i", "last").astype(bool)
-        offered = (arrivals or {}).get("i")
-        accepts, outs = [], []
-        free, start = 0, 0
-        for b in range(len(last)):
-            t = max(free, offered[b]) if offered is not None else free
-            accepts.append(t)
-            free = t + 1
-            if last[b]:
-                n = b - start + 1
-                first = t + self.row_latency(n)
-                outs += [first + j for j in range(n)]
-                free, start = first + n, b + 1
-        return {"i": accepts, "o": outs}
+        return row_cycle_model(vectors.field("i", "last"), (arrivals or {}).get("i"), self.row_latency)
 
     def stimulus(self, rng: np.random.Generator, n: int = 200, *, corners: bool = True) -> StreamVectors:
         """``n`` random rows (random lengths; uniform or Gaussian values), plus the corners: all equal (D = 0

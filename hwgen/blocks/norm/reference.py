@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from amaranth.hdl import Module, Mux, Signal
 
-from ...reference import Reference
+from ...reference import Reference, kept_row
 
 if TYPE_CHECKING:
     from .config import NormConfig
@@ -25,10 +25,7 @@ class NormReference(Reference):
         cfg, take, b = self.config, self.take["i"], self.beat["i"]
         N, P, F = cfg.max_len, cfg.guard_shift, cfg.out_frac
         wide = range(-(1 << 60), 1 << 60)
-        kept = [Signal(cfg.act.shape, name=f"x{i}") for i in range(N)]
-        n = Signal(range(N + 1), name="n")
-        row = [Mux(n == i, b.x, kept[i]) for i in range(N)]
-        size = n + 1
+        row, size = kept_row(m, self, "i", "x", cfg.act.shape, N)
         total = sum(Mux(i < size, row[i], 0) for i in range(N))
         ds = []
         for i in range(N):
@@ -50,9 +47,4 @@ class NormReference(Reference):
                 self.results[j].y.eq(Mux(y > cfg.out.max, cfg.out.max, Mux(y < cfg.out.min, cfg.out.min, y))),
                 self.results[j].last.eq(j == size - 1),
             ]
-        m.d.comb += [self.emit.eq(Mux(take & b.last, size, 0)), self.bounded.eq((n < N - 1) | ((n == N - 1) & b.last))]
-        with m.If(take):
-            m.d.sync += n.eq(Mux(b.last, 0, n + 1))
-            for i in range(N):
-                with m.If(n == i):
-                    m.d.sync += kept[i].eq(b.x)
+        m.d.comb += self.emit.eq(Mux(take & b.last, size, 0))

@@ -15,6 +15,7 @@ from ...intkernels import IExp, softmax
 from ...numtype import Int, NumType, UInt
 from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
+from ..rowunit import row_cycle_model
 from . import testdata
 from .hardware import EXP_STAGES, OUT_STAGES, Softmax
 from .reference import SoftmaxReference
@@ -114,20 +115,7 @@ class SoftmaxConfig(BlockConfig):
         """Row by row: scores are taken one per cycle once offered; after a row's last score (taken at ``t``)
         its ``n`` probabilities are valid at ``t + row_latency(n) + j``; the next row's first score is taken
         from the cycle after the last probability."""
-        last = vectors.field("i", "last").astype(bool)
-        offered = (arrivals or {}).get("i")
-        accepts, outs = [], []
-        free, start = 0, 0
-        for b in range(len(last)):
-            t = max(free, offered[b]) if offered is not None else free
-            accepts.append(t)
-            free = t + 1
-            if last[b]:
-                n = b - start + 1
-                first = t + self.row_latency(n)
-                outs += [first + j for j in range(n)]
-                free, start = first + n, b + 1
-        return {"i": accepts, "o": outs}
+        return row_cycle_model(vectors.field("i", "last"), (arrivals or {}).get("i"), self.row_latency)
 
     def stimulus(self, rng: np.random.Generator, n: int = 200, *, corners: bool = True) -> StreamVectors:
         """``n`` random rows (random lengths, scores spread or concentrated), plus the corners: all-equal

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from amaranth.hdl import Module, Mux, Signal
 
-from ...reference import Reference
+from ...reference import Reference, kept_row
 
 if TYPE_CHECKING:
     from .config import SoftmaxConfig
@@ -26,10 +26,7 @@ class SoftmaxReference(Reference):
         take, b = self.take["i"], self.beat["i"]
         N = cfg.max_len
         wide = range(-(1 << 40), 1 << 40)
-        kept = [Signal(cfg.act.shape, name=f"x{i}") for i in range(N)]
-        n = Signal(range(N + 1), name="n")  # scores kept before this beat
-        row = [Mux(n == i, b.x, kept[i]) for i in range(N)]  # the row with this beat in place
-        size = n + 1
+        row, size = kept_row(m, self, "i", "x", cfg.act.shape, N)
         mx = row[0]
         for i in range(1, N):
             mx = Mux((i < size) & (row[i] > mx), row[i], mx)
@@ -53,9 +50,4 @@ class SoftmaxReference(Reference):
                 self.results[j].y.eq(Mux(y > cfg.out.max, cfg.out.max, y)),
                 self.results[j].last.eq(j == size - 1),
             ]
-        m.d.comb += [self.emit.eq(Mux(take & b.last, size, 0)), self.bounded.eq((n < N - 1) | ((n == N - 1) & b.last))]
-        with m.If(take):
-            m.d.sync += n.eq(Mux(b.last, 0, n + 1))
-            for i in range(N):
-                with m.If(n == i):
-                    m.d.sync += kept[i].eq(b.x)
+        m.d.comb += self.emit.eq(Mux(take & b.last, size, 0))
