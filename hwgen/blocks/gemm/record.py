@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 from ...arith import PART_BITS, kept_adder_tree, partial_products, requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
+from ...pipeline import register
 from ...structure import Features, TimingPath, chain_paths, dsp_tiles, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
@@ -361,7 +362,13 @@ class RecordCore(wiring.Component):
         m.submodules.rrom = rrom = memory.Memory(shape=lay.size, depth=max(len(rinit), 2), init=rinit)
         kmax = max(s.k for s in cfg.slices)
         m.submodules.rowbuf = rowbuf = memory.Memory(shape=b.act.shape, depth=max(kmax, 2), init=[])
-        wr, rr, ww, rp = wrom.read_port(), rowbuf.read_port(), rowbuf.write_port(), rrom.read_port()
+        # at mac_stages 2 the row buffer's write is registered too (the activation's route from the feeder no
+        # longer ends at the buffer's write port); the read is transparent to it, so a step reading the
+        # address written the cycle before still sees the new value
+        delayed_write = cfg.mac_stages >= 2
+        ww = rowbuf.write_port()
+        rr = rowbuf.read_port(transparent_for=(ww,) if delayed_write else ())
+        wr, rp = wrom.read_port(), rrom.read_port()
 
         # ---- controller: LOAD (ROM read) -> LATCH -> RUN
         rec = Signal(lay, name="rec")
@@ -390,9 +397,6 @@ class RecordCore(wiring.Component):
             wr.en.eq(dp.issue_ok),
             rr.addr.eq(kk),
             rr.en.eq(dp.issue_ok),
-            ww.addr.eq(kk),
-            ww.data.eq(self.i.payload),
-            ww.en.eq(self.i.valid & self.i.ready),
         ]
         with m.If(latch):
             m.d.sync += [rec.eq(rp.data), running.eq(1), latch.eq(0), row.eq(0), p.eq(0), kk.eq(0)]
@@ -420,6 +424,9 @@ class RecordCore(wiring.Component):
                 m.d.sync += [kk.eq(kk + 1), waddr.eq(waddr + 1)]
 
         # ---- MAC stage; output shift register with the epilogue of the record that produced the results
+        write = [(ww.addr, kk), (ww.data, self.i.payload), (ww.en, self.i.valid & self.i.ready)]
+        for port, value in write:
+            m.d.comb += port.eq(register(m, value, 1, f"rowbuf_{port.name}") if delayed_write else value)
         news = dp.mac(rr.data, wr.data)
         sr_epi = Signal(EPILOGUE, name="sr_epi")
 
