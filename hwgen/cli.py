@@ -404,7 +404,10 @@ def _print_costs(e: dict) -> None:
     first = next(iter(costs.values()))
     if first.timing_note:
         m = first.machine
-        print(f"  core stages: epilogue {m.epilogue_stages}, MAC {m.mac_stages} — {first.timing_note}")
+        print(
+            f"  core stages: epilogue {m.epilogue_stages}, MAC {m.mac_stages}, feed {m.feed_stages} — "
+            f"{first.timing_note}"
+        )
     for p, s in costs.items():
         choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
         print(

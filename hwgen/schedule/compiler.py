@@ -128,6 +128,7 @@ class Schedule:
             "core_stages": {
                 "epilogue_stages": self.machine.epilogue_stages if self.machine else 0,
                 "mac_stages": self.machine.mac_stages if self.machine else 0,
+                "feed_stages": self.machine.feed_stages if self.machine else 0,
                 "chosen": self.timing_note,
             },
         }

@@ -12,7 +12,10 @@ longest per-row time of its units:
 
 * a gemm slice of ``n`` columns on a core: :func:`core_row_cycles`;
 * the memory sequencer: :func:`memory_slot_cycles`;
-* an element-wise add (an adder unit, not a core): ``cols + 3``.
+* an element-wise add (an adder unit, not a core): ``cols + 3``;
+
+each unit's input arrives ``feed_stages`` cycles later when the machine
+registers the feeds.
 """
 
 from __future__ import annotations
@@ -73,10 +76,14 @@ def memory_slot_cycles(actions: list[tuple[str, int, int]], bytes_per_cycle: flo
 
 
 @lru_cache(maxsize=4096)
-def core_row_cycles(k: int, n: int, lanes: int, epilogue_stages: int = 0, mac_stages: int = 0) -> int:
+def core_row_cycles(
+    k: int, n: int, lanes: int, epilogue_stages: int = 0, mac_stages: int = 0, feed_stages: int = 0
+) -> int:
     """Cycles a core needs for one row of a ``k × n`` slice with activations arriving one per cycle from
-    cycle 1 of the slot, until its last result is written and it is idle (exact cycle model + 2)."""
-    _, outs = gemm_cycles(k, n, lanes, 1, [1 + j for j in range(k)], epilogue_stages, mac_stages)
+    cycle ``1 + feed_stages`` of the slot, until its last result is written and it is idle (exact cycle
+    model + 2)."""
+    arrivals = [1 + feed_stages + j for j in range(k)]
+    _, outs = gemm_cycles(k, n, lanes, 1, arrivals, epilogue_stages, mac_stages)
     return outs[-1] + 2
 
 
@@ -85,8 +92,8 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     t = opg.graph.tasks[op]
     if t.op == "gemm":
         k, n = t.weights.shape[0], math.ceil(t.cols / cores)
-        return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages)
-    return t.cols + 3  # an add unit: both rows stream in from cycle 1, one sum per cycle
+        return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages, machine.feed_stages)
+    return t.cols + 3 + machine.feed_stages  # an add unit: both rows stream in from cycle 1 (+ feed), one a cycle
 
 
 def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[str, int]:

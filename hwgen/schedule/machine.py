@@ -25,12 +25,16 @@ class Machine:
     #: 0 without a clock
     epilogue_stages: int | None = None
     mac_stages: int | None = None
+    #: a register stage on every unit's input feed (a scratchpad or input-buffer read would otherwise reach a
+    #: core's activation register in the same cycle); 0..1, one cycle more per unit row; None: 1 when the
+    #: clock's choice is ``mac_stages`` 2, else 0
+    feed_stages: int | None = None
     clock_mhz: float | None = None  # target clock of the engine on ``family``
     family: str = "ecp5"
 
     def __post_init__(self) -> None:
         if self.clock_mhz is None:
-            for name in ("epilogue_stages", "mac_stages"):
+            for name in ("epilogue_stages", "mac_stages", "feed_stages"):
                 if getattr(self, name) is None:
                     object.__setattr__(self, name, 0)
         self.validate()
@@ -38,7 +42,7 @@ class Machine:
     @property
     def resolved(self) -> bool:
         """Every core stage count is known (set, or chosen for the clock)."""
-        return self.epilogue_stages is not None and self.mac_stages is not None
+        return self.epilogue_stages is not None and self.mac_stages is not None and self.feed_stages is not None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming ``machine.<field>`` for a value no engine can be built for."""
@@ -48,7 +52,7 @@ class Machine:
         real(self.offchip_bytes_per_cycle, "machine.offchip_bytes_per_cycle", positive=True)
         integer(self.offchip_latency, "machine.offchip_latency", lo=1, hi=1 << 20)
         integer(self.switch_cycles, "machine.switch_cycles", lo=2, hi=1 << 20)
-        for name, hi in (("epilogue_stages", 5), ("mac_stages", 2)):
+        for name, hi in (("epilogue_stages", 5), ("mac_stages", 2), ("feed_stages", 1)):
             if getattr(self, name) is not None:
                 integer(getattr(self, name), f"machine.{name}", lo=0, hi=hi)
         if self.clock_mhz is not None:

@@ -5,7 +5,9 @@ with the graph's one datapath (:func:`.support.core_types`), so the engine's
 clock is bounded by that core's paths: :func:`machine_for_clock` asks the
 record core's Fmax estimate (:func:`hwgen.estimate.timing.for_clock`) for the
 cheapest ``epilogue_stages`` / ``mac_stages`` that meet the clock and fills
-in the ones the machine leaves ``None``. The compiler and the engine both
+in the ones the machine leaves ``None``; ``feed_stages`` follows the MAC
+stages (the feeds' register comes with the cores' registered operands: the
+core estimate does not see the feed path). The compiler and the engine both
 call it, so the cost model and the hardware use the same stages.
 """
 
@@ -43,4 +45,6 @@ def machine_for_clock(graph: TaskGraph, machine: Machine) -> tuple[Machine, str]
     core, note = for_clock(engine_core(graph, machine), machine.clock_mhz, machine.family)
     if not note:
         note = f"no Fmax estimate for {machine.family}: the cores keep their default stages"
-    return replace(machine, **{name: getattr(core, name) for name in STAGES}), note
+    chosen = {name: getattr(core, name) for name in STAGES}
+    feed = machine.feed_stages if machine.feed_stages is not None else int(chosen["mac_stages"] >= 2)
+    return replace(machine, **chosen, feed_stages=feed), note

@@ -293,3 +293,30 @@ def test_rescaling_adds_run_in_the_engine():
     for policy in ("dataflow", "sequential"):
         run = run_schedule(g, m, policy, x)
         assert run.compare(golden) == [], policy
+
+
+def test_registered_feeds_delay_every_unit_row_by_one_cycle_in_the_model_and_the_engine():
+    """``Machine.feed_stages = 1`` puts a register stage on every unit's input feed: each unit's row takes a
+    cycle more (a gemm's first activation arrives a cycle later, an add's operands too); the engine measures
+    exactly the modelled cycles and computes the same outputs, with the cores' stages at 0 and at (5, 2)."""
+    for case in ("chain-2core", "join"):
+        g, m = CASES[case]
+        x = inputs(g)
+        golden = {o: g.run(x)[o] for o in g.outputs()}
+        for epi, mac in ((0, 0), (5, 2)):
+            plain = run_schedule(g, replace(m, epilogue_stages=epi, mac_stages=mac, feed_stages=0), "dataflow", x)
+            fed = run_schedule(g, replace(m, epilogue_stages=epi, mac_stages=mac, feed_stages=1), "dataflow", x)
+            assert plain.compare(golden) == [] and fed.compare(golden) == [], (case, epi, mac)
+            assert fed.cycles > plain.cycles, (case, epi, mac)
+
+
+def test_a_clock_that_needs_the_fastest_core_stages_also_registers_the_feeds():
+    g, m = CASES["chain-2core"]
+
+    def chosen(clock: float, feed: int | None = None) -> Machine:
+        auto = replace(m, epilogue_stages=None, mac_stages=None, feed_stages=feed, family="ecp5", clock_mhz=clock)
+        return compile_schedule(g, auto, "dataflow").machine
+
+    fast, slow, pinned = chosen(200), chosen(20), chosen(200, feed=0)
+    assert (fast.mac_stages, fast.feed_stages) == (2, 1) and (slow.mac_stages, slow.feed_stages) == (0, 0)
+    assert (pinned.mac_stages, pinned.feed_stages) == (2, 0)

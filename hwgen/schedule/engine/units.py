@@ -65,10 +65,36 @@ def build_feeders(
             m.d.comb += taken.eq(1)  # an adder takes both operands every cycle they are offered
         for k, inp in enumerate(o.inputs):
             start = ctrl.slot_start & ctrl.stage_is(o.stage) & ok
-            valid, dat, _ = bufs.feeding(o.name, k, inp).reader(f"feed_{o.name}_{k}", start, r, taken)
+            name = f"feed_{o.name}_{k}"
+            if plan.machine.feed_stages:
+                ready = Signal(name=f"{name}_stage_ready")
+                read_valid, read_data, _ = bufs.feeding(o.name, k, inp).reader(name, start, r, ready)
+                valid, dat = _feed_stage(m, name, read_valid, read_data, ready, taken)
+                ctrl.busy += [read_valid, ~ready]  # words still read, or waiting in the stage's spare register
+            else:
+                valid, dat, _ = bufs.feeding(o.name, k, inp).reader(name, start, r, taken)
             feeds[(o.name, k)] = (valid, dat)
             ctrl.busy.append(valid)
     return feeds
+
+
+def _feed_stage(m: Module, name: str, valid: Value, data: Value, ready: Signal, taken: Value) -> tuple[Value, Value]:
+    """A register stage on a feed (a two-entry skid buffer): each word reaches the unit a cycle after the
+    buffer read offers it, one per cycle; ``ready`` (to the reader) is a register — the spare entry is
+    empty — so neither the unit's ``taken`` nor the read data cross the stage in one cycle."""
+    out_valid, spare_valid = Signal(name=f"{name}_q_valid"), Signal(name=f"{name}_spare_valid")
+    out_data = Signal.like(data, name=f"{name}_q", reset_less=True)
+    spare = Signal.like(data, name=f"{name}_spare", reset_less=True)
+    m.d.comb += ready.eq(~spare_valid)
+    moves = out_valid & taken  # the unit takes the word offered
+    with m.If(valid & ready):  # a word comes in
+        with m.If(out_valid & ~moves):
+            m.d.sync += [spare.eq(data), spare_valid.eq(1)]
+        with m.Else():
+            m.d.sync += [out_data.eq(data), out_valid.eq(1)]
+    with m.Elif(moves):
+        m.d.sync += [out_data.eq(spare), out_valid.eq(spare_valid), spare_valid.eq(0)]
+    return out_valid, out_data
 
 
 def connect_units(
