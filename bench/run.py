@@ -905,17 +905,17 @@ def _engine_fmax() -> dict[str, Any]:
     from hwgen.verilog import to_verilog
 
     g, machine, _ = load_schedule(ROOT / "examples" / "schedules" / "mlp.py")
-    settings = {"default": replace(machine, epilogue_stages=0, mac_stages=0)}
+    settings = {"default": replace(machine, epilogue_stages=0, mac_stages=0, feed_stages=0)}
     for t in TIMING_TARGETS:
-        settings[f"target_{t}"] = replace(machine, epilogue_stages=None, mac_stages=None, clock_mhz=t)
+        settings[f"target_{t}"] = replace(machine, epilogue_stages=None, mac_stages=None, feed_stages=None, clock_mhz=t)
     rows: dict[str, Any] = {}
     done: dict[tuple[int, int], dict] = {}
     for label, m in settings.items():
         s = compile_schedule(g, m, "auto")
         m = s.machine
-        key = (m.epilogue_stages, m.mac_stages)
+        key = (m.epilogue_stages, m.mac_stages, m.feed_stages)
         if key not in done:
-            say(f"timing: schedule engine (MLP) epilogue_stages={key[0]} mac_stages={key[1]}")
+            say(f"timing: schedule engine (MLP) epilogue_stages={key[0]} mac_stages={key[1]} feed_stages={key[2]}")
             row = _seeded_fmax(lambda m=m, s=s: build_engine(g, m, s), "engine")
             v = to_verilog(build_engine(g, m, s), "engine", family="ecp5")
             res = synthesize(v, "engine", "ecp5").resources
@@ -924,7 +924,13 @@ def _engine_fmax() -> dict[str, Any]:
                 "cycles": s.cycles,
                 "resources": {k: v for k, v in res.items() if v and k in ("lut", "ff", "dsp", "carry")},
             }
-        rows[label] = {**done[key], "epilogue_stages": key[0], "mac_stages": key[1], "choice": s.timing_note}
+        rows[label] = {
+            **done[key],
+            "epilogue_stages": key[0],
+            "mac_stages": key[1],
+            "feed_stages": key[2],
+            "choice": s.timing_note,
+        }
     return rows
 
 
