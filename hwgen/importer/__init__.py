@@ -23,7 +23,7 @@ import numpy as np
 from ..schedule import TaskGraph
 from .layers import QTensor
 from .lower import LayerReport, Lowered, lower
-from .model import ModelError, OnnxModel
+from .model import ModelError, OnnxModel, require
 from .read import read_layers
 
 __all__ = ["ImportedModel", "ModelError", "import_onnx"]
@@ -74,26 +74,23 @@ class ImportedModel:
     @property
     def reference_name(self) -> str:
         """What :meth:`reference` runs: ``qonnx`` for a model with QONNX ``Quant`` nodes, else ``onnxruntime``."""
-        import onnx
-
-        return "qonnx" if any(n.op_type == "Quant" for n in onnx.load(self.source).graph.node) else "onnxruntime"
+        graph = require("onnx").load(self.source).graph
+        return "qonnx" if any(n.op_type == "Quant" for n in graph.node) else "onnxruntime"
 
     def reference(self, floats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model run by its reference: qonnx's executor for a model with QONNX ``Quant`` nodes, else
         onnxruntime with graph optimizations disabled (ONNX's reference semantics)."""
         if self.reference_name == "qonnx":
-            from qonnx.core.modelwrapper import ModelWrapper
-            from qonnx.core.onnx_exec import execute_onnx
-            from qonnx.transformation.infer_shapes import InferShapes
-
-            wrapper = ModelWrapper(self.source).transform(InferShapes())
-            outs = execute_onnx(wrapper, {k: np.asarray(v, np.float32) for k, v in floats.items()})
+            wrapper = require("qonnx.core.modelwrapper").ModelWrapper(self.source)
+            wrapper = wrapper.transform(require("qonnx.transformation.infer_shapes").InferShapes())
+            feeds = {k: np.asarray(v, np.float32) for k, v in floats.items()}
+            outs = require("qonnx.core.onnx_exec").execute_onnx(wrapper, feeds)
             return {name: np.asarray(outs[name]) for name in self.lowered.outputs}
         return self.onnxruntime(floats)
 
     def onnxruntime(self, floats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model run by onnxruntime with graph optimizations disabled (ONNX's reference semantics)."""
-        import onnxruntime as ort
+        ort = require("onnxruntime")
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

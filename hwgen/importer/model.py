@@ -10,24 +10,34 @@ naming the file and the node: ``model.onnx:node 'fc1' (Conv)``.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ToolError
 
 
 class ModelError(ConfigError):
     """An ONNX model hwgen cannot import: a node, tensor or pattern it does not support."""
 
 
+def require(module: str) -> Any:
+    """``module`` imported, or a :class:`ToolError` saying which extra installs it (onnx, onnxruntime and
+    qonnx come with ``hwgen[onnx]``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ToolError(module.split(".")[0], "is not installed; pip install 'hwgen[onnx]'") from None
+
+
 class OnnxModel:
     """An ONNX graph with the look-ups the importer needs; ``where`` names the model in errors."""
 
     def __init__(self, source: str | Path | Any):
-        import onnx
-        from onnx import numpy_helper
+        onnx = require("onnx")
+        numpy_helper = require("onnx.numpy_helper")
 
         if isinstance(source, str | Path):
             self.where = str(source)
@@ -63,8 +73,7 @@ class OnnxModel:
 
     @staticmethod
     def attrs(node: Any) -> dict[str, Any]:
-        from onnx import helper
-
+        helper = require("onnx.helper")
         return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
     def consumers(self, tensor: str) -> list[Any]:
