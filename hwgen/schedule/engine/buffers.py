@@ -43,6 +43,13 @@ class Buffer:
         """Stream the ``cols`` words of ``row``: ``start`` issues the first read (valid the next cycle); each
         word taken issues the next. Returns ``(valid, data, last)`` (``last``: the word offered is the final
         one); ``row`` must hold while the row streams."""
+        valid, words, bank, last = self.bank_reader(name, start, row, taken)
+        return valid, select_bank(words, bank), last
+
+    def bank_reader(self, name: str, start: Value, row: Value, taken: Value) -> tuple[Signal, list[Value], Signal, Signal]:
+        """:meth:`reader` before the bank multiplexer: ``(valid, words, bank, last)``, ``words[i]`` bank ``i``'s
+        read data (straight from its block RAM) and ``bank`` the register naming the bank of the word offered,
+        so a register stage can take the read data with no logic in front of it."""
         m, n = self.m, self.cols
         issued = Signal(range(n + 1), name=f"{name}_issued")
         valid = Signal(name=f"{name}_valid")
@@ -62,20 +69,25 @@ class Buffer:
                 m.d.sync += valid.eq(0)
         bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
         bank_of = 0
-        datas = []
+        words = []
         for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
             n0, n1 = b.n0, b.n1
             rp = mm.read_port()
             m.d.comb += [rp.addr.eq(self.row_base(row, n1 - n0) + idx - n0), rp.en.eq(en)]
             if i:
                 bank_of = Mux(idx >= n0, i, bank_of)
-            datas.append(rp.data)
+            words.append(rp.data)
         with m.If(en):
             m.d.sync += bank_q.eq(bank_of)
-        data = datas[0]
-        for i in range(1, len(datas)):
-            data = Mux(bank_q == i, datas[i], data)
-        return valid, data, last
+        return valid, words, bank_q, last
+
+
+def select_bank(words: list[Value], bank: Value) -> Value:
+    """``words[bank]`` (a multiplexer over the banks' read data)."""
+    data = words[0]
+    for i in range(1, len(words)):
+        data = Mux(bank == i, words[i], data)
+    return data
 
 
 class EngineBuffers:

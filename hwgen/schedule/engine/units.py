@@ -18,7 +18,7 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 
 from ...arith import rescale_add
 from ...blocks.gemm import RecordCore
-from .buffers import EngineBuffers
+from .buffers import EngineBuffers, select_bank
 from .controller import Controller
 from .plan import EnginePlan, OpPlan, Writer
 
@@ -68,9 +68,9 @@ def build_feeders(
             name = f"feed_{o.name}_{k}"
             if plan.machine.feed_stages:
                 ready = Signal(name=f"{name}_stage_ready")
-                read_valid, read_data, _ = bufs.feeding(o.name, k, inp).reader(name, start, r, ready)
-                valid, dat = _feed_stage(m, name, read_valid, read_data, ready, taken)
-                ctrl.busy += [read_valid, ~ready]  # words still read, or waiting in the stage's spare register
+                read_valid, words, bank, _ = bufs.feeding(o.name, k, inp).bank_reader(name, start, r, ready)
+                valid, dat = feed_queue(m, name, read_valid, words, bank, ready, taken)
+                ctrl.busy.append(read_valid)  # words still read (the queue's own words: its valid, below)
             else:
                 valid, dat, _ = bufs.feeding(o.name, k, inp).reader(name, start, r, taken)
             feeds[(o.name, k)] = (valid, dat)
@@ -78,23 +78,34 @@ def build_feeders(
     return feeds
 
 
-def _feed_stage(m: Module, name: str, valid: Value, data: Value, ready: Signal, taken: Value) -> tuple[Value, Value]:
-    """A register stage on a feed (a two-entry skid buffer): each word reaches the unit a cycle after the
-    buffer read offers it, one per cycle; ``ready`` (to the reader) is a register — the spare entry is
-    empty — so neither the unit's ``taken`` nor the read data cross the stage in one cycle."""
-    out_valid, spare_valid = Signal(name=f"{name}_q_valid"), Signal(name=f"{name}_spare_valid")
-    out_data = Signal.like(data, name=f"{name}_q", reset_less=True)
-    spare = Signal.like(data, name=f"{name}_spare", reset_less=True)
-    m.d.comb += ready.eq(~spare_valid)
-    moves = out_valid & taken  # the unit takes the word offered
-    with m.If(valid & ready):  # a word comes in
-        with m.If(out_valid & ~moves):
-            m.d.sync += [spare.eq(data), spare_valid.eq(1)]
-        with m.Else():
-            m.d.sync += [out_data.eq(data), out_valid.eq(1)]
-    with m.Elif(moves):
-        m.d.sync += [out_data.eq(spare), out_valid.eq(spare_valid), spare_valid.eq(0)]
-    return out_valid, out_data
+def feed_queue(
+    m: Module, name: str, valid: Value, words: list[Value], bank: Value, ready: Signal, taken: Value
+) -> tuple[Value, Value]:
+    """A register stage on a feed: a two-entry queue. Each word reaches the unit a cycle after the buffer read
+    offers it, one per cycle; ``ready`` (to the reader) is "not full", a function of registers only, so the
+    unit's ``taken`` does not reach the read. Each entry keeps every bank's read data and the bank index, and
+    the bank multiplexer comes after the entries: a block RAM's output reaches a register with no logic
+    between (its clock-to-output delay alone is most of a 100 MHz cycle on ECP5)."""
+    count = Signal(range(3), name=f"{name}_count")
+    head, tail = Signal(name=f"{name}_head"), Signal(name=f"{name}_tail")
+    entries = [
+        ([Signal.like(w, name=f"{name}_e{e}_b{i}", reset_less=True) for i, w in enumerate(words)],
+         Signal.like(bank, name=f"{name}_e{e}_bank", reset_less=True))
+        for e in range(2)
+    ]  # fmt: skip
+    out_valid = Signal(name=f"{name}_q_valid")
+    m.d.comb += [ready.eq(count != 2), out_valid.eq(count != 0)]
+    push, pop = valid & ready, out_valid & taken
+    for e, (regs, reg_bank) in enumerate(entries):
+        with m.If(push & (tail == e)):
+            m.d.sync += [r.eq(w) for r, w in zip(regs, words)] + [reg_bank.eq(bank)]
+    with m.If(push):
+        m.d.sync += tail.eq(~tail)
+    with m.If(pop):
+        m.d.sync += head.eq(~head)
+    m.d.sync += count.eq(count + push - pop)
+    regs = [Mux(head, entries[1][0][i], entries[0][0][i]) for i in range(len(words))]
+    return out_valid, select_bank(regs, Mux(head, entries[1][1], entries[0][1]))
 
 
 def connect_units(
