@@ -202,5 +202,11 @@ def tree_path(n: int, width: int) -> dict[str, int]:
 
 
 def multiplier_path(wa: int, wb: int, family: str) -> dict[str, int]:
-    """The multiplier terms of a :class:`TimingPath`: one DSP multiply or a LUT multiplier."""
-    return {"mult": 1} if dsp_tiles(wa, wb, family) else {"lut_mult_bits": wa + wb}
+    """The multiplier terms of a :class:`TimingPath`: one DSP multiply (a product wider than one DSP block
+    adds the carry chains that sum the blocks' partial products, ``log2(tiles)`` levels of ``wa + wb`` bits)
+    or a LUT multiplier."""
+    tiles = dsp_tiles(wa, wb, family)
+    if not tiles:
+        return {"lut_mult_bits": wa + wb}
+    levels = math.ceil(math.log2(tiles))
+    return {"mult": 1, "adders": levels, "carry_bits": wa + wb} if levels else {"mult": 1}
