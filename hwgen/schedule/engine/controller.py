@@ -10,7 +10,7 @@ current slot.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Module, Mux, Shape, Signal, Value
 
 from .plan import EnginePlan
 
@@ -37,18 +37,27 @@ class Controller:
         return self.stage == s
 
     def row_at(self, offset: int) -> tuple[Signal, Signal]:
-        """``(row, valid)`` of the unit whose row is ``slot - offset`` in this slot (one pair per offset)."""
+        """``(row, valid)`` of the unit whose row is ``slot - offset`` in this slot (one pair per offset):
+        registers loaded with the slot (:meth:`step`), so no subtractor or compare lies between the slot
+        counter and the buffer addresses computed from the row."""
         if offset in self._rows_at:
             return self._rows_at[offset]
-        M = self.plan.rows
-        r = Signal(range(max(M, 2)), name=f"row_off{offset}")
-        v = Signal(name=f"row_ok_off{offset}")
-        self.m.d.comb += [
-            r.eq(self.slot - offset),
-            v.eq(((self.slot >= offset) if offset else 1) & (self.slot < offset + M)),
-        ]
+        width = Shape.cast(range(max(self.plan.rows, 2))).width
+        r = Signal(width, init=-offset % (1 << width), name=f"row_off{offset}")
+        v = Signal(init=self._row_ok(0, offset), name=f"row_ok_off{offset}")
         self._rows_at[offset] = (r, v)
         return r, v
+
+    def _row_ok(self, slot: Value | int, offset: int) -> Value | bool:
+        """Whether ``slot - offset`` is a row (``0 <= slot - offset < rows``)."""
+        return ((slot >= offset) if offset else 1) & (slot < offset + self.plan.rows)
+
+    def _load_slot(self, value: Value | int) -> list:
+        """Assignments that load the slot counter and, with it, every unit's row register."""
+        out = [self.slot.eq(value)]
+        for offset, (r, v) in self._rows_at.items():
+            out += [r.eq(value - offset), v.eq(self._row_ok(value, offset))]
+        return out
 
     def step(self) -> None:
         """Switch, run the slots, end each slot when its time is up and no unit is busy; add last."""
@@ -65,7 +74,7 @@ class Controller:
             with m.If(self.switch > 1):
                 m.d.sync += self.switch.eq(self.switch - 1)
             with m.Else():
-                m.d.sync += [self.running.eq(1), self.slot.eq(0), self.timer.eq(0)]
+                m.d.sync += [self.running.eq(1), self.timer.eq(0), *self._load_slot(0)]
         with m.Elif(self.running):
             with m.If((self.timer >= T - 1) & ~busy):
                 m.d.sync += self.timer.eq(0)
@@ -76,7 +85,7 @@ class Controller:
                     with m.Else():
                         m.d.sync += self.stage.eq(self.stage + 1)
                 with m.Else():
-                    m.d.sync += self.slot.eq(self.slot + 1)
+                    m.d.sync += self._load_slot(self.slot + 1)
             with m.Else():
                 m.d.sync += self.timer.eq(Mux(self.timer == T - 1, self.timer, self.timer + 1))
 
