@@ -106,9 +106,14 @@ PART_BITS = 17
 
 
 def partial_products(a: Value, b: Value) -> list[tuple[int, Value]]:
-    """``a · b`` as ``Σ value << shift`` over ``(shift, value)`` pairs: the products of 17-bit chunks of
-    ``a`` and ``b`` (low chunks unsigned, a signed operand's top chunk signed), each small enough for one
-    DSP multiply. Register the values and sum them to split a wide multiply into two cycles."""
+    """``a · b`` as ``Σ value << shift`` over ``(shift, value)`` pairs: the products of
+    :func:`partial_operands`. Register the values and sum them to split a wide multiply into two cycles."""
+    return [(sh, pa * pb) for sh, pa, pb in partial_operands(a, b)]
+
+
+def partial_operands(a: Value, b: Value) -> list[tuple[int, Value, Value]]:
+    """``(shift, a_chunk, b_chunk)`` with ``a · b = Σ (a_chunk · b_chunk) << shift``: 17-bit chunks of ``a``
+    and ``b`` (low chunks unsigned, a signed operand's top chunk signed), each pair one DSP multiply."""
 
     def chunks(v: Value) -> list[tuple[int, Value]]:
         n, out = len(v), []
@@ -118,7 +123,7 @@ def partial_products(a: Value, b: Value) -> list[tuple[int, Value]]:
             out.append((lo, part.as_signed() if v.shape().signed and hi == n else part))
         return out
 
-    return [(sa + sb, pa * pb) for sa, pa in chunks(a) for sb, pb in chunks(b)]
+    return [(sa + sb, pa, pb) for sa, pa in chunks(a) for sb, pb in chunks(b)]
 
 
 def requant_round(

@@ -8,7 +8,8 @@ cheapest ``epilogue_stages`` / ``mac_stages`` that meet the clock and fills
 in the ones the machine leaves ``None``; ``feed_stages`` follows the MAC
 stages (the feeds' register comes with the cores' registered operands: the
 core estimate does not see the feed path). The compiler and the engine both
-call it, so the cost model and the hardware use the same stages.
+call it, so the cost model and the hardware use the same stages. At the fastest
+stages on ECP5 the cores' multipliers are MULT18X18D cells (:func:`core_dsp_cells`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import replace
 
 from ..blocks.gemm import GemmCoreConfig, RecordCoreConfig
 from ..estimate.timing import for_clock
+from ..numtype import NumType
+from ..primitives import MULT18_BITS
 from .graph import TaskGraph
 from .machine import Machine
 from .ops import op_graph
@@ -34,7 +37,18 @@ def engine_core(graph: TaskGraph, machine: Machine) -> RecordCoreConfig:
     k = max(graph.tasks[op].weights.shape[0] for op in gemms)
     lanes = machine.lanes
     slice_ = GemmCoreConfig(weights=((0,) * lanes,) * k, lanes=lanes, act=act, weight=weight, acc=acc)
-    return RecordCoreConfig(slices=(slice_,), **{name: getattr(machine, name) for name in STAGES})
+    stages = {name: getattr(machine, name) for name in STAGES}
+    cells = core_dsp_cells(machine, act, weight) if machine.resolved else "inferred"
+    return RecordCoreConfig(slices=(slice_,), **stages, dsp_cells=cells)
+
+
+def core_dsp_cells(machine: Machine, act: NumType, weight: NumType) -> str:
+    """The cores' multipliers (``RecordCoreConfig.dsp_cells``): ECP5 MULT18X18D cells with their own
+    registers where the cores' stages are the fastest (epilogue 5, MAC 2) on ECP5 and the operands fit —
+    the same cycles, and no route into or out of a DSP shares a cycle with logic; else inferred."""
+    fastest = (machine.epilogue_stages, machine.mac_stages) == (5, 2)
+    fits = max(act.width, weight.width) <= MULT18_BITS
+    return "mult18x18d" if machine.family == "ecp5" and fastest and fits else "inferred"
 
 
 def machine_for_clock(graph: TaskGraph, machine: Machine) -> tuple[Machine, str]:

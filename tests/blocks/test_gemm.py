@@ -172,11 +172,22 @@ def test_record_core_lints_clean():
         ({"program": (3,), "rows": (1,)}, r"record_core\.program: record 0 names slice 3; there are 3"),
         ({"program": (0, 1), "rows": (1,)}, r"record_core\.rows: 1 entries for 2 records"),
         ({"program": (0,), "rows": (0,)}, r"record_core\.rows\[0\]: 0 is out of range"),
+        ({"program": (0,), "rows": (1,), "dsp_cells": "dsp48"}, r"record_core\.dsp_cells: 'dsp48': one of"),
+        (
+            {"program": (0,), "rows": (1,), "dsp_cells": "mult18x18d", "epilogue_stages": 4, "mac_stages": 2},
+            r"record_core\.dsp_cells: .*set epilogue_stages 5 and mac_stages 2 \(they are 4 and 2\)",
+        ),
     ],
 )
 def test_bad_record_configs(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):
         RecordCoreConfig(slices=SLICES, **kwargs)
+
+
+def test_mult18x18d_cells_need_operands_of_at_most_18_bits():
+    wide = GemmCoreConfig(weights=((1, 2),), lanes=2, act=Int(20), weight=Int(8), acc=Int(40))
+    with pytest.raises(ConfigError, match=r"record_core\.dsp_cells: .*up to 18 bits; act is Int\(20\)"):
+        RecordCoreConfig(slices=(wide,), epilogue_stages=5, mac_stages=2, dsp_cells="mult18x18d")
 
 
 def test_slices_must_share_the_datapath():

@@ -40,6 +40,7 @@ from amaranth.lib import data, memory
 
 from ...numtype import NumType
 from ...pipeline import delay, register, valid_delay
+from ...primitives import registered_multiply
 
 
 class GemmDatapath:
@@ -62,9 +63,12 @@ class GemmDatapath:
         lanes: int,
         mac_stages: int = 0,
         columns: int = 0,
+        cell: dict | None = None,
     ):
         self.m, self.o, self.act, self.weight, self.acc, self.lanes = m, o, act, weight, acc, lanes
         self.mac_stages, self.columns = mac_stages, columns
+        #: ``{"cell": ..., "platform": ...}`` of :func:`~hwgen.primitives.registered_multiply` (mac_stages 2)
+        self.cell = cell or {}
         self.mac_valid = Signal(name="mac_valid")  # the MAC stage holds a step
         self.mac_last = Signal(name="mac_last")  # ... which ends its pass
         self.mac_first = Signal(name="mac_first")  # ... which starts its pass
@@ -124,13 +128,19 @@ class GemmDatapath:
         m, D = self.m, self.mac_stages
         x = Signal(self.act.shape, name="x")
         m.d.comb += x.eq(Mux(self.mac_p0, self.x_reg, row_data))
-        if D >= 2:  # operand registers: the memories' read data and the activation
+        cells = D >= 2 and self.cell.get("cell", "inferred") != "inferred"
+        if D >= 2 and not cells:  # operand registers: the memories' read data and the activation
             x, weight_word = register(m, x, self.advance, "x_op"), register(m, weight_word, self.advance, "w_op")
         wv = data.ArrayLayout(self.weight.shape, self.lanes)(weight_word)
         news = []
         for ln in range(self.lanes):
-            prod = x * wv[ln]
-            if D >= 1:
+            if cells:  # operand and product registers inside each lane's DSP cell
+                adv = self.advance
+                prod = registered_multiply(m, x, wv[ln], a_enable=adv, b_enable=adv, p_enable=adv, name=f"prod{ln}",
+                                           **self.cell)  # fmt: skip
+            else:
+                prod = x * wv[ln]
+            if D >= 1 and not cells:
                 prod = register(m, prod, self.advance, f"prod{ln}")
             acc = Signal(self.acc.shape, name=f"acc{ln}", reset_less=True)
             new = Signal(self.acc.shape, name=f"acc_new{ln}")

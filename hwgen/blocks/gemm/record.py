@@ -30,11 +30,12 @@ from amaranth.hdl import Module, Mux, Signal, Value, ValueCastable, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...arith import PART_BITS, kept_adder_tree, partial_products, requant_offset, requant_product, requant_round
+from ...arith import PART_BITS, kept_adder_tree, partial_operands, requant_offset, requant_product, requant_round
 from ...config import Arrivals, BlockConfig, CycleModel, Timing, check_range, param
 from ...errors import ConfigError
 from ...pipeline import register
-from ...structure import Features, TimingPath, chain_paths, dsp_tiles, multiplier_path
+from ...primitives import MULT18_BITS, registered_multiply
+from ...structure import Features, TimingPath, chain_paths, multiplier_path
 from ...vectors import StreamVectors
 from . import testdata
 from .core import GemmCoreConfig, column_layout, column_words, core_features, mac_paths, mac_register_bits
@@ -92,6 +93,14 @@ class RecordCoreConfig(BlockConfig):
         "left out, hwgen picks the fewest that meet the design's clock (0 outside a design)",
         "0..2",
     )
+    dsp_cells: str = param(
+        "inferred",
+        "multipliers: 'inferred' (synthesis maps them), or 'mult18x18d': ECP5 MULT18X18D cells instantiated "
+        "with their own registers (the MAC's operand and product registers, the epilogue's partial-product "
+        "register), so no route into or out of a DSP shares a cycle with logic; needs epilogue_stages 5, "
+        "mac_stages 2 and operands of at most 18 bits; same cycles",
+        "inferred | mult18x18d",
+    )
 
     @property
     def base(self) -> GemmCoreConfig:
@@ -142,6 +151,27 @@ class RecordCoreConfig(BlockConfig):
             check_range(self.where("rows") + f"[{i}]", r, 1, 1 << 16)
         check_range(self.where("epilogue_stages"), self.epilogue_stages, 0, 5)
         check_range(self.where("mac_stages"), self.mac_stages, 0, 2)
+        if self.dsp_cells not in ("inferred", "mult18x18d"):
+            raise ConfigError(self.where("dsp_cells"), f"{self.dsp_cells!r}: one of 'inferred', 'mult18x18d'")
+        if self.cells:
+            if (self.epilogue_stages, self.mac_stages) != (5, 2):
+                raise ConfigError(
+                    self.where("dsp_cells"),
+                    f"'mult18x18d' uses the cells' registers as the MAC's operand and product stages and the "
+                    f"epilogue's partial-product stage: set epilogue_stages 5 and mac_stages 2 (they are "
+                    f"{self.epilogue_stages} and {self.mac_stages})",
+                )
+            if max(b.act.width, b.weight.width) > MULT18_BITS:
+                raise ConfigError(
+                    self.where("dsp_cells"),
+                    f"'mult18x18d' multiplies operands of up to {MULT18_BITS} bits; act is {b.act}, weight "
+                    f"{b.weight}; use 'inferred'",
+                )
+
+    @property
+    def cells(self) -> bool:
+        """The multipliers are instantiated MULT18X18D cells."""
+        return self.dsp_cells == "mult18x18d"
 
     def component(self) -> RecordCore:
         return RecordCore(self)
@@ -226,7 +256,7 @@ class RecordCoreConfig(BlockConfig):
         cycle."""
         size = mac_register_bits(self.base, self.mac_stages)
         return (
-            mac_paths(self.base, self.mac_stages, family, size)
+            mac_paths(self.base, self.mac_stages, family, size, self.cells)
             + epilogue_paths(self, family)
             + control_paths(self, family)
         )
@@ -255,14 +285,14 @@ def epilogue_paths(cfg: RecordCoreConfig, family: str) -> list[TimingPath]:
     W = A + 32
     if cfg.epilogue_stages == 5:  # 17-bit partial products registered, then their sum
         n = -(-A // PART_BITS) * -(-31 // PART_BITS)  # chunks of acc × chunks of the multiplier
+        out = {"dsp_out": 1} if cfg.cells else {}  # the cell's product register, then the route out
         multiply = [
             ("multiply: partial products", multiplier_path(PART_BITS, PART_BITS, family)),
             "parts",
-            ("multiply: sum", {"adders": (n - 1).bit_length(), "carry_bits": W}),
+            ("multiply: sum", {"adders": (n - 1).bit_length(), "carry_bits": W, **out}),
         ]
     else:
-        tiles = dsp_tiles(A, 32, family)
-        multiply = [("multiply", {**multiplier_path(A, 32, family), "adders": 2 if tiles > 1 else 0, "carry_bits": W})]
+        multiply = [("multiply", {**multiplier_path(A, 32, family), "carry_bits": W})]  # with its tiles' adders
     chain = [
         *multiply,
         "product",
@@ -383,7 +413,8 @@ class RecordCore(wiring.Component):
 
         # ---- issue stage
         columns = sum(s.n for s in cfg.slices) if cfg.columnwise else 0
-        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages, columns)
+        cell = {"cell": cfg.dsp_cells, "platform": platform}
+        dp = GemmDatapath(m, self.o, b.act, b.weight, b.acc, L, cfg.mac_stages, columns, cell)
         ccol = Signal(range(max(columns, 2)), name="pass_col0")  # cbase + p·L: the pass's first column
         mac_epi = Signal(EPILOGUE, name="mac_epi")
         in_pass0 = p == 0
@@ -437,7 +468,12 @@ class RecordCore(wiring.Component):
                 biased, epi = Signal(b.acc.shape, name="biased"), Signal(EPILOGUE, name="col_epi")
                 m.d.comb += [biased.eq(acc + col.bias), epi.eq(sr_epi), epi.mult.eq(col.mult), epi.shift.eq(col.shift)]
                 acc = biased
-            return runtime_epilogue(m, acc, epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages)
+
+            def part(a: Value, w: Value, name: str) -> Value:  # a registered partial product
+                return registered_multiply(m, a, w, a_enable=0, b_enable=0, p_enable=dp.o_take, name=name,
+                                           registers="p", **cell)  # fmt: skip
+
+            return runtime_epilogue(m, acc, epi, b.acc.width, cfg.out_width, stage, cfg.epilogue_stages, part)
 
         dp.drain(
             news,
@@ -450,13 +486,21 @@ class RecordCore(wiring.Component):
 
 
 def runtime_epilogue(
-    m: Module, acc: Value, epi: Value, acc_width: int, out_width: int, stage: Callable | None = None, stages: int = 0
+    m: Module,
+    acc: Value,
+    epi: Value,
+    acc_width: int,
+    out_width: int,
+    stage: Callable | None = None,
+    stages: int = 0,
+    part: Callable[[Value, Value, str], Value] | None = None,
 ) -> Signal:
     """``requant ? requantize(acc, ...) : acc``, then ReLU if set, all parameters from the record ``epi``
     (:data:`EPILOGUE`); the same rule as :meth:`GemmCoreConfig.epilogue`. With ``stages`` (1..5) ``stage``
-    registers, in pipeline order, the multiply's partial products (5), the product (1+), the magnitude
-    (3+), the shifted magnitude (4+) and the rounded value (2+), each with the record fields and the raw
-    accumulator still needed."""
+    registers, in pipeline order, the multiply's partial products (5; ``part(a, b, name)`` gives one
+    registered, by default ``stage(a * b)``), the product (1+), the magnitude (3+), the shifted magnitude
+    (4+) and the rounded value (2+), each with the record fields and the raw accumulator still needed."""
+    part = part or (lambda a, b, name: stage(a * b, name))
     cuts = {3: ("magnitude",), 4: ("magnitude", "shifted"), 5: ("magnitude", "shifted")}.get(stages, ())
 
     def cut(point: str, values: dict) -> dict:
@@ -470,7 +514,8 @@ def runtime_epilogue(
         return out
 
     if stages >= 5:  # the multiply in two cycles: 17-bit partial products registered, then summed
-        parts = [(sh, stage(v, f"epi_part{i}")) for i, (sh, v) in enumerate(partial_products(acc, epi.mult))]
+        pairs = partial_operands(acc, epi.mult)
+        parts = [(sh, part(a, w, f"epi_part{i}")) for i, (sh, a, w) in enumerate(pairs)]
         acc, epi = stage(acc, "epi_acc0"), stage(epi, "epi_rec0")
         prod = Signal(signed(acc_width + 32), name="rq_prod")
         m.d.comb += prod.eq(kept_adder_tree(m, "epi_parts", [v << sh for sh, v in parts])[0])

@@ -168,6 +168,14 @@ def record_configs(C: type[RecordCoreConfig], G: type[GemmCoreConfig]) -> dict[s
         "per_channel_epi3_mac1": C(
             slices=(per_channel, slices[3]), program=(1, 0), rows=(2, 3), epilogue_stages=3, mac_stages=1
         ),
+        "per_channel_then_away_cells": C(
+            slices=(per_channel, slices[0]),
+            program=(0, 1, 0),
+            rows=(2, 2, 1),
+            epilogue_stages=5,
+            mac_stages=2,
+            dsp_cells="mult18x18d",
+        ),
     }
 
 

@@ -46,7 +46,9 @@ class Buffer:
         valid, words, bank, last = self.bank_reader(name, start, row, taken)
         return valid, select_bank(words, bank), last
 
-    def bank_reader(self, name: str, start: Value, row: Value, taken: Value) -> tuple[Signal, list[Value], Signal, Signal]:
+    def bank_reader(
+        self, name: str, start: Value, row: Value, taken: Value
+    ) -> tuple[Signal, list[Value], Signal, Signal]:
         """:meth:`reader` before the bank multiplexer: ``(valid, words, bank, last)``, ``words[i]`` bank ``i``'s
         read data (straight from its block RAM) and ``bank`` the register naming the bank of the word offered,
         so a register stage can take the read data with no logic in front of it."""

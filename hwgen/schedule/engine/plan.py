@@ -21,7 +21,7 @@ from ..machine import Machine
 from ..ops import OpGraph, op_graph
 from ..places import BufferKey, BufferKind, Place
 from ..support import check_buildable, core_types, fused_chain
-from ..timing import machine_for_clock
+from ..timing import core_dsp_cells, machine_for_clock
 
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
@@ -132,6 +132,7 @@ class EnginePlan:
             rows=(self.rows,) * len(program),
             epilogue_stages=self.machine.epilogue_stages,
             mac_stages=self.machine.mac_stages,
+            dsp_cells=core_dsp_cells(self.machine, self.act, self.weight),
         )
 
 
