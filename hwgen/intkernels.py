@@ -17,6 +17,14 @@ the same everywhere), so the rule is one exact integer function of ``d``.
 :func:`softmax` uses it over a row ``x``: ``e_i = iexp(x_i − max x)``,
 ``s = Σ e_i``, ``R = floor(2^F / s)``, ``y_i = min(2^W − 1, (e_i · R) >> (F − W))``
 with ``W`` the output's bits (``y / 2^W`` ≈ the probability).
+
+Decode attention (:func:`online_attention`) streams a query's KV entries once
+with the online softmax: a running maximum, and the running sum and output
+rescaled whenever the maximum grows. Its exponential is a table in ``Q(F)``
+fixed point (:class:`ExpTable`): ``E(t) = round(2^F · exp(t · S))`` for
+``t ≤ 0``, so ``E(0) = 2^F`` is exactly 1.0 and a rescale is a multiply and
+a shift by ``F``; :func:`combine_partials` merges the states of two KV
+ranges by the same rescaling (the Lean Attention split).
 """
 
 from __future__ import annotations
@@ -98,3 +106,91 @@ def softmax(x: np.ndarray, iexp: IExp, sum_bits: int, out_bits: int) -> np.ndarr
     total = int(e.sum())
     recip = (1 << (out_bits + sum_bits)) // total
     return np.minimum((1 << out_bits) - 1, (e * recip) >> sum_bits)
+
+
+@dataclass(frozen=True)
+class ExpTable:
+    """``E(t) = floor(2^frac · exp(t · scale) + 1/2)`` for integers ``t ≤ 0`` (0 below ``-size + 1``, where it
+    rounds to 0): a table of ``size`` entries, ``E(0) = 2^frac`` exactly. The entries come from Python's
+    ``math.exp`` (IEEE double, the same everywhere) and are checked monotone."""
+
+    scale: float
+    frac: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.scale, float | int) and math.isfinite(self.scale) and 0 < self.scale <= math.log(2)):
+            raise ConfigError("scale", f"{self.scale!r}: a real in (0, ln 2] (the shifted score LSB's value)")
+
+    @cached_property
+    def entries(self) -> tuple[int, ...]:
+        """``E(0), E(-1), ...`` down to the last non-zero value."""
+        out, t = [], 0
+        while True:
+            e = math.floor(2.0**self.frac * math.exp(-t * self.scale) + 0.5)
+            if e == 0:
+                return tuple(out)
+            out.append(e)
+            t += 1
+
+    @property
+    def size(self) -> int:
+        return len(self.entries)
+
+    def __call__(self, t: np.ndarray) -> np.ndarray:
+        """``E(t)`` of integers ``t ≤ 0`` (an int64 array)."""
+        neg = -np.asarray(t, dtype=np.int64)
+        table = np.asarray(self.entries, dtype=np.int64)
+        return np.where(neg < self.size, table[np.minimum(neg, self.size - 1)], 0)
+
+
+@dataclass
+class AttentionState:
+    """The online softmax state of one query over a KV range: running maximum ``m`` (a shifted score),
+    running sum ``l`` and output accumulators ``acc`` (``Q(F)`` units; ``acc / l`` ≈ the attention output)."""
+
+    m: int
+    l: int  # noqa: E741 - the name the online-softmax literature uses
+    acc: np.ndarray
+
+
+def online_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_shift: int, exp: ExpTable) -> AttentionState:
+    """The online softmax over KV entries ``k[j], v[j]`` (rows), exact integers::
+
+        s_j = (q · k_j) >> score_shift                      (floor)
+        entry 0:  m = s_0, l = 2^F, acc = 2^F · v_0
+        entry j:  if s_j > m:  α = E(m − s_j); m = s_j; l = (l·α) >> F; acc = (acc·α) >> F; p = 2^F
+                  else:        p = E(s_j − m)
+                  l += p; acc += p · v_j
+
+    (``>>`` floors; ``F = exp.frac``)."""
+    q, k, v = (np.asarray(a, dtype=np.int64) for a in (q, k, v))
+    one, F = 1 << exp.frac, exp.frac
+    scores = (k @ q) >> score_shift
+    st = AttentionState(int(scores[0]), one, one * v[0])
+    for s, row in zip(scores[1:], v[1:]):
+        s = int(s)
+        if s > st.m:
+            alpha = int(exp(np.array([st.m - s]))[0])
+            st = AttentionState(s, (st.l * alpha) >> F, (st.acc * alpha) >> F)
+            p = one
+        else:
+            p = int(exp(np.array([s - st.m]))[0])
+        st.l += p
+        st.acc = st.acc + p * row
+    return st
+
+
+def combine_partials(a: AttentionState, b: AttentionState, exp: ExpTable) -> AttentionState:
+    """Two KV ranges' states as one: ``m = max``, each side's ``l`` and ``acc`` rescaled by ``E(m_side − m)``
+    (``(x · E) >> F``), then added."""
+    m, F = max(a.m, b.m), exp.frac
+    ea, eb = (int(exp(np.array([x.m - m]))[0]) for x in (a, b))
+    return AttentionState(m, ((a.l * ea) >> F) + ((b.l * eb) >> F), ((a.acc * ea) >> F) + ((b.acc * eb) >> F))
+
+
+def attention_output(st: AttentionState, recip_frac: int, lo: int, hi: int) -> np.ndarray:
+    """The normalized output ``y_i = clamp(lo, hi, (acc_i · R + 2^(G−1)) >> G)`` with ``R = floor(2^G / l)``,
+    ``G = recip_frac`` (``acc / l`` rounded half up, through one reciprocal)."""
+    G = recip_frac
+    recip = (1 << G) // st.l
+    return np.clip((st.acc * recip + (1 << (G - 1))) >> G, lo, hi)

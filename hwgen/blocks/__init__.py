@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..config import BlockConfig
 from ..errors import ConfigError
 from .activation import ActivationConfig
+from .attention import DecodeAttentionConfig
 from .bitserial import BitSerialPEConfig
 from .gemm import GemmCoreConfig, RecordCoreConfig
 from .lowbit import MixPEConfig, OliveMACConfig, TernaryPEConfig
@@ -37,6 +38,7 @@ BLOCKS: dict[str, type[BlockConfig]] = {
         ActivationConfig,
         TopKConfig,
         NormConfig,
+        DecodeAttentionConfig,
     )
 }
 
@@ -66,4 +68,5 @@ __all__ = [
     "ActivationConfig",
     "TopKConfig",
     "NormConfig",
+    "DecodeAttentionConfig",
 ]
