@@ -341,6 +341,47 @@ def norm(cfg, v: StreamVectors) -> dict:
 
 
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
+def decode_attention(cfg, v: StreamVectors) -> dict:
+    """The online softmax over each query's KV entries with Python integers, from the rule's statement: the
+    exponential ``round(2^F · exp(t · scale))`` computed at each use, the running maximum, sum and
+    accumulators rescaled by ``(x · α) >> F`` when the maximum grows, one reciprocal ``2^G // l`` per query."""
+    import math
+
+    F, d, lanes = cfg.exp_bits, cfg.head_dim, cfg.lanes
+    G = ((cfg.max_kv << F).bit_length()) + cfg.act.width + 2
+
+    def e(t: int) -> int:
+        return math.floor(2.0**F * math.exp(t * cfg.scale) + 0.5)
+
+    elems: list[int] = []
+    ys, lasts = [], []
+    for x, end in zip(v.inputs["i"]["x"], v.inputs["i"]["last"]):
+        elems += [int(a) for a in np.atleast_1d(x)]
+        if not end:
+            continue
+        q, rest = elems[:d], elems[d:]
+        m = l = 0
+        acc = [0] * d
+        for j in range(0, len(rest), 2 * d):
+            key, val = rest[j : j + d], rest[j + d : j + 2 * d]
+            s = sum(a * b for a, b in zip(q, key)) >> cfg.score_shift
+            if j == 0 or s > m:
+                alpha = 0 if j == 0 else e(m - s)
+                m, p = s, 1 << F
+                l = (l * alpha) >> F
+                acc = [(a * alpha) >> F for a in acc]
+            else:
+                p = e(s - m)
+            l += p
+            acc = [a + p * b for a, b in zip(acc, val)]
+        r = (1 << G) // l
+        out = [min(cfg.out.max, max(cfg.out.min, (a * r + (1 << (G - 1))) >> G)) for a in acc]
+        ys += [out[k : k + lanes] for k in range(0, d, lanes)]
+        lasts += [int(k == d - lanes) for k in range(0, d, lanes)]
+        elems = []
+    return {"o": {"y": ys, "last": lasts}}
+
+
 REFERENCES = {
     "mac_pe": mac_pe,
     "systolic_array": systolic_array,
@@ -355,4 +396,5 @@ REFERENCES = {
     "activation": activation,
     "topk": topk,
     "norm": norm,
+    "decode_attention": decode_attention,
 }
