@@ -131,13 +131,16 @@ class GemmDatapath:
         cells = D >= 2 and self.cell.get("cell", "inferred") != "inferred"
         if D >= 2 and not cells:  # operand registers: the memories' read data and the activation
             x, weight_word = register(m, x, self.advance, "x_op"), register(m, weight_word, self.advance, "w_op")
+        elif cells:  # the weight ROM's output in a fabric register (a block RAM's clock-to-output and a route into
+            # a DSP do not fit one cycle), the activation in the cell's A register
+            weight_word = register(m, weight_word, self.advance, "w_op")
         wv = data.ArrayLayout(self.weight.shape, self.lanes)(weight_word)
         news = []
         for ln in range(self.lanes):
-            if cells:  # operand and product registers inside each lane's DSP cell
+            if cells:  # the activation's and the product's registers inside each lane's DSP cell
                 adv = self.advance
                 prod = registered_multiply(m, x, wv[ln], a_enable=adv, b_enable=adv, p_enable=adv, name=f"prod{ln}",
-                                           **self.cell)  # fmt: skip
+                                           registers="ap", **self.cell)  # fmt: skip
             else:
                 prod = x * wv[ln]
             if D >= 1 and not cells:
