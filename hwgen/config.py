@@ -156,6 +156,12 @@ class BlockConfig:
         depends on the data (a softmax row: its length)."""
         return self.timing().latency
 
+    def proof_span(self) -> int:
+        """Cycles the longest accumulation of a formal configuration takes to stream in (the formal proof's
+        depth is this plus :meth:`result_wait`): 8 covers the 2-3 beat accumulations most blocks' formal
+        tables use; a block whose inputs take longer (a whole query) says how long."""
+        return 8
+
     def vendor_cells(self) -> dict[str, str]:
         """Vendor cells the hardware instantiates directly, as ``{cell: family}`` (a design must target that
         family); by default those of the nested configs."""

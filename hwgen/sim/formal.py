@@ -193,13 +193,13 @@ class ProofResult:
 def proof_bounds(config: BlockConfig) -> tuple[int, int, int]:
     """``(queue, wait, depth)`` for a config: the queue holds what the pipeline can (latency + 2 results per
     emitted group), a result may wait its latency (:meth:`~hwgen.config.BlockConfig.result_wait`) plus 2
-    cycles, and BMC runs ``latency + 8`` cycles — the
-    formal configs bound accumulations to 2-3 beats, so that covers two whole results through the pipeline
-    (solver time grows about 2.5× per cycle of depth: SAT is slow at arithmetic equivalence)."""
+    cycles, and BMC runs ``latency`` + :meth:`~hwgen.config.BlockConfig.proof_span` cycles (8: the formal
+    configs bound accumulations to 2-3 beats, so that covers two whole results through the pipeline; solver
+    time grows about 2.5× per cycle of depth: SAT is slow at arithmetic equivalence)."""
     latency = config.result_wait()
     wait = latency + 2
     queue = (latency + 2) * len(config.reference().results)
-    return queue, wait, latency + 8
+    return queue, wait, latency + config.proof_span()
 
 
 SBY_FILE = """[options]

@@ -92,7 +92,7 @@ def test_cycles_per_kv_entry_are_two_vectors_and_the_score_wait():
         ({"act": Int(16)}, r"decode_attention\.act: Int\(16\): a signed integer of 2\.\.12 bits"),
         ({"scale": 1e-4}, r"decode_attention\.scale: 0\.0001 with exp_bits 15 needs a \d+-entry exponential table"),
         ({"scale": 1.0}, r"decode_attention\.scale: 1\.0: a real in \(0, ln 2\]"),
-        ({"exp_bits": 24}, r"decode_attention\.exp_bits: 24 is out of range; allowed 8\.\.20"),
+        ({"exp_bits": 24}, r"decode_attention\.exp_bits: 24 is out of range; allowed 4\.\.20"),
     ],
 )
 def test_bad_configs_name_the_field(kwargs, pattern):

@@ -18,6 +18,7 @@ from ...structure import Features, TimingPath, add, dsp_tiles, multiplier_path, 
 from ...vectors import StreamVectors
 from . import testdata
 from .hardware import SCORE_CYCLES, DecodeAttention
+from .reference import DecodeAttentionReference
 
 #: Largest exponential table (entries) a configuration may need.
 MAX_TABLE = 4096
@@ -41,7 +42,7 @@ class DecodeAttentionConfig(BlockConfig):
     score_shift: int = param(6, "right shift (floor) of q·k before the softmax", "0..40")
     scale: float = param(0.0625, "real value of one shifted score LSB (the exponential table comes from it)",
                          "(0, ln 2]")  # fmt: skip
-    exp_bits: int = param(15, "F: the exponential is a Q(F) fixed-point table, E(0) = 2^F", "8..20")
+    exp_bits: int = param(15, "F: the exponential is a Q(F) fixed-point table, E(0) = 2^F", "4..20")
     out: NumType = param(Int(8), "output type (the weighted mean of the values, in their scale)", "Int of 2..16")
 
     # ------------------------------------------------------------- derived
@@ -100,7 +101,7 @@ class DecodeAttentionConfig(BlockConfig):
             if t.frac or not t.signed or not 2 <= t.width <= hi:
                 raise ConfigError(self.where(name), f"{t}: a signed integer of 2..{hi} bits")
         check_range(self.where("score_shift"), self.score_shift, 0, 40)
-        check_range(self.where("exp_bits"), self.exp_bits, 8, 20)
+        check_range(self.where("exp_bits"), self.exp_bits, 4, 20)
         scale = self.scale
         if not (isinstance(scale, float | int) and not isinstance(scale, bool) and 0 < scale <= math.log(2)):
             raise ConfigError(self.where("scale"), f"{scale!r}: a real in (0, ln 2] (the shifted score LSB's value)")
@@ -200,6 +201,17 @@ class DecodeAttentionConfig(BlockConfig):
     @classmethod
     def test_configs(cls) -> dict[str, BlockConfig]:
         return testdata.configs(cls)
+
+    def reference(self) -> DecodeAttentionReference:
+        return DecodeAttentionReference(self)
+
+    @classmethod
+    def formal_configs(cls) -> dict[str, BlockConfig]:
+        return testdata.formal_configs(cls)
+
+    def proof_span(self) -> int:
+        """A query of ``max_kv`` entries: its beats and the score waits, and 2 cycles more."""
+        return self.beats * (1 + 2 * self.max_kv) + SCORE_CYCLES * self.max_kv + 2
 
     def result_wait(self) -> int:
         """The longest wait of an output beat after its query's last beat."""

@@ -26,6 +26,12 @@ def configs(C: type[DecodeAttentionConfig]) -> dict[str, DecodeAttentionConfig]:
     }
 
 
+def formal_configs(C: type[DecodeAttentionConfig]) -> dict[str, DecodeAttentionConfig]:
+    """Small configurations for ``hwgen prove``: 3-bit vectors of 2 elements, up to 2 KV entries."""
+    small = {"act": Int(3), "out": Int(3), "score_shift": 0, "scale": 0.5, "exp_bits": 4}
+    return {"d2_l2_kv2_int3": C(head_dim=2, lanes=2, max_kv=2, **small)}
+
+
 def _query(cfg: DecodeAttentionConfig, rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
     """One query's vectors ``[q, k0, v0, k1, v1, ...]`` (rows of ``head_dim``) for ``n`` entries."""
     t, d = cfg.act, cfg.head_dim

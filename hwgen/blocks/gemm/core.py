@@ -368,8 +368,8 @@ def mac_register_bits(s: GemmCoreConfig, mac_stages: int) -> int:
 
 def mac_paths(s: GemmCoreConfig, mac_stages: int, family: str, size: int, cells: bool = False) -> list[TimingPath]:
     """ROM read → (operand register, 2) → multiply → (product register, 1+) → accumulate → result register;
-    with ``cells`` (mac_stages 2) the activation and product registers are the DSP cell's own (the weight's
-    register stays in the fabric: the route from it into the cell shares the multiply's cycle)."""
+    with ``cells`` (mac_stages 2) the product register is the DSP cell's own (the operands' registers stay in
+    the fabric, next to the memories: the route into the cell shares the multiply's cycle)."""
     mult = multiplier_path(s.act.width, s.weight.width, family)
     acc = {"adders": 1, "carry_bits": s.acc.width, "luts": 2}  # first-step mux, hand-over mux
     if cells:

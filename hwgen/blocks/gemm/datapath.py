@@ -129,18 +129,16 @@ class GemmDatapath:
         x = Signal(self.act.shape, name="x")
         m.d.comb += x.eq(Mux(self.mac_p0, self.x_reg, row_data))
         cells = D >= 2 and self.cell.get("cell", "inferred") != "inferred"
-        if D >= 2 and not cells:  # operand registers: the memories' read data and the activation
+        if D >= 2:  # operand registers: the memories' read data and the activation (in the fabric even with
+            # cells: a block RAM's clock-to-output and a route into a DSP do not fit one cycle)
             x, weight_word = register(m, x, self.advance, "x_op"), register(m, weight_word, self.advance, "w_op")
-        elif cells:  # the weight ROM's output in a fabric register (a block RAM's clock-to-output and a route into
-            # a DSP do not fit one cycle), the activation in the cell's A register
-            weight_word = register(m, weight_word, self.advance, "w_op")
         wv = data.ArrayLayout(self.weight.shape, self.lanes)(weight_word)
         news = []
         for ln in range(self.lanes):
-            if cells:  # the activation's and the product's registers inside each lane's DSP cell
+            if cells:  # the product's register inside each lane's DSP cell (no route out of it in the cycle)
                 adv = self.advance
-                prod = registered_multiply(m, x, wv[ln], a_enable=adv, b_enable=adv, p_enable=adv, name=f"prod{ln}",
-                                           registers="ap", **self.cell)  # fmt: skip
+                prod = registered_multiply(m, x, wv[ln], a_enable=0, b_enable=0, p_enable=adv, name=f"prod{ln}",
+                                           registers="p", **self.cell)  # fmt: skip
             else:
                 prod = x * wv[ln]
             if D >= 1 and not cells:

@@ -96,7 +96,7 @@ class RecordCoreConfig(BlockConfig):
     dsp_cells: str = param(
         "inferred",
         "multipliers: 'inferred' (synthesis maps them), or 'mult18x18d': ECP5 MULT18X18D cells instantiated "
-        "with their own registers (the MAC's activation and product registers, the epilogue's partial-product "
+        "with their own output registers (the MAC's product register, the epilogue's partial-product "
         "register), so no route into or out of a DSP shares a cycle with logic; needs epilogue_stages 5, "
         "mac_stages 2 and operands of at most 18 bits; same cycles",
         "inferred | mult18x18d",
@@ -172,6 +172,9 @@ class RecordCoreConfig(BlockConfig):
     def cells(self) -> bool:
         """The multipliers are instantiated MULT18X18D cells."""
         return self.dsp_cells == "mult18x18d"
+
+    def vendor_cells(self) -> dict[str, str]:
+        return {"MULT18X18D": "ecp5"} if self.cells else {}
 
     def component(self) -> RecordCore:
         return RecordCore(self)
