@@ -23,7 +23,7 @@ with the online softmax: a running maximum, and the running sum and output
 rescaled whenever the maximum grows. Its exponential is a table in ``Q(F)``
 fixed point (:class:`ExpTable`): ``E(t) = round(2^F · exp(t · S))`` for
 ``t ≤ 0``, so ``E(0) = 2^F`` is exactly 1.0 and a rescale is a multiply and
-a shift by ``F``; :func:`combine_partials` merges the states of two KV
+a shift by ``F``; :func:`combine_partials` merges the states of several KV
 ranges by the same rescaling (the Lean Attention split).
 """
 
@@ -180,12 +180,14 @@ def online_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_shift: i
     return st
 
 
-def combine_partials(a: AttentionState, b: AttentionState, exp: ExpTable) -> AttentionState:
-    """Two KV ranges' states as one: ``m = max``, each side's ``l`` and ``acc`` rescaled by ``E(m_side − m)``
-    (``(x · E) >> F``), then added."""
-    m, F = max(a.m, b.m), exp.frac
-    ea, eb = (int(exp(np.array([x.m - m]))[0]) for x in (a, b))
-    return AttentionState(m, ((a.l * ea) >> F) + ((b.l * eb) >> F), ((a.acc * ea) >> F) + ((b.acc * eb) >> F))
+def combine_partials(states: list[AttentionState], exp: ExpTable) -> AttentionState:
+    """The states of several KV ranges as one, in one step: ``M = max m_u``; ``l = Σ (l_u · E_u) >> F`` and
+    ``acc = Σ (acc_u · E_u) >> F`` with ``E_u = E(m_u − M)`` (each term floored)."""
+    top, F = max(st.m for st in states), exp.frac
+    factors = [int(exp(np.array([st.m - top]))[0]) for st in states]
+    total = sum((st.l * e) >> F for st, e in zip(states, factors))
+    acc = sum(((st.acc * e) >> F for st, e in zip(states, factors)), np.zeros_like(states[0].acc))
+    return AttentionState(top, total, acc)
 
 
 def attention_output(st: AttentionState, recip_frac: int, lo: int, hi: int) -> np.ndarray:

@@ -343,22 +343,28 @@ def norm(cfg, v: StreamVectors) -> dict:
 #: block name -> reference(config, vectors) -> expected outputs in the vectors' form
 def decode_attention(cfg, v: StreamVectors) -> dict:
     """The online softmax over each query's KV entries with Python integers, from the rule's statement: the
-    exponential ``round(2^F · exp(t · scale))`` computed at each use, the running maximum, sum and
-    accumulators rescaled by ``(x · α) >> F`` when the maximum grows, one reciprocal ``2^G // l`` per query."""
+    exponential ``round(2^F · exp(t · scale))`` computed at each use, per stream the running maximum, sum and
+    accumulators rescaled by ``(x · α) >> F`` when the maximum grows; the streams' states rescaled to the
+    largest maximum and summed; one reciprocal ``2^G // l`` per query."""
     import math
 
     F, d, lanes = cfg.exp_bits, cfg.head_dim, cfg.lanes
-    G = ((cfg.max_kv << F).bit_length()) + cfg.act.width + 2
+    ports = ["i"] if cfg.units == 1 else [f"i{u}" for u in range(cfg.units)]
+    G = (((cfg.units * cfg.max_kv) << F).bit_length()) + cfg.act.width + 2
 
     def e(t: int) -> int:
         return math.floor(2.0**F * math.exp(t * cfg.scale) + 0.5)
 
-    elems: list[int] = []
-    ys, lasts = [], []
-    for x, end in zip(v.inputs["i"]["x"], v.inputs["i"]["last"]):
-        elems += [int(a) for a in np.atleast_1d(x)]
-        if not end:
-            continue
+    def queries(port: str) -> list[list[int]]:
+        out, elems = [], []
+        for x, end in zip(v.inputs[port]["x"], v.inputs[port]["last"]):
+            elems += [int(a) for a in np.atleast_1d(x)]
+            if end:
+                out.append(elems)
+                elems = []
+        return out
+
+    def state(elems: list[int]) -> tuple[int, int, list[int]]:
         q, rest = elems[:d], elems[d:]
         m = l = 0
         acc = [0] * d
@@ -374,11 +380,24 @@ def decode_attention(cfg, v: StreamVectors) -> dict:
                 p = e(s - m)
             l += p
             acc = [a + p * b for a, b in zip(acc, val)]
+        return m, l, acc
+
+    ys, lasts = [], []
+    for parts in zip(*(queries(p) for p in ports)):
+        states = [state(elems) for elems in parts]
+        if len(states) == 1:
+            _, l, acc = states[0]
+        else:
+            top = max(m for m, _, _ in states)
+            l, acc = 0, [0] * d
+            for m, lu, au in states:
+                f = e(m - top)
+                l += (lu * f) >> F
+                acc = [a + ((b * f) >> F) for a, b in zip(acc, au)]
         r = (1 << G) // l
         out = [min(cfg.out.max, max(cfg.out.min, (a * r + (1 << (G - 1))) >> G)) for a in acc]
         ys += [out[k : k + lanes] for k in range(0, d, lanes)]
         lasts += [int(k == d - lanes) for k in range(0, d, lanes)]
-        elems = []
     return {"o": {"y": ys, "last": lasts}}
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
 
+from ...errors import ConfigError
 from ...reference import Reference, kept_row
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ class DecodeAttentionReference(Reference):
     beat) and keep within ``max_kv`` entries."""
 
     def __init__(self, config: DecodeAttentionConfig):
+        if config.units != 1:
+            raise ConfigError("decode_attention.units", f"{config.units}: the formal reference covers one stream")
         super().__init__(config.component(), emits=config.beats)
         self.config = config
 

@@ -23,6 +23,8 @@ def configs(C: type[DecodeAttentionConfig]) -> dict[str, DecodeAttentionConfig]:
         ),  # fmt: skip
         "d32_l16_fine": C(head_dim=32, lanes=16, max_kv=64, score_shift=8, scale=1 / 128, exp_bits=12),
         "d2_l2_kv1": C(head_dim=2, lanes=2, max_kv=1),
+        "d8_l4_units3": C(head_dim=8, lanes=4, max_kv=8, units=3, score_shift=4, scale=0.125),
+        "d16_l8_units2_int6": C(head_dim=16, lanes=8, max_kv=16, units=2, act=Int(6), out=Int(6), score_shift=2),
     }
 
 
@@ -57,8 +59,11 @@ def _query(cfg: DecodeAttentionConfig, rng: np.random.Generator, n: int, kind: s
 
 
 def stimulus(cfg: DecodeAttentionConfig, rng: np.random.Generator, n: int, corners: bool) -> StreamVectors:
-    """``n`` random queries (1..min(max_kv, 24) entries, spread or peaked scores) plus the corners: equal
-    scores, one huge score, rising scores, all most-negative, one entry and ``max_kv`` entries."""
+    """``n`` random queries (1..min(max_kv, 24) entries per stream, spread or peaked scores) plus the corners:
+    equal scores, one huge score, rising scores, all most-negative, one entry and ``max_kv`` entries per
+    stream. With several units each query's cache is split into contiguous ranges, the first ranges one
+    entry longer when it does not divide (Lean Attention), every stream starting with the same q."""
+    U = cfg.units
     queries, names = [], []
     cap = min(cfg.max_kv, 24)
     if corners:
@@ -68,21 +73,37 @@ def stimulus(cfg: DecodeAttentionConfig, rng: np.random.Generator, n: int, corne
             ("huge", cap, "one huge score"),
             ("rising", cap, "rising scores (a rescale at every entry)"),
             ("negative", cap, "all most-negative"),
-            ("random", 1, "one KV entry"),
-            ("random", longest, f"{longest} KV entries" + (" (max_kv)" if longest == cfg.max_kv else "")),
+            ("random", 1, "one KV entry per stream"),
+            ("random", longest, f"{longest} KV entries per stream" + (" (max_kv)" if longest == cfg.max_kv else "")),
         ):
-            queries.append(_query(cfg, rng, count, kind))
+            queries.append(_query(cfg, rng, count * U, kind))
             names.append(name)
     for _ in range(n):
         kind = ["random", "peaked"][int(rng.integers(0, 2))]
-        queries.append(_query(cfg, rng, int(rng.integers(1, cap + 1)), kind))
-    beats = [qv.reshape(-1, cfg.lanes) for qv in queries]
-    x = np.concatenate(beats)
-    last = np.concatenate([np.arange(len(b)) == len(b) - 1 for b in beats]).astype(np.int64)
-    ends = np.repeat(np.flatnonzero(last), cfg.beats)
+        queries.append(_query(cfg, rng, int(rng.integers(U, cap * U + 1)), kind))
+    streams: list[list[np.ndarray]] = [[] for _ in range(U)]
+    for qv in queries:
+        for u, part in enumerate(_split(qv, U)):
+            streams[u].append(part.reshape(-1, cfg.lanes))
+    inputs, arrays = {}, []
+    for port, beats in zip(cfg.ports, streams):
+        x = np.concatenate(beats)
+        last = np.concatenate([np.arange(len(b)) == len(b) - 1 for b in beats]).astype(np.int64)
+        inputs[port] = {"x": x, "last": last}
+        arrays += [x, last]
+    ends = np.repeat(np.flatnonzero(inputs[cfg.ports[0]]["last"]), cfg.beats)
     return StreamVectors(
-        inputs={"i": {"x": x, "last": last}},
-        expected={"o": cfg.model(x, last)},
-        triggers={"o": ("i", ends)},
+        inputs=inputs,
+        expected={"o": cfg.model(*arrays)},
+        triggers={"o": (cfg.ports[0], ends)},  # the first stream's range is the longest
         corners=names,
     )
+
+
+def _split(vectors: np.ndarray, units: int) -> list[np.ndarray]:
+    """A query's ``[q, k0, v0, ...]`` as ``units`` streams ``[q, k, v, ...]`` over contiguous ranges of the
+    entries, the first ones an entry longer when ``units`` does not divide their number."""
+    q, entries = vectors[0], vectors[1:].reshape(-1, 2, vectors.shape[1])
+    sizes = [len(entries) // units + (u < len(entries) % units) for u in range(units)]
+    bounds = np.cumsum([0, *sizes])
+    return [np.concatenate([q[None], entries[a:b].reshape(-1, vectors.shape[1])]) for a, b in zip(bounds, bounds[1:])]
