@@ -690,38 +690,45 @@ def attention_units() -> dict[str, Any]:
 def _decode_attention_rows(rng: Any) -> dict[str, Any]:
     """The decode-attention unit: its output's error against float softmax attention over the same shifted
     scores (random and peaked keys, KV lengths up to 256), its cycles per query against the KV length (the
-    slope: cycles per KV entry, and the KV bytes it takes per cycle) and its resources (Yosys xc7, ECP5)."""
+    slope: cycles per KV entry, and the KV bytes it takes per cycle; with several units the cache split
+    evenly over their streams) and its resources (Yosys xc7, ECP5)."""
     import numpy as np
 
     from hwgen.blocks import DecodeAttentionConfig
-    from hwgen.intkernels import attention_output, online_attention
+    from hwgen.intkernels import attention_output, combine_partials, online_attention
     from hwgen.vectors import StreamVectors
 
     out: dict[str, Any] = {}
     for name, cfg in {
         "decode_attention_d64_l8_kv1024": DecodeAttentionConfig(head_dim=64, lanes=8, max_kv=1024, score_shift=9),
+        "decode_attention_d64_l8_kv256_units4": DecodeAttentionConfig(
+            head_dim=64, lanes=8, max_kv=256, score_shift=9, units=4
+        ),
         "decode_attention_d128_l16_kv4096": DecodeAttentionConfig(head_dim=128, lanes=16, max_kv=4096, score_shift=10),
     }.items():  # fmt: skip
         say(f"attention_units: {name}")
-        d, t = cfg.head_dim, cfg.act
+        d, t, U = cfg.head_dim, cfg.act, cfg.units
         errs = []
         for j in range(200):
-            n = int(rng.integers(1, 257))
+            n = int(rng.integers(U, 257))
             q = rng.integers(t.min, t.max + 1, d)
             k = rng.integers(t.min, t.max + 1, (n, d)) // (8 if j % 2 else 1)  # odd: peaked (scores close)
             v = rng.integers(t.min, t.max + 1, (n, d))
-            y = attention_output(online_attention(q, k, v, cfg.score_shift, cfg.exp), cfg.recip_frac, t.min, t.max)
+            cuts = np.linspace(0, n, U + 1).astype(int)
+            states = [online_attention(q, k[a:b], v[a:b], cfg.score_shift, cfg.exp) for a, b in zip(cuts, cuts[1:])]
+            st = states[0] if U == 1 else combine_partials(states, cfg.exp)
+            y = attention_output(st, cfg.recip_frac, t.min, t.max)
             s = ((k @ q) >> cfg.score_shift) * cfg.scale
             w = np.exp(s - s.max())
             errs.append(np.abs(y - (w / w.sum()) @ v))
         err = np.concatenate(errs)
         cycles = {}
         for n in (16, 64, 256, 1024):
-            beats = (1 + 2 * n) * cfg.beats
+            per = n // U  # entries per stream
+            beats = (1 + 2 * per) * cfg.beats
             last = (np.arange(beats) == beats - 1).astype(np.int64)
-            cm = cfg.cycle_model(StreamVectors(inputs={"i": {"x": np.zeros((beats, cfg.lanes)), "last": last}},
-                                               expected={}))  # fmt: skip
-            cycles[n] = cm["o"][-1] + 1
+            ins = {p: {"x": np.zeros((beats, cfg.lanes)), "last": last} for p in cfg.ports}
+            cycles[n] = cfg.cycle_model(StreamVectors(inputs=ins, expected={}))["o"][-1] + 1
         slope = (cycles[1024] - cycles[256]) / (1024 - 256)
         kv_bytes = 2 * d * -(-t.width // 8)
         out[name] = {
@@ -730,7 +737,7 @@ def _decode_attention_rows(rng: Any) -> dict[str, Any]:
                 "max_abs": round(float(err.max()), 4),
                 "mean_abs": round(float(err.mean()), 4),
                 "within_half_lsb": round(float(np.mean(err < 0.5)), 4),
-            },  # fmt: skip
+            },
             "cycles_per_query": cycles,
             "cycles_per_kv_entry": slope,
             "kv_bytes_per_entry": kv_bytes,
