@@ -117,24 +117,45 @@ def params_strategy(cls: type[BlockConfig], depth: int = 0) -> st.SearchStrategy
 
 def record_programs() -> st.SearchStrategy[dict[str, Any]]:
     """record_core tables whose program and rows agree (so the valid region is reached with several records):
-    1-3 small slices of one lane count, program entries indexing them, a row count per record."""
+    1-3 small slices of one lane count, program entries indexing them, a row count per record; stages and
+    MULT18X18D cells, also the combination the cells need."""
     slice_ = st.fixed_dictionaries(
         {"weights": st.just([[1, -2], [3, 4]]), "lanes": st.just(2)},
         optional={"requant": st.booleans(), "relu": st.booleans(), "k_bad": st.just(1)},
     )
 
+    stages = st.one_of(
+        # one past each range: invalid; cells alone: invalid (they need epilogue 5, MAC 2)
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "epilogue_stages": st.integers(0, 5),
+                "mac_stages": st.integers(0, 3),
+                "dsp_cells": st.sampled_from(["mult18x18d", "dsp48"]),
+            },
+        ),
+        st.fixed_dictionaries(  # the stages the cells need, with or without them
+            {
+                "epilogue_stages": st.just(5),
+                "mac_stages": st.just(2),
+                "dsp_cells": st.sampled_from(["mult18x18d", "inferred"]),
+            }
+        ),
+    )
+
     def table(slices: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
         index = st.integers(0, len(slices))  # len(slices): one past the end, invalid
         return st.integers(1, 4).flatmap(
-            lambda n: st.fixed_dictionaries(
-                {
-                    "slices": st.just(slices),
-                    "program": st.lists(index, min_size=n, max_size=n),
-                    "rows": st.lists(st.integers(0, 3), min_size=n, max_size=n),
-                },
-                # one past each range: invalid
-                optional={"epilogue_stages": st.integers(0, 5), "mac_stages": st.integers(0, 3)},
-            )
+            lambda n: st.tuples(
+                st.fixed_dictionaries(
+                    {
+                        "slices": st.just(slices),
+                        "program": st.lists(index, min_size=n, max_size=n),
+                        "rows": st.lists(st.integers(0, 3), min_size=n, max_size=n),
+                    }
+                ),
+                stages,
+            ).map(lambda parts: {**parts[0], **parts[1]})
         )
 
     return st.lists(slice_, min_size=1, max_size=3).flatmap(table)
@@ -188,6 +209,22 @@ def gemm_core_case(seed: int) -> dict[str, Any]:
     return case
 
 
+def record_core_case(seed: int) -> dict[str, Any]:
+    """One small valid record_core table with stages and cells chosen by a NumPy generator seeded by ``seed``:
+    any stage counts (one past each range: invalid), MULT18X18D cells with the stages they need (valid) or
+    with others (invalid) — the seeded counterpart of :func:`record_programs`'s stage draws."""
+    rng = np.random.default_rng(seed)
+    case: dict[str, Any] = {"slices": [{"weights": [[1, -2], [3, 4]], "lanes": 2}], "program": [0], "rows": [1]}
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        case |= {"epilogue_stages": 5, "mac_stages": 2, "dsp_cells": str(rng.choice(["mult18x18d", "inferred"]))}
+    elif kind == 1:
+        case |= {"epilogue_stages": int(rng.integers(0, 7)), "mac_stages": int(rng.integers(0, 4))}
+    else:
+        case |= {"dsp_cells": str(rng.choice(["mult18x18d", "dsp48"]))}
+    return case
+
+
 def joint(cls: type[BlockConfig]) -> st.SearchStrategy[dict[str, Any]] | None:
     """The block-specific joint draws that reach regions the generic tables rarely do (None: none)."""
     if cls.block_name == "gemm_core":
@@ -224,7 +261,7 @@ def attempt(cls: type[BlockConfig], params: dict[str, Any]) -> tuple[BlockConfig
 #: version: CI once failed on a parameter the local run reached).
 FOCUSED = 25
 #: Seeded joint cases also tried for seeds 0..SEEDED - 1.
-SEEDED_CASES = {"gemm_core": gemm_core_case}
+SEEDED_CASES = {"gemm_core": gemm_core_case, "record_core": record_core_case}
 SEEDED = 200
 
 
