@@ -91,6 +91,7 @@ def test_cycles_per_kv_entry_are_two_vectors_and_the_score_wait():
         ({"scale": 1e-4}, r"decode_attention\.scale: 0\.0001 with exp_bits 15 needs a \d+-entry exponential table"),
         ({"scale": 1.0}, r"decode_attention\.scale: 1\.0: a real in \(0, ln 2\]"),
         ({"exp_bits": 24}, r"decode_attention\.exp_bits: 24 is out of range; allowed 4\.\.20"),
+        ({"out": Int(6)}, r"decode_attention\.out: Int\(6\) is narrower than act Int\(8\): .*\(at least 8 bits\)"),
     ],
 )
 def test_bad_configs_name_the_field(kwargs, pattern):

@@ -103,6 +103,12 @@ class DecodeAttentionConfig(BlockConfig):
             t = getattr(self, name)
             if t.frac or not t.signed or not 2 <= t.width <= hi:
                 raise ConfigError(self.where(name), f"{t}: a signed integer of 2..{hi} bits")
+        if self.out.width < self.act.width:
+            raise ConfigError(
+                self.where("out"),
+                f"{self.out} is narrower than act {self.act}: the output is a weighted mean of the values and "
+                f"needs their range (at least {self.act.width} bits), or it clamps",
+            )
         check_range(self.where("score_shift"), self.score_shift, 0, 40)
         check_range(self.where("exp_bits"), self.exp_bits, 4, 20)
         scale = self.scale
