@@ -100,20 +100,15 @@ def requant_product(m: Module, acc: Value, acc_width: int, multiplier: int | Val
     return prod
 
 
-#: Operand bits of one partial product of :func:`partial_products`: a 17-bit chunk is unsigned and fits every
+#: Operand bits of one partial product of :func:`partial_operands`: a 17-bit chunk is unsigned and fits every
 #: family's DSP multiplier port (ECP5 18, iCE40 16+, xc7 18/25) with its sign bit to spare.
 PART_BITS = 17
 
 
-def partial_products(a: Value, b: Value) -> list[tuple[int, Value]]:
-    """``a · b`` as ``Σ value << shift`` over ``(shift, value)`` pairs: the products of
-    :func:`partial_operands`. Register the values and sum them to split a wide multiply into two cycles."""
-    return [(sh, pa * pb) for sh, pa, pb in partial_operands(a, b)]
-
-
 def partial_operands(a: Value, b: Value) -> list[tuple[int, Value, Value]]:
     """``(shift, a_chunk, b_chunk)`` with ``a · b = Σ (a_chunk · b_chunk) << shift``: 17-bit chunks of ``a``
-    and ``b`` (low chunks unsigned, a signed operand's top chunk signed), each pair one DSP multiply."""
+    and ``b`` (low chunks unsigned, a signed operand's top chunk signed), each pair one DSP multiply.
+    Register the products and sum them to split a wide multiply into two cycles."""
 
     def chunks(v: Value) -> list[tuple[int, Value]]:
         n, out = len(v), []

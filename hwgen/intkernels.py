@@ -136,11 +136,18 @@ class ExpTable:
     def size(self) -> int:
         return len(self.entries)
 
+    @cached_property
+    def _table(self) -> np.ndarray:
+        return np.asarray(self.entries, dtype=np.int64)
+
     def __call__(self, t: np.ndarray) -> np.ndarray:
         """``E(t)`` of integers ``t ≤ 0`` (an int64 array)."""
         neg = -np.asarray(t, dtype=np.int64)
-        table = np.asarray(self.entries, dtype=np.int64)
-        return np.where(neg < self.size, table[np.minimum(neg, self.size - 1)], 0)
+        return np.where(neg < self.size, self._table[np.minimum(neg, self.size - 1)], 0)
+
+    def at(self, t: int) -> int:
+        """``E(t)`` of one integer ``t ≤ 0``."""
+        return self.entries[-t] if -t < self.size else 0
 
 
 @dataclass
@@ -170,11 +177,11 @@ def online_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, score_shift: i
     for s, row in zip(scores[1:], v[1:]):
         s = int(s)
         if s > st.m:
-            alpha = int(exp(np.array([st.m - s]))[0])
+            alpha = exp.at(st.m - s)
             st = AttentionState(s, (st.l * alpha) >> F, (st.acc * alpha) >> F)
             p = one
         else:
-            p = int(exp(np.array([s - st.m]))[0])
+            p = exp.at(s - st.m)
         st.l += p
         st.acc = st.acc + p * row
     return st
@@ -184,7 +191,7 @@ def combine_partials(states: list[AttentionState], exp: ExpTable) -> AttentionSt
     """The states of several KV ranges as one, in one step: ``M = max m_u``; ``l = Σ (l_u · E_u) >> F`` and
     ``acc = Σ (acc_u · E_u) >> F`` with ``E_u = E(m_u − M)`` (each term floored)."""
     top, F = max(st.m for st in states), exp.frac
-    factors = [int(exp(np.array([st.m - top]))[0]) for st in states]
+    factors = [exp.at(st.m - top) for st in states]
     total = sum((st.l * e) >> F for st, e in zip(states, factors))
     acc = sum(((st.acc * e) >> F for st, e in zip(states, factors)), np.zeros_like(states[0].acc))
     return AttentionState(top, total, acc)

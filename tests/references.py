@@ -8,6 +8,7 @@ values are never produced by the code under test.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -237,8 +238,6 @@ def record_core(cfg, v: StreamVectors) -> dict:
 def softmax(cfg, v: StreamVectors) -> dict:
     """I-BERT's integer softmax from its definition, with Python integers: constants from the scale,
     z by integer division, the reciprocal by integer division, per row."""
-    import math
-
     s = cfg.scale
     q_ln2, q_b = math.floor(math.log(2) / s), math.floor(1.353 / s)
     q_c = math.floor(0.344 / (0.3585 * s * s))
@@ -266,7 +265,6 @@ def softmax(cfg, v: StreamVectors) -> dict:
 def activation(cfg, v: StreamVectors) -> dict:
     """Each element's function value from its definition (math.erf / math.exp / math.tanh), divided by the
     output scale, rounded half to even and clamped, with Python floats and integers."""
-    import math
 
     def f(x: float) -> float:
         if cfg.function == "gelu":
@@ -346,8 +344,6 @@ def decode_attention(cfg, v: StreamVectors) -> dict:
     exponential ``round(2^F · exp(t · scale))`` computed at each use, per stream the running maximum, sum and
     accumulators rescaled by ``(x · α) >> F`` when the maximum grows; the streams' states rescaled to the
     largest maximum and summed; one reciprocal ``2^G // l`` per query."""
-    import math
-
     F, d, lanes = cfg.exp_bits, cfg.head_dim, cfg.lanes
     ports = ["i"] if cfg.units == 1 else [f"i{u}" for u in range(cfg.units)]
     G = (((cfg.units * cfg.max_kv) << F).bit_length()) + cfg.act.width + 2

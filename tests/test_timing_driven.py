@@ -13,11 +13,12 @@ from dataclasses import replace
 import pytest
 
 from hwgen import Design
-from hwgen.blocks import BLOCKS, BitSerialPEConfig, MacPEConfig, SparseChainConfig
+from hwgen.blocks import BLOCKS, BitSerialPEConfig, MacPEConfig, MixPEConfig, SparseChainConfig
 from hwgen.blocks.systolic import SystolicArrayConfig
 from hwgen.errors import ConfigError
 from hwgen.estimate.timing import TIMING_MARGIN, coefficients, estimate_fmax, for_clock
 from hwgen.numtype import Int, UInt
+from hwgen.structure import multiplier_path
 
 
 def test_left_out_timing_parameters_are_auto_and_take_the_block_default():
@@ -158,8 +159,6 @@ def test_an_ice40_design_gets_the_cheapest_pipeline_that_meets_its_clock(clock):
 def test_a_product_wider_than_one_dsp_block_adds_the_partial_product_adder():
     """ECP5's MULT18X18D takes 18×18: a 20×8 product is two blocks whose partial products one 28-bit carry
     chain sums (nextpnr's critical path of MixPE at pipeline 3 runs through it); 24×32 is four, two levels."""
-    from hwgen.structure import multiplier_path
-
     assert multiplier_path(16, 8, "ecp5") == {"mult": 1}
     assert multiplier_path(20, 8, "ecp5") == {"mult": 1, "adders": 1, "carry_bits": 28}
     assert multiplier_path(24, 32, "ecp5") == {"mult": 1, "adders": 2, "carry_bits": 56}
@@ -169,7 +168,5 @@ def test_mixpe_at_100_mhz_registers_the_scaled_product():
     """Placed on ECP5 (nextpnr, seed 1): MixPE 8 lanes reaches 83.5 MHz at pipeline 3 and 112.8 MHz at
     pipeline 4, so a 100 MHz design must get pipeline 4 (it got 3 before the partial-product adder was
     modelled)."""
-    from hwgen.blocks.lowbit import MixPEConfig
-
     chosen, _ = for_clock(MixPEConfig(lanes=8), 100, "ecp5")
     assert chosen.pipeline == 4
