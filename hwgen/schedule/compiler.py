@@ -1,6 +1,6 @@
 """Schedule compiler: per task boundary, dataflow or sequential execution, plus core assignment and costs.
 
-Units of work are the *ops* of a graph: ``gemm`` and ``add`` tasks. ``relu``
+Units of work are the *ops* of a graph: ``gemm``, ``add`` and row-op tasks. ``relu``
 and ``requant`` are fused into the write-back of the op that produces their
 input (they cost no core and no cycles); an op's output is the tensor at the
 end of its fused chain. Every edge between two ops is either
@@ -38,7 +38,9 @@ off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
   bytes / bandwidth) − 1`` cycles after its request, at most one beat per
   cycle; writes are posted, beat ``j`` accepted from ``ceil((j+1) · bytes /
   bandwidth)`` cycles after the request) — see :func:`.cost.memory_slot_cycles`;
-* an element-wise add (an adder unit, not a core): ``cols + 3``.
+* an element-wise add (an adder unit, not a core): ``cols + 2``;
+* a row op (softmax, norm, activation): its block's cycle model for the row,
+  + 2 (:func:`.rowops.row_cycles`).
 
 An op input streamed from a producer ``w`` levels shallower waits ``w − 1``
 slots, so its ring buffer holds ``2 + w − 1`` rows, rounded up to a power

@@ -12,7 +12,9 @@ longest per-row time of its units:
 
 * a gemm slice of ``n`` columns on a core: :func:`core_row_cycles`;
 * the memory sequencer: :func:`memory_slot_cycles`;
-* an element-wise add (an adder unit, not a core): ``cols + 3``;
+* an element-wise add (an adder unit, not a core): ``cols + 2``;
+* a row op (softmax, norm, activation on its block's unit): the block's own
+  cycle model for the row, + 2 (:func:`.rowops.row_cycles`);
 
 each unit's input arrives ``feed_stages`` cycles later when the machine
 registers the feeds.
@@ -28,6 +30,7 @@ from ..bandwidth import transfer_cycles
 from ..blocks.gemm import gemm_cycles
 from .machine import Machine
 from .ops import OpGraph
+from .rowops import ROW_BLOCKS, row_cycles
 from .stages import StageLayout
 
 
@@ -88,12 +91,15 @@ def core_row_cycles(
 
 
 def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
-    """Per-row time of ``op`` on ``cores`` cores (a gemm's columns split evenly) or on its adder unit."""
+    """Per-row time of ``op`` on ``cores`` cores (a gemm's columns split evenly), on its adder unit or on its
+    row op's unit."""
     t = opg.graph.tasks[op]
     if t.op == "gemm":
         k, n = t.weights.shape[0], math.ceil(t.cols / cores)
         return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages, machine.feed_stages)
-    return t.cols + 3 + machine.feed_stages  # an add unit: both rows stream in from cycle 1 (+ feed), one a cycle
+    if t.op in ROW_BLOCKS:
+        return row_cycles(t.op, opg.graph.row_block(op), t.cols, machine.feed_stages)
+    return t.cols + 2 + machine.feed_stages  # an add unit: both rows stream in from cycle 1 (+ feed), one a cycle
 
 
 def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[str, int]:

@@ -41,8 +41,9 @@ from ..errors import ConfigError
 from ..numtype import OVERFLOW_MODES, Int, NumType
 from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize, round_shift
 from ..values import integer, integers
+from .rowops import ROW_BLOCKS, row_config, row_golden
 
-OPS = ("input", "gemm", "relu", "requant", "add")
+OPS = ("input", "gemm", "relu", "requant", "add", *ROW_BLOCKS)
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
 MAX_ROWS = 1 << 20
 MAX_COLS = 1 << 16
@@ -109,7 +110,8 @@ class Task:
 
 
 class TaskGraph:
-    """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`.
+    """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
+    :meth:`softmax`, :meth:`norm`, :meth:`activation`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -245,6 +247,46 @@ class TaskGraph:
             params["constant"] = integers(b, f"graph.{name}.b", lo=-(1 << 32), hi=1 << 32, ndim=1, nonempty=True)
         return self._add(Task(name, "add", [a] if const else [a, b], dtype=out, params=params))
 
+    def softmax(self, name: str, x: str, *, scale: float = 0.0625, out: NumType | str = "UInt(8)") -> str:
+        """The integer softmax of every row of ``x`` (:class:`~hwgen.blocks.softmax.SoftmaxConfig`: ``scale``
+        is the real value of one LSB of ``x``; ``out`` unsigned, ``y / 2^out.width`` the probability)."""
+        return self._row_op("softmax", name, x, scale=scale, out=out)
+
+    def norm(
+        self, name: str, x: str, *, mode: str = "layernorm", out: NumType | str = Int(8), out_frac: int = 4
+    ) -> str:
+        """LayerNorm (``mode="layernorm"``) or RMSNorm of every row of ``x``
+        (:class:`~hwgen.blocks.norm.NormConfig`: ``y / 2^out_frac`` the normalized value; the affine folds into
+        the next gemm)."""
+        return self._row_op("norm", name, x, mode=mode, out=out, out_frac=out_frac)
+
+    def activation(
+        self,
+        name: str,
+        x: str,
+        *,
+        function: str,
+        in_scale: float,
+        out: NumType | str = Int(8),
+        out_scale: float,
+    ) -> str:
+        """``function`` (``gelu``, ``silu``, ``sigmoid``, ``tanh``) of every element of ``x`` by table
+        (:class:`~hwgen.blocks.activation.ActivationConfig`: ``in_scale`` / ``out_scale`` the real values of
+        one LSB of ``x`` and of the result; round half to even, clamp)."""
+        return self._row_op("activation", name, x, function=function, in_scale=in_scale, out=out, out_scale=out_scale)
+
+    def _row_op(self, kind: str, name: str, x: str, **fields: Any) -> str:
+        """A row op; its fields are checked now (the input's type and length when the graph is validated)."""
+        name = self._name(name, x)
+        if "out" in fields:
+            fields["out"] = _int_type(fields["out"], f"graph.{name}.out")
+        cfg = row_config(kind, name, fields, Int(8), 1)
+        return self._add(Task(name, kind, [x], dtype=cfg.out, params={"fields": fields}))
+
+    def row_block(self, name: str) -> Any:
+        """The block config of row op ``name`` (after :meth:`validate`)."""
+        return self.tasks[name].params["block"]
+
     def rescales(self, name: str) -> bool:
         """Whether add ``name`` is a rescaling add (quantized operands, requantized sum)."""
         return "multiplier_a" in self.tasks[name].params
@@ -320,6 +362,9 @@ class TaskGraph:
                         raise ConfigError(
                             f"graph.{n}.{key}", f"{len(v)} values for {t.cols} columns of {x.name}; give one per column"
                         )
+            elif t.op in ROW_BLOCKS:
+                t.rows, t.cols = x.rows, x.cols
+                t.params["block"] = row_config(t.op, n, t.params["fields"], x.dtype, x.cols)
             elif t.op == "add":
                 const = t.params.get("constant")
                 rows, cols = (x.rows, len(const)) if const is not None else (src[1].rows, src[1].cols)
@@ -367,6 +412,8 @@ class TaskGraph:
             elif t.op == "requant":
                 p = t.params
                 y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype, p["rounding"])
+            elif t.op in ROW_BLOCKS:
+                y = row_golden(t.op, t.params["block"], x)
             elif self.rescales(n):
                 y = rescale_add(x, env[t.inputs[1]] if len(t.inputs) > 1 else t.params["constant"], t.params, t.dtype)
             else:

@@ -1,6 +1,7 @@
 """The ops of a task graph: the units of work a schedule places, after fusing element-wise epilogues.
 
-Ops are the ``gemm`` and ``add`` tasks. ``relu`` and ``requant`` are fused
+Ops are the ``gemm``, ``add`` and row-op (``softmax``, ``norm``,
+``activation``) tasks. ``relu`` and ``requant`` are fused
 into the write-back of the op that produces their input (they cost no core
 and no cycles); an op's *output tensor* is the tensor at the end of its fused
 chain. An *op edge* is a (producer op, consumer op) pair.
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .graph import TaskGraph
+from .rowops import ROW_BLOCKS
 
 #: Task kinds that are ops (run on a unit); the others are fused.
-OP_KINDS = ("gemm", "add")
+OP_KINDS = ("gemm", "add", *ROW_BLOCKS)
 
 
 @dataclass

@@ -8,7 +8,8 @@ searches anything, and the engine's plan relies on it. The engine builds
   integer activations of 2..32 bits and weights of 2..18 bits, one signed accumulator type
   of 8..48 bits across all gemm tasks, wrapping (``overflow='wrap'``), with
   ``requant`` and then ``relu`` optionally fused after each;
-* element-wise adds on adder units, nothing fused after them.
+* element-wise adds on adder units and row ops (softmax, norm, activation)
+  on their blocks' units, nothing fused after them.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ def check_buildable(opg: OpGraph) -> list[str]:
     graph = opg.graph
     for op in opg.ops:
         t = graph.tasks[op]
-        if t.op == "add" and opg.out_tensor[op] != op:
+        if t.op != "gemm" and opg.out_tensor[op] != op:
             raise ConfigError(
                 f"graph.{opg.out_tensor[op]}",
-                f"the engine does not fuse requant/relu after an add ({op}); apply them to the gemm outputs "
-                f"before the add",
+                f"the engine does not fuse requant/relu after {'an' if t.op == 'add' else 'a'} {t.op} ({op}); "
+                f"only after a gemm",
             )
         if t.op == "gemm":
             _check_gemm(graph, t, graph.tasks[opg.inputs[op][0]].dtype)

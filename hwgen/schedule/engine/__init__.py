@@ -29,8 +29,10 @@ one Amaranth component that runs the whole graph:
 Timing is the compiler's cost model (see :mod:`hwgen.schedule.compiler`):
 ``Σ_stages switch_cycles + slots · slot_cycles`` cycles to ``done``.
 Supported graphs: gemm tasks (wrapping accumulators of one type) with an
-optional requantization and then ReLU fused after each, and element-wise
-adds (fork/join; an adder unit per add, nothing fused after it).
+optional requantization and then ReLU fused after each, element-wise
+adds (fork/join; an adder unit per add, nothing fused after it), and row ops
+(softmax, norm, activation: a unit per op, its block's component,
+:mod:`hwgen.schedule.rowops`).
 
 Components, one module each: :mod:`.plan` (the static tables),
 :mod:`.controller`, :mod:`.buffers`, :mod:`.units` (cores, adders, feeders),
@@ -51,7 +53,7 @@ from .controller import Controller
 from .plan import EnginePlan, OpPlan, plan_engine
 from .routers import build_routers
 from .sequencer import MemorySequencer
-from .units import build_cores, build_feeders, connect_units
+from .units import build_cores, build_feeders, build_row_units, connect_units
 
 
 def req_layout(plan: EnginePlan) -> data.StructLayout:
@@ -82,8 +84,9 @@ class ScheduleEngine(wiring.Component):
         ctrl = Controller(m, plan, self.done)
         bufs = EngineBuffers(m, plan)
         cores = build_cores(m, plan)
-        feeds = build_feeders(m, plan, ctrl, bufs, cores)
-        producers = connect_units(m, plan, ctrl, cores, feeds)
+        rows = build_row_units(m, plan)
+        feeds = build_feeders(m, plan, ctrl, bufs, cores, rows)
+        producers = connect_units(m, plan, ctrl, cores, rows, feeds)
         build_routers(m, plan, ctrl, bufs, producers)
         MemorySequencer(m, plan, ctrl, bufs, self).build()
         ctrl.step()

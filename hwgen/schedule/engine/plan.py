@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...blocks.gemm import GemmCoreConfig, RecordCoreConfig
+from ...config import BlockConfig
 from ...numtype import NumType
 from ..compiler import Schedule
 from ..graph import TaskGraph
 from ..machine import Machine
 from ..ops import OpGraph, op_graph
 from ..places import BufferKey, BufferKind, Place
+from ..rowops import ROW_BLOCKS
 from ..support import check_buildable, core_types, fused_chain
 from ..timing import core_dsp_cells, machine_for_clock
 
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
-#: A unit that writes a tensor's columns ``[n0, n1)``: a core (its index), an adder (``add:<op>``) or MEMORY.
+#: A unit that writes a tensor's columns ``[n0, n1)``: a core (its index), an adder (``add:<op>``), a row op's
+#: unit (``row:<op>``) or MEMORY.
 Writer = int | str
 
 
@@ -62,7 +65,7 @@ class Epilogue:
 
 @dataclass
 class OpPlan:
-    """One op (a gemm on cores, or an add on an adder unit) in the engine."""
+    """One op (a gemm on cores, an add on an adder unit, a row op on its block's unit) in the engine."""
 
     name: str
     stage: int
@@ -74,8 +77,9 @@ class OpPlan:
     slices: list[Slice]
     epilogue: Epilogue
     weights: np.ndarray | None
-    kind: str = "gemm"  # "gemm" | "add"
+    kind: str = "gemm"  # "gemm" | "add" | "row"
     bias: np.ndarray | None = None  # gemm: one per column, or None
+    block: BlockConfig | None = None  # row: the unit's block
 
 
 @dataclass
@@ -178,8 +182,11 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                     bias=t.bias,
                 )
             else:
-                slices = [Slice(f"add:{op}", 0, t.cols)]
-                plans[op] = OpPlan(op, s, sp.depth[op], t.cols, t.cols, ins, op, slices, Epilogue(), None, kind="add")
+                kind, block = ("row", graph.row_block(op)) if t.op in ROW_BLOCKS else ("add", None)
+                slices = [Slice(f"{kind}:{op}", 0, t.cols)]
+                plans[op] = OpPlan(
+                    op, s, sp.depth[op], t.cols, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block
+                )
     widths = {}
     for op in opg.ops:
         for i in opg.inputs[op]:

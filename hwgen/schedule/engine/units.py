@@ -5,6 +5,9 @@
   slice it runs (the task's weight columns ``n0:n1``, its fused requant and
   ReLU) and the rows;
 * **adders**: one element-wise adder per ``add`` task;
+* **row units**: one unit per row op, its block's component
+  (:mod:`hwgen.schedule.rowops`), fed a row per slot (``last`` on its final
+  element) and always ready for results;
 * **feeders** (one per op input): stream a row of the input buffer (or the
   scratchpad) to every unit of the op, starting with the slot in which the
   op handles that row.
@@ -15,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import wiring
 
 from ...arith import rescale_add
 from ...blocks.gemm import RecordCore
+from ..rowops import takes_rows
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
 from .plan import EnginePlan, OpPlan, Writer
@@ -48,8 +53,24 @@ def build_cores(m: Module, plan: EnginePlan) -> dict[int, RecordCore]:
     return cores
 
 
+def build_row_units(m: Module, plan: EnginePlan) -> dict[str, wiring.Component]:
+    """One unit per row op (its block's component), outputs always ready."""
+    units = {}
+    for o in plan.ops.values():
+        if o.kind == "row":
+            units[o.name] = comp = o.block.component()
+            m.submodules[f"row_{o.name}"] = comp
+            m.d.comb += comp.o.ready.eq(1)
+    return units
+
+
 def build_feeders(
-    m: Module, plan: EnginePlan, ctrl: Controller, bufs: EngineBuffers, cores: dict[int, RecordCore]
+    m: Module,
+    plan: EnginePlan,
+    ctrl: Controller,
+    bufs: EngineBuffers,
+    cores: dict[int, RecordCore],
+    rows: dict[str, wiring.Component],
 ) -> dict[tuple[str, int], tuple[Signal, Value]]:
     """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot."""
     feeds = {}
@@ -61,6 +82,8 @@ def build_feeders(
             for sl in o.slices:
                 ready_all = ready_all & cores[sl.writer].i.ready
             m.d.comb += taken.eq(ready_all)
+        elif o.kind == "row":
+            m.d.comb += taken.eq(rows[o.name].i.ready)
         else:
             m.d.comb += taken.eq(1)  # an adder takes both operands every cycle they are offered
         for k, inp in enumerate(o.inputs):
@@ -109,10 +132,15 @@ def feed_queue(
 
 
 def connect_units(
-    m: Module, plan: EnginePlan, ctrl: Controller, cores: dict[int, RecordCore], feeds: dict
+    m: Module,
+    plan: EnginePlan,
+    ctrl: Controller,
+    cores: dict[int, RecordCore],
+    rows: dict[str, wiring.Component],
+    feeds: dict,
 ) -> list[Producer]:
-    """Drive every core from the feeder of the op it runs in the current stage; build the adders; return every
-    result producer (cores first, then adders)."""
+    """Drive every core from the feeder of the op it runs in the current stage and every row unit from its
+    op's; build the adders; return every result producer (cores first, then adders and row units)."""
     for c, comp in cores.items():
         valid: Value | int = 0
         payload: Value | int = 0
@@ -126,7 +154,25 @@ def connect_units(
             total = Signal(plan.widths[o.out_tensor].shape, name=f"sum_{o.name}")
             m.d.comb += total.eq(_adder(m, plan, o, feeds))
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], feeds[(o.name, 0)][0], total))
+        elif o.kind == "row":
+            result = _row_unit(m, o, rows[o.name], feeds[(o.name, 0)])
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
     return producers
+
+
+def _row_unit(m: Module, o: OpPlan, unit: wiring.Component, feed: tuple[Value, Value]) -> Value:
+    """Feed row unit ``unit`` its op's row (with ``last`` on the ``n``-th element taken, counted here);
+    return its result payload."""
+    valid, x = feed
+    m.d.comb += unit.i.valid.eq(valid)
+    if not takes_rows(o.block.block_name):
+        m.d.comb += unit.i.payload.eq(x)
+        return unit.o.payload
+    col = Signal(range(max(o.n, 2)), name=f"rowcol_{o.name}")
+    with m.If(valid & unit.i.ready):
+        m.d.sync += col.eq(Mux(col == o.n - 1, 0, col + 1))
+    m.d.comb += [unit.i.payload.x.eq(x), unit.i.payload.last.eq(col == o.n - 1)]
+    return unit.o.payload.y
 
 
 def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
