@@ -3,8 +3,9 @@
 Every buffer the engine allocates counts: an input ring buffer per op input
 that is a stream or off-chip data (:meth:`~.stages.StageLayout.ring_rows`
 rows), a scratchpad per on-chip sequential tensor (all its rows), a 2-row
-write-back buffer per tensor written off-chip. Sequential tensors are kept on
-chip in production order while everything still fits ``onchip_bytes``.
+write-back buffer per tensor written off-chip. Tensors an op reads whole (an
+attention's K and V) are kept on chip first; the other sequential tensors in
+production order while everything still fits ``onchip_bytes``.
 """
 
 from __future__ import annotations
@@ -51,8 +52,15 @@ def place_tensors(
             f"no schedule fits",
         )
     sequential = sequential_tensors(opg, dataflow)
-    onchip: set[str] = set()
+    onchip: set[str] = set(opg.whole_tensors)
     need = sum(layout(opg, st, sequential, onchip).values())
+    if onchip and need > onchip_bytes:
+        sizes = ", ".join(f"{t} ({opg.rows * opg.row_bytes(t)} B)" for t in opg.whole_tensors)
+        raise ConfigError(
+            "schedule",
+            f"the tensors read whole need on-chip scratchpads: {sizes}; with the other buffers that is {need} "
+            f"bytes, more than the {onchip_bytes}-byte on-chip buffer",
+        )
     if need > onchip_bytes:
         raise ConfigError(
             "schedule",

@@ -1,6 +1,7 @@
 """Schedule compiler: per task boundary, dataflow or sequential execution, plus core assignment and costs.
 
-Units of work are the *ops* of a graph: ``gemm``, ``add`` and row-op tasks. ``relu``
+Units of work are the *ops* of a graph: ``gemm``, ``add``, row-op and
+``attention`` tasks. ``relu``
 and ``requant`` are fused into the write-back of the op that produces their
 input (they cost no core and no cycles); an op's output is the tensor at the
 end of its fused chain. Every edge between two ops is either
@@ -40,7 +41,10 @@ off-chip)`` slots, and takes ``switch_cycles + slots · T_s`` cycles, where
   bandwidth)`` cycles after the request) — see :func:`.cost.memory_slot_cycles`;
 * an element-wise add (an adder unit, not a core): ``cols + 2``;
 * a row op (softmax, norm, activation): its block's cycle model for the row,
-  + 2 (:func:`.rowops.row_cycles`).
+  + 2 (:func:`.rowops.row_cycles`);
+* an attention: its block's cycle model for a row of every head over all the
+  KV entries, + 2 (:func:`.attention.attention_cycles`); its K and V edges
+  are sequential and those tensors stay on chip.
 
 An op input streamed from a producer ``w`` levels shallower waits ``w − 1``
 slots, so its ring buffer holds ``2 + w − 1`` rows, rounded up to a power

@@ -15,6 +15,8 @@ longest per-row time of its units:
 * an element-wise add (an adder unit, not a core): ``cols + 2``;
 * a row op (softmax, norm, activation on its block's unit): the block's own
   cycle model for the row, + 2 (:func:`.rowops.row_cycles`);
+* an attention: the block's cycle model for a row of every head over all
+  its KV entries, + 2 (:func:`.attention.attention_cycles`);
 
 each unit's input arrives ``feed_stages`` cycles later when the machine
 registers the feeds.
@@ -28,6 +30,7 @@ from functools import lru_cache
 
 from ..bandwidth import transfer_cycles
 from ..blocks.gemm import gemm_cycles
+from .attention import attention_cycles
 from .machine import Machine
 from .ops import OpGraph
 from .rowops import ROW_BLOCKS, row_cycles
@@ -99,6 +102,9 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
         return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages, machine.feed_stages)
     if t.op in ROW_BLOCKS:
         return row_cycles(t.op, opg.graph.row_block(op), t.cols, machine.feed_stages)
+    if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
+        kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
+        return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)
     return t.cols + 2 + machine.feed_stages  # an add unit: both rows stream in from cycle 1 (+ feed), one a cycle
 
 

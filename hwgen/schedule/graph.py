@@ -41,9 +41,10 @@ from ..errors import ConfigError
 from ..numtype import OVERFLOW_MODES, Int, NumType
 from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize, round_shift
 from ..values import integer, integers
+from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, row_config, row_golden
 
-OPS = ("input", "gemm", "relu", "requant", "add", *ROW_BLOCKS)
+OPS = ("input", "gemm", "relu", "requant", "add", *ROW_BLOCKS, "attention")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
 MAX_ROWS = 1 << 20
 MAX_COLS = 1 << 16
@@ -111,7 +112,7 @@ class Task:
 
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
-    :meth:`softmax`, :meth:`norm`, :meth:`activation`.
+    :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`attention`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -283,8 +284,36 @@ class TaskGraph:
         cfg = row_config(kind, name, fields, Int(8), 1)
         return self._add(Task(name, kind, [x], dtype=cfg.out, params={"fields": fields}))
 
+    def attention(
+        self,
+        name: str,
+        q: str,
+        k: str,
+        v: str,
+        *,
+        heads: int,
+        causal: bool = True,
+        score_shift: int = 6,
+        scale: float = 0.0625,
+        exp_bits: int = 15,
+        out: NumType | str = Int(8),
+    ) -> str:
+        """Multi-head attention of ``q [M, heads·d]`` over ``k, v [N, heads·d]`` (:mod:`.attention`): per row
+        and head, ``(q·k_j) >> score_shift`` scores (``scale`` the real value of one LSB), the online integer
+        softmax with a ``Q(exp_bits)`` exponential table, the weighted mean of the values in ``out``; ``causal``:
+        row ``r`` sees entries ``0..r``."""
+        name = self._name(name, q, k, v)
+        heads = integer(heads, f"graph.{name}.heads", lo=1, hi=64)
+        if not isinstance(causal, bool):
+            raise ConfigError(f"graph.{name}.causal", f"{causal!r}: True or False")
+        out = _int_type(out, f"graph.{name}.out")
+        fields = {"heads": heads, "causal": causal, "score_shift": score_shift, "scale": scale,
+                  "exp_bits": exp_bits, "out": out}  # fmt: skip
+        attention_config(name, fields, Int(2), 2 * heads, 1)  # the user's fields, checked now
+        return self._add(Task(name, "attention", [q, k, v], dtype=out, params={"fields": fields}))
+
     def row_block(self, name: str) -> Any:
-        """The block config of row op ``name`` (after :meth:`validate`)."""
+        """The block config of row op or attention ``name`` (after :meth:`validate`)."""
         return self.tasks[name].params["block"]
 
     def rescales(self, name: str) -> bool:
@@ -365,6 +394,8 @@ class TaskGraph:
             elif t.op in ROW_BLOCKS:
                 t.rows, t.cols = x.rows, x.cols
                 t.params["block"] = row_config(t.op, n, t.params["fields"], x.dtype, x.cols)
+            elif t.op == "attention":
+                self._check_attention(t, src)
             elif t.op == "add":
                 const = t.params.get("constant")
                 rows, cols = (x.rows, len(const)) if const is not None else (src[1].rows, src[1].cols)
@@ -377,6 +408,24 @@ class TaskGraph:
                 if not self.rescales(n):
                     t.dtype = NumType(max(x.dtype.width, src[1].dtype.width) + 1, True)
         return order
+
+    def _check_attention(self, t: Task, src: list[Task]) -> None:
+        """Shapes of an attention's q, k, v; its block for their type and sizes."""
+        q, k, v = src
+        if not q.cols == k.cols == v.cols:
+            raise ConfigError(
+                f"graph.{t.name}", f"q, k and v need the same columns; {q.name}, {k.name}, {v.name} have "
+                f"{q.cols}, {k.cols}, {v.cols}"
+            )  # fmt: skip
+        if k.rows != v.rows:
+            raise ConfigError(f"graph.{t.name}", f"k ({k.name}) has {k.rows} rows, v ({v.name}) {v.rows}")
+        if t.params["fields"]["causal"] and q.rows != k.rows:
+            raise ConfigError(
+                f"graph.{t.name}.causal", f"causal attention needs as many queries as keys ({q.rows} != {k.rows})"
+            )
+        t.rows, t.cols = q.rows, q.cols
+        act = NumType.fitting(min(s.dtype.min for s in src), max(s.dtype.max for s in src))
+        t.params["block"] = attention_config(t.name, t.params["fields"], act, q.cols, k.rows)
 
     # -- golden model -------------------------------------------------------------
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -414,6 +463,10 @@ class TaskGraph:
                 y = requantize(x, p["multiplier"], p["shift"], p["zero_point"], t.dtype, p["rounding"])
             elif t.op in ROW_BLOCKS:
                 y = row_golden(t.op, t.params["block"], x)
+            elif t.op == "attention":
+                f = t.params["fields"]
+                kv = (env[t.inputs[1]], env[t.inputs[2]])
+                y = attention_golden(t.params["block"], f["heads"], f["causal"], x, *kv)
             elif self.rescales(n):
                 y = rescale_add(x, env[t.inputs[1]] if len(t.inputs) > 1 else t.params["constant"], t.params, t.dtype)
             else:

@@ -1,7 +1,7 @@
 """The ops of a task graph: the units of work a schedule places, after fusing element-wise epilogues.
 
-Ops are the ``gemm``, ``add`` and row-op (``softmax``, ``norm``,
-``activation``) tasks. ``relu`` and ``requant`` are fused
+Ops are the ``gemm``, ``add``, row-op (``softmax``, ``norm``,
+``activation``) and ``attention`` tasks. ``relu`` and ``requant`` are fused
 into the write-back of the op that produces their input (they cost no core
 and no cycles); an op's *output tensor* is the tensor at the end of its fused
 chain. An *op edge* is a (producer op, consumer op) pair.
@@ -17,7 +17,7 @@ from .graph import TaskGraph
 from .rowops import ROW_BLOCKS
 
 #: Task kinds that are ops (run on a unit); the others are fused.
-OP_KINDS = ("gemm", "add", *ROW_BLOCKS)
+OP_KINDS = ("gemm", "add", *ROW_BLOCKS, "attention")
 
 
 @dataclass
@@ -48,6 +48,16 @@ class OpGraph:
                 f"every task must have the same number of rows for row-slot execution; found {sorted(rows)}",
             )
         return rows.pop()
+
+    def whole_inputs(self, op: str) -> list[str]:
+        """The inputs ``op`` reads whole rather than row by row: an attention's K and V."""
+        return self.inputs[op][1:] if self.graph.tasks[op].op == "attention" else []
+
+    @property
+    def whole_tensors(self) -> list[str]:
+        """Every tensor some op reads whole (it stays in an on-chip scratchpad), in production order."""
+        found = {t for op in self.ops for t in self.whole_inputs(op)}
+        return [t for t in (self.out_tensor[op] for op in self.ops) if t in found]
 
     def element_bytes(self, tensor: str) -> int:
         """Bytes of one element of ``tensor`` (``ceil(width / 8)``)."""

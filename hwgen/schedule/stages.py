@@ -41,8 +41,13 @@ class StageLayout:
 
 
 def partition(opg: OpGraph, dataflow: EdgeChoice, cores: int) -> StageLayout:
-    """Stages for the edge choice ``dataflow``; raises when the choice orders stages in a cycle or a stage
-    streams more ops through each other than there are ``cores``."""
+    """Stages for the edge choice ``dataflow``; raises when the choice orders stages in a cycle, a stage
+    streams more ops through each other than there are ``cores``, or streams a tensor an op reads whole."""
+    for (a, b), df in dataflow.items():
+        if df and opg.out_tensor[a] in opg.whole_inputs(b):
+            raise ConfigError(
+                "schedule", f"{b} reads {opg.out_tensor[a]} whole, so it cannot stream from {a} (a sequential edge)"
+            )
     groups = _components(opg.ops, dataflow)
     stages = _order(opg.ops, groups, dataflow)
     for s, members in enumerate(stages):

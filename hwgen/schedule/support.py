@@ -8,8 +8,9 @@ searches anything, and the engine's plan relies on it. The engine builds
   integer activations of 2..32 bits and weights of 2..18 bits, one signed accumulator type
   of 8..48 bits across all gemm tasks, wrapping (``overflow='wrap'``), with
   ``requant`` and then ``relu`` optionally fused after each;
-* element-wise adds on adder units and row ops (softmax, norm, activation)
-  on their blocks' units, nothing fused after them.
+* element-wise adds on adder units, row ops (softmax, norm, activation) and
+  attention on their blocks' units, nothing fused after them; an attention's
+  K and V computed in the graph (they are kept in on-chip scratchpads).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def check_buildable(opg: OpGraph) -> list[str]:
                 f"the engine does not fuse requant/relu after {'an' if t.op == 'add' else 'a'} {t.op} ({op}); "
                 f"only after a gemm",
             )
+        for tensor in opg.whole_inputs(op):
+            if tensor not in opg.producer:
+                raise ConfigError(
+                    f"graph.{op}",
+                    f"reads {tensor} whole from an on-chip scratchpad, but {tensor} is a graph input (off-chip); "
+                    f"the engine keeps K and V on chip only when the graph computes them",
+                )
         if t.op == "gemm":
             _check_gemm(graph, t, graph.tasks[opg.inputs[op][0]].dtype)
             fused_chain(graph, op, opg.out_tensor[op])

@@ -32,7 +32,8 @@ Supported graphs: gemm tasks (wrapping accumulators of one type) with an
 optional requantization and then ReLU fused after each, element-wise
 adds (fork/join; an adder unit per add, nothing fused after it), and row ops
 (softmax, norm, activation: a unit per op, its block's component,
-:mod:`hwgen.schedule.rowops`).
+:mod:`hwgen.schedule.rowops`), and attention (a decode-attention unit per
+op reading q row by row and K, V whole from scratchpads, :mod:`.attention`).
 
 Components, one module each: :mod:`.plan` (the static tables),
 :mod:`.controller`, :mod:`.buffers`, :mod:`.units` (cores, adders, feeders),
@@ -86,7 +87,7 @@ class ScheduleEngine(wiring.Component):
         cores = build_cores(m, plan)
         rows = build_row_units(m, plan)
         feeds = build_feeders(m, plan, ctrl, bufs, cores, rows)
-        producers = connect_units(m, plan, ctrl, cores, rows, feeds)
+        producers = connect_units(m, plan, ctrl, bufs, cores, rows, feeds)
         build_routers(m, plan, ctrl, bufs, producers)
         MemorySequencer(m, plan, ctrl, bufs, self).build()
         ctrl.step()

@@ -83,6 +83,23 @@ class Buffer:
             m.d.sync += bank_q.eq(bank_of)
         return valid, words, bank_q, last
 
+    def word_reader(self, name: str, en: Value, row: Value, col: Value) -> Value:
+        """Random access: the word at ``(row, col)`` read when ``en`` is high, valid the next cycle and held
+        while ``en`` is low."""
+        m = self.m
+        bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
+        bank_of: Value | int = 0
+        words = []
+        for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
+            rp = mm.read_port()
+            m.d.comb += [rp.addr.eq(self.row_base(row, b.n1 - b.n0) + col - b.n0), rp.en.eq(en)]
+            if i:
+                bank_of = Mux(col >= b.n0, i, bank_of)
+            words.append(rp.data)
+        with m.If(en):
+            m.d.sync += bank_q.eq(bank_of)
+        return select_bank(words, bank_q)
+
 
 def select_bank(words: list[Value], bank: Value) -> Value:
     """``words[bank]`` (a multiplexer over the banks' read data)."""

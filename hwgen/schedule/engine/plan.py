@@ -28,7 +28,7 @@ from ..timing import core_dsp_cells, machine_for_clock
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
 #: A unit that writes a tensor's columns ``[n0, n1)``: a core (its index), an adder (``add:<op>``), a row op's
-#: unit (``row:<op>``) or MEMORY.
+#: unit (``row:<op>``), an attention unit (``attention:<op>``) or MEMORY.
 Writer = int | str
 
 
@@ -65,7 +65,8 @@ class Epilogue:
 
 @dataclass
 class OpPlan:
-    """One op (a gemm on cores, an add on an adder unit, a row op on its block's unit) in the engine."""
+    """One op (a gemm on cores, an add on an adder unit, a row op or an attention on its block's unit) in
+    the engine."""
 
     name: str
     stage: int
@@ -77,9 +78,9 @@ class OpPlan:
     slices: list[Slice]
     epilogue: Epilogue
     weights: np.ndarray | None
-    kind: str = "gemm"  # "gemm" | "add" | "row"
+    kind: str = "gemm"  # "gemm" | "add" | "row" | "attention"
     bias: np.ndarray | None = None  # gemm: one per column, or None
-    block: BlockConfig | None = None  # row: the unit's block
+    block: BlockConfig | None = None  # row, attention: the unit's block
 
 
 @dataclass
@@ -182,7 +183,8 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                     bias=t.bias,
                 )
             else:
-                kind, block = ("row", graph.row_block(op)) if t.op in ROW_BLOCKS else ("add", None)
+                kind = "row" if t.op in ROW_BLOCKS else t.op
+                block = graph.row_block(op) if kind in ("row", "attention") else None
                 slices = [Slice(f"{kind}:{op}", 0, t.cols)]
                 plans[op] = OpPlan(
                     op, s, sp.depth[op], t.cols, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block

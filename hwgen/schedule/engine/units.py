@@ -7,7 +7,8 @@
 * **adders**: one element-wise adder per ``add`` task;
 * **row units**: one unit per row op, its block's component
   (:mod:`hwgen.schedule.rowops`), fed a row per slot (``last`` on its final
-  element) and always ready for results;
+  element) and always ready for results; attention units, each driven by
+  its own reader (:mod:`.attention`);
 * **feeders** (one per op input): stream a row of the input buffer (or the
   scratchpad) to every unit of the op, starting with the slot in which the
   op handles that row.
@@ -23,6 +24,7 @@ from amaranth.lib import wiring
 from ...arith import rescale_add
 from ...blocks.gemm import RecordCore
 from ..rowops import takes_rows
+from .attention import build_attention
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
 from .plan import EnginePlan, OpPlan, Writer
@@ -54,10 +56,10 @@ def build_cores(m: Module, plan: EnginePlan) -> dict[int, RecordCore]:
 
 
 def build_row_units(m: Module, plan: EnginePlan) -> dict[str, wiring.Component]:
-    """One unit per row op (its block's component), outputs always ready."""
+    """One unit per row op and attention (its block's component), outputs always ready."""
     units = {}
     for o in plan.ops.values():
-        if o.kind == "row":
+        if o.kind in ("row", "attention"):
             units[o.name] = comp = o.block.component()
             m.submodules[f"row_{o.name}"] = comp
             m.d.comb += comp.o.ready.eq(1)
@@ -75,6 +77,8 @@ def build_feeders(
     """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot."""
     feeds = {}
     for o in plan.ops.values():
+        if o.kind == "attention":  # its driver reads the buffers itself
+            continue
         r, ok = ctrl.row_at(o.depth + 1)
         taken = Signal(name=f"feed_taken_{o.name}")
         if o.kind == "gemm":
@@ -135,12 +139,14 @@ def connect_units(
     m: Module,
     plan: EnginePlan,
     ctrl: Controller,
+    bufs: EngineBuffers,
     cores: dict[int, RecordCore],
     rows: dict[str, wiring.Component],
     feeds: dict,
 ) -> list[Producer]:
-    """Drive every core from the feeder of the op it runs in the current stage and every row unit from its
-    op's; build the adders; return every result producer (cores first, then adders and row units)."""
+    """Drive every core from the feeder of the op it runs in the current stage, every row unit from its op's
+    and every attention unit from its driver; build the adders; return every result producer (cores first,
+    then adders, row and attention units)."""
     for c, comp in cores.items():
         valid: Value | int = 0
         payload: Value | int = 0
@@ -156,6 +162,9 @@ def connect_units(
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], feeds[(o.name, 0)][0], total))
         elif o.kind == "row":
             result = _row_unit(m, o, rows[o.name], feeds[(o.name, 0)])
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
+        elif o.kind == "attention":
+            result = build_attention(m, plan, ctrl, bufs, o, rows[o.name])
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
     return producers
 
