@@ -505,8 +505,8 @@ def intar_schedules() -> dict[str, Any]:
     from hwgen.verilog import to_verilog
 
     out: dict[str, Any] = {}
-    for path in sorted((ROOT / "examples" / "schedules").glob("*.py")):
-        g, machine, x = load_schedule(path)
+    for example in ("attention", "mlp", "residual"):  # the InTAR examples (the decoder layer: its own section)
+        g, machine, x = load_schedule(ROOT / "examples" / "schedules" / f"{example}.py")
         name = g.name
         golden = {o: g.run(x)[o] for o in g.outputs()}
         rows = {}

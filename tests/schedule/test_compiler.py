@@ -166,10 +166,11 @@ def test_cli_shows_auto_beating_both_fixed_policies_on_the_examples(tmp_path):
         ):
             policy, n = line.split()[:2]
             cycles[(graph, policy)] = int(n)
-    assert {g for g, _ in cycles} == {"mlp", "attention", "residual"}
-    for g in ("mlp", "attention", "residual"):
+    graphs = {"mlp", "attention", "residual", "decoder_layer"}
+    assert {g for g, _ in cycles} == graphs
+    for g in graphs:
         assert cycles[(g, "auto")] < min(cycles[(g, "dataflow")], cycles[(g, "sequential")])
-    assert len(list(tmp_path.glob("engine_*.v"))) == 9 and len(list(tmp_path.glob("engine_*.json"))) == 9
+    assert len(list(tmp_path.glob("engine_*.v"))) == 12 and len(list(tmp_path.glob("engine_*.json"))) == 12
 
 
 def test_cli_schedule_bad_file_is_one_line_and_exit_2(tmp_path):

@@ -138,9 +138,16 @@ def test_stage_switch_cost_measured():
     assert stages == 2 and slow.cycles - fast.cycles == 5 * stages
 
 
-@pytest.mark.parametrize("case", ["fork", "join"])
+@pytest.mark.parametrize("case", ["fork", "join", "decoder_layer"])
 def test_engine_verilog_lints_clean(case):
-    g, m = CASES[case]
+    if case == "decoder_layer":  # norm, attention, activation units and the adders besides the cores
+        from pathlib import Path
+
+        from hwgen.spec import load_schedule
+
+        g, m, _ = load_schedule(Path(__file__).resolve().parents[2] / "examples" / "schedules" / "decoder_layer.py")
+    else:
+        g, m = CASES[case]
     v = to_verilog(build_engine(g, m, compile_schedule(g, m, "dataflow")), "eng")
     assert lint(v, "eng") == []
 

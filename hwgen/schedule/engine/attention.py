@@ -33,6 +33,11 @@ class Word(enum.IntEnum):
     V = 2
 
 
+def last_entry(causal: bool, row: Value, kv_rows: int) -> Value | int:
+    """The last KV entry row ``row`` attends to: itself (causal) or the last K row."""
+    return row if causal else kv_rows - 1
+
+
 def build_attention(
     m: Module, plan: EnginePlan, ctrl: Controller, bufs: EngineBuffers, o: OpPlan, unit: wiring.Component
 ) -> Value:
@@ -48,7 +53,7 @@ def build_attention(
     c = Signal(range(max(d, 2)), name=f"{name}_col")
     active, valid = Signal(name=f"{name}_active"), Signal(name=f"{name}_valid")
     word_q, last_q = Signal.like(word, name=f"{name}_word_q"), Signal(name=f"{name}_last_q")
-    final_entry = r if fields["causal"] else kv_rows - 1
+    final_entry = last_entry(fields["causal"], r, kv_rows)
     taken = valid & unit.i.ready
     start = ctrl.slot_start & ctrl.stage_is(o.stage) & ok
     issue = Signal(name=f"{name}_issue")
@@ -71,7 +76,7 @@ def build_attention(
                     m.d.sync += [word.eq(Word.K), j.eq(0)]
                 with m.Case(Word.K):
                     m.d.sync += word.eq(Word.V)
-                with m.Case(Word.V):
+                with m.Default():  # Word.V
                     with m.If(j != final_entry):
                         m.d.sync += [word.eq(Word.K), j.eq(j + 1)]
                     with m.Elif(h != heads - 1):
