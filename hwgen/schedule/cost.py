@@ -101,7 +101,8 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
         k, n = t.weights.shape[0], math.ceil(t.cols / cores)
         return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages, machine.feed_stages)
     if t.op in ROW_BLOCKS:
-        return row_cycles(t.op, opg.graph.row_block(op), t.cols, machine.feed_stages)
+        cols = opg.graph.tasks[opg.inputs[op][0]].cols  # the input row (top-k's output is shorter)
+        return row_cycles(t.op, opg.graph.row_block(op), cols, machine.feed_stages)
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
         kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
         return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)

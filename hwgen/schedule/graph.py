@@ -42,7 +42,7 @@ from ..numtype import OVERFLOW_MODES, Int, NumType
 from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requantize, round_shift
 from ..values import integer, integers
 from .attention import attention_config, attention_golden
-from .rowops import ROW_BLOCKS, row_config, row_golden
+from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
 
 OPS = ("input", "gemm", "relu", "requant", "add", *ROW_BLOCKS, "attention")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
@@ -112,7 +112,7 @@ class Task:
 
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
-    :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`attention`.
+    :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`topk`, :meth:`attention`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -276,13 +276,18 @@ class TaskGraph:
         one LSB of ``x`` and of the result; round half to even, clamp)."""
         return self._row_op("activation", name, x, function=function, in_scale=in_scale, out=out, out_scale=out_scale)
 
+    def topk(self, name: str, x: str, *, k: int) -> str:
+        """The indices of the ``k`` largest values of every row of ``x`` (``[rows, k]``, descending, ties to the
+        lower index; :class:`~hwgen.blocks.topk.TopKConfig`), unsigned, as wide as the largest index."""
+        return self._row_op("topk", name, x, k=integer(k, f"graph.{name}.k", lo=1, hi=64))
+
     def _row_op(self, kind: str, name: str, x: str, **fields: Any) -> str:
         """A row op; its fields are checked now (the input's type and length when the graph is validated)."""
         name = self._name(name, x)
         if "out" in fields:
             fields["out"] = _int_type(fields["out"], f"graph.{name}.out")
-        cfg = row_config(kind, name, fields, Int(8), 1)
-        return self._add(Task(name, kind, [x], dtype=cfg.out, params={"fields": fields}))
+        cfg = row_config(kind, name, fields, Int(8), fields.get("k", 1))
+        return self._add(Task(name, kind, [x], dtype=out_shape(kind, cfg, 1)[1], params={"fields": fields}))
 
     def attention(
         self,
@@ -392,8 +397,8 @@ class TaskGraph:
                             f"graph.{n}.{key}", f"{len(v)} values for {t.cols} columns of {x.name}; give one per column"
                         )
             elif t.op in ROW_BLOCKS:
-                t.rows, t.cols = x.rows, x.cols
-                t.params["block"] = row_config(t.op, n, t.params["fields"], x.dtype, x.cols)
+                t.params["block"] = cfg = row_config(t.op, n, t.params["fields"], x.dtype, x.cols)
+                t.rows, (t.cols, t.dtype) = x.rows, out_shape(t.op, cfg, x.cols)
             elif t.op == "attention":
                 self._check_attention(t, src)
             elif t.op == "add":

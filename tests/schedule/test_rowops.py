@@ -1,4 +1,4 @@
-"""Row ops (softmax, norm, activation) in task graphs and on the schedule engine: the golden model against the
+"""Row ops (softmax, norm, activation, top-k) in task graphs and on the schedule engine: the golden model against the
 independent references row by row; the engine against the golden model and the cost report, at every policy,
 in Amaranth's simulator and the native bench; every unit's per-row time exact (one cycle less and the
 engine runs longer than the report); what cannot be built is a clear error."""
@@ -19,7 +19,8 @@ MACHINE = Machine(cores=4, lanes=2, onchip_bytes=2048, offchip_bytes_per_cycle=2
 
 
 def layer(rows=4, seed=0) -> TaskGraph:
-    """gemm -> LayerNorm -> GELU -> gemm -> softmax -> gemm -> RMSNorm -> residual add -> gemm."""
+    """gemm -> LayerNorm -> GELU -> gemm -> softmax -> gemm -> RMSNorm -> residual add -> gemm, and the top-3
+    of the second gemm's rows."""
     rng = np.random.default_rng(seed)
     g = TaskGraph("rows")
     g.input("x", rows, 8)
@@ -30,6 +31,7 @@ def layer(rows=4, seed=0) -> TaskGraph:
     g.gemm("b", "g", rng.integers(-8, 8, (12, 6)), acc=Int(20))
     g.requant("b8", "b", multiplier=1 << 16, shift=17)
     g.softmax("p", "b8", scale=1 / 16)
+    g.topk("t", "b8", k=3)
     g.gemm("c", "p", rng.integers(-8, 8, (6, 5)), acc=Int(20))
     g.requant("c8", "c", multiplier=1 << 16, shift=20)
     g.norm("r", "c8", mode="rmsnorm", out=Int(6), out_frac=3)
@@ -43,10 +45,12 @@ def data(g: TaskGraph, seed=3) -> dict[str, np.ndarray]:
     return {n: rng.integers(-128, 128, (t.rows, t.cols)) for n, t in g.tasks.items() if t.op == "input"}
 
 
-def _rows_vectors(x: np.ndarray, kind: str) -> StreamVectors:
+def _rows_vectors(x: np.ndarray, kind: str, k: int = 0) -> StreamVectors:
     if kind == "activation":
         return StreamVectors(inputs={"i": x.reshape(-1)}, expected={})
     last = np.tile(np.arange(x.shape[1]) == x.shape[1] - 1, x.shape[0]).astype(int)
+    if kind == "topk":
+        return StreamVectors(inputs={"i": {"score": x.reshape(-1), "k": np.full(x.size, k), "last": last}}, expected={})
     return StreamVectors(inputs={"i": {"x": x.reshape(-1), "last": last}}, expected={})
 
 
@@ -54,12 +58,12 @@ def _rows_vectors(x: np.ndarray, kind: str) -> StreamVectors:
 def test_row_ops_golden_model_equals_the_references_row_by_row(seed):
     g = layer(rows=16, seed=seed)
     env = g.run(data(g, seed))
-    for name in ("n", "g", "p", "r"):
+    for name in ("n", "g", "p", "r", "t"):
         t = g.tasks[name]
         x = env[t.inputs[0]]
-        want = getattr(references, t.op)(g.row_block(name), _rows_vectors(x, t.op))["o"]
-        want = want if t.op == "activation" else want["y"]
-        assert np.array_equal(env[name], np.asarray(want).reshape(x.shape)), name
+        want = getattr(references, t.op)(g.row_block(name), _rows_vectors(x, t.op, t.params["fields"].get("k", 0)))
+        want = want["o"] if t.op == "activation" else want["o"]["index" if t.op == "topk" else "y"]
+        assert np.array_equal(env[name], np.asarray(want).reshape(t.rows, t.cols)), name
 
 
 def test_row_op_corners_equal_rows_all_equal_one_huge_all_most_negative():
@@ -104,7 +108,7 @@ def test_a_broken_row_unit_fails_the_comparison(monkeypatch):
     def early_last(m, o, unit, feed):
         if o.name != "p":
             return real(m, o, unit, feed)
-        o = type(o)(**{**o.__dict__, "n": o.n - 1})
+        o = type(o)(**{**o.__dict__, "k": o.k - 1})
         return real(m, o, unit, feed)
 
     monkeypatch.setattr(units, "_row_unit", early_last)
@@ -115,7 +119,7 @@ def test_a_broken_row_unit_fails_the_comparison(monkeypatch):
     assert any("differs from the golden model" in p for p in problems)
 
 
-@pytest.mark.parametrize("kind", ["gemm", "add", "softmax", "norm", "activation", "memory"])
+@pytest.mark.parametrize("kind", ["gemm", "add", "softmax", "norm", "activation", "topk", "memory"])
 def test_every_units_row_time_is_exact(monkeypatch, kind):
     """Each unit's per-row time is the least the engine needs: with it one cycle shorter in the cost model,
     the engine (whose slots wait for busy units) runs longer than the report says (a slow memory for the
@@ -157,6 +161,19 @@ def test_row_op_bad_input_names_the_task_and_field():
     g.softmax("s", "a")  # its input type is checked with the graph: the unscaled accumulator is too wide
     with pytest.raises(ConfigError, match=r"graph\.s: its input is Int\(20\); the softmax unit takes"):
         g.validate()
+
+
+def test_topk_ties_go_to_the_lower_index_and_k_above_n_is_an_error():
+    g = TaskGraph("ties")
+    g.input("x", 3, 6)
+    g.topk("t", "x", k=4)
+    x = np.array([[3, 3, 3, 3, 3, 3], [-128, 5, 5, -128, 127, 5], [0, 1, 2, 3, 4, 5]])
+    assert g.run({"x": x})["t"].tolist() == [[0, 1, 2, 3], [4, 1, 2, 5], [5, 4, 3, 2]]
+    g.topk("u", "x", k=7)
+    with pytest.raises(ConfigError, match=r"graph\.u\.k: 7 is more than the row's 6 values \(k ≤ N\)"):
+        g.validate()
+    with pytest.raises(ConfigError, match=r"graph\.v\.k: 65 is out of range; allowed 1\.\.64"):
+        g.topk("v", "x", k=65)
 
 
 def test_a_row_longer_than_the_unit_takes_is_a_clear_error():

@@ -186,8 +186,9 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                 kind = "row" if t.op in ROW_BLOCKS else t.op
                 block = graph.row_block(op) if kind in ("row", "attention") else None
                 slices = [Slice(f"{kind}:{op}", 0, t.cols)]
+                k = graph.tasks[opg.inputs[op][0]].cols  # the input row's length (top-k: more than the output's)
                 plans[op] = OpPlan(
-                    op, s, sp.depth[op], t.cols, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block
+                    op, s, sp.depth[op], k, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block
                 )
     widths = {}
     for op in opg.ops:

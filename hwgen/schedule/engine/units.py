@@ -23,7 +23,7 @@ from amaranth.lib import wiring
 
 from ...arith import rescale_add
 from ...blocks.gemm import RecordCore
-from ..rowops import takes_rows
+from ..rowops import PORT_FIELDS, takes_rows
 from .attention import build_attention
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
@@ -169,21 +169,6 @@ def connect_units(
     return producers
 
 
-def _row_unit(m: Module, o: OpPlan, unit: wiring.Component, feed: tuple[Value, Value]) -> Value:
-    """Feed row unit ``unit`` its op's row (with ``last`` on the ``n``-th element taken, counted here);
-    return its result payload."""
-    valid, x = feed
-    m.d.comb += unit.i.valid.eq(valid)
-    if not takes_rows(o.block.block_name):
-        m.d.comb += unit.i.payload.eq(x)
-        return unit.o.payload
-    col = Signal(range(max(o.n, 2)), name=f"rowcol_{o.name}")
-    with m.If(valid & unit.i.ready):
-        m.d.sync += col.eq(Mux(col == o.n - 1, 0, col + 1))
-    m.d.comb += [unit.i.payload.x.eq(x), unit.i.payload.last.eq(col == o.n - 1)]
-    return unit.o.payload.y
-
-
 def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
     """An add unit's result: ``a + b``, or the rescaling add (:func:`~hwgen.arith.rescale_add`) of ``a`` and
     ``b`` — the second operand streamed, or a constant row read at the column counter."""
@@ -204,3 +189,22 @@ def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
     mults, zeros = (p["multiplier_a"], p["multiplier_b"]), (p["zero_a"], p["zero_b"])
     even = p["rounding"] == "half_even"
     return rescale_add(m, a, b, mults, zeros, p["shift"], p["zero_point"], out.min, out.max, even)
+
+
+def _row_unit(m: Module, o: OpPlan, unit: wiring.Component, feed: tuple[Value, Value]) -> Value:
+    """Feed row unit ``unit`` its op's row (``last`` on the ``k``-th element taken, counted here; top-k's
+    ``k`` a constant); return its result payload."""
+    valid, x = feed
+    kind = o.block.block_name
+    m.d.comb += unit.i.valid.eq(valid)
+    if not takes_rows(kind):
+        m.d.comb += unit.i.payload.eq(x)
+        return unit.o.payload
+    col = Signal(range(max(o.k, 2)), name=f"rowcol_{o.name}")
+    with m.If(valid & unit.i.ready):
+        m.d.sync += col.eq(Mux(col == o.k - 1, 0, col + 1))
+    element, result = PORT_FIELDS[kind]
+    m.d.comb += [getattr(unit.i.payload, element).eq(x), unit.i.payload.last.eq(col == o.k - 1)]
+    if kind == "topk":
+        m.d.comb += unit.i.payload.k.eq(o.n)
+    return getattr(unit.o.payload, result)
