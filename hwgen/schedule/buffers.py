@@ -24,7 +24,6 @@ def sequential_tensors(opg: OpGraph, dataflow: EdgeChoice) -> list[str]:
 
 def layout(opg: OpGraph, st: StageLayout, sequential: list[str], onchip: set[str]) -> dict[BufferKey, int]:
     """Bytes of every buffer when the tensors in ``onchip`` stay on chip."""
-    rows = opg.rows
     buf: dict[BufferKey, int] = {}
     for op in opg.ops:
         for i in opg.inputs[op]:
@@ -32,7 +31,7 @@ def layout(opg: OpGraph, st: StageLayout, sequential: list[str], onchip: set[str
                 buf[BufferKey(BufferKind.INPUT, i, op)] = st.ring_rows(op, i) * opg.row_bytes(i)
     for t in opg.producer:
         if t in onchip:
-            buf[BufferKey(BufferKind.SCRATCH, t)] = rows * opg.row_bytes(t)
+            buf[BufferKey(BufferKind.SCRATCH, t)] = opg.tensor_bytes(t)
         elif t in opg.finals or t in sequential:
             buf[BufferKey(BufferKind.WRITEBACK, t)] = 2 * opg.row_bytes(t)
     return buf
@@ -55,7 +54,7 @@ def place_tensors(
     onchip: set[str] = set(opg.whole_tensors)
     need = sum(layout(opg, st, sequential, onchip).values())
     if onchip and need > onchip_bytes:
-        sizes = ", ".join(f"{t} ({opg.rows * opg.row_bytes(t)} B)" for t in opg.whole_tensors)
+        sizes = ", ".join(f"{t} ({opg.tensor_bytes(t)} B)" for t in opg.whole_tensors)
         raise ConfigError(
             "schedule",
             f"the tensors read whole need on-chip scratchpads: {sizes}; with the other buffers that is {need} "

@@ -148,7 +148,7 @@ def plan_stage(
     actions += [("read", cols[t], opg.element_bytes(t)) for t, _ in reads]
     units = {f"core:{op}": unit_row_cycles(opg, op, alloc[op], machine) for op in members}
     units["memory"] = memory_slot_cycles(actions, machine.offchip_bytes_per_cycle, machine.offchip_latency)
-    rows = opg.rows
+    rows = opg.rows(members[0])  # every op of a stage computes as many rows (dataflow edges are row-wise)
     slots = rows + max(depth[op] for op in members) + 1 + (1 if writes else 0)
     return StagePlan(
         tuple(members),

@@ -38,16 +38,12 @@ class OpGraph:
         pairs = {(self.producer[i], op) for op in self.ops for i in self.inputs[op] if i in self.producer}
         return sorted(pairs, key=lambda e: (idx(e[1]), idx(e[0])))
 
-    @property
-    def rows(self) -> int:
-        """The rows every op has (row-slot execution needs one common count)."""
-        rows = {self.graph.tasks[op].rows for op in self.ops}
-        if len(rows) != 1:
-            raise ConfigError(
-                "graph",
-                f"every task must have the same number of rows for row-slot execution; found {sorted(rows)}",
-            )
-        return rows.pop()
+    def rows(self, tensor: str) -> int:
+        """Rows of ``tensor`` (an op's: the rows it computes, one per row slot of its stage)."""
+        return self.graph.tasks[tensor].rows
+
+    def tensor_bytes(self, tensor: str) -> int:
+        return self.rows(tensor) * self.row_bytes(tensor)
 
     def whole_inputs(self, op: str) -> list[str]:
         """The inputs ``op`` reads whole rather than row by row: an attention's K and V."""

@@ -57,6 +57,10 @@ def partition(opg: OpGraph, dataflow: EdgeChoice, cores: int) -> StageLayout:
                 f"stage {s} streams {len(members)} ops ({', '.join(members)}) through "
                 f"each other but there are only {cores} cores",
             )
+    for s, members in enumerate(stages):
+        rows = {opg.rows(op) for op in members}
+        if len(rows) > 1:  # not reachable with row-wise dataflow edges; a guard for new op kinds
+            raise ConfigError("schedule", f"stage {s} mixes ops of {sorted(rows)} rows ({', '.join(members)})")
     stage_of = {op: s for s, members in enumerate(stages) for op in members}
     layout = StageLayout(opg, stages, stage_of, {})
     for op in opg.ops:  # graph order: producers first

@@ -127,7 +127,9 @@ class EngineBuffers:
                         banks = [Slice(MEMORY, 0, plan.graph.tasks[t].cols)]
                     self.inputs[(o.name, k)] = Buffer(m, f"in_{o.name}_{k}", plan.widths[t].shape, inp.rows, banks)
         self.scratch = {
-            t: Buffer(m, f"scratch_{t}", plan.widths[t].shape, plan.rows, list(plan.producer(t).slices), ring=False)
+            t: Buffer(
+                m, f"scratch_{t}", plan.widths[t].shape, plan.graph.tasks[t].rows, plan.producer(t).slices, ring=False
+            )
             for t in sorted(plan.onchip)
         }
         self.writeback = {

@@ -32,6 +32,11 @@ class Controller:
         self.slot_start = self.running & (self.timer == 0)
         self.busy: list[Value] = []
         self._rows_at: dict[int, tuple[Signal, Signal]] = {}
+        self.stage_rows = Signal(range(plan.rows + 1), name="stage_rows")  # rows of the current stage
+        rows: Value | int = sp[0].rows
+        for s, x in enumerate(sp):
+            rows = Mux(self.stage_is(s), x.rows, rows)
+        m.d.comb += self.stage_rows.eq(rows)
 
     def stage_is(self, s: int) -> Value:
         return self.stage == s
@@ -44,13 +49,13 @@ class Controller:
             return self._rows_at[offset]
         width = Shape.cast(range(max(self.plan.rows, 2))).width
         r = Signal(width, init=-offset % (1 << width), name=f"row_off{offset}")
-        v = Signal(init=self._row_ok(0, offset), name=f"row_ok_off{offset}")
+        v = Signal(init=offset == 0, name=f"row_ok_off{offset}")  # slot 0 of stage 0: only offset 0 has a row
         self._rows_at[offset] = (r, v)
         return r, v
 
     def _row_ok(self, slot: Value | int, offset: int) -> Value | bool:
-        """Whether ``slot - offset`` is a row (``0 <= slot - offset < rows``)."""
-        return ((slot >= offset) if offset else 1) & (slot < offset + self.plan.rows)
+        """Whether ``slot - offset`` is a row of the current stage (``0 <= slot - offset < rows``)."""
+        return ((slot >= offset) if offset else 1) & (slot < offset + self.stage_rows)
 
     def _load_slot(self, value: Value | int) -> list:
         """Assignments that load the slot counter and, with it, every unit's row register."""

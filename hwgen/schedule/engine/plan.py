@@ -90,7 +90,7 @@ class EnginePlan:
     graph: TaskGraph
     machine: Machine
     schedule: Schedule
-    rows: int
+    rows: int  # the most rows of any stage (row counters' widths)
     ops: dict[str, OpPlan]
     widths: dict[str, NumType]  # tensor -> element type
     onchip: set[str]
@@ -134,7 +134,7 @@ class EnginePlan:
         return RecordCoreConfig(
             slices=tuple(slices),
             program=tuple(program),
-            rows=(self.rows,) * len(program),
+            rows=tuple(self.schedule.plans[s].rows for s, _, _, _ in self.core_programs[core]),
             epilogue_stages=self.machine.epilogue_stages,
             mac_stages=self.machine.mac_stages,
             dsp_cells=core_dsp_cells(self.machine, self.act, self.weight),
@@ -208,7 +208,7 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
         for p in (q for q in plans.values() if q.stage == s and q.kind == "gemm"):
             for sl in p.slices:
                 programs.setdefault(sl.writer, []).append((s, p.name, sl.n0, sl.n1))
-    rows = schedule.plans[0].rows
+    rows = max(p.rows for p in schedule.plans)
     return EnginePlan(
         graph, machine, schedule, rows, plans, widths, onchip, offchip_out, ids, act, weight, acc, programs
     )

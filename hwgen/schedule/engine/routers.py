@@ -41,10 +41,11 @@ def build_routers(
             here = ctrl.stage_is(s)
             with m.If(here):
                 m.d.comb += last_col.eq(j == n1 - n0 - 1)
-            # rows expected by the end of this slot: clamp(slot - depth, 0, M)
+            # rows expected by the end of this slot: clamp(slot - depth, 0, rows of the stage)
+            rows = plan.schedule.plans[s].rows
             exp = Signal(range(M + 1), name=f"expected_{c}_s{s}")
             below = (ctrl.slot < o.depth) if o.depth else 0
-            m.d.comb += exp.eq(Mux(below, 0, Mux(ctrl.slot - o.depth > M, M, ctrl.slot - o.depth)))
+            m.d.comb += exp.eq(Mux(below, 0, Mux(ctrl.slot - o.depth > rows, rows, ctrl.slot - o.depth)))
             with m.If(here & ctrl.running):
                 m.d.comb += pending.eq(rows_done < exp)
             for buf in _destinations(plan, bufs, o, s):
