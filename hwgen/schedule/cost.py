@@ -31,6 +31,7 @@ from functools import lru_cache
 from ..bandwidth import transfer_cycles
 from ..blocks.gemm import gemm_cycles
 from .attention import attention_cycles
+from .graph import MATMUL_OPS
 from .machine import Machine
 from .ops import OpGraph
 from .rowops import ROW_BLOCKS, row_cycles
@@ -97,7 +98,7 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     """Per-row time of ``op`` on ``cores`` cores (a gemm's columns split evenly), on its adder unit or on its
     row op's unit."""
     t = opg.graph.tasks[op]
-    if t.op == "gemm":
+    if t.op in MATMUL_OPS:  # a conv's im2col row arrives like a gemm's row
         k, n = t.weights.shape[0], math.ceil(t.cols / cores)
         return core_row_cycles(k, n, machine.lanes, machine.epilogue_stages, machine.mac_stages, machine.feed_stages)
     if t.op in ROW_BLOCKS:
@@ -106,7 +107,7 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
         kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
         return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)
-    return t.cols + 2 + machine.feed_stages  # an add unit: both rows stream in from cycle 1 (+ feed), one a cycle
+    return t.cols + 2 + machine.feed_stages  # an add or copy unit: rows stream in from cycle 1 (+ feed), one a cycle
 
 
 def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[str, int]:
@@ -116,7 +117,7 @@ def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[s
     for _ in range(machine.cores - len(members)):
         worst = max(members, key=lambda op: (unit_row_cycles(opg, op, alloc[op], machine), -members.index(op)))
         task = opg.graph.tasks[worst]
-        if task.op != "gemm" or alloc[worst] >= task.cols:
+        if task.op not in MATMUL_OPS or alloc[worst] >= task.cols:
             break
         alloc[worst] += 1
     return alloc

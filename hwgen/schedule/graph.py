@@ -7,6 +7,11 @@ off-chip memory) and tasks that consume earlier tensors by name:
   an optional constant bias ``b [N]`` (part of the model), accumulated exactly
   and brought into ``acc`` by its overflow rule (wrap, by default: the
   hardware's accumulators are ``acc.width`` bits; ONNX's int32 bias);
+* ``conv``: a 2-D convolution of an image stored one pixel per row (channels
+  last): the gemm of its im2col rows (:mod:`.window`; padding reads the
+  ``pad_value``, the input's zero point) by the weights ``[kh·kw·C, C_out]``;
+* ``copy``: ``x`` itself (brings a graph input on chip for an op that reads
+  it whole: a conv's image, an attention's K and V);
 * ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
   the ``requant`` it follows (through other ReLUs), else 0: the quantized
   ReLU (a real value of 0 is ``zp``), so ReLU after a requantization with a
@@ -43,8 +48,11 @@ from ..requant import MAX_MULTIPLIER, MAX_SHIFT, Rounding, check_requant, requan
 from ..values import integer, integers
 from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
+from .window import Window
 
-OPS = ("input", "gemm", "relu", "requant", "add", *ROW_BLOCKS, "attention")
+OPS = ("input", "gemm", "conv", "copy", "relu", "requant", "add", *ROW_BLOCKS, "attention")
+#: Tasks that multiply by constant weights on the engine's cores (a conv: its im2col rows).
+MATMUL_OPS = ("gemm", "conv")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
 MAX_ROWS = 1 << 20
 MAX_COLS = 1 << 16
@@ -68,6 +76,14 @@ def _per_column(value: object, where: str, lo: int, hi: int) -> int | tuple[int,
     if not isinstance(value, Integral) or isinstance(value, bool | np.bool_) or not lo <= value <= hi:
         raise ConfigError(where, f"{value!r} is not an integer in {lo}..{hi}")
     return int(value)
+
+
+def _pair(value: object, where: str, lo: int, hi: int) -> tuple[int, int]:
+    """One integer for both, or a pair."""
+    pair = (value, value) if isinstance(value, Integral) else value
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        raise ConfigError(where, f"{value!r}: one integer or a pair")
+    return integer(pair[0], where, lo=lo, hi=hi), integer(pair[1], where, lo=lo, hi=hi)
 
 
 def _int_type(t: object, where: str) -> NumType:
@@ -101,7 +117,7 @@ class Task:
 
     @property
     def macs(self) -> int:
-        if self.op == "gemm":
+        if self.op in MATMUL_OPS:
             return self.rows * self.weights.shape[0] * self.cols
         return 0
 
@@ -112,7 +128,8 @@ class Task:
 
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
-    :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`topk`, :meth:`attention`.
+    :meth:`conv2d`, :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`topk`, :meth:`attention`,
+    :meth:`copy`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -162,6 +179,49 @@ class TaskGraph:
         name = self._name(name, x)
         wt = _int_type(weight, f"graph.{name}.weight")
         w = integers(weights, f"graph.{name}.weights", lo=wt.min, hi=wt.max, ndim=2, nonempty=True)
+        return self._add(self._matmul("gemm", name, x, w, acc, wt, overflow, bias))
+
+    def conv2d(
+        self,
+        name: str,
+        x: str,
+        weights: np.ndarray,
+        *,
+        shape: tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        pads: int | tuple[int, int, int, int] = 0,
+        pad_value: int = 0,
+        acc: NumType | str = Int(32),
+        weight: NumType | str = Int(8),
+        overflow: str = "wrap",
+        bias: np.ndarray | None = None,
+    ) -> str:
+        """A 2-D convolution of the image ``x [H·W, C]`` (``shape = (H, W)``; pixel ``(y, x)`` in row
+        ``y·W + x``, channels last) by ``weights [kh, kw, C, C_out]`` with ``stride`` ``(sh, sw)`` and ``pads``
+        ``(top, left, bottom, right)`` of ``pad_value`` (the input's zero point): ``Y [Ho·Wo, C_out]`` =
+        im2col(x) · weights flattened to ``[kh·kw·C, C_out]`` + ``bias`` (:mod:`.window`), exact, brought into
+        ``acc`` like :meth:`gemm`."""
+        name = self._name(name, x)
+        wt = _int_type(weight, f"graph.{name}.weight")
+        w = integers(weights, f"graph.{name}.weights", lo=wt.min, hi=wt.max, ndim=4, nonempty=True)
+        kh, kw, cin, _ = w.shape
+        height, width = _pair(shape, f"graph.{name}.shape", 1, MAX_ROWS)
+        sh, sw = _pair(stride, f"graph.{name}.stride", 1, 64)
+        pad = (pads,) * 4 if isinstance(pads, Integral) else pads
+        if not isinstance(pad, list | tuple) or len(pad) != 4:
+            raise ConfigError(f"graph.{name}.pads", f"{pads!r}: one integer or (top, left, bottom, right)")
+        top, left, bottom, right = (integer(p, f"graph.{name}.pads", lo=0, hi=64) for p in pad)
+        window = Window(height, width, cin, kh, kw, sh, sw, top, left, bottom, right)
+        window.check(f"graph.{name}")
+        task = self._matmul("conv", name, x, w.reshape(kh * kw * cin, -1), acc, wt, overflow, bias)
+        pad_value = integer(pad_value, f"graph.{name}.pad_value", lo=-(1 << 31), hi=1 << 31)
+        task.params = {"window": window, "pad_value": pad_value}
+        return self._add(task)
+
+    def _matmul(
+        self, kind: str, name: str, x: str, w: np.ndarray, acc: object, wt: NumType, overflow: str, bias: object
+    ) -> Task:
+        """A gemm or conv task with weights ``w [K, N]``, its accumulator, overflow rule and bias checked."""
         integer(w.shape[0], f"graph.{name}.weights rows", hi=MAX_COLS)
         integer(w.shape[1], f"graph.{name}.weights columns", hi=MAX_COLS)
         acc = _int_type(acc, f"graph.{name}.acc")
@@ -174,7 +234,12 @@ class TaskGraph:
                 raise ConfigError(
                     f"graph.{name}.bias", f"{len(b)} values for {w.shape[1]} columns; give one per column"
                 )
-        return self._add(Task(name, "gemm", [x], 0, w.shape[1], acc, w, wt, overflow, bias=b))
+        return Task(name, kind, [x], 0, w.shape[1], acc, w, wt, overflow, bias=b)
+
+    def copy(self, name: str, x: str) -> str:
+        """``x`` itself: a row-by-row copy that brings a graph input on chip for an op reading it whole."""
+        name = self._name(name, x)
+        return self._add(Task(name, "copy", [x]))
 
     def relu(self, name: str, x: str) -> str:
         """``max(zp, x)`` with ``zp`` the zero point of ``x`` (:meth:`zero_point`)."""
@@ -376,7 +441,9 @@ class TaskGraph:
                 continue
             src = [self.tasks[i] for i in t.inputs]
             x = src[0]
-            if t.op == "gemm":
+            if t.op == "conv":
+                self._check_conv(t, x)
+            elif t.op == "gemm":
                 if x.cols != t.weights.shape[0]:
                     raise ConfigError(
                         f"graph.{n}",
@@ -386,8 +453,10 @@ class TaskGraph:
                     )
                 t.rows = x.rows
                 t.weight.array(t.weights)
-            elif t.op in ("relu", "requant"):
+            elif t.op in ("relu", "requant", "copy"):
                 t.rows, t.cols = x.rows, x.cols
+                if t.op == "copy":
+                    t.dtype = x.dtype
                 if t.op == "relu":
                     t.dtype = x.dtype
                 for key in ("multiplier", "shift") if t.op == "requant" else ():
@@ -413,6 +482,18 @@ class TaskGraph:
                 if not self.rescales(n):
                     t.dtype = NumType(max(x.dtype.width, src[1].dtype.width) + 1, True)
         return order
+
+    def _check_conv(self, t: Task, x: Task) -> None:
+        """A conv's image shape against its input tensor; its output rows."""
+        w: Window = t.params["window"]
+        if (x.rows, x.cols) != (w.height * w.width, w.channels):
+            raise ConfigError(
+                f"graph.{t.name}",
+                f"its input {x.name} is {x.rows}×{x.cols}; a {w.height}×{w.width} image of {w.channels} channels "
+                f"(the weights' C) is {w.height * w.width}×{w.channels}",
+            )
+        t.rows = w.out_height * w.out_width
+        t.weight.array(t.weights)
 
     def _check_attention(self, t: Task, src: list[Task]) -> None:
         """Shapes of an attention's q, k, v; its block for their type and sizes."""
@@ -453,7 +534,9 @@ class TaskGraph:
                 env[n] = v
                 continue
             x = env[t.inputs[0]]
-            if t.op == "gemm":
+            if t.op == "conv":
+                x = t.params["window"].im2col(x, t.params["pad_value"])
+            if t.op in MATMUL_OPS:
                 y = x.astype(object) @ t.weights.astype(object)
                 if t.bias is not None:
                     y = y + t.bias.astype(object)
@@ -461,6 +544,8 @@ class TaskGraph:
                     y = t.dtype.fold(y, t.overflow)
                 except ValueError as e:  # overflow='error' and the data overflowed
                     raise ConfigError(f"graph.{n}", f"{e}; use overflow='wrap' or 'saturate', or a wider acc") from None
+            elif t.op == "copy":
+                y = x
             elif t.op == "relu":
                 y = np.maximum(x, t.params["zero_point"])
             elif t.op == "requant":

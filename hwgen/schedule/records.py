@@ -42,7 +42,7 @@ def stage_records(
         dest = _destination(opg, op, dataflow, onchip)
         for c in range(alloc[op]):
             n0, n1 = n_total * c // alloc[op], n_total * (c + 1) // alloc[op]
-            k = t.weights.shape[0] if t.op == "gemm" else 0
+            k = t.weights.shape[0] if t.weights is not None else 0
             records.append(ConfigRecord(stage, op, core, (0, t.rows), (n0, n1), k, sources, dest))
             core += 1
     return records

@@ -4,7 +4,7 @@ The cost model *is* the engine's timing, so a graph the engine cannot build
 has no schedule either: :func:`check_buildable` runs before the compiler
 searches anything, and the engine's plan relies on it. The engine builds
 
-* gemm tasks on record cores (:class:`~hwgen.blocks.gemm.RecordCore`):
+* gemm and conv tasks on record cores (:class:`~hwgen.blocks.gemm.RecordCore`):
   integer activations of 2..32 bits and weights of 2..18 bits, one signed accumulator type
   of 8..48 bits across all gemm tasks, wrapping (``overflow='wrap'``), with
   ``requant`` and then ``relu`` optionally fused after each;
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..numtype import NumType
-from .graph import Task, TaskGraph
+from .graph import MATMUL_OPS, Task, TaskGraph
 from .ops import OpGraph
 
 
@@ -27,7 +27,7 @@ def check_buildable(opg: OpGraph) -> list[str]:
     graph = opg.graph
     for op in opg.ops:
         t = graph.tasks[op]
-        if t.op != "gemm" and opg.out_tensor[op] != op:
+        if t.op not in MATMUL_OPS and opg.out_tensor[op] != op:
             raise ConfigError(
                 f"graph.{opg.out_tensor[op]}",
                 f"the engine does not fuse requant/relu after {'an' if t.op == 'add' else 'a'} {t.op} ({op}); "
@@ -38,12 +38,12 @@ def check_buildable(opg: OpGraph) -> list[str]:
                 raise ConfigError(
                     f"graph.{op}",
                     f"reads {tensor} whole from an on-chip scratchpad, but {tensor} is a graph input (off-chip); "
-                    f"the engine keeps K and V on chip only when the graph computes them",
+                    f"bring it on chip first: graph.copy('{tensor}_onchip', '{tensor}')",
                 )
-        if t.op == "gemm":
+        if t.op in MATMUL_OPS:
             _check_gemm(graph, t, graph.tasks[opg.inputs[op][0]].dtype)
             fused_chain(graph, op, opg.out_tensor[op])
-    gemms = [op for op in opg.ops if graph.tasks[op].op == "gemm"]
+    gemms = [op for op in opg.ops if graph.tasks[op].op in MATMUL_OPS]
     if not gemms:
         raise ConfigError("graph", "the engine needs at least one gemm task")
     accs = {graph.tasks[op].dtype for op in gemms}

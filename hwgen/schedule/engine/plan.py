@@ -17,13 +17,14 @@ from ...blocks.gemm import GemmCoreConfig, RecordCoreConfig
 from ...config import BlockConfig
 from ...numtype import NumType
 from ..compiler import Schedule
-from ..graph import TaskGraph
+from ..graph import MATMUL_OPS, TaskGraph
 from ..machine import Machine
 from ..ops import OpGraph, op_graph
 from ..places import BufferKey, BufferKind, Place
 from ..rowops import ROW_BLOCKS
 from ..support import check_buildable, core_types, fused_chain
 from ..timing import core_dsp_cells, machine_for_clock
+from ..window import Window
 
 #: The memory sequencer's writer key (it fills input buffers from off-chip memory).
 MEMORY = "memory"
@@ -78,9 +79,11 @@ class OpPlan:
     slices: list[Slice]
     epilogue: Epilogue
     weights: np.ndarray | None
-    kind: str = "gemm"  # "gemm" | "add" | "row" | "attention"
+    kind: str = "gemm"  # "gemm" (and conv) | "add" | "copy" | "row" | "attention"
     bias: np.ndarray | None = None  # gemm: one per column, or None
     block: BlockConfig | None = None  # row, attention: the unit's block
+    window: Window | None = None  # a conv (kind "gemm"): its input is read through this window
+    pad_value: int = 0  # a conv: the value read outside the image
 
 
 @dataclass
@@ -166,7 +169,7 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
         for op in sp.ops:
             t = graph.tasks[op]
             ins = [_op_input(opg, schedule, stage_of, onchip, op, s, i) for i in opg.inputs[op]]
-            if t.op == "gemm":
+            if t.op in MATMUL_OPS:
                 epi = _epilogue(graph, op, opg.out_tensor[op])
                 slices = [Slice(r.core, *r.cols) for r in schedule.records if r.stage == s and r.task == op]
                 plans[op] = OpPlan(
@@ -181,6 +184,8 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                     epi,
                     t.weights,
                     bias=t.bias,
+                    window=t.params.get("window"),
+                    pad_value=t.params.get("pad_value", 0),
                 )
             else:
                 kind = "row" if t.op in ROW_BLOCKS else t.op

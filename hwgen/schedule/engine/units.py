@@ -4,7 +4,8 @@
   compute core the schedule uses; its records list, stage by stage, the gemm
   slice it runs (the task's weight columns ``n0:n1``, its fused requant and
   ReLU) and the rows;
-* **adders**: one element-wise adder per ``add`` task;
+* **adders**: one element-wise adder per ``add`` task (a ``copy`` passes its
+  row through);
 * **row units**: one unit per row op, its block's component
   (:mod:`hwgen.schedule.rowops`), fed a row per slot (``last`` on its final
   element) and always ready for results; attention units, each driven by
@@ -28,6 +29,7 @@ from .attention import build_attention
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
 from .plan import EnginePlan, OpPlan, Writer
+from .window import window_reader
 
 
 @dataclass
@@ -93,13 +95,17 @@ def build_feeders(
         for k, inp in enumerate(o.inputs):
             start = ctrl.slot_start & ctrl.stage_is(o.stage) & ok
             name = f"feed_{o.name}_{k}"
+            buf = bufs.feeding(o.name, k, inp)
+            ready = Signal(name=f"{name}_stage_ready") if plan.machine.feed_stages else taken
+            if o.window is not None:  # a conv: its im2col row through the sliding window
+                read_valid, words, bank = window_reader(m, name, buf, o.window, o.pad_value, start, r, ready)
+            else:
+                read_valid, words, bank, _ = buf.bank_reader(name, start, r, ready)
             if plan.machine.feed_stages:
-                ready = Signal(name=f"{name}_stage_ready")
-                read_valid, words, bank, _ = bufs.feeding(o.name, k, inp).bank_reader(name, start, r, ready)
                 valid, dat = feed_queue(m, name, read_valid, words, bank, ready, taken)
                 ctrl.busy.append(read_valid)  # words still read (the queue's own words: its valid, below)
             else:
-                valid, dat, _ = bufs.feeding(o.name, k, inp).reader(name, start, r, taken)
+                valid, dat = read_valid, select_bank(words, bank)
             feeds[(o.name, k)] = (valid, dat)
             ctrl.busy.append(valid)
     return feeds
@@ -163,6 +169,8 @@ def connect_units(
         elif o.kind == "row":
             result = _row_unit(m, o, rows[o.name], feeds[(o.name, 0)])
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
+        elif o.kind == "copy":  # the row as it is read
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], *feeds[(o.name, 0)]))
         elif o.kind == "attention":
             result = build_attention(m, plan, ctrl, bufs, o, rows[o.name])
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
