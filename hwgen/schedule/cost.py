@@ -15,6 +15,8 @@ longest per-row time of its units:
 * an element-wise add (an adder unit, not a core): ``cols + 2``;
 * a row op (softmax, norm, activation on its block's unit): the block's own
   cycle model for the row, + 2 (:func:`.rowops.row_cycles`);
+* a pool: its window's ``P·C`` values, one a cycle (+ feed), then its ``C``
+  results, + 2;
 * an attention: the block's cycle model for a row of every head over all
   its KV entries, + 2 (:func:`.attention.attention_cycles`);
 
@@ -104,6 +106,9 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     if t.op in ROW_BLOCKS:
         cols = opg.graph.tasks[opg.inputs[op][0]].cols  # the input row (top-k's output is shorter)
         return row_cycles(t.op, opg.graph.row_block(op), cols, machine.feed_stages)
+    if t.op == "pool":  # the window's values one a cycle, then one result per channel
+        w = t.params["window"]
+        return machine.feed_stages + w.length + w.channels + 2
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
         kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
         return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)

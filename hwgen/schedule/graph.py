@@ -10,6 +10,9 @@ off-chip memory) and tasks that consume earlier tensors by name:
 * ``conv``: a 2-D convolution of an image stored one pixel per row (channels
   last): the gemm of its im2col rows (:mod:`.window`; padding reads the
   ``pad_value``, the input's zero point) by the weights ``[kh·kw·C, C_out]``;
+* ``pool``: the maximum, or the requantized sum (average pooling), of each
+  channel over windows of such an image (:meth:`TaskGraph.maxpool`,
+  :meth:`TaskGraph.avgpool`);
 * ``copy``: ``x`` itself (brings a graph input on chip for an op that reads
   it whole: a conv's image, an attention's K and V);
 * ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
@@ -36,7 +39,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 from typing import Any
 
@@ -50,7 +53,7 @@ from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
 from .window import Window
 
-OPS = ("input", "gemm", "conv", "copy", "relu", "requant", "add", *ROW_BLOCKS, "attention")
+OPS = ("input", "gemm", "conv", "pool", "copy", "relu", "requant", "add", *ROW_BLOCKS, "attention")
 #: Tasks that multiply by constant weights on the engine's cores (a conv: its im2col rows).
 MATMUL_OPS = ("gemm", "conv")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
@@ -128,8 +131,8 @@ class Task:
 
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
-    :meth:`conv2d`, :meth:`softmax`, :meth:`norm`, :meth:`activation`, :meth:`topk`, :meth:`attention`,
-    :meth:`copy`.
+    :meth:`conv2d`, :meth:`maxpool`, :meth:`avgpool`, :meth:`softmax`, :meth:`norm`, :meth:`activation`,
+    :meth:`topk`, :meth:`attention`, :meth:`copy`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -235,6 +238,64 @@ class TaskGraph:
                     f"graph.{name}.bias", f"{len(b)} values for {w.shape[1]} columns; give one per column"
                 )
         return Task(name, kind, [x], 0, w.shape[1], acc, w, wt, overflow, bias=b)
+
+    def maxpool(
+        self,
+        name: str,
+        x: str,
+        *,
+        shape: tuple[int, int],
+        kernel: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        pads: int | tuple[int, int, int, int] = 0,
+    ) -> str:
+        """The maximum of each channel over ``kernel`` windows of the image ``x [H·W, C]`` (``shape = (H, W)``;
+        ``stride`` the kernel's by default; padded positions never win), ``[Ho·Wo, C]`` of ``x``'s type."""
+        name = self._name(name, x)
+        window = self._window(name, shape, kernel, None, stride, pads)
+        return self._add(Task(name, "pool", [x], params={"mode": "max", "window": window}))
+
+    def avgpool(
+        self,
+        name: str,
+        x: str,
+        *,
+        shape: tuple[int, int],
+        kernel: int | tuple[int, int] | None = None,
+        stride: int | tuple[int, int] | None = None,
+        multiplier: int,
+        shift: int,
+        zero_points: tuple[int, int] = (0, 0),
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_even",
+    ) -> str:
+        """The requantized mean of each channel over ``kernel`` windows (the whole image by default: global
+        average pooling) of ``x [H·W, C]``, no padding: ``clamp(zo + round_shift((Σ x − P·zx) · multiplier,
+        shift))`` in ``out`` (``P`` values a window, ``zero_points = (zx, zo)``; ``multiplier / 2^shift`` is
+        ``x_scale / (P · out_scale)``)."""
+        name = self._name(name, x)
+        window = self._window(name, shape, kernel, shape, stride, 0)
+        out = _int_type(out, f"graph.{name}.out")
+        zx = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
+        check_requant(f"graph.{name}", multiplier, shift, zero_points[1], out, rounding)
+        params = {"mode": "avg", "window": window, "multiplier": int(multiplier), "shift": int(shift),
+                  "zero_in": zx, "zero_point": int(zero_points[1]), "rounding": rounding}  # fmt: skip
+        return self._add(Task(name, "pool", [x], dtype=out, params=params))
+
+    def _window(
+        self, name: str, shape: object, kernel: object, default: object, stride: object, pads: object
+    ) -> Window:
+        """A pooling window (channels filled in with the graph)."""
+        height, width = _pair(shape, f"graph.{name}.shape", 1, MAX_ROWS)
+        kh, kw = _pair(kernel if kernel is not None else default, f"graph.{name}.kernel", 1, 64)
+        sh, sw = _pair(stride if stride is not None else (kh, kw), f"graph.{name}.stride", 1, 64)
+        pad = (pads,) * 4 if isinstance(pads, Integral) else pads
+        if not isinstance(pad, list | tuple) or len(pad) != 4:
+            raise ConfigError(f"graph.{name}.pads", f"{pads!r}: one integer or (top, left, bottom, right)")
+        top, left, bottom, right = (integer(p, f"graph.{name}.pads", lo=0, hi=64) for p in pad)
+        window = Window(height, width, 1, kh, kw, sh, sw, top, left, bottom, right)
+        window.check(f"graph.{name}")
+        return window
 
     def copy(self, name: str, x: str) -> str:
         """``x`` itself: a row-by-row copy that brings a graph input on chip for an op reading it whole."""
@@ -441,7 +502,9 @@ class TaskGraph:
                 continue
             src = [self.tasks[i] for i in t.inputs]
             x = src[0]
-            if t.op == "conv":
+            if t.op == "pool":
+                self._check_pool(t, x)
+            elif t.op == "conv":
                 self._check_conv(t, x)
             elif t.op == "gemm":
                 if x.cols != t.weights.shape[0]:
@@ -495,6 +558,18 @@ class TaskGraph:
         t.rows = w.out_height * w.out_width
         t.weight.array(t.weights)
 
+    def _check_pool(self, t: Task, x: Task) -> None:
+        """A pool's image shape against its input; its channels, rows, columns and (max) type."""
+        w = t.params["window"] = replace(t.params["window"], channels=x.cols)
+        if x.rows != w.height * w.width:
+            raise ConfigError(
+                f"graph.{t.name}", f"its input {x.name} has {x.rows} rows; a {w.height}×{w.width} image has "
+                f"{w.height * w.width}"
+            )  # fmt: skip
+        t.rows, t.cols = w.out_height * w.out_width, x.cols
+        if t.params["mode"] == "max":
+            t.dtype = x.dtype
+
     def _check_attention(self, t: Task, src: list[Task]) -> None:
         """Shapes of an attention's q, k, v; its block for their type and sizes."""
         q, k, v = src
@@ -546,6 +621,8 @@ class TaskGraph:
                     raise ConfigError(f"graph.{n}", f"{e}; use overflow='wrap' or 'saturate', or a wider acc") from None
             elif t.op == "copy":
                 y = x
+            elif t.op == "pool":
+                y = pool(x, t.params, self.tasks[t.inputs[0]].dtype, t.dtype)
             elif t.op == "relu":
                 y = np.maximum(x, t.params["zero_point"])
             elif t.op == "requant":
@@ -563,6 +640,16 @@ class TaskGraph:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
+
+
+def pool(x: np.ndarray, p: dict[str, Any], act: NumType, out: NumType) -> np.ndarray:
+    """A pool (see :meth:`TaskGraph.maxpool`, :meth:`TaskGraph.avgpool`) on exact integers."""
+    w = p["window"]
+    windows = w.im2col(x, act.min).reshape(-1, w.kh * w.kw, w.channels).astype(object)
+    if p["mode"] == "max":
+        return windows.max(axis=1)
+    total = windows.sum(axis=1) - w.kh * w.kw * p["zero_in"]
+    return requantize(total, p["multiplier"], p["shift"], p["zero_point"], out, p["rounding"])
 
 
 def rescale_add(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.ndarray:

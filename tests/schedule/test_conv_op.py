@@ -1,6 +1,7 @@
-"""The conv op (and the copy that brings an image on chip): the golden model against a direct convolution
-written with loops; the engine's sliding-window reader against the golden model and the cost report at every
-policy (Amaranth; native with registered feeds), its row time exact, a broken window caught; bad input."""
+"""The conv and pool ops (and the copy that brings an image on chip): the golden models against a direct
+convolution and pooling written with loops; the engine's sliding-window reader and pooling unit against the
+golden model and the cost report at every policy (Amaranth; native with registered feeds), their row times
+exact, a broken window caught; bad input."""
 
 from __future__ import annotations
 
@@ -142,3 +143,80 @@ def test_a_conv_of_a_graph_input_asks_for_a_copy():
     g.conv2d("c", "img", np.ones((3, 3, 2, 4), int), shape=(4, 4), acc=Int(20))
     with pytest.raises(ConfigError, match=r"graph\.c: reads img whole .* graph\.copy\('img_onchip', 'img'\)"):
         compile_schedule(g, MACHINE)
+
+
+def pooled(seed=0) -> TaskGraph:
+    """conv -> 3×3 stride-2 max pool (padded top-left) -> global average pool -> gemm."""
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("pooling")
+    g.input("img", 36, 3)
+    g.copy("img_on", "img")
+    g.conv2d("c1", "img_on", rng.integers(-8, 8, (3, 3, 3, 4)), shape=(6, 6), pads=1, acc=Int(20))
+    g.requant("c1q", "c1", multiplier=1 << 16, shift=22, zero_point=-3)
+    g.maxpool("mp", "c1q", shape=(6, 6), kernel=3, stride=2, pads=(1, 1, 0, 0))
+    g.avgpool("gap", "mp", shape=(3, 3), multiplier=(1 << 30) // 9, shift=30, zero_points=(-3, 2))
+    g.gemm("fc", "gap", rng.integers(-8, 8, (4, 2)), acc=Int(20))
+    return g
+
+
+def direct_pool(img, h, w, kernel, stride, pads, mode):
+    """Max or sum of each channel over each window, with loops; padded positions are skipped."""
+    (kh, kw), (sh, sw), (top, left, bottom, right) = kernel, stride, pads
+    ho, wo = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+    out = []
+    for oy in range(ho):
+        for ox in range(wo):
+            vals = [
+                [int(img[y * w + x, c]) for c in range(img.shape[1])]
+                for ky in range(kh)
+                for kx in range(kw)
+                if 0 <= (y := oy * sh - top + ky) < h and 0 <= (x := ox * sw - left + kx) < w
+            ]
+            out.append([max(col) if mode == "max" else sum(col) for col in zip(*vals)])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pool_golden_model_equals_direct_pooling(seed):
+    from tests.references import round_to_even
+
+    g = pooled(seed)
+    env = g.run(data(g, seed))
+    assert np.array_equal(env["mp"], direct_pool(env["c1q"], 6, 6, (3, 3), (2, 2), (1, 1, 0, 0), "max"))
+    sums = direct_pool(env["mp"], 3, 3, (3, 3), (1, 1), (0, 0, 0, 0), "sum")
+    want = [[min(127, max(-128, 2 + round_to_even((s + 27) * ((1 << 30) // 9), 30))) for s in row] for row in sums]
+    assert np.array_equal(env["gap"], np.array(want)) and len(np.unique(env["gap"])) > 1
+
+
+@pytest.mark.parametrize("policy", ["auto", "dataflow", "sequential"])
+def test_engine_runs_pooling_exactly(policy):
+    g = pooled()
+    x = data(g)
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    run = run_schedule(g, MACHINE, policy, x)
+    assert run.compare(golden) == []
+    assert {p.rows for p in run.schedule.plans} == {36, 9, 1}
+
+
+def test_pool_row_time_is_exact(monkeypatch):
+    g = pooled()
+    s = compile_schedule(g, MACHINE, "sequential")
+    for op in ("mp", "gap"):
+        plan = next(p for p in s.plans if p.ops == (op,))
+        assert plan.unit_cycles[f"core:{op}"] > plan.unit_cycles["memory"]
+    real = cost.unit_row_cycles
+    monkeypatch.setattr(cost, "unit_row_cycles", lambda opg, op, c, m: real(opg, op, c, m) - (op == "mp"))
+    run = run_schedule(g, MACHINE, "sequential", data(g))
+    assert run.cycles > run.schedule.cycles
+
+
+def test_pool_bad_input():
+    g = TaskGraph("bad")
+    g.input("img", 16, 2)
+    with pytest.raises(ConfigError, match=r"graph\.a\.kernel: 0 is out of range"):
+        g.maxpool("a", "img", shape=(4, 4), kernel=0)
+    with pytest.raises(ConfigError, match=r"graph\.b\.shift: 99 is not an integer in 0\.\.62"):
+        g.avgpool("b", "img", shape=(4, 4), multiplier=1, shift=99)
+    g.maxpool("c", "img", shape=(4, 5), kernel=2)
+    with pytest.raises(ConfigError, match=r"graph\.c: its input img has 16 rows; a 4×5 image has 20"):
+        g.validate()

@@ -79,10 +79,10 @@ class OpPlan:
     slices: list[Slice]
     epilogue: Epilogue
     weights: np.ndarray | None
-    kind: str = "gemm"  # "gemm" (and conv) | "add" | "copy" | "row" | "attention"
+    kind: str = "gemm"  # "gemm" (and conv) | "add" | "copy" | "row" | "pool" | "attention"
     bias: np.ndarray | None = None  # gemm: one per column, or None
     block: BlockConfig | None = None  # row, attention: the unit's block
-    window: Window | None = None  # a conv (kind "gemm"): its input is read through this window
+    window: Window | None = None  # a conv (kind "gemm") or pool: its input is read through this window
     pad_value: int = 0  # a conv: the value read outside the image
 
 
@@ -192,9 +192,12 @@ def plan_engine(graph: TaskGraph, machine: Machine, schedule: Schedule) -> Engin
                 block = graph.row_block(op) if kind in ("row", "attention") else None
                 slices = [Slice(f"{kind}:{op}", 0, t.cols)]
                 k = graph.tasks[opg.inputs[op][0]].cols  # the input row's length (top-k: more than the output's)
+                window = t.params.get("window") if kind == "pool" else None
+                pad = graph.tasks[opg.inputs[op][0]].dtype.min  # a max pool's padding never wins (avg: no pads)
                 plans[op] = OpPlan(
-                    op, s, sp.depth[op], k, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block
-                )
+                    op, s, sp.depth[op], k, t.cols, ins, op, slices, Epilogue(), None, kind=kind, block=block,
+                    window=window, pad_value=pad,
+                )  # fmt: skip
     widths = {}
     for op in opg.ops:
         for i in opg.inputs[op]:

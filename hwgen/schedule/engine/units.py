@@ -29,6 +29,7 @@ from .attention import build_attention
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
 from .plan import EnginePlan, OpPlan, Writer
+from .pool import PoolUnit
 from .window import window_reader
 
 
@@ -58,10 +59,16 @@ def build_cores(m: Module, plan: EnginePlan) -> dict[int, RecordCore]:
 
 
 def build_row_units(m: Module, plan: EnginePlan) -> dict[str, wiring.Component]:
-    """One unit per row op and attention (its block's component), outputs always ready."""
+    """One unit per row op and attention (its block's component) and per pool, outputs always ready."""
     units = {}
     for o in plan.ops.values():
-        if o.kind in ("row", "attention"):
+        if o.kind == "pool":
+            task = plan.graph.tasks[o.name]
+            act = plan.graph.tasks[o.inputs[0].tensor].dtype
+            units[o.name] = comp = PoolUnit(task.params, act, task.dtype)
+            m.submodules[f"pool_{o.name}"] = comp
+            m.d.comb += comp.o.ready.eq(1)
+        elif o.kind in ("row", "attention"):
             units[o.name] = comp = o.block.component()
             m.submodules[f"row_{o.name}"] = comp
             m.d.comb += comp.o.ready.eq(1)
@@ -88,7 +95,7 @@ def build_feeders(
             for sl in o.slices:
                 ready_all = ready_all & cores[sl.writer].i.ready
             m.d.comb += taken.eq(ready_all)
-        elif o.kind == "row":
+        elif o.kind in ("row", "pool"):
             m.d.comb += taken.eq(rows[o.name].i.ready)
         else:
             m.d.comb += taken.eq(1)  # an adder takes both operands every cycle they are offered
@@ -169,6 +176,10 @@ def connect_units(
         elif o.kind == "row":
             result = _row_unit(m, o, rows[o.name], feeds[(o.name, 0)])
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], rows[o.name].o.valid, result))
+        elif o.kind == "pool":
+            unit, (valid, x) = rows[o.name], feeds[(o.name, 0)]
+            m.d.comb += [unit.i.valid.eq(valid), unit.i.payload.eq(x)]
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], unit.o.valid, unit.o.payload))
         elif o.kind == "copy":  # the row as it is read
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], *feeds[(o.name, 0)]))
         elif o.kind == "attention":
