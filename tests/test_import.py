@@ -1,8 +1,8 @@
 """ONNX import (hwgen.importer): quantized models from onnxruntime's quantize_static against onnxruntime.
 
-The models are built by ``examples/onnx/make_models.py`` (a float MLP with onnx.helper, quantized QDQ and
-QOperator, per-tensor and per-channel, uint8 and int8 activations). onnxruntime runs with graph
-optimizations disabled: ONNX's reference semantics are the contract.
+The models are built by ``examples/onnx/make_models.py`` (float MLPs and a small CNN with onnx.helper,
+quantized QDQ and QOperator, per-tensor and per-channel, uint8 and int8 activations; a QONNX MLP).
+onnxruntime runs with graph optimizations disabled: ONNX's reference semantics are the contract.
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ EXPECT = {
     "mlp_res_qdq": (4, 1, [True] * 3),
     # QONNX: 4-bit weights (per column in the first layer), the output rounded half up
     "mlp_qonnx_w4": (2, 0, [True, False]),
+    # a CNN on 8×8×3: 4 convs (a residual block), MaxPool, GlobalAveragePool, a Gemm classifier
+    "cnn_qdq_pt": (7, 1, [False] * 5),
+    "cnn_qdq_pc": (7, 1, [True] * 5),
+    "cnn_qop_pt": (7, 1, [False] * 5),
+    "cnn_qop_pc": (7, 1, [True] * 5),
+    # the same convs without the head: the output is a 4×4×16 feature map
+    "cnn_features_qdq": (5, 1, [True] * 4),
 }
 
 
@@ -64,8 +71,8 @@ def test_golden_model_equals_the_reference_and_every_requantization_is_proved(mo
     assert len(m.layers) == layers
     assert sum(m.graph.tasks[r.gemm].op == "add" for r in m.layers) == adds
     for layer in m.layers:
-        assert layer.proof.exact and layer.proof.checked >= 4096, layer.summary()
-    dense = [r for r in m.layers if m.graph.tasks[r.gemm].op == "gemm"]
+        assert layer.proof.exact and layer.proof.checked >= 1021, layer.summary()  # a 2×2 pool: 4·255 + 1 sums
+    dense = [r for r in m.layers if m.graph.tasks[r.gemm].op in ("gemm", "conv")]
     assert [isinstance(r.multiplier, tuple) for r in dense] == per_channel
     for seed in range(10):
         floats, ints = m.random_inputs(seed)
@@ -85,9 +92,20 @@ def test_a_wrong_scale_would_be_caught(models):
 
 
 @pytest.mark.parametrize(
-    "name", ["mlp_qdq_pc", "mlp_qop_pt", "mlp_matmul_qdq_s8", "mlp_bias_qop", "mlp_res_qdq", "mlp_qonnx_w4"]
+    ("name", "elements"),
+    [
+        ("mlp_qdq_pc", 64),
+        ("mlp_qop_pt", 64),
+        ("mlp_matmul_qdq_s8", 64),
+        ("mlp_bias_qop", 64),
+        ("mlp_res_qdq", 64),
+        ("mlp_qonnx_w4", 64),
+        ("cnn_qdq_pc", 10),
+        ("cnn_qop_pt", 10),
+        ("cnn_features_qdq", 256),
+    ],
 )
-def test_compile_run_on_verilator_matches_the_reference(models, name, tmp_path):
+def test_compile_run_on_verilator_matches_the_reference(models, name, elements, tmp_path):
     """``hwgen compile MODEL --run``: the engine on the native Verilator bench, fed random inputs, gives
     outputs equal to the reference's (and to the golden model, with the modelled cycles and traffic)."""
     out = tmp_path / "rtl"
@@ -99,20 +117,22 @@ def test_compile_run_on_verilator_matches_the_reference(models, name, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reference = "qonnx" if "qonnx" in name else "onnxruntime"
-    assert f"0 of 64 output elements differ from {reference}" in proc.stdout
+    assert f"0 of {elements} output elements differ from {reference}" in proc.stdout
     assert len(list(out.glob("engine_*_auto.v"))) == 1 and len(list(out.glob("engine_*_auto.json"))) == 1
 
 
-def test_import_writes_an_editable_schedule_file(models, tmp_path):
-    """``hwgen import`` writes a .py (+ .npz) that ``hwgen schedule`` loads; its graph equals the import's."""
+@pytest.mark.parametrize("name", ["mlp_qdq_pc", "mlp_bias_qop", "cnn_qop_pc"])
+def test_import_writes_an_editable_schedule_file(models, name, tmp_path):
+    """``hwgen import`` writes a .py (+ .npz) that ``hwgen schedule`` loads; its graph equals the import's
+    (gemm, rescaling adds with constant rows, convs, pools and copies)."""
     from hwgen.spec import load_schedule
 
-    target = tmp_path / "sched" / "mlp.py"
-    proc = subprocess.run([*HWGEN, "import", str(models["mlp_qdq_pc"]), "--out", str(target)], capture_output=True,
+    target = tmp_path / "sched" / f"{name}.py"
+    proc = subprocess.run([*HWGEN, "import", str(models[name]), "--out", str(target)], capture_output=True,
                           text=True, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     graph, machine, _ = load_schedule(target)
-    m = import_onnx(models["mlp_qdq_pc"])
+    m = import_onnx(models[name])
     _, ints = m.random_inputs(4)
     assert all(np.array_equal(graph.run(ints)[o], m.graph.run(ints)[o]) for o in m.graph.outputs())
     proc = subprocess.run([*HWGEN, "schedule", str(target), "--policy", "auto"], capture_output=True, text=True)
@@ -135,10 +155,21 @@ def _model(path: Path, nodes: list, x: list[int], y: list[int], inits: list) -> 
 
 
 def _conv_model(path: Path) -> Path:
+    """A depthwise convolution (group 2): not a convolution hwgen builds."""
     from onnx import helper, numpy_helper
 
     w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
-    return _model(path, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")], [1, 1, 8, 8], [1, 2, 6, 6], [w])
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv1", group=2)
+    return _model(path, [node], [1, 2, 8, 8], [1, 2, 6, 6], [w])
+
+
+def _flatten_model(path: Path) -> Path:
+    """A convolution's 6×6 feature map flattened: the NCHW order is not the rows hwgen stores."""
+    from onnx import helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv1"), helper.make_node("Flatten", ["c"], ["y"])]
+    return _model(path, nodes, [1, 1, 8, 8], [1, 72], [w])
 
 
 def _sigmoid_model(path: Path) -> Path:
@@ -152,12 +183,14 @@ def _sigmoid_model(path: Path) -> Path:
 def test_unsupported_and_bad_models_are_one_line_exit_2_nothing_written(models, tmp_path):
     mk = _make_models()
     conv = mk.quantize(_conv_model(tmp_path / "conv.onnx"), tmp_path / "conv_q.onnx", "QOperator", False)
+    flat = mk.quantize(_flatten_model(tmp_path / "flat.onnx"), tmp_path / "flat_q.onnx", "QDQ", False)
     sigmoid = mk.quantize(_sigmoid_model(tmp_path / "sig.onnx"), tmp_path / "sig_q.onnx", "QDQ", False)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     cases = [
         (sigmoid, "(Sigmoid): is not supported; hwgen imports QuantizeLinear, DequantizeLinear, QLinearMatMul"),
-        (conv, "input 'x' has shape [1, 1, 8, 8]; hwgen imports [rows, features] inputs"),
+        (conv, "(QLinearConv): weights (2, 1, 3, 3), group 2: hwgen imports 2-D convolutions of group 1"),
+        (flat, "reshapes (1, 2, 6, 6) to (1, 72): hwgen flattens only one-pixel images"),
         (models["mlp_float"] if "mlp_float" in models else tmp_path / "mlp_float.onnx", "is a float model"),
         (junk, "not a readable ONNX model"),
         (tmp_path / "missing.onnx", "no such ONNX file"),

@@ -10,7 +10,13 @@ biases (MatMul layers): mlp_matmul_qop.onnx (QLinearMatMul), mlp_matmul_qdq_s8.o
 tensor, added by a rescaling add): mlp_bias_qop.onnx (QLinearAdd), mlp_bias_qdq.onnx;
 an MLP 32 -> 48 -> 48 -> 16 whose second layer adds its input back (a
 residual): mlp_res_qop.onnx, mlp_res_qdq.onnx; and a QONNX MLP 32 -> 64 -> 16 with
-4-bit weights (QONNX Quant nodes, as Brevitas exports): mlp_qonnx_w4.onnx.
+4-bit weights (QONNX Quant nodes, as Brevitas exports): mlp_qonnx_w4.onnx; a small
+CNN on an 8×8×3 image (3×3 convs with a residual block, a stride-2 conv, MaxPool,
+GlobalAveragePool, Flatten, a Gemm classifier): cnn_qdq_pt.onnx, cnn_qdq_pc.onnx,
+cnn_qop_pt.onnx, cnn_qop_pc.onnx (QLinearConv, QLinearGlobalAveragePool), and the
+same without the head, its output the last feature map: cnn_features_qdq.onnx.
+``resnet8(path)`` builds a ResNet-8-like float model on 32×32×3 (three stages of
+16/32/64 channels with residual blocks), quantized by ``make_resnet8``.
 Calibration data is random (seeded): the models are there to be imported and
 compared with onnxruntime, not to be accurate.
 """
@@ -148,6 +154,77 @@ def qonnx_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -
     return path
 
 
+def float_cnn(
+    path: Path, size: int = 8, channels: int = 3, widths: tuple[int, ...] = (8,), classes: int = 10,
+    *, maxpool: bool = True, head: bool = True,
+) -> Path:  # fmt: skip
+    """A float CNN on one ``size × size × channels`` image (NCHW): a 3×3 conv stem to ``widths[0]``, then per
+    width a residual block (conv-ReLU-conv, added to its input, ReLU) and, between widths, a 3×3 stride-2
+    conv; a final stride-2 conv to twice the last width; with ``maxpool`` a 2×2 MaxPool; with ``head``
+    GlobalAveragePool, Flatten and a Gemm to ``classes`` (else the output is the last feature map)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes, inits = [], []
+
+    def conv(name: str, x: str, ci: int, co: int, stride: int = 1, relu: bool = True) -> str:
+        w = (rng.standard_normal((co, ci, 3, 3)) / np.sqrt(9 * ci)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"{name}_w"))
+        inits.append(numpy_helper.from_array((rng.standard_normal(co) * 0.1).astype(np.float32), f"{name}_b"))
+        nodes.append(helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], name=name, kernel_shape=[3, 3],
+                                      pads=[1, 1, 1, 1], strides=[stride, stride]))  # fmt: skip
+        if not relu:
+            return name
+        nodes.append(helper.make_node("Relu", [name], [f"{name}_r"], name=f"{name}_relu"))
+        return f"{name}_r"
+
+    prev, side = conv("stem", "x", channels, widths[0]), size
+    for i, wd in enumerate(widths):
+        if i:
+            prev, side = conv(f"down{i}", prev, widths[i - 1], wd, stride=2), (side + 1) // 2
+        body = conv(f"b{i}c2", conv(f"b{i}c1", prev, wd, wd), wd, wd, relu=False)
+        nodes.append(helper.make_node("Add", [body, prev], [f"b{i}sum"], name=f"b{i}sum"))
+        nodes.append(helper.make_node("Relu", [f"b{i}sum"], [f"b{i}out"], name=f"b{i}relu"))
+        prev = f"b{i}out"
+    last = 2 * widths[-1]
+    prev, side = conv("tail", prev, widths[-1], last, stride=2), (side + 1) // 2
+    if maxpool:
+        nodes.append(helper.make_node("MaxPool", [prev], ["pool"], name="pool", kernel_shape=[2, 2], strides=[2, 2]))
+        prev, side = "pool", side // 2
+    shape = [1, last, side, side]
+    if head:
+        nodes.append(helper.make_node("GlobalAveragePool", [prev], ["gap"], name="gap"))
+        nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flat"))
+        inits.append(numpy_helper.from_array((rng.standard_normal((last, classes)) / 4).astype(np.float32), "fc_w"))
+        inits.append(numpy_helper.from_array((rng.standard_normal(classes) * 0.1).astype(np.float32), "fc_b"))
+        nodes.append(helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], name="fc"))
+        prev, shape = "y", [1, classes]
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, size, size])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, shape)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def resnet8(path: Path) -> Path:
+    """A ResNet-8-like float model: 32×32×3, stages of 16, 32 and 64 channels, GlobalAveragePool, 10 classes."""
+    return float_cnn(path, 32, 3, (16, 32, 64), maxpool=False)
+
+
+def make_resnet8(out: Path, fmt: str = "QDQ", per_channel: bool = True) -> Path:
+    """``resnet8`` quantized (``fmt`` QDQ or QOperator) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{'qdq' if fmt == 'QDQ' else 'qop'}_{'pc' if per_channel else 'pt'}"
+    return quantize(resnet8(out / "resnet8_float.onnx"), out / f"resnet8_{tag}.onnx", fmt, per_channel)
+
+
 def make_all(out: Path) -> dict[str, Path]:
     """Every model of the module docstring, written into ``out``; name -> path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +243,13 @@ def make_all(out: Path) -> dict[str, Path]:
     made["mlp_res_qop"] = quantize(res, out / "mlp_res_qop.onnx", "QOperator", False)
     made["mlp_res_qdq"] = quantize(res, out / "mlp_res_qdq.onnx", "QDQ", True)
     made["mlp_qonnx_w4"] = qonnx_mlp(out / "mlp_qonnx_w4.onnx")
+    cnn = float_cnn(out / "cnn_float.onnx")
+    for fmt, tag in (("QDQ", "qdq"), ("QOperator", "qop")):
+        for pc in (False, True):
+            name = f"cnn_{tag}_{'pc' if pc else 'pt'}"
+            made[name] = quantize(cnn, out / f"{name}.onnx", fmt, pc)
+    features = float_cnn(out / "cnn_features_float.onnx", maxpool=False, head=False)
+    made["cnn_features_qdq"] = quantize(features, out / "cnn_features_qdq.onnx", "QDQ", True)
     return made
 
 

@@ -7,9 +7,12 @@
 
 What is read (:mod:`.read`), how it is lowered and proved (:mod:`.lower`,
 :mod:`.scales`) and what a user edits (:func:`write_schedule`) live in the
-submodules. The contract is ONNX's reference semantics: onnxruntime with
-graph optimizations disabled (its optimized x86 kernels saturate u8×s8
-product pairs at int16 and can differ from the reference by several LSB).
+submodules. An image ``[1, C, H, W]`` is the graph tensor ``[H·W, C]`` (one
+pixel per row, channels last): :meth:`ImportedModel.quantize` and
+:meth:`ImportedModel.dequantize` convert. The contract is ONNX's reference
+semantics: onnxruntime with graph optimizations disabled (its optimized x86
+kernels saturate u8×s8 product pairs at int16 and can differ from the
+reference by several LSB).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..schedule import TaskGraph
-from .layers import QTensor
+from .layers import QTensor, from_rows, graph_shape, to_rows
 from .lower import LayerReport, Lowered, lower
 from .model import ModelError, OnnxModel, require
 from .read import read_layers
@@ -53,12 +56,14 @@ class ImportedModel:
             x = np.asarray(floats[name], dtype=np.float32)
             if x.shape != q.shape:
                 raise ModelError(f"inputs.{name}", f"data is {x.shape}, the model input is {q.shape}")
-            out[tensor] = q.quantize(x)
+            out[tensor] = to_rows(q.shape, q.quantize(x))
         return out
 
     def dequantize(self, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model's float outputs from the graph's integer tensors (``DequantizeLinear`` on the host)."""
-        return {name: q.dequantize(env[tensor]) for name, (tensor, q) in self.lowered.outputs.items()}
+        return {
+            name: q.dequantize(from_rows(q.shape, env[tensor])) for name, (tensor, q) in self.lowered.outputs.items()
+        }
 
     def random_inputs(self, seed: int = 1) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Random inputs over the whole quantized range: ``(floats for onnxruntime, integers for the graph)``;
@@ -66,8 +71,8 @@ class ImportedModel:
         rng = np.random.default_rng(seed)
         floats, ints = {}, {}
         for name, (tensor, q) in self.lowered.inputs.items():
-            ints[tensor] = rng.integers(q.dtype.min, q.dtype.max + 1, q.shape)
-            floats[name] = q.dequantize(ints[tensor])
+            ints[tensor] = rng.integers(q.dtype.min, q.dtype.max + 1, graph_shape(q.shape))
+            floats[name] = q.dequantize(from_rows(q.shape, ints[tensor]))
         assert all(np.array_equal(self.quantize(floats)[t], v) for t, v in ints.items())
         return floats, ints
 

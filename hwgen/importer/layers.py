@@ -11,7 +11,17 @@ few facts, in ONNX's own terms, before anything is lowered to a task graph:
   units of ``x_scale · w_scale[n]`` (ONNX's convention), ``Q`` the output
   tensor's quantization, then an optional ReLU;
 * :class:`Add`: ``y = Q(deq(a) + deq(b))``, the rescaling add (a residual,
-  or a quantized bias row after a MatMul).
+  or a quantized bias row after a MatMul);
+* :class:`Conv`: a :class:`Dense` layer over the sliding windows of an image
+  (a quantized ``Conv``: ``QLinearConv``, or QDQ);
+* :class:`Pool`: ``MaxPool`` (the integers' maximum, one encoding in and out)
+  or ``GlobalAveragePool`` (``y = Q(mean(deq(x)))``);
+* :class:`Alias`: ``Flatten`` / ``Reshape`` that leave the integers as the
+  hardware stores them (an image of one pixel becomes its feature row).
+
+An image tensor ``[1, C, H, W]`` (ONNX's NCHW, batch 1) is stored one pixel
+per row, channels last: ``[H·W, C]`` (:func:`graph_shape`, :func:`to_rows`,
+:func:`from_rows`).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..numtype import Int, NumType, UInt
+from ..schedule.window import Window
 
 #: ONNX integer element types the importer takes, by numpy dtype.
 INT_TYPES = {np.dtype(np.uint8): UInt(8), np.dtype(np.int8): Int(8)}
@@ -79,13 +90,76 @@ class Add:
 
 
 @dataclass
+class Conv:
+    """One quantized convolution: :class:`Dense`'s fields with ``weights [C_out, C_in, kh, kw]`` (ONNX's
+    layout; scales and zero points per output channel) and the ``window`` over the input image."""
+
+    label: str
+    x: QTensor
+    weights: np.ndarray
+    w_scale: np.ndarray
+    w_zero: np.ndarray
+    bias: np.ndarray | None
+    y: QTensor
+    window: Window
+    relu: bool = False
+    name: str = ""
+
+
+@dataclass
+class Pool:
+    """``mode`` ``"max"`` (``y`` has ``x``'s encoding) or ``"avg"`` (global average, ``y = Q(mean deq(x))``)
+    over ``window``."""
+
+    label: str
+    x: QTensor
+    y: QTensor
+    mode: str
+    window: Window
+    name: str = ""
+
+
+@dataclass
+class Alias:
+    """``y`` is ``x``'s integers as the hardware stores them (a ``Flatten`` or ``Reshape``)."""
+
+    label: str
+    x: QTensor
+    y: QTensor
+    name: str = ""
+
+
+Layer = Dense | Add | Conv | Pool | Alias
+
+
+@dataclass
 class Layers:
     """A model's quantized inputs (ONNX input name -> its quantized tensor), layers in order (dense layers
     and adds), and outputs (ONNX output name -> the quantized tensor it dequantizes)."""
 
     inputs: dict[str, QTensor] = field(default_factory=dict)
-    layers: list[Dense | Add] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
     outputs: dict[str, QTensor] = field(default_factory=dict)
+
+
+def graph_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """The ``[rows, cols]`` a tensor of ONNX ``shape`` has in the task graph (an image ``[1, C, H, W]``:
+    ``[H·W, C]``)."""
+    if len(shape) == 4:
+        return shape[2] * shape[3], shape[1]
+    return shape[0], shape[1]
+
+
+def to_rows(shape: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+    """An ONNX tensor as the graph stores it (an image: one pixel per row, channels last)."""
+    v = np.asarray(values)
+    return v[0].transpose(1, 2, 0).reshape(graph_shape(shape)) if len(shape) == 4 else v
+
+
+def from_rows(shape: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+    """A graph tensor back in its ONNX ``shape``."""
+    v = np.asarray(values)
+    return v.reshape(shape[2], shape[3], shape[1]).transpose(2, 0, 1)[None] if len(shape) == 4 else v
 
 
 def int_type(values: np.ndarray, where: str, error: type[Exception]) -> NumType:

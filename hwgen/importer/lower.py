@@ -13,6 +13,14 @@ A :class:`~.layers.Dense` layer becomes ``gemm`` (+ bias) → ``requant`` (→
   columns agree), chosen and proved by :mod:`.scales` over the accumulator
   range each column can reach;
 * ReLU after the QuantizeLinear's rounding is ``max(y_zp, y)``.
+
+A :class:`~.layers.Conv` is lowered the same way onto a ``conv`` task (its
+weights ``[kh, kw, C_in, C_out]``; padding reads ``x_zp``, so the bias
+correction holds at the borders too). A global average pool becomes an
+``avgpool`` whose multiplier and shift stand for ``x_scale / (P · y_scale)``,
+proved over every window sum; a max pool a ``maxpool``; a Flatten or Reshape
+nothing (the next layer reads the same tensor). An image that a conv or pool
+reads straight from a graph input comes on chip through a ``copy``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import numpy as np
 
 from ..numtype import Int, NumType
 from ..schedule import TaskGraph
-from .layers import Add, Dense, Layers, QTensor
+from .layers import Add, Alias, Conv, Dense, Layers, Pool, QTensor, graph_shape
 from .model import ModelError
 from .scales import Proof, best_add_point, best_fixed_point
 
@@ -95,12 +103,21 @@ def lower(layers: Layers, name: str) -> Lowered:
     tensors: dict[str, str] = {}  # quantized ONNX tensor -> graph tensor
     inputs = {}
     for onnx_name, q in layers.inputs.items():
-        tensors[q.name] = g.input(names(onnx_name), q.shape[0], q.shape[1], q.dtype)
+        tensors[q.name] = g.input(names(onnx_name), *graph_shape(q.shape), q.dtype)
         inputs[onnx_name] = (tensors[q.name], q)
-    reports = [
-        _dense(g, layer, tensors, names) if isinstance(layer, Dense) else _add(g, layer, tensors, names)
-        for layer in layers.layers
-    ]
+    reports = []
+    for layer in layers.layers:
+        if isinstance(layer, Alias):
+            tensors[layer.y.name] = tensors[layer.x.name]
+        elif isinstance(layer, Pool):
+            report = _pool(g, layer, tensors, names)
+            reports += [report] if report else []
+        elif isinstance(layer, Conv):
+            reports.append(_conv(g, layer, tensors, names))
+        else:
+            reports.append(
+                _dense(g, layer, tensors, names) if isinstance(layer, Dense) else _add(g, layer, tensors, names)
+            )
     outputs = {o: (tensors[q.name], q) for o, q in layers.outputs.items()}
     g.validate()
     return Lowered(g, inputs, outputs, reports)
@@ -123,6 +140,62 @@ def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -
         out = g.relu(names(layer.name, "_relu"), out)
     tensors[y.name] = out
     return LayerReport(layer.label, gemm, out, mult, shift, proof)
+
+
+def _conv(g: TaskGraph, layer: Conv, tensors: dict[str, str], names: _Names) -> LayerReport:
+    """A conv: :func:`_dense`'s rule over the im2col rows (the zero points folded, padding reading ``x_zp``)."""
+    x, y = layer.x, layer.y
+    w = layer.weights - np.asarray(layer.w_zero).reshape(-1, 1, 1, 1)  # per output channel
+    w = w.transpose(2, 3, 1, 0)  # [kh, kw, C_in, C_out]
+    flat = w.reshape(-1, w.shape[3])
+    bias = (np.zeros(flat.shape[1], np.int64) if layer.bias is None else layer.bias) - x.zero_point * flat.sum(axis=0)
+    acc_lo, acc_hi = _acc_range(x, flat, bias)
+    n = flat.shape[1]
+    ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
+    scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
+    mult, shift, proof = _requant(scales, acc_lo, acc_hi, y.rounding)
+    win = layer.window
+    conv = g.conv2d(names(layer.name), _on_chip(g, tensors, x.name, names), w, shape=(win.height, win.width),
+                    stride=(win.sh, win.sw), pads=(win.top, win.left, win.bottom, win.right),
+                    pad_value=x.zero_point, acc=ACC, weight=NumType.fitting(int(w.min()), int(w.max())),
+                    bias=_wrap32(bias))  # fmt: skip
+    out = g.requant(names(layer.name, "_q"), conv, multiplier=mult, shift=shift,
+                    zero_point=y.zero_point, out=y.dtype, rounding=y.rounding)  # fmt: skip
+    if layer.relu:
+        out = g.relu(names(layer.name, "_relu"), out)
+    tensors[y.name] = out
+    return LayerReport(layer.label, conv, out, mult, shift, proof)
+
+
+def _pool(g: TaskGraph, layer: Pool, tensors: dict[str, str], names: _Names) -> LayerReport | None:
+    """A max pool (the integers' maximum) or a global average pool (the window sum requantized by
+    ``x_scale / (P · y_scale)``, proved over every sum ``P · (x − x_zp)`` can reach)."""
+    x, y, win = layer.x, layer.y, layer.window
+    src = _on_chip(g, tensors, x.name, names)
+    if layer.mode == "max":
+        out = g.maxpool(names(layer.name), src, shape=(win.height, win.width), kernel=(win.kh, win.kw),
+                        stride=(win.sh, win.sw), pads=(win.top, win.left, win.bottom, win.right))  # fmt: skip
+        tensors[y.name] = out
+        return None  # no requantization to report
+    p = win.kh * win.kw
+    scale = Fraction(float(x.scale)) / (Fraction(float(y.scale)) * p)
+    lo, hi = p * (x.dtype.min - x.zero_point), p * (x.dtype.max - x.zero_point)
+    mult, shift, proof = _requant([scale], np.array([lo]), np.array([hi]), y.rounding)
+    out = g.avgpool(names(layer.name), src, shape=(win.height, win.width), multiplier=mult, shift=shift,
+                    zero_points=(x.zero_point, y.zero_point), out=y.dtype, rounding=y.rounding)  # fmt: skip
+    tensors[y.name] = out
+    return LayerReport(layer.label, out, out, mult, shift, proof)
+
+
+def _on_chip(g: TaskGraph, tensors: dict[str, str], name: str, names: _Names) -> str:
+    """The graph tensor of ``name``, through a ``copy`` when it is a graph input (read whole on chip)."""
+    t = tensors[name]
+    if g.tasks[t].op != "input":
+        return t
+    copy = names(name, "_onchip")
+    if copy not in g.tasks:
+        g.copy(copy, t)
+    return copy
 
 
 def _add(g: TaskGraph, layer: Add, tensors: dict[str, str], names: _Names) -> LayerReport:

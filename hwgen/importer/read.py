@@ -6,8 +6,12 @@ formats and their mixtures:
 * **QOperator**: ``QLinearMatMul``, ``QGemm`` (``com.microsoft``, as
   onnxruntime's ``quantize_static`` writes Gemm layers), ``QLinearAdd``
   (``com.microsoft``; of two activations, or of an activation and a constant
-  row) — integer in, integer out;
-* **QDQ**: ``DequantizeLinear → MatMul | Gemm [→ Relu] → QuantizeLinear``
+  row), ``QLinearConv``, ``QLinearGlobalAveragePool`` (``com.microsoft``),
+  and ``MaxPool``, ``Flatten``, ``Reshape`` on the integers — integer in,
+  integer out;
+* **QDQ**: ``DequantizeLinear → MatMul | Gemm | Conv [→ Relu] → QuantizeLinear``
+  and ``DequantizeLinear → MaxPool | GlobalAveragePool | Flatten | Reshape →
+  QuantizeLinear``
   with the weights (per tensor or per output channel) and the int32 bias
   (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
   nodes of constants; ``DequantizeLinear ×2 → Add → QuantizeLinear`` (an
@@ -32,14 +36,20 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..numtype import NumType
-from .layers import Add, Dense, Layers, QTensor, int_type
+from ..schedule.window import Window
+from .layers import Add, Alias, Conv, Dense, Layers, Pool, QTensor, graph_shape, int_type
 from .model import ModelError, OnnxModel
 
 SUPPORTED = (
-    "QuantizeLinear, DequantizeLinear, QLinearMatMul, QGemm and QLinearAdd (com.microsoft), MatMul, Gemm and "
-    "Add between DequantizeLinear and QuantizeLinear (QDQ), QONNX Quant, Relu after a MatMul or Gemm, Constant"
+    "QuantizeLinear, DequantizeLinear, QLinearMatMul, QLinearConv, QGemm, QLinearAdd and "
+    "QLinearGlobalAveragePool (com.microsoft), MatMul, Gemm, Conv, Add, MaxPool, GlobalAveragePool, Flatten and "
+    "Reshape between DequantizeLinear and QuantizeLinear (QDQ), MaxPool, Flatten and Reshape of integers, QONNX "
+    "Quant, Relu after a MatMul, Gemm or Conv, Constant"
 )
+#: Ops that keep integers as they are (QOperator: on the integers; QDQ: the same encoding in and out) or pool.
+SHAPE_OPS = ("MaxPool", "Flatten", "Reshape")
 #: Op types that mark a quantized model.
 QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm", "Quant")
 #: QONNX rounding modes hwgen builds, as requant roundings.
@@ -77,12 +87,21 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             deq[node.output[0]] = q
             if node.output[0] in model.outputs:
                 out.outputs[node.output[0]] = q
-        elif op in ("QLinearMatMul", "QGemm", "QLinearAdd"):
-            layer = _qoperator_add(model, node, qt) if op == "QLinearAdd" else _qoperator_dense(model, node, qt)
+        elif op in ("QLinearMatMul", "QGemm", "QLinearAdd", "QLinearConv", "QLinearGlobalAveragePool"):
+            layer = QOPERATOR[op](model, node, qt)
+            qt[layer.y.name] = layer.y
+            out.layers.append(layer)
+        elif op in SHAPE_OPS and node.input[0] in qt:  # on the integers
+            layer = _shape_op(model, node, qt[node.input[0]])
+            layer.y = replace(layer.x, name=node.output[0], shape=layer.y.shape)
             qt[layer.y.name] = layer.y
             out.layers.append(layer)
         elif op in ("MatMul", "Gemm"):
             pending[node.output[0]] = _Pending(_qdq_dense(model, node, deq))
+        elif op == "Conv":
+            pending[node.output[0]] = _Pending(_qdq_conv(model, node, deq))
+        elif op in (*SHAPE_OPS, "GlobalAveragePool") and node.input[0] in deq:
+            pending[node.output[0]] = _Pending(_shape_op(model, node, deq[node.input[0]]))
         elif op == "Add":
             pending[node.output[0]] = _Pending(_qdq_add(model, node, deq))
         elif op == "Quant":
@@ -90,7 +109,7 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             qt[q.name] = deq[q.name] = q
             if q.name in model.outputs:
                 out.outputs[q.name] = q
-        elif op == "Relu" and isinstance(getattr(pending.get(node.input[0]), "layer", None), Dense):
+        elif op == "Relu" and isinstance(getattr(pending.get(node.input[0]), "layer", None), Dense | Conv):
             pending[node.output[0]] = _Pending(replace(pending.pop(node.input[0]).layer, relu=True))
         else:
             raise ModelError(model.label(node), f"is not supported; hwgen imports {SUPPORTED}")
@@ -99,8 +118,8 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
     missing = [o for o in model.outputs if o not in out.outputs]
     if missing:
         raise ModelError(model.where, f"output {missing[0]!r} is not a DequantizeLinear of a quantized tensor")
-    if not any(isinstance(layer, Dense) for layer in out.layers):
-        raise ModelError(model.where, "has no quantized MatMul or Gemm layer")
+    if not any(isinstance(layer, Dense | Conv) for layer in out.layers):
+        raise ModelError(model.where, "has no quantized MatMul, Gemm or Conv layer")
     return out
 
 
@@ -146,6 +165,15 @@ def _quantize(
     if src in pending:
         layer = pending.pop(src).layer
         layer.y = _output(model, node, node.output[0], node.input[1], zero, layer.y.shape)
+        keeps = isinstance(layer, Alias) or (isinstance(layer, Pool) and layer.mode == "max")
+        if keeps and (layer.y.scale, layer.y.zero_point, layer.y.dtype) != (
+            layer.x.scale,
+            layer.x.zero_point,
+            layer.x.dtype,
+        ):
+            raise ModelError(
+                layer.label, "its QuantizeLinear changes the encoding; hwgen keeps the integers as they are"
+            )
         qt[layer.y.name] = layer.y
         out.layers.append(layer)
         return
@@ -156,11 +184,21 @@ def _quantize(
     out.inputs[src] = q
 
 
-def _input_shape(model: OnnxModel, node: Any, src: str, batch: int | None) -> tuple[int, int]:
-    """A graph input's ``(rows, features)``; ``batch`` for a symbolic first dimension."""
+def _input_shape(model: OnnxModel, node: Any, src: str, batch: int | None) -> tuple[int, ...]:
+    """A graph input's ``(rows, features)`` or ``(1, C, H, W)`` (an image); ``batch`` for a symbolic first
+    dimension."""
     dims = model.input_shape(src)
+    if len(dims) == 4:
+        if dims[0] not in (1, batch) and not (isinstance(dims[0], str) and batch in (None, 1)):
+            raise ModelError(model.label(node), f"input {src!r} has shape {dims}; hwgen imports one image (N = 1)")
+        if not all(isinstance(d, int) and d > 0 for d in dims[1:]):
+            raise ModelError(model.label(node), f"input {src!r} has shape {dims}; C, H and W must be numbers")
+        return (1, *(int(d) for d in dims[1:]))
     if len(dims) != 2:
-        raise ModelError(model.label(node), f"input {src!r} has shape {dims}; hwgen imports [rows, features] inputs")
+        raise ModelError(
+            model.label(node), f"input {src!r} has shape {dims}; hwgen imports [rows, features] inputs or one "
+            f"[1, C, H, W] image"
+        )  # fmt: skip
     if not isinstance(dims[0], int) or dims[0] < 1:
         if batch is None:
             raise ModelError(model.label(node), f"input {src!r} has a symbolic batch {dims[0]!r}; give --batch N")
@@ -226,19 +264,21 @@ def _qdq_dense(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Dense:
     w, ws, wz = _weights(model, node, values, ws, wz, bool(a.get("transB", 0)))
     bias = None
     if len(node.input) > 2 and node.input[2]:
-        b, bs, bz, _ = _dequantized_constant(model, node, node.input[2], "the bias")
-        if np.asarray(b).dtype != np.int32 or np.any(bz != 0):
-            raise ModelError(model.label(node), "the bias must be int32 with zero point 0 (quantize_static's form)")
-        n = w.shape[1]
-        expect = np.broadcast_to((np.float32(x.scale) * np.asarray(ws, np.float32)).reshape(-1), (n,))
-        if bs.size not in (1, n) or not np.array_equal(np.broadcast_to(bs.reshape(-1), (n,)), expect):
-            raise ModelError(
-                model.label(node), "the bias scale is not x_scale · w_scale; hwgen adds it to the int32 sum"
-            )
-        bias = np.asarray(b, dtype=np.int64).reshape(-1)
+        bias = _qdq_bias(model, node, x, ws, w.shape[1])
     placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0, (x.shape[0], w.shape[1]))  # its Q sets it
     layer = Dense(model.label(node), x, w, ws, wz, bias, placeholder, name=node.name or node.output[0])
     return _checked(model, node, layer)
+
+
+def _qdq_bias(model: OnnxModel, node: Any, x: QTensor, ws: np.ndarray, n: int) -> np.ndarray:
+    """A QDQ layer's bias: a DequantizeLinear of an int32 constant with scale ``x_scale · w_scale``, zero 0."""
+    b, bs, bz, _ = _dequantized_constant(model, node, node.input[2], "the bias")
+    if np.asarray(b).dtype != np.int32 or np.any(bz != 0):
+        raise ModelError(model.label(node), "the bias must be int32 with zero point 0 (quantize_static's form)")
+    expect = np.broadcast_to((np.float32(x.scale) * np.asarray(ws, np.float32)).reshape(-1), (n,))
+    if bs.size not in (1, n) or not np.array_equal(np.broadcast_to(bs.reshape(-1), (n,)), expect):
+        raise ModelError(model.label(node), "the bias scale is not x_scale · w_scale; hwgen adds it to the int32 sum")
+    return np.asarray(b, dtype=np.int64).reshape(-1)
 
 
 def _checked(model: OnnxModel, node: Any, layer: Dense) -> Dense:
@@ -297,6 +337,146 @@ def _qdq_add(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Add:
                     int(_scalar(model, node, bz, "the zero point")))  # fmt: skip
     placeholder = QTensor(node.output[0], a.dtype, np.float32(1), 0, a.shape)  # its QuantizeLinear sets it
     return Add(model.label(node), a, b, placeholder, values, name=node.name or node.output[0])
+
+
+# -- images ----------------------------------------------------------------------------
+def _image(model: OnnxModel, node: Any, x: QTensor) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an image input of ``node``."""
+    if len(x.shape) != 4:
+        raise ModelError(model.label(node), f"its input {x.name!r} has shape {x.shape}; an image [1, C, H, W]")
+    return x.shape[1], x.shape[2], x.shape[3]
+
+
+def _window(model: OnnxModel, node: Any, x: QTensor, kernel: tuple[int, int], default_stride: int = 1) -> Window:
+    """The window of a Conv or MaxPool node over image ``x`` (its ``strides``, ``pads``; no dilation, no
+    ``auto_pad``, no ``ceil_mode``)."""
+    a = model.attrs(node)
+    auto = a.get("auto_pad", b"NOTSET")
+    if (auto.decode() if isinstance(auto, bytes) else auto) != "NOTSET":
+        raise ModelError(model.label(node), f"auto_pad {auto!r} is not supported; give explicit pads")
+    if any(d != 1 for d in a.get("dilations", [1, 1])) or a.get("ceil_mode", 0) or a.get("storage_order", 0):
+        raise ModelError(model.label(node), "dilations, ceil_mode and storage_order other than the defaults")
+    c, h, w = _image(model, node, x)
+    sh, sw = a.get("strides", [default_stride, default_stride])
+    top, left, bottom, right = a.get("pads", [0, 0, 0, 0])
+    window = Window(h, w, c, kernel[0], kernel[1], sh, sw, top, left, bottom, right)
+    try:
+        window.check(model.label(node))
+    except ConfigError as e:
+        raise ModelError(model.label(node), e.detail) from None
+    return window
+
+
+def _conv_weights(
+    model: OnnxModel, node: Any, values: np.ndarray, scale: np.ndarray, zero: np.ndarray, x: QTensor
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Window]:
+    """A Conv's weights ``[C_out, C_in, kh, kw]`` (group 1), per-channel scale and zero point, and window."""
+    w = np.asarray(values)
+    int_type(w, model.label(node), ModelError)
+    if w.ndim != 4 or model.attrs(node).get("group", 1) != 1:
+        raise ModelError(model.label(node), f"weights {w.shape}, group {model.attrs(node).get('group', 1)}: hwgen "
+                         "imports 2-D convolutions of group 1")  # fmt: skip
+    if w.shape[1] != _image(model, node, x)[0]:
+        raise ModelError(model.label(node), f"the weights take {w.shape[1]} channels, the input has {x.shape[1]}")
+    for what, v in (("weight scale", scale), ("weight zero point", zero)):
+        if v.size not in (1, w.shape[0]):
+            raise ModelError(model.label(node), f"the {what} has {v.size} values; one, or one per output channel")
+    window = _window(model, node, x, (w.shape[2], w.shape[3]))
+    return w.astype(np.int64), scale.reshape(-1) if scale.size > 1 else scale.reshape(()), zero, window
+
+
+def _conv_shape(window: Window, channels: int) -> tuple[int, int, int, int]:
+    return (1, channels, window.out_height, window.out_width)
+
+
+def _qoperator_conv(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Conv:
+    ins = list(node.input) + [""] * 9
+    x = _activation(model, node, ins[0], qt)
+    _check_encoding(model, node, x, ins[1], ins[2])
+    ws, wz = _qparams(model, node, ins[4], ins[5])
+    w, ws, wz, window = _conv_weights(model, node, model.constant(ins[3], node, "the weight"), ws, wz, x)
+    bias = np.asarray(model.constant(ins[8], node, "the bias"), np.int64).reshape(-1) if ins[8] else None
+    y = _output(model, node, node.output[0], ins[6], ins[7], _conv_shape(window, w.shape[0]))
+    return _checked_conv(model, node, Conv(model.label(node), x, w, ws, wz, bias, y, window,
+                                           name=node.name or node.output[0]))  # fmt: skip
+
+
+def _qdq_conv(model: OnnxModel, node: Any, deq: dict[str, QTensor]) -> Conv:
+    if node.input[0] not in deq:
+        raise ModelError(model.label(node), f"input {node.input[0]!r} is not a DequantizeLinear of an activation")
+    x = deq[node.input[0]]
+    values, ws, wz, _ = _dequantized_constant(model, node, node.input[1], "the weight")
+    w, ws, wz, window = _conv_weights(model, node, values, ws, wz, x)
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        bias = _qdq_bias(model, node, x, ws, w.shape[0])
+    placeholder = QTensor(node.output[0], x.dtype, np.float32(1), 0, _conv_shape(window, w.shape[0]))
+    return _checked_conv(model, node, Conv(model.label(node), x, w, ws, wz, bias, placeholder, window,
+                                           name=node.name or node.output[0]))  # fmt: skip
+
+
+def _checked_conv(model: OnnxModel, node: Any, layer: Conv) -> Conv:
+    n = layer.weights.shape[0]
+    if layer.bias is not None and layer.bias.size != n:
+        raise ModelError(model.label(node), f"the bias has {layer.bias.size} values for {n} output channels")
+    if np.any(np.asarray(layer.w_scale) <= 0) or not np.all(np.isfinite(layer.w_scale)):
+        raise ModelError(model.label(node), "weight scales must be positive and finite")
+    return layer
+
+
+def _qoperator_gap(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Pool:
+    if model.attrs(node).get("channels_last", 0):
+        raise ModelError(model.label(node), "channels_last = 1 is not supported (hwgen reads NCHW models)")
+    x = _activation(model, node, node.input[0], qt)
+    _check_encoding(model, node, x, node.input[1], node.input[2])
+    pool = _shape_op(model, node, x)
+    pool.y = _output(model, node, node.output[0], node.input[3], node.input[4], pool.y.shape)
+    return pool
+
+
+def _shape_op(model: OnnxModel, node: Any, x: QTensor) -> Pool | Alias:
+    """A MaxPool, GlobalAveragePool, Flatten or Reshape of ``x``, its output's encoding still ``x``'s."""
+    label, name = model.label(node), node.name or node.output[0]
+    op = node.op_type
+    if op in ("GlobalAveragePool", "QLinearGlobalAveragePool"):
+        c, h, w = _image(model, node, x)
+        y = QTensor(node.output[0], x.dtype, x.scale, x.zero_point, (1, c, 1, 1))
+        return Pool(label, x, y, "avg", Window(h, w, c, h, w), name)
+    if op == "MaxPool":
+        kernel = tuple(model.attrs(node).get("kernel_shape", []))
+        if len(kernel) != 2:
+            raise ModelError(label, f"kernel_shape {list(kernel)}: hwgen pools over 2-D windows")
+        window = _window(model, node, x, kernel)
+        y = QTensor(node.output[0], x.dtype, x.scale, x.zero_point, _conv_shape(window, x.shape[1]))
+        return Pool(label, x, y, "max", window, name)
+    shape = _flat_shape(model, node, x)
+    if graph_shape(shape) != graph_shape(x.shape) or (len(x.shape) == 4 and x.shape[2] * x.shape[3] != 1):
+        raise ModelError(label, f"reshapes {x.shape} to {shape}: hwgen flattens only one-pixel images")
+    return Alias(label, x, QTensor(node.output[0], x.dtype, x.scale, x.zero_point, shape), name)
+
+
+def _flat_shape(model: OnnxModel, node: Any, x: QTensor) -> tuple[int, ...]:
+    """The output shape of a Flatten (``axis``) or a Reshape (its constant shape, ``0`` and ``-1`` resolved)."""
+    size = int(np.prod(x.shape))
+    if node.op_type == "Flatten":
+        axis = model.attrs(node).get("axis", 1) % max(len(x.shape), 1)
+        lead = int(np.prod(x.shape[:axis]))
+        return (lead, size // lead)
+    dims = [int(d) for d in np.asarray(model.constant(node.input[1], node, "the shape")).reshape(-1)]
+    dims = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+    if -1 in dims:
+        known = int(np.prod([d for d in dims if d != -1]))
+        dims[dims.index(-1)] = size // known
+    return tuple(dims)
+
+
+QOPERATOR = {
+    "QLinearMatMul": lambda model, node, qt: _qoperator_dense(model, node, qt),
+    "QGemm": lambda model, node, qt: _qoperator_dense(model, node, qt),
+    "QLinearAdd": lambda model, node, qt: _qoperator_add(model, node, qt),
+    "QLinearConv": lambda model, node, qt: _qoperator_conv(model, node, qt),
+    "QLinearGlobalAveragePool": lambda model, node, qt: _qoperator_gap(model, node, qt),
+}
 
 
 # -- QONNX -----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """An imported model written as a schedule file a user reads and edits (``hwgen import``).
 
-The ``.py`` builds the task graph call by call — input, ``gemm`` with its
-bias, ``requant`` with its multiplier and shift, ``relu`` — with the ONNX
+The ``.py`` builds the task graph call by call — input, ``gemm`` / ``conv2d``
+with its bias, ``requant`` with its multiplier and shift, ``relu``, ``add``,
+``maxpool`` / ``avgpool``, ``copy`` — with the ONNX
 node each layer came from in a comment, and a :class:`~hwgen.schedule.Machine`;
 the arrays (weights, biases, per-column multipliers and shifts) sit in a
 ``.npz`` of the same name beside it. ``hwgen schedule FILE.py`` then reports
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..schedule import Machine, TaskGraph
+from ..schedule.graph import Task
 
 
 def schedule_source(graph: TaskGraph, machine: Machine, source: str, layers: dict[str, str]) -> tuple[str, dict]:
@@ -40,17 +42,8 @@ def schedule_source(graph: TaskGraph, machine: Machine, source: str, layers: dic
         t = graph.tasks[name]
         if t.op == "input":
             lines.append(f"graph.input({name!r}, {t.rows}, {t.cols}, {str(t.dtype)!r})")
-        elif t.op == "gemm":
-            arrays[f"{name}.weights"] = t.weights
-            bias = ""
-            if t.bias is not None:
-                arrays[f"{name}.bias"] = t.bias
-                bias = f', bias=data["{name}.bias"]'
-            lines.append(f"# {layers.get(name, '')}")
-            lines.append(
-                f'graph.gemm({name!r}, {t.inputs[0]!r}, data["{name}.weights"], acc={str(t.dtype)!r}, '
-                f"weight={str(t.weight)!r}{bias})"
-            )
+        elif t.op in ("gemm", "conv"):
+            lines += _matmul(t, arrays, layers.get(name, ""))
         elif t.op == "requant":
             p = t.params
             args = []
@@ -66,7 +59,13 @@ def schedule_source(graph: TaskGraph, machine: Machine, source: str, layers: dic
             )
         elif t.op == "relu":
             lines.append(f"graph.relu({name!r}, {t.inputs[0]!r})")
-        else:  # the importer makes no other tasks yet
+        elif t.op == "copy":
+            lines.append(f"graph.copy({name!r}, {t.inputs[0]!r})")
+        elif t.op == "pool":
+            lines.append(_pool(t))
+        elif t.op == "add":
+            lines.append(_add(t, arrays, layers.get(name, "")))
+        else:  # the importer makes no other tasks
             raise AssertionError(f"no writer for task kind {t.op!r}")
     fields = ", ".join(
         f"{k}={getattr(machine, k)!r}"
@@ -75,6 +74,53 @@ def schedule_source(graph: TaskGraph, machine: Machine, source: str, layers: dic
     )
     lines += ["", f"machine = Machine({fields}, family={machine.family!r})", ""]
     return "\n".join(lines), arrays
+
+
+def _matmul(t: Task, arrays: dict[str, np.ndarray], onnx: str) -> list[str]:
+    """A gemm or conv2d call (its weights and bias in the arrays)."""
+    name = t.name
+    arrays[f"{name}.weights"] = t.weights
+    bias = ""
+    if t.bias is not None:
+        arrays[f"{name}.bias"] = t.bias
+        bias = f', bias=data["{name}.bias"]'
+    types = f"acc={str(t.dtype)!r}, weight={str(t.weight)!r}{bias}"
+    if t.op == "gemm":
+        return [f"# {onnx}", f'graph.gemm({name!r}, {t.inputs[0]!r}, data["{name}.weights"], {types})']
+    w = t.params["window"]
+    shape = f"({w.kh}, {w.kw}, {w.channels}, {t.cols})"
+    return [
+        f"# {onnx}",
+        f'graph.conv2d({name!r}, {t.inputs[0]!r}, data["{name}.weights"].reshape{shape}, '
+        f"shape=({w.height}, {w.width}), stride=({w.sh}, {w.sw}), pads=({w.top}, {w.left}, {w.bottom}, {w.right}), "
+        f"pad_value={t.params['pad_value']}, {types})",
+    ]
+
+
+def _pool(t: Task) -> str:
+    w, p = t.params["window"], t.params
+    where = f"{t.name!r}, {t.inputs[0]!r}, shape=({w.height}, {w.width})"
+    if p["mode"] == "max":
+        pads = f"({w.top}, {w.left}, {w.bottom}, {w.right})"
+        return f"graph.maxpool({where}, kernel=({w.kh}, {w.kw}), stride=({w.sh}, {w.sw}), pads={pads})"
+    return (
+        f"graph.avgpool({where}, kernel=({w.kh}, {w.kw}), stride=({w.sh}, {w.sw}), multiplier={p['multiplier']}, "
+        f"shift={p['shift']}, zero_points=({p['zero_in']}, {p['zero_point']}), out={str(t.dtype)!r}, "
+        f"rounding={p['rounding']!r})"
+    )
+
+
+def _add(t: Task, arrays: dict[str, np.ndarray], onnx: str) -> str:
+    """A rescaling add (the importer makes no other), its constant row in the arrays."""
+    p = t.params
+    b = repr(t.inputs[1]) if len(t.inputs) > 1 else f'data["{t.name}.b"]'
+    if len(t.inputs) == 1:
+        arrays[f"{t.name}.b"] = np.asarray(p["constant"], dtype=np.int64)
+    return (
+        f"# {onnx}\ngraph.add({t.name!r}, {t.inputs[0]!r}, {b}, multipliers=({p['multiplier_a']}, "
+        f"{p['multiplier_b']}), shift={p['shift']}, zero_points=({p['zero_a']}, {p['zero_b']}), "
+        f"zero_point={p['zero_point']}, out={str(t.dtype)!r}, rounding={p['rounding']!r})"
+    )
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
