@@ -57,7 +57,9 @@ stream or off-chip data, a scratchpad per on-chip sequential tensor (all its row
 a 2-row write-back buffer per tensor written off-chip. The ``auto`` policy
 tries every assignment of the edges (up to 2^16) and keeps the cheapest
 (cycles, then off-chip bytes, then on-chip bytes), so it is never worse than
-``all-dataflow`` or ``all-sequential`` on this model. ``sequential`` makes
+``all-dataflow`` or ``all-sequential`` on this model; an edge into an input
+read whole (a conv's or pool's image, an attention's K and V) is always
+sequential and not searched. ``sequential`` makes
 every edge sequential; ``dataflow`` pipelines every edge it can, in graph
 order, as long as no stage needs more concurrent ops than there are cores.
 """
@@ -156,13 +158,14 @@ def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto"
 
 def _compile(opg: OpGraph, machine: Machine, policy: Policy) -> Schedule:
     edges = opg.edges
+    free = [(a, b) for a, b in edges if opg.out_tensor[a] not in opg.whole_inputs(b)]  # the others: sequential
     if policy == "auto":
-        return _search(opg, machine, edges)
+        return _search(opg, machine, edges, free)
     if policy == "sequential":
         return evaluate(opg, machine, {e: False for e in edges}, policy)
     # dataflow: pipeline every edge the cores allow, in graph order
     choice = {e: False for e in edges}
-    for e in edges:
+    for e in free:
         choice[e] = True
         try:
             evaluate(opg, machine, choice, policy)
@@ -171,18 +174,19 @@ def _compile(opg: OpGraph, machine: Machine, policy: Policy) -> Schedule:
     return evaluate(opg, machine, choice, policy)
 
 
-def _search(opg: OpGraph, machine: Machine, edges: list[tuple[str, str]]) -> Schedule:
-    """Every assignment of the edges; the cheapest (cycles, then off-chip bytes, then on-chip bytes)."""
-    if len(edges) > MAX_SEARCH_EDGES:
+def _search(opg: OpGraph, machine: Machine, edges: list[tuple[str, str]], free: list[tuple[str, str]]) -> Schedule:
+    """Every assignment of the ``free`` edges (the others read a tensor whole: sequential); the cheapest
+    (cycles, then off-chip bytes, then on-chip bytes)."""
+    if len(free) > MAX_SEARCH_EDGES:
         raise ConfigError(
             "policy",
-            f"auto search covers up to {MAX_SEARCH_EDGES} op edges, the graph has "
-            f"{len(edges)}; choose 'dataflow' or 'sequential'",
+            f"auto search covers up to {MAX_SEARCH_EDGES} op edges that may stream, the graph has "
+            f"{len(free)}; choose 'dataflow' or 'sequential'",
         )
     best, first_error = None, None
-    for bits in itertools.product((True, False), repeat=len(edges)):
+    for bits in itertools.product((True, False), repeat=len(free)):
         try:
-            s = evaluate(opg, machine, dict(zip(edges, bits)), "auto")
+            s = evaluate(opg, machine, {e: False for e in edges} | dict(zip(free, bits)), "auto")
         except ConfigError as e:
             if not any(bits):  # all-sequential: its error is the one to report if nothing fits
                 first_error = e
