@@ -556,17 +556,22 @@ def onnx_import() -> dict[str, Any]:
     spec = importlib.util.spec_from_file_location("make_models", ROOT / "examples" / "onnx" / "make_models.py")
     maker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(maker)
-    machine = Machine(cores=2, lanes=8, onchip_bytes=16384, offchip_bytes_per_cycle=4, offchip_latency=20)
-    out: dict[str, Any] = {"machine": machine.__dict__.copy()}
+    small = Machine(cores=2, lanes=8, onchip_bytes=16384, offchip_bytes_per_cycle=4, offchip_latency=20)
+    big = Machine(cores=4, lanes=16, onchip_bytes=192 * 1024, offchip_bytes_per_cycle=8, offchip_latency=30)
+    out: dict[str, Any] = {"machine": small.__dict__.copy(), "resnet8_machine": big.__dict__.copy()}
+    names = ["mlp_qdq_pc", "mlp_qop_pt", "mlp_bias_qop", "mlp_res_qdq", "mlp_qonnx_w4"]
+    names += ["cnn_qdq_pc", "cnn_qop_pt", "cnn_features_qdq", "resnet8_qdq_pc"]
     with tempfile.TemporaryDirectory() as tmp:
         models = maker.make_all(Path(tmp))
-        for name in ("mlp_qdq_pc", "mlp_qop_pt", "mlp_bias_qop", "mlp_res_qdq", "mlp_qonnx_w4"):
+        models["resnet8_qdq_pc"] = maker.make_resnet8(Path(tmp), "QDQ", True)
+        for name in names:
+            machine = big if name.startswith("resnet8") else small
             say(f"onnx_import: {name}")
             t_import, model = _timed(lambda n=name: import_onnx(models[n]), repeat=1)
             g = model.graph
             policies = {}
             for policy in POLICIES:
-                t_compile, s = _timed(lambda p=policy, g=g: compile_schedule(g, machine, p), repeat=1)
+                t_compile, s = _timed(lambda p=policy, g=g, m=machine: compile_schedule(g, m, p), repeat=1)
                 policies[policy] = {
                     "compile_s": round(t_compile, 3),
                     "cycles": s.cycles,
@@ -574,19 +579,70 @@ def onnx_import() -> dict[str, Any]:
                     "onchip_bytes": s.onchip_bytes,
                 }
             floats, ints = model.random_inputs(1)
-            run = run_schedule(g, machine, "auto", ints, sim="native")
+            t_run, run = _timed(lambda g=g, m=machine, i=ints: run_schedule(g, m, "auto", i, sim="native"), repeat=1)
+            env = g.run(ints)
             differing = model.compare(model.dequantize(run.outputs), model.reference(floats))
-            top = f"onnx_{name}_auto"
-            engine = build_engine(g, machine, compile_schedule(g, machine, "auto"))
-            res = synthesize(to_verilog(engine, top), top, "xc7").resources
             out[name] = {
                 "layers": [r.summary() for r in model.layers],
                 "import_s": round(t_import, 3),
                 "policies": policies,
                 "auto_measured_cycles": run.cycles,
+                "auto_exact_vs_golden_and_report": run.compare({o: env[o] for o in g.outputs()}) == [],
+                "auto_native_run_s": round(t_run, 1),
                 "auto_elements_differing_from_reference": sum(differing.values()),
-                "xc7": {k: v for k, v in res.items() if v},
+                "output_elements": sum(int(v.size) for v in run.outputs.values()),
             }
+            if not name.startswith("resnet8"):  # the ResNet-8 engine's synthesis takes too long for the bench
+                top = f"onnx_{name}_auto"
+                engine = build_engine(g, machine, compile_schedule(g, machine, "auto"))
+                res = synthesize(to_verilog(engine, top), top, "xc7").resources
+                out[name]["xc7"] = {k: v for k, v in res.items() if v}
+    return out
+
+
+@section
+def decoder_layer() -> dict[str, Any]:
+    """Issue 16: the transformer decoder layer (examples/schedules/decoder_layer.py: d_model 64, 4 heads, 32
+    tokens) on the engine: compile time, cycles and bytes under the three policies, each stage's slot and its
+    slowest unit, the auto engine on the native bench against the golden model, Yosys resources (xc7)."""
+    from hwgen.estimate.synth import synthesize
+    from hwgen.schedule import POLICIES, compile_schedule
+    from hwgen.schedule.engine import build_engine
+    from hwgen.schedule.run import run_schedule
+    from hwgen.spec import load_schedule
+    from hwgen.verilog import to_verilog
+
+    g, machine, x = load_schedule(ROOT / "examples" / "schedules" / "decoder_layer.py")
+    golden = {o: g.run(x)[o] for o in g.outputs()}
+    out: dict[str, Any] = {"machine": machine.__dict__.copy(), "policies": {}}
+    for policy in POLICIES:
+        say(f"decoder_layer: {policy}")
+        t_compile, s = _timed(lambda p=policy: compile_schedule(g, machine, p), repeat=1)
+        t_run, run = _timed(lambda p=policy: run_schedule(g, machine, p, x, sim="native"), repeat=1)
+        out["policies"][policy] = {
+            "compile_s": round(t_compile, 3),
+            "cycles": s.cycles,
+            "measured_cycles": run.cycles,
+            "exact": run.compare(golden) == [],
+            "offchip_bytes": s.offchip_bytes,
+            "onchip_bytes": s.onchip_bytes,
+            "stages": [
+                {
+                    "ops": list(p.ops),
+                    "slots": p.slots,
+                    "slot_cycles": p.slot_cycles,
+                    "slowest": max(p.unit_cycles, key=p.unit_cycles.get),
+                }
+                for p in s.plans
+            ],  # fmt: skip
+            "native_run_s": round(t_run, 1),
+        }
+    say("decoder_layer: synthesizing the auto engine (xc7)")
+    top = "decoder_layer_auto"
+    engine = build_engine(g, machine, compile_schedule(g, machine, "auto"))
+    res = synthesize(to_verilog(engine, top), top, "xc7")
+    out["xc7_auto"] = {k: v for k, v in res.resources.items() if v}
+    out["xc7_synth_s"] = round(res.seconds, 1)
     return out
 
 
