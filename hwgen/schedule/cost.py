@@ -17,6 +17,8 @@ longest per-row time of its units:
   cycle model for the row, + 2 (:func:`.rowops.row_cycles`);
 * a pool: its window's ``P·C`` values, one a cycle (+ feed), then its ``C``
   results, + 2;
+* a gather: the index, then the row's ``cols`` words, + 3;
+* a matmul of two activations: ``K·N`` products one a cycle, + 3;
 * an attention: the block's cycle model for a row of every head over all
   its KV entries, + 2 (:func:`.attention.attention_cycles`);
 
@@ -109,6 +111,10 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     if t.op == "pool":  # the window's values one a cycle, then one result per channel
         w = t.params["window"]
         return machine.feed_stages + w.length + w.channels + 2
+    if t.op == "gather":  # the index, then the row's words one a cycle
+        return t.cols + 3
+    if t.op == "matmul":  # one product a cycle: every output column's K of them, the last result + 2
+        return opg.graph.tasks[opg.inputs[op][0]].cols * t.cols + 3
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
         kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
         return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)

@@ -13,6 +13,10 @@ off-chip memory) and tasks that consume earlier tensors by name:
 * ``pool``: the maximum, or the requantized sum (average pooling), of each
   channel over windows of such an image (:meth:`TaskGraph.maxpool`,
   :meth:`TaskGraph.avgpool`);
+* ``matmul``: the requantized product of two activations, ``a · b`` or
+  ``a · bᵀ`` (ONNX ``QLinearMatMul``; ``b`` read whole);
+* ``gather``: rows of ``x`` picked by an index row (``x`` and the index read
+  whole; e.g. the tokens a top-k keeps);
 * ``copy``: ``x`` itself (brings a graph input on chip for an op that reads
   it whole: a conv's image, an attention's K and V);
 * ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
@@ -53,7 +57,8 @@ from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
 from .window import Window
 
-OPS = ("input", "gemm", "conv", "pool", "copy", "relu", "requant", "add", *ROW_BLOCKS, "attention")
+OPS = ("input", "gemm", "conv", "pool", "matmul", "gather", "copy", "relu", "requant", "add", *ROW_BLOCKS,
+       "attention")  # fmt: skip
 #: Tasks that multiply by constant weights on the engine's cores (a conv: its im2col rows).
 MATMUL_OPS = ("gemm", "conv")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
@@ -132,7 +137,7 @@ class Task:
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
     :meth:`conv2d`, :meth:`maxpool`, :meth:`avgpool`, :meth:`softmax`, :meth:`norm`, :meth:`activation`,
-    :meth:`topk`, :meth:`attention`, :meth:`copy`.
+    :meth:`topk`, :meth:`attention`, :meth:`matmul`, :meth:`gather`, :meth:`copy`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -296,6 +301,41 @@ class TaskGraph:
         window = Window(height, width, 1, kh, kw, sh, sw, top, left, bottom, right)
         window.check(f"graph.{name}")
         return window
+
+    def matmul(
+        self,
+        name: str,
+        a: str,
+        b: str,
+        *,
+        transpose_b: bool = False,
+        zero_points: tuple[int, int] = (0, 0),
+        multiplier: int,
+        shift: int,
+        zero_point: int = 0,
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_even",
+    ) -> str:
+        """The product of two activations (ONNX ``QLinearMatMul`` semantics): ``y = clamp(zp + round_shift(
+        Σ_k (a[r,k] − za)·(b[k,n] − zb) · multiplier, shift))`` in ``out``; ``b [K, N]``, or ``b [N, K]`` with
+        ``transpose_b`` (``a · bᵀ``, e.g. ``q · Kᵀ``). ``b`` is read whole (kept on chip)."""
+        name = self._name(name, a, b)
+        if not isinstance(transpose_b, bool):
+            raise ConfigError(f"graph.{name}.transpose_b", f"{transpose_b!r}: True or False")
+        za = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
+        zb = integer(zero_points[1], f"graph.{name}.zero_points[1]", lo=-(1 << 31), hi=1 << 31)
+        out = _int_type(out, f"graph.{name}.out")
+        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
+        params = {"transpose_b": transpose_b, "zero_a": za, "zero_b": zb, "multiplier": int(multiplier),
+                  "shift": int(shift), "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
+        return self._add(Task(name, "matmul", [a, b], dtype=out, params=params))
+
+    def gather(self, name: str, x: str, index: str) -> str:
+        """Rows of ``x`` picked by ``index`` ``[1, k]`` (e.g. a top-k's indices): row ``i`` of the result is row
+        ``index[0, i]`` of ``x``; ``[k, cols]``. Both are read whole (kept on chip); an index outside ``x`` is
+        an error of the golden model (the hardware would read whatever is there)."""
+        name = self._name(name, x, index)
+        return self._add(Task(name, "gather", [x, index]))
 
     def copy(self, name: str, x: str) -> str:
         """``x`` itself: a row-by-row copy that brings a graph input on chip for an op reading it whole."""
@@ -533,6 +573,20 @@ class TaskGraph:
                 t.rows, (t.cols, t.dtype) = x.rows, out_shape(t.op, cfg, x.cols)
             elif t.op == "attention":
                 self._check_attention(t, src)
+            elif t.op == "gather":
+                idx = src[1]
+                if idx.rows != 1:
+                    raise ConfigError(f"graph.{t.name}", f"its index {idx.name} is {idx.rows}×{idx.cols}; one row")
+                t.rows, t.cols, t.dtype = idx.cols, x.cols, x.dtype
+            elif t.op == "matmul":
+                b = src[1]
+                k, n = (b.cols, b.rows) if t.params["transpose_b"] else (b.rows, b.cols)
+                if x.cols != k:
+                    raise ConfigError(
+                        f"graph.{t.name}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {b.name} is "
+                        f"{b.rows}×{b.cols}{' (transposed)' if t.params['transpose_b'] else ''}"
+                    )  # fmt: skip
+                t.rows, t.cols = x.rows, n
             elif t.op == "add":
                 const = t.params.get("constant")
                 rows, cols = (x.rows, len(const)) if const is not None else (src[1].rows, src[1].cols)
@@ -623,6 +677,14 @@ class TaskGraph:
                 y = x
             elif t.op == "pool":
                 y = pool(x, t.params, self.tasks[t.inputs[0]].dtype, t.dtype)
+            elif t.op == "matmul":
+                y = matmul(x, env[t.inputs[1]], t.params, t.dtype)
+            elif t.op == "gather":
+                idx = env[t.inputs[1]][0]
+                if idx.min() < 0 or idx.max() >= x.shape[0]:
+                    bad = int(idx[(idx < 0) | (idx >= x.shape[0])][0])
+                    raise ConfigError(f"graph.{n}", f"index {bad} is outside {t.inputs[0]}'s {x.shape[0]} rows")
+                y = x[idx]
             elif t.op == "relu":
                 y = np.maximum(x, t.params["zero_point"])
             elif t.op == "requant":
@@ -640,6 +702,13 @@ class TaskGraph:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
+
+
+def matmul(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.ndarray:
+    """The product of two activations (see :meth:`TaskGraph.matmul`) on exact integers."""
+    bb = np.asarray(b, dtype=object) - p["zero_b"]
+    total = (np.asarray(a, dtype=object) - p["zero_a"]) @ (bb.T if p["transpose_b"] else bb)
+    return requantize(total, p["multiplier"], p["shift"], p["zero_point"], out, p["rounding"])
 
 
 def pool(x: np.ndarray, p: dict[str, Any], act: NumType, out: NumType) -> np.ndarray:

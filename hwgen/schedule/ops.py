@@ -1,6 +1,6 @@
 """The ops of a task graph: the units of work a schedule places, after fusing element-wise epilogues.
 
-Ops are the ``gemm``, ``conv``, ``pool``, ``copy``, ``add``, row-op (``softmax``,
+Ops are the ``gemm``, ``conv``, ``pool``, ``matmul``, ``gather``, ``copy``, ``add``, row-op (``softmax``,
 ``norm``, ``activation``, ``topk``) and ``attention`` tasks. ``relu`` and ``requant`` are fused
 into the write-back of the op that produces their input (they cost no core
 and no cycles); an op's *output tensor* is the tensor at the end of its fused
@@ -17,7 +17,7 @@ from .graph import TaskGraph
 from .rowops import ROW_BLOCKS
 
 #: Task kinds that are ops (run on a unit); the others are fused.
-OP_KINDS = ("gemm", "conv", "pool", "copy", "add", *ROW_BLOCKS, "attention")
+OP_KINDS = ("gemm", "conv", "pool", "matmul", "gather", "copy", "add", *ROW_BLOCKS, "attention")
 
 
 @dataclass
@@ -46,10 +46,14 @@ class OpGraph:
         return self.rows(tensor) * self.row_bytes(tensor)
 
     def whole_inputs(self, op: str) -> list[str]:
-        """The inputs ``op`` reads whole rather than row by row: an attention's K and V, a conv's or pool's
-        image."""
+        """The inputs ``op`` reads whole rather than row by row: an attention's K and V, a matmul's ``b``, a
+        conv's or pool's image, a gather's tensor and index."""
         kind = self.graph.tasks[op].op
-        return self.inputs[op][1:] if kind == "attention" else self.inputs[op][:1] if kind in ("conv", "pool") else []
+        if kind in ("attention", "matmul"):
+            return self.inputs[op][1:]
+        if kind == "gather":
+            return self.inputs[op][:2]
+        return self.inputs[op][:1] if kind in ("conv", "pool") else []
 
     @property
     def whole_tensors(self) -> list[str]:

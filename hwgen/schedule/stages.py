@@ -49,6 +49,12 @@ def partition(opg: OpGraph, dataflow: EdgeChoice, cores: int) -> StageLayout:
                 "schedule", f"{b} reads {opg.out_tensor[a]} whole, so it cannot stream from {a} (a sequential edge)"
             )
     groups = _components(opg.ops, dataflow)
+    group_of = {op: k for k, g in enumerate(groups) for op in g}
+    for a, b in dataflow:
+        if group_of[a] == group_of[b] and opg.out_tensor[a] in opg.whole_inputs(b):
+            raise ConfigError(
+                "schedule", f"{b} reads {opg.out_tensor[a]} whole but other streams put it in {a}'s stage"
+            )
     stages = _order(opg.ops, groups, dataflow)
     for s, members in enumerate(stages):
         if len(members) > cores:

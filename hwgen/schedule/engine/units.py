@@ -28,6 +28,8 @@ from ..rowops import PORT_FIELDS, takes_rows
 from .attention import build_attention
 from .buffers import EngineBuffers, select_bank
 from .controller import Controller
+from .gather import build_gather
+from .matmul import build_matmul
 from .plan import EnginePlan, OpPlan, Writer
 from .pool import PoolUnit
 from .window import window_reader
@@ -86,7 +88,7 @@ def build_feeders(
     """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot."""
     feeds = {}
     for o in plan.ops.values():
-        if o.kind == "attention":  # its driver reads the buffers itself
+        if o.kind in ("attention", "matmul", "gather"):  # their drivers read the buffers themselves
             continue
         r, ok = ctrl.row_at(o.depth + 1)
         taken = Signal(name=f"feed_taken_{o.name}")
@@ -180,6 +182,12 @@ def connect_units(
             unit, (valid, x) = rows[o.name], feeds[(o.name, 0)]
             m.d.comb += [unit.i.valid.eq(valid), unit.i.payload.eq(x)]
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], unit.o.valid, unit.o.payload))
+        elif o.kind == "matmul":
+            valid, y = build_matmul(m, plan, ctrl, bufs, o)
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], valid, y))
+        elif o.kind == "gather":
+            valid, word = build_gather(m, plan, ctrl, bufs, o)
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], valid, word))
         elif o.kind == "copy":  # the row as it is read
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], *feeds[(o.name, 0)]))
         elif o.kind == "attention":

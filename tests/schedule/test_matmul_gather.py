@@ -1,0 +1,168 @@
+"""The matmul (two activations) and gather ops, and SpAtten's cascade token pruning built from them: golden
+models against loops; the engine against the golden model and the cost report at every policy; row times
+exact; pruning shrinks the second layer's KV tensors and its attention cycles by the keep ratio, in the
+cost model and in simulation; bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hwgen.schedule.cost as cost
+from hwgen import ConfigError, Int
+from hwgen.schedule import Machine, TaskGraph, compile_schedule
+from hwgen.schedule.run import run_schedule
+from tests.references import round_to_even
+
+MACHINE = Machine(cores=4, lanes=2, onchip_bytes=8192, offchip_bytes_per_cycle=2, offchip_latency=3)
+
+
+def scores(seed=0, n=8, d=6) -> TaskGraph:
+    """q · kᵀ of two projections with zero points, then that times k (not transposed), then a gemm."""
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("mm")
+    g.input("x", n, 8)
+    for t in "qk":
+        g.gemm(t, "x", rng.integers(-8, 8, (8, d)), acc=Int(20))
+        g.requant(f"{t}8", t, multiplier=1 << 16, shift=20, zero_point=3)
+    g.matmul("s", "q8", "k8", transpose_b=True, zero_points=(3, 3), multiplier=1 << 20, shift=26, zero_point=-2)
+    g.matmul("t", "s", "k8", zero_points=(-2, 3), multiplier=1 << 20, shift=27)
+    g.gemm("o", "t", rng.integers(-8, 8, (d, 3)), acc=Int(20))
+    return g
+
+
+def data(g: TaskGraph, seed=3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {n: rng.integers(-128, 128, (t.rows, t.cols)) for n, t in g.tasks.items() if t.op == "input"}
+
+
+def loop_matmul(a, b, transpose, za, zb, mult, shift, zp, lo=-128, hi=127):
+    """The requantized product with Python integers and loops (ties to even)."""
+    bt = [list(r) for r in (b if transpose else np.asarray(b).T)]
+    out = []
+    for row in a:
+        out.append([min(hi, max(lo, zp + round_to_even(
+            sum((int(x) - za) * (int(y) - zb) for x, y in zip(row, col)) * mult, shift))) for col in bt])  # fmt: skip
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_matmul_golden_model_equals_loops(seed):
+    g = scores(seed)
+    env = g.run(data(g, seed))
+    assert np.array_equal(env["s"], loop_matmul(env["q8"], env["k8"], True, 3, 3, 1 << 20, 26, -2))
+    assert np.array_equal(env["t"], loop_matmul(env["s"], env["k8"], False, -2, 3, 1 << 20, 27, 0))
+    assert len(np.unique(env["s"])) > 8 and len(np.unique(env["t"])) > 4
+
+
+@pytest.mark.parametrize("policy", ["auto", "dataflow", "sequential"])
+def test_engine_runs_matmuls_exactly(policy):
+    g = scores()
+    x = data(g)
+    run = run_schedule(g, MACHINE, policy, x)
+    assert run.compare({"o": g.run(x)["o"]}) == []
+    assert "k8" in run.schedule.onchip_tensors
+
+
+def pruned_layer(n=16, d=8, keep=8, seed=0, prune=True) -> TaskGraph:
+    """SpAtten's cascade token pruning between two attention layers: layer 1 (2 heads) over all ``n`` tokens;
+    each token's importance is the sum over both heads and every query of its attention probability
+    (per-head q·kᵀ, softmax, summed over heads, then over queries by a global average pool of multiplier 1);
+    a top-``keep`` picks the tokens layer 2 sees (``gather``), so layer 2's K and V hold ``keep`` rows.
+    ``prune=False``: layer 2 sees every token."""
+    rng = np.random.default_rng(seed)
+    g = TaskGraph("cascade" if prune else "dense")
+    g.input("x", n, d)
+
+    def proj(name, src, cols=d, shift=19):
+        g.gemm(name, src, rng.integers(-8, 8, (d, cols)), acc=Int(20))  # every input is d wide
+        return g.requant(f"{name}8", name, multiplier=1 << 16, shift=shift)
+
+    q1, k1, v1 = proj("q1", "x"), proj("k1", "x"), proj("v1", "x")
+    a1 = g.attention("a1", q1, k1, v1, heads=2, causal=False, score_shift=3, scale=1 / 8)
+    h1 = g.add("h1", "x", proj("o1", a1), multipliers=(1 << 14, 1 << 14), shift=15)
+    x2 = h1
+    if prune:
+        probs = []
+        for h in range(2):  # a head's q and k: the columns of that head (the weights' column slice)
+            qh, kh = proj(f"q1h{h}", "x", d // 2), proj(f"k1h{h}", "x", d // 2)
+            s = g.matmul(f"s{h}", qh, kh, transpose_b=True, multiplier=1 << 20, shift=25)
+            probs.append(g.softmax(f"p{h}", s, scale=1 / 16))
+        total = g.add("p", *probs)
+        g.avgpool("importance", total, shape=(n, 1), multiplier=1 << 30, shift=30, out="Int(16)")
+        g.topk("keep", "importance", k=keep)
+        x2 = g.gather("x2", h1, "keep")
+    q2, k2, v2 = proj("q2", x2), proj("k2", x2), proj("v2", x2)
+    a2 = g.attention("a2", q2, k2, v2, heads=2, causal=False, score_shift=3, scale=1 / 8)
+    g.add("h2", x2, proj("o2", a2), multipliers=(1 << 14, 1 << 14), shift=15)
+    return g
+
+
+def test_pruned_golden_model_keeps_the_most_important_tokens():
+    g = pruned_layer()
+    x = data(g)
+    env = g.run(x)
+    total = env["p0"].astype(int) + env["p1"].astype(int)
+    importance = total.sum(axis=0)
+    assert np.array_equal(env["importance"][0], importance)
+    assert np.array_equal(env["keep"][0], np.argsort(-importance, kind="stable")[:8])
+    assert np.array_equal(env["x2"], env["h1"][env["keep"][0]])
+
+
+@pytest.mark.parametrize("policy", ["dataflow", "sequential"])  # auto: 17 free edges, past its exhaustive search
+def test_engine_runs_cascade_pruning_exactly(policy):
+    g = pruned_layer()
+    x = data(g)
+    run = run_schedule(g, MACHINE, policy, x)
+    assert run.compare({"h2": g.run(x)["h2"]}) == []
+
+
+def test_pruning_halves_the_second_layers_kv_and_attention_time():
+    """At keep ratio 1/2 layer 2's K and V tensors hold half the rows, and its attention unit's row time (in
+    the cost model, equal to simulation by the test above) falls with the KV entries it streams."""
+    pruned, dense = pruned_layer(), pruned_layer(prune=False)
+    sp, sd = (compile_schedule(g, MACHINE, "sequential") for g in (pruned, dense))
+    assert sp.buffers[_scratch(sp, "k28")] * 2 == sd.buffers[_scratch(sd, "k28")]
+    assert sp.buffers[_scratch(sp, "v28")] * 2 == sd.buffers[_scratch(sd, "v28")]
+    a2p = next(p for p in sp.plans if p.ops == ("a2",))
+    a2d = next(p for p in sd.plans if p.ops == ("a2",))
+    assert a2p.slots < a2d.slots and a2p.unit_cycles["core:a2"] < 0.6 * a2d.unit_cycles["core:a2"]
+
+
+def _scratch(s, tensor):
+    return next(k for k in s.buffers if k.kind == "scratch" and k.tensor == tensor)
+
+
+@pytest.mark.parametrize("op", ["s", "x2"])
+def test_matmul_and_gather_row_times_are_exact(monkeypatch, op):
+    g = scores() if op == "s" else pruned_layer()
+    s = compile_schedule(g, MACHINE, "sequential")
+    plan = next(p for p in s.plans if p.ops == (op,))
+    assert plan.unit_cycles[f"core:{op}"] > plan.unit_cycles["memory"]
+    real = cost.unit_row_cycles
+    monkeypatch.setattr(cost, "unit_row_cycles", lambda opg, o, c, m: real(opg, o, c, m) - (o == op))
+    run = run_schedule(g, MACHINE, "sequential", data(g))
+    assert run.cycles > run.schedule.cycles
+
+
+def test_matmul_and_gather_bad_input():
+    g = TaskGraph("bad")
+    g.input("a", 4, 6)
+    g.input("b", 5, 7)
+    with pytest.raises(ConfigError, match=r"graph\.m\.shift: 70 is not an integer in 0\.\.62"):
+        g.matmul("m", "a", "b", multiplier=1, shift=70)
+    g.matmul("n", "a", "b", multiplier=1, shift=0)
+    with pytest.raises(ConfigError, match=r"graph\.n: shape mismatch: a is 4×6, b is 5×7"):
+        g.validate()
+    g = TaskGraph("idx")
+    g.input("x", 4, 3)
+    g.input("i", 2, 2, "UInt(4)")
+    g.gather("y", "x", "i")
+    with pytest.raises(ConfigError, match=r"graph\.y: its index i is 2×2; one row"):
+        g.validate()
+    g = TaskGraph("range")
+    g.input("x", 4, 3)
+    g.input("i", 1, 2, "UInt(4)")
+    g.gather("y", "x", "i")
+    with pytest.raises(ConfigError, match=r"graph\.y: index 9 is outside x's 4 rows"):
+        g.run({"x": np.zeros((4, 3), int), "i": np.array([[1, 9]])})
