@@ -646,6 +646,53 @@ def decoder_layer() -> dict[str, Any]:
     return out
 
 
+@section
+def cascade_pruning() -> dict[str, Any]:
+    """Issue 16: SpAtten's cascade token pruning (examples/pruning/cascade_pruning.py: two attention layers over
+    32 tokens, layer 2 on the 16 most important): cycles, on-chip and off-chip bytes and layer 2's KV bytes with
+    and without pruning, under dataflow and sequential, measured on the native bench."""
+    import importlib.util
+
+    from hwgen.schedule import compile_schedule
+    from hwgen.schedule.run import run_schedule
+
+    spec = importlib.util.spec_from_file_location("cascade", ROOT / "examples" / "pruning" / "cascade_pruning.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    machine, x = example.machine, example.inputs
+    out: dict[str, Any] = {"machine": machine.__dict__.copy(), "tokens": 32, "kept": 16}
+    for prune in (True, False):
+        g = example.cascade_graph(prune=prune)
+        golden = {o: g.run(x)[o] for o in g.outputs()}
+        rows = {}
+        for policy in ("dataflow", "sequential"):
+            say(f"cascade_pruning: {'pruned' if prune else 'dense'} / {policy}")
+            s = compile_schedule(g, machine, policy)
+            run = run_schedule(g, machine, policy, x, sim="native")
+            a2 = next(p for p in s.plans if "a2" in p.ops)
+            rows[policy] = {
+                "cycles": s.cycles,
+                "measured_cycles": run.cycles,
+                "exact": run.compare(golden) == [],
+                "onchip_bytes": s.onchip_bytes,
+                "offchip_bytes": s.offchip_bytes,
+                "layer2_attention_stage_cycles": a2.cycles,
+                "layer2_attention_row_cycles": a2.unit_cycles["core:a2"],
+            }
+        kv = sum(g.tasks[t].rows * g.tasks[t].cols for t in ("k28", "v28"))  # Int(8): one byte an element
+        out["pruned" if prune else "dense"] = {"layer2_kv_bytes": kv, "policies": rows}
+    p, d = out["pruned"], out["dense"]
+    out["layer2_kv_bytes_ratio"] = round(p["layer2_kv_bytes"] / d["layer2_kv_bytes"], 3)
+    for policy in ("dataflow", "sequential"):
+        out[f"{policy}_cycles_ratio"] = round(p["policies"][policy]["cycles"] / d["policies"][policy]["cycles"], 3)
+        out[f"{policy}_layer2_attention_ratio"] = round(
+            p["policies"][policy]["layer2_attention_stage_cycles"]
+            / d["policies"][policy]["layer2_attention_stage_cycles"],
+            3,
+        )
+    return out
+
+
 def _synth_resources(cfg: Any, family: str) -> dict[str, Any]:
     """Yosys resources (non-zero counts) of a block configuration on ``family``."""
     from hwgen.estimate.synth import synthesize

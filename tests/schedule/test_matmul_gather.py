@@ -5,6 +5,9 @@ cost model and in simulation; bad input."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,7 @@ from hwgen.schedule import Machine, TaskGraph, compile_schedule
 from hwgen.schedule.run import run_schedule
 from tests.references import round_to_even
 
+ROOT = Path(__file__).resolve().parents[2]
 MACHINE = Machine(cores=4, lanes=2, onchip_bytes=8192, offchip_bytes_per_cycle=2, offchip_latency=3)
 
 
@@ -65,37 +69,11 @@ def test_engine_runs_matmuls_exactly(policy):
 
 
 def pruned_layer(n=16, d=8, keep=8, seed=0, prune=True) -> TaskGraph:
-    """SpAtten's cascade token pruning between two attention layers: layer 1 (2 heads) over all ``n`` tokens;
-    each token's importance is the sum over both heads and every query of its attention probability
-    (per-head q·kᵀ, softmax, summed over heads, then over queries by a global average pool of multiplier 1);
-    a top-``keep`` picks the tokens layer 2 sees (``gather``), so layer 2's K and V hold ``keep`` rows.
-    ``prune=False``: layer 2 sees every token."""
-    rng = np.random.default_rng(seed)
-    g = TaskGraph("cascade" if prune else "dense")
-    g.input("x", n, d)
-
-    def proj(name, src, cols=d, shift=19):
-        g.gemm(name, src, rng.integers(-8, 8, (d, cols)), acc=Int(20))  # every input is d wide
-        return g.requant(f"{name}8", name, multiplier=1 << 16, shift=shift)
-
-    q1, k1, v1 = proj("q1", "x"), proj("k1", "x"), proj("v1", "x")
-    a1 = g.attention("a1", q1, k1, v1, heads=2, causal=False, score_shift=3, scale=1 / 8)
-    h1 = g.add("h1", "x", proj("o1", a1), multipliers=(1 << 14, 1 << 14), shift=15)
-    x2 = h1
-    if prune:
-        probs = []
-        for h in range(2):  # a head's q and k: the columns of that head (the weights' column slice)
-            qh, kh = proj(f"q1h{h}", "x", d // 2), proj(f"k1h{h}", "x", d // 2)
-            s = g.matmul(f"s{h}", qh, kh, transpose_b=True, multiplier=1 << 20, shift=25)
-            probs.append(g.softmax(f"p{h}", s, scale=1 / 16))
-        total = g.add("p", *probs)
-        g.avgpool("importance", total, shape=(n, 1), multiplier=1 << 30, shift=30, out="Int(16)")
-        g.topk("keep", "importance", k=keep)
-        x2 = g.gather("x2", h1, "keep")
-    q2, k2, v2 = proj("q2", x2), proj("k2", x2), proj("v2", x2)
-    a2 = g.attention("a2", q2, k2, v2, heads=2, causal=False, score_shift=3, scale=1 / 8)
-    g.add("h2", x2, proj("o2", a2), multipliers=(1 << 14, 1 << 14), shift=15)
-    return g
+    """examples/pruning/cascade_pruning.py's two layers at a test's size."""
+    spec = importlib.util.spec_from_file_location("cascade", ROOT / "examples" / "pruning" / "cascade_pruning.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cascade_graph(n, d, keep, seed, prune)
 
 
 def test_pruned_golden_model_keeps_the_most_important_tokens():
