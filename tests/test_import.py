@@ -58,6 +58,9 @@ EXPECT = {
     "cnn_qop_pc": (7, 1, [True] * 5),
     # the same convs without the head: the output is a 4×4×16 feature map
     "cnn_features_qdq": (5, 1, [True] * 4),
+    # q·kᵀ (a Transpose into a MatMul of two activations), then ·v: 4 dense layers, 2 matmuls
+    "attn_qdq": (6, 0, [False] * 4),
+    "attn_qop": (6, 0, [False] * 4),
 }
 
 
@@ -103,6 +106,7 @@ def test_a_wrong_scale_would_be_caught(models):
         ("cnn_qdq_pc", 10),
         ("cnn_qop_pt", 10),
         ("cnn_features_qdq", 256),
+        ("attn_qop", 128),
     ],
 )
 def test_compile_run_on_verilator_matches_the_reference(models, name, elements, tmp_path):

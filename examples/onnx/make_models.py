@@ -15,6 +15,8 @@ CNN on an 8×8×3 image (3×3 convs with a residual block, a stride-2 conv, MaxP
 GlobalAveragePool, Flatten, a Gemm classifier): cnn_qdq_pt.onnx, cnn_qdq_pc.onnx,
 cnn_qop_pt.onnx, cnn_qop_pc.onnx (QLinearConv, QLinearGlobalAveragePool), and the
 same without the head, its output the last feature map: cnn_features_qdq.onnx.
+An attention-like block of MatMuls of two activations (``q · kᵀ`` through a
+Transpose, then ``· v``): attn_qdq.onnx, attn_qop.onnx (QLinearMatMul).
 ``resnet8(path)`` builds a ResNet-8-like float model on 32×32×3 (three stages of
 16/32/64 channels with residual blocks), quantized by ``make_resnet8``.
 Calibration data is random (seeded): the models are there to be imported and
@@ -213,6 +215,35 @@ def float_cnn(
     return path
 
 
+def float_attention(path: Path, rows: int = 8, width: int = 16) -> Path:
+    """``q, k, v = x·W0, x·W1, x·W2``; ``s = q · Transpose(k)``; ``c = s · v``; ``y = c · W3`` (no softmax: a
+    MatMul of two activations, exactly as ONNX defines it)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array((rng.standard_normal((width, width)) / 4).astype(np.float32), f"W{i}")
+             for i in range(4)]  # fmt: skip
+    nodes = [helper.make_node("MatMul", ["x", f"W{i}"], [t], name=t) for i, t in enumerate("qkv")]
+    nodes += [
+        helper.make_node("Transpose", ["k"], ["kt"], name="kt", perm=[1, 0]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"], name="s"),
+        helper.make_node("MatMul", ["s", "v"], ["c"], name="c"),
+        helper.make_node("MatMul", ["c", "W3"], ["y"], name="y"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "attention",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def resnet8(path: Path) -> Path:
     """A ResNet-8-like float model: 32×32×3, stages of 16, 32 and 64 channels, GlobalAveragePool, 10 classes."""
     return float_cnn(path, 32, 3, (16, 32, 64), maxpool=False)
@@ -250,6 +281,9 @@ def make_all(out: Path) -> dict[str, Path]:
             made[name] = quantize(cnn, out / f"{name}.onnx", fmt, pc)
     features = float_cnn(out / "cnn_features_float.onnx", maxpool=False, head=False)
     made["cnn_features_qdq"] = quantize(features, out / "cnn_features_qdq.onnx", "QDQ", True)
+    attention = float_attention(out / "attn_float.onnx")
+    made["attn_qdq"] = quantize(attention, out / "attn_qdq.onnx", "QDQ", False)
+    made["attn_qop"] = quantize(attention, out / "attn_qop.onnx", "QOperator", False)
     return made
 
 

@@ -17,7 +17,9 @@ few facts, in ONNX's own terms, before anything is lowered to a task graph:
 * :class:`Pool`: ``MaxPool`` (the integers' maximum, one encoding in and out)
   or ``GlobalAveragePool`` (``y = Q(mean(deq(x)))``);
 * :class:`Alias`: ``Flatten`` / ``Reshape`` that leave the integers as the
-  hardware stores them (an image of one pixel becomes its feature row).
+  hardware stores them (an image of one pixel becomes its feature row);
+* :class:`MatMul`: the product of two activations, its second operand
+  possibly a :class:`Transpose` (``q · kᵀ``).
 
 An image tensor ``[1, C, H, W]`` (ONNX's NCHW, batch 1) is stored one pixel
 per row, channels last: ``[H·W, C]`` (:func:`graph_shape`, :func:`to_rows`,
@@ -129,7 +131,28 @@ class Alias:
     name: str = ""
 
 
-Layer = Dense | Add | Conv | Pool | Alias
+@dataclass
+class Transpose:
+    """``y = xᵀ`` of a 2-D tensor (one encoding): built only as a :class:`MatMul`'s second operand."""
+
+    label: str
+    x: QTensor
+    y: QTensor
+    name: str = ""
+
+
+@dataclass
+class MatMul:
+    """``y = Q(deq(a) · deq(b))`` of two activations (``QLinearMatMul`` with no constant operand)."""
+
+    label: str
+    a: QTensor
+    b: QTensor
+    y: QTensor
+    name: str = ""
+
+
+Layer = Dense | Add | Conv | Pool | Alias | Transpose | MatMul
 
 
 @dataclass

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..numtype import Int, NumType
 from ..schedule import TaskGraph
-from .layers import Add, Alias, Conv, Dense, Layers, Pool, QTensor, graph_shape
+from .layers import Add, Alias, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape
 from .model import ModelError
 from .scales import Proof, best_add_point, best_fixed_point
 
@@ -106,8 +106,14 @@ def lower(layers: Layers, name: str) -> Lowered:
         tensors[q.name] = g.input(names(onnx_name), *graph_shape(q.shape), q.dtype)
         inputs[onnx_name] = (tensors[q.name], q)
     reports = []
+    transposed: dict[str, str] = {}  # a Transpose's output -> the graph tensor it transposes
     for layer in layers.layers:
-        if isinstance(layer, Alias):
+        _check_transposes(layer, transposed)
+        if isinstance(layer, Transpose):
+            transposed[layer.y.name] = tensors[layer.x.name]
+        elif isinstance(layer, MatMul):
+            reports.append(_matmul(g, layer, tensors, transposed, names))
+        elif isinstance(layer, Alias):
             tensors[layer.y.name] = tensors[layer.x.name]
         elif isinstance(layer, Pool):
             report = _pool(g, layer, tensors, names)
@@ -183,6 +189,35 @@ def _pool(g: TaskGraph, layer: Pool, tensors: dict[str, str], names: _Names) -> 
     mult, shift, proof = _requant([scale], np.array([lo]), np.array([hi]), y.rounding)
     out = g.avgpool(names(layer.name), src, shape=(win.height, win.width), multiplier=mult, shift=shift,
                     zero_points=(x.zero_point, y.zero_point), out=y.dtype, rounding=y.rounding)  # fmt: skip
+    tensors[y.name] = out
+    return LayerReport(layer.label, out, out, mult, shift, proof)
+
+
+def _check_transposes(layer: object, transposed: dict[str, str]) -> None:
+    """A transposed tensor may only be a MatMul's second operand."""
+    inputs = [getattr(layer, f) for f in ("x", "a", "b") if hasattr(layer, f)]
+    allowed = layer.b.name if isinstance(layer, MatMul) else None
+    for q in inputs:
+        if q.name in transposed and q.name != allowed:
+            raise ModelError(layer.label, "reads a Transpose's output; hwgen builds a Transpose only as a MatMul's "
+                             "second operand")  # fmt: skip
+
+
+def _matmul(
+    g: TaskGraph, layer: MatMul, tensors: dict[str, str], transposed: dict[str, str], names: _Names
+) -> LayerReport:
+    """The product of two activations: ``S = a_scale · b_scale / y_scale`` proved over every sum the products
+    of ``(a − a_zp)`` and ``(b − b_zp)`` can reach."""
+    a, b, y = layer.a, layer.b, layer.y
+    k = a.shape[1]
+    corners = [(p - a.zero_point) * (q - b.zero_point) for p in (a.dtype.min, a.dtype.max)
+               for q in (b.dtype.min, b.dtype.max)]  # fmt: skip
+    scale = Fraction(float(a.scale)) * Fraction(float(b.scale)) / Fraction(float(y.scale))
+    mult, shift, proof = _requant([scale], np.array([k * min(corners)]), np.array([k * max(corners)]), y.rounding)
+    other, trans = (transposed[b.name], True) if b.name in transposed else (tensors[b.name], False)
+    out = g.matmul(names(layer.name), tensors[a.name], other, transpose_b=trans, zero_points=(a.zero_point,
+                   b.zero_point), multiplier=mult, shift=shift, zero_point=y.zero_point, out=y.dtype,
+                   rounding=y.rounding)  # fmt: skip
     tensors[y.name] = out
     return LayerReport(layer.label, out, out, mult, shift, proof)
 

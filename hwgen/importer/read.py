@@ -10,8 +10,9 @@ formats and their mixtures:
   and ``MaxPool``, ``Flatten``, ``Reshape`` on the integers — integer in,
   integer out;
 * **QDQ**: ``DequantizeLinear → MatMul | Gemm | Conv [→ Relu] → QuantizeLinear``
-  and ``DequantizeLinear → MaxPool | GlobalAveragePool | Flatten | Reshape →
-  QuantizeLinear``
+  and ``DequantizeLinear → MaxPool | GlobalAveragePool | Flatten | Reshape |
+  Transpose → QuantizeLinear``; a MatMul (``QLinearMatMul``, or QDQ) of two
+  activations, its second operand possibly a 2-D Transpose (``q · kᵀ``)
   with the weights (per tensor or per output channel) and the int32 bias
   (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
   nodes of constants; ``DequantizeLinear ×2 → Add → QuantizeLinear`` (an
@@ -39,17 +40,18 @@ import numpy as np
 from ..errors import ConfigError
 from ..numtype import NumType
 from ..schedule.window import Window
-from .layers import Add, Alias, Conv, Dense, Layers, Pool, QTensor, graph_shape, int_type
+from .layers import Add, Alias, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape, int_type
 from .model import ModelError, OnnxModel
 
 SUPPORTED = (
     "QuantizeLinear, DequantizeLinear, QLinearMatMul, QLinearConv, QGemm, QLinearAdd and "
     "QLinearGlobalAveragePool (com.microsoft), MatMul, Gemm, Conv, Add, MaxPool, GlobalAveragePool, Flatten and "
-    "Reshape between DequantizeLinear and QuantizeLinear (QDQ), MaxPool, Flatten and Reshape of integers, QONNX "
-    "Quant, Relu after a MatMul, Gemm or Conv, Constant"
+    "Reshape between DequantizeLinear and QuantizeLinear (QDQ), MaxPool, Flatten and Reshape of integers, MatMul "
+    "of two activations (QLinearMatMul, QDQ) with a 2-D Transpose as its second operand, QONNX Quant, Relu after "
+    "a MatMul, Gemm or Conv, Constant"
 )
 #: Ops that keep integers as they are (QOperator: on the integers; QDQ: the same encoding in and out) or pool.
-SHAPE_OPS = ("MaxPool", "Flatten", "Reshape")
+SHAPE_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose")
 #: Op types that mark a quantized model.
 QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm", "Quant")
 #: QONNX rounding modes hwgen builds, as requant roundings.
@@ -87,6 +89,10 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             deq[node.output[0]] = q
             if node.output[0] in model.outputs:
                 out.outputs[node.output[0]] = q
+        elif op == "QLinearMatMul" and node.input[3] in qt:  # two activations
+            layer = _qoperator_matmul(model, node, qt)
+            qt[layer.y.name] = layer.y
+            out.layers.append(layer)
         elif op in ("QLinearMatMul", "QGemm", "QLinearAdd", "QLinearConv", "QLinearGlobalAveragePool"):
             layer = QOPERATOR[op](model, node, qt)
             qt[layer.y.name] = layer.y
@@ -96,6 +102,16 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             layer.y = replace(layer.x, name=node.output[0], shape=layer.y.shape)
             qt[layer.y.name] = layer.y
             out.layers.append(layer)
+        elif op == "MatMul" and node.input[1] in deq:  # two activations
+            a, b = deq[node.input[0]] if node.input[0] in deq else None, deq[node.input[1]]
+            if a is None:
+                raise ModelError(
+                    model.label(node), f"input {node.input[0]!r} is not a DequantizeLinear of an activation"
+                )
+            placeholder = QTensor(node.output[0], a.dtype, np.float32(1), 0, (a.shape[0], b.shape[1]))
+            pending[node.output[0]] = _Pending(
+                MatMul(model.label(node), a, b, placeholder, node.name or node.output[0])
+            )
         elif op in ("MatMul", "Gemm"):
             pending[node.output[0]] = _Pending(_qdq_dense(model, node, deq))
         elif op == "Conv":
@@ -165,7 +181,7 @@ def _quantize(
     if src in pending:
         layer = pending.pop(src).layer
         layer.y = _output(model, node, node.output[0], node.input[1], zero, layer.y.shape)
-        keeps = isinstance(layer, Alias) or (isinstance(layer, Pool) and layer.mode == "max")
+        keeps = isinstance(layer, Alias | Transpose) or (isinstance(layer, Pool) and layer.mode == "max")
         if keeps and (layer.y.scale, layer.y.zero_point, layer.y.dtype) != (
             layer.x.scale,
             layer.x.zero_point,
@@ -434,7 +450,17 @@ def _qoperator_gap(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Pool:
     return pool
 
 
-def _shape_op(model: OnnxModel, node: Any, x: QTensor) -> Pool | Alias:
+def _qoperator_matmul(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> MatMul:
+    """A QLinearMatMul of two activations."""
+    ins = list(node.input)
+    a, b = _activation(model, node, ins[0], qt), _activation(model, node, ins[3], qt)
+    _check_encoding(model, node, a, ins[1], ins[2])
+    _check_encoding(model, node, b, ins[4], ins[5])
+    y = _output(model, node, node.output[0], ins[6], ins[7], (a.shape[0], b.shape[1]))
+    return MatMul(model.label(node), a, b, y, node.name or node.output[0])
+
+
+def _shape_op(model: OnnxModel, node: Any, x: QTensor) -> Pool | Alias | Transpose:
     """A MaxPool, GlobalAveragePool, Flatten or Reshape of ``x``, its output's encoding still ``x``'s."""
     label, name = model.label(node), node.name or node.output[0]
     op = node.op_type
@@ -449,6 +475,11 @@ def _shape_op(model: OnnxModel, node: Any, x: QTensor) -> Pool | Alias:
         window = _window(model, node, x, kernel)
         y = QTensor(node.output[0], x.dtype, x.scale, x.zero_point, _conv_shape(window, x.shape[1]))
         return Pool(label, x, y, "max", window, name)
+    if op == "Transpose":
+        perm = list(model.attrs(node).get("perm", [1, 0]))
+        if len(x.shape) != 2 or perm != [1, 0]:
+            raise ModelError(label, f"transposes {x.shape} by {perm}: hwgen builds 2-D transposes only")
+        return Transpose(label, x, QTensor(node.output[0], x.dtype, x.scale, x.zero_point, x.shape[::-1]), name)
     shape = _flat_shape(model, node, x)
     if graph_shape(shape) != graph_shape(x.shape) or (len(x.shape) == 4 and x.shape[2] * x.shape[3] != 1):
         raise ModelError(label, f"reshapes {x.shape} to {shape}: hwgen flattens only one-pixel images")
