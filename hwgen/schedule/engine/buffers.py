@@ -53,32 +53,13 @@ class Buffer:
         read data (straight from its block RAM) and ``bank`` the register naming the bank of the word offered,
         so a register stage can take the read data with no logic in front of it."""
         m, n = self.m, self.cols
-        issued = Signal(range(n + 1), name=f"{name}_issued")
-        valid = Signal(name=f"{name}_valid")
+        valid, en, issued = issue_words(m, name, n, start, taken)
         last = Signal(name=f"{name}_last")
         m.d.comb += last.eq(issued == n)
-        en = Signal(name=f"{name}_en")
         idx = Signal(range(max(n, 2)), name=f"{name}_idx")
         m.d.comb += idx.eq(Mux(start, 0, issued))
-        with m.If(start):
-            m.d.comb += en.eq(1)
-            m.d.sync += [issued.eq(1), valid.eq(1)]
-        with m.Elif(valid & taken):
-            with m.If(issued < n):
-                m.d.comb += en.eq(1)
-                m.d.sync += issued.eq(issued + 1)
-            with m.Else():
-                m.d.sync += valid.eq(0)
+        words, bank_of = self.read_banks(en, row, idx)
         bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
-        bank_of = 0
-        words = []
-        for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
-            n0, n1 = b.n0, b.n1
-            rp = mm.read_port()
-            m.d.comb += [rp.addr.eq(self.row_base(row, n1 - n0) + idx - n0), rp.en.eq(en)]
-            if i:
-                bank_of = Mux(idx >= n0, i, bank_of)
-            words.append(rp.data)
         with m.If(en):
             m.d.sync += bank_q.eq(bank_of)
         return valid, words, bank_q, last
@@ -86,19 +67,41 @@ class Buffer:
     def word_reader(self, name: str, en: Value, row: Value, col: Value) -> Value:
         """Random access: the word at ``(row, col)`` read when ``en`` is high, valid the next cycle and held
         while ``en`` is low."""
-        m = self.m
+        words, bank_of = self.read_banks(en, row, col)
         bank_q = Signal(range(max(len(self.banks), 2)), name=f"{name}_bank")
+        with self.m.If(en):
+            self.m.d.sync += bank_q.eq(bank_of)
+        return select_bank(words, bank_q)
+
+    def read_banks(self, en: Value, row: Value, col: Value) -> tuple[list[Value], Value | int]:
+        """A read port per bank, enabled by ``en``, at ``(row, col)`` of the bank holding column ``col``:
+        ``(each bank's read data, the index of that bank)`` (the data a cycle after ``en``)."""
         bank_of: Value | int = 0
         words = []
         for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
             rp = mm.read_port()
-            m.d.comb += [rp.addr.eq(self.row_base(row, b.n1 - b.n0) + col - b.n0), rp.en.eq(en)]
+            self.m.d.comb += [rp.addr.eq(self.row_base(row, b.n1 - b.n0) + col - b.n0), rp.en.eq(en)]
             if i:
                 bank_of = Mux(col >= b.n0, i, bank_of)
             words.append(rp.data)
-        with m.If(en):
-            m.d.sync += bank_q.eq(bank_of)
-        return select_bank(words, bank_q)
+        return words, bank_of
+
+
+def issue_words(m: Module, name: str, n: int, start: Value, taken: Value) -> tuple[Signal, Signal, Signal]:
+    """Reads of ``n`` words: ``start`` issues the first (valid the next cycle), each word taken issues the next.
+    Returns ``(valid, en, issued)``: a word is offered, a read is issued this cycle, how many were."""
+    issued = Signal(range(n + 1), name=f"{name}_issued")
+    valid, en = Signal(name=f"{name}_valid"), Signal(name=f"{name}_en")
+    with m.If(start):
+        m.d.comb += en.eq(1)
+        m.d.sync += [issued.eq(1), valid.eq(1)]
+    with m.Elif(valid & taken):
+        with m.If(issued < n):
+            m.d.comb += en.eq(1)
+            m.d.sync += issued.eq(issued + 1)
+        with m.Else():
+            m.d.sync += valid.eq(0)
+    return valid, en, issued
 
 
 def select_bank(words: list[Value], bank: Value) -> Value:

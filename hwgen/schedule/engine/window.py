@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
 from ..window import Window
-from .buffers import Buffer
+from .buffers import Buffer, issue_words
 
 
 def window_reader(
@@ -24,19 +24,7 @@ def window_reader(
     """Stream the im2col row of output row ``row`` (``row`` 0 at the stage's first slot, then one more per
     slot that ``start``s): ``(valid, words, bank)`` as :meth:`~.buffers.Buffer.bank_reader` returns them,
     ``words`` ending with the pad value (the bank of a word outside the image)."""
-    n = w.length
-    issued = Signal(range(n + 1), name=f"{name}_issued")
-    valid = Signal(name=f"{name}_valid")
-    en = Signal(name=f"{name}_en")
-    with m.If(start):
-        m.d.comb += en.eq(1)
-        m.d.sync += [issued.eq(1), valid.eq(1)]
-    with m.Elif(valid & taken):
-        with m.If(issued < n):
-            m.d.comb += en.eq(1)
-            m.d.sync += issued.eq(issued + 1)
-        with m.Else():
-            m.d.sync += valid.eq(0)
+    valid, en, _ = issue_words(m, name, w.length, start, taken)
     iy0, ix0 = _window_origin(m, name, w, start, row)
     c = Signal(range(max(w.channels, 2)), name=f"{name}_c")
     kx = Signal(range(max(w.kw, 2)), name=f"{name}_kx")
@@ -52,16 +40,9 @@ def window_reader(
     inside = (iy >= 0) & (iy < w.height) & (ix >= 0) & (ix < w.width)
     pixel = Signal(range(max(w.height * w.width, 2)), name=f"{name}_pixel")
     m.d.comb += pixel.eq(iy * w.width + ix)
-    bank_q = Signal(range(len(buf.banks) + 1), name=f"{name}_bank")
-    bank_of: Value | int = 0
-    words: list[Value] = []
-    for i, (b, mm) in enumerate(zip(buf.banks, buf.mems)):
-        rp = mm.read_port()
-        m.d.comb += [rp.addr.eq(buf.row_base(pixel, b.n1 - b.n0) + c - b.n0), rp.en.eq(en)]
-        if i:
-            bank_of = Mux(c >= b.n0, i, bank_of)
-        words.append(rp.data)
+    words, bank_of = buf.read_banks(en, pixel, c)
     words.append(Const(pad_value, signed(max(pad_value.bit_length() + 1, 2))))
+    bank_q = Signal(range(len(buf.banks) + 1), name=f"{name}_bank")
     with m.If(en):
         m.d.sync += bank_q.eq(Mux(inside, bank_of, len(buf.banks)))
     return valid, words, bank_q
