@@ -61,6 +61,9 @@ EXPECT = {
     # q·kᵀ (a Transpose into a MatMul of two activations), then ·v: 4 dense layers, 2 matmuls
     "attn_qdq": (6, 0, [False] * 4),
     "attn_qop": (6, 0, [False] * 4),
+    # MatMulInteger / ConvInteger -> Cast -> Mul -> QuantizeLinear, power-of-two scales (float32 exact)
+    "mlp_int_ops": (2, 0, [False] * 2),
+    "cnn_int_ops": (2, 0, [False] * 2),
 }
 
 
@@ -107,6 +110,7 @@ def test_a_wrong_scale_would_be_caught(models):
         ("cnn_qop_pt", 10),
         ("cnn_features_qdq", 256),
         ("attn_qop", 128),
+        ("cnn_int_ops", 108),
     ],
 )
 def test_compile_run_on_verilator_matches_the_reference(models, name, elements, tmp_path):
@@ -242,6 +246,23 @@ def _brute(scale: Fraction, m: int, n: int, lo: int, hi: int) -> int:
 def test_prove_counts_exactly_what_brute_force_counts(scale, m, n):
     lo, hi = -20000, 20000
     assert prove(scale, m, n, lo, hi).differing == _brute(scale, m, n, lo, hi)
+
+
+def test_integer_ops_are_proved_against_onnx_float32_steps(tmp_path):
+    """MatMulInteger → Cast → Mul → QuantizeLinear is float32 arithmetic in ONNX: with scales that are not
+    powers of two no integer rule equals it everywhere. The prover counts exactly the accumulators where
+    round_shift(acc·M, n) and the float32 steps differ (brute force agrees), and the golden model then
+    differs from onnxruntime only where the proof said it may."""
+    from hwgen.importer.scales import float32_rule, prove_float32
+
+    path = _make_models().integer_ops(tmp_path / "int_ops.onnx", scales=(0.05, 0.05 * 0.01, 0.1))
+    m = import_onnx(path)
+    assert all(r.proof.differing > 0 for r in m.layers)
+    scale, y_scale = np.float32(0.05 * 0.01), np.float32(0.1)
+    mult, shift = m.layers[0].multiplier, m.layers[0].shift
+    acc = np.arange(-300_000, 300_001)
+    brute = int(np.count_nonzero(round_shift(acc * mult, shift, "half_even") != float32_rule(acc, scale, y_scale)))
+    assert prove_float32(scale, y_scale, mult, shift, -300_000, 300_000).differing == brute > 0
 
 
 def test_fixed_point_is_nearest_with_31_bits():

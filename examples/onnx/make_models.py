@@ -15,6 +15,8 @@ CNN on an 8×8×3 image (3×3 convs with a residual block, a stride-2 conv, MaxP
 GlobalAveragePool, Flatten, a Gemm classifier): cnn_qdq_pt.onnx, cnn_qdq_pc.onnx,
 cnn_qop_pt.onnx, cnn_qop_pc.onnx (QLinearConv, QLinearGlobalAveragePool), and the
 same without the head, its output the last feature map: cnn_features_qdq.onnx.
+Integer-op models (MatMulInteger / ConvInteger → Cast → Mul → [Relu →]
+QuantizeLinear, power-of-two scales): mlp_int_ops.onnx, cnn_int_ops.onnx.
 An attention-like block of MatMuls of two activations (``q · kᵀ`` through a
 Transpose, then ``· v``): attn_qdq.onnx, attn_qop.onnx (QLinearMatMul).
 ``resnet8(path)`` builds a ResNet-8-like float model on 32×32×3 (three stages of
@@ -244,6 +246,54 @@ def float_attention(path: Path, rows: int = 8, width: int = 16) -> Path:
     return path
 
 
+def integer_ops(path: Path, conv: bool = False, scales: tuple[float, float, float] = (2**-4, 2**-9, 2**-3)) -> Path:
+    """Two layers written with ONNX's integer ops, as some exporters write them: ``QuantizeLinear`` (uint8,
+    zero point 128), then per layer ``MatMulInteger`` (or ``ConvInteger``, 3×3, pad 1, on a 1×2×6×6 image) with
+    int8 weights, ``Cast`` to float, ``Mul`` by a constant scale, (``Relu`` after the first), ``QuantizeLinear``;
+    a ``DequantizeLinear`` out. ``scales = (x, Mul, y)``: powers of two by default, so onnxruntime's float32
+    steps are exact (other scales round in float32: see :func:`hwgen.importer.scales.float32_rule`)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    xs, ms, ys = (np.float32(s) for s in scales)
+    consts = {"xs": xs, "xz": np.uint8(128), "ms": ms, "ys": ys, "yz": np.uint8(0), "zs": ys, "zz": np.uint8(100)}
+    inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()]
+    shapes = [(2, 4), (4, 3)]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"], name="quant_x")]
+    prev, zero = "xq", "xz"
+    for i, (ci, co) in enumerate(shapes):
+        w = rng.integers(-20, 21, (co, ci, 3, 3) if conv else (8 * ci, 8 * co)).astype(np.int8)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        op = "ConvInteger" if conv else "MatMulInteger"
+        extra = {"pads": [1, 1, 1, 1]} if conv else {}
+        nodes += [
+            helper.make_node(op, [prev, f"w{i}", zero], [f"acc{i}"], name=f"layer{i}", **extra),
+            helper.make_node("Cast", [f"acc{i}"], [f"accf{i}"], to=TensorProto.FLOAT, name=f"cast{i}"),
+            helper.make_node("Mul", [f"accf{i}", "ms"], [f"real{i}"], name=f"scale{i}"),
+        ]
+        real = f"real{i}"
+        if i == 0:
+            nodes.append(helper.make_node("Relu", [real], ["relu0"], name="relu0"))
+            real = "relu0"
+        out_scale, out_zero = ("ys", "yz") if i == 0 else ("zs", "zz")
+        nodes.append(helper.make_node("QuantizeLinear", [real, out_scale, out_zero], [f"q{i}"], name=f"quant{i}"))
+        prev, zero = f"q{i}", out_zero
+    nodes.append(helper.make_node("DequantizeLinear", [prev, "zs", "zz"], ["y"], name="dequant"))
+    x_shape, y_shape = ([1, 2, 6, 6], [1, 3, 6, 6]) if conv else ([4, 16], [4, 24])
+    graph = helper.make_graph(
+        nodes,
+        "int_ops",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def resnet8(path: Path) -> Path:
     """A ResNet-8-like float model: 32×32×3, stages of 16, 32 and 64 channels, GlobalAveragePool, 10 classes."""
     return float_cnn(path, 32, 3, (16, 32, 64), maxpool=False)
@@ -284,6 +334,8 @@ def make_all(out: Path) -> dict[str, Path]:
     attention = float_attention(out / "attn_float.onnx")
     made["attn_qdq"] = quantize(attention, out / "attn_qdq.onnx", "QDQ", False)
     made["attn_qop"] = quantize(attention, out / "attn_qop.onnx", "QOperator", False)
+    made["mlp_int_ops"] = integer_ops(out / "mlp_int_ops.onnx")
+    made["cnn_int_ops"] = integer_ops(out / "cnn_int_ops.onnx", conv=True)
     return made
 
 

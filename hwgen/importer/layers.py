@@ -76,6 +76,7 @@ class Dense:
     y: QTensor
     relu: bool = False
     name: str = ""  # the ONNX node's name (or its output's)
+    float32: bool = False  # ONNX's rule is float32 Cast → Mul → QuantizeLinear (MatMulInteger), not exact
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Conv:
     window: Window
     relu: bool = False
     name: str = ""
+    float32: bool = False  # ONNX's rule is float32 Cast → Mul → QuantizeLinear (ConvInteger), not exact
 
 
 @dataclass

@@ -35,7 +35,7 @@ from ..numtype import Int, NumType
 from ..schedule import TaskGraph
 from .layers import Add, Alias, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape
 from .model import ModelError
-from .scales import Proof, best_add_point, best_fixed_point
+from .scales import Proof, best_add_point, best_fixed_point, best_float32_point
 
 ACC = Int(32)
 
@@ -137,8 +137,7 @@ def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -
     acc_lo, acc_hi = _acc_range(x, w, bias)
     n = w.shape[1]
     ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
-    scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
-    mult, shift, proof = _requant(scales, acc_lo, acc_hi, y.rounding)
+    mult, shift, proof = _layer_requant(layer, ws, acc_lo, acc_hi)
     gemm = g.gemm(names(layer.name), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
     out = g.requant(names(layer.name, "_q"), gemm, multiplier=mult, shift=shift,
                     zero_point=y.zero_point, out=y.dtype, rounding=y.rounding)  # fmt: skip
@@ -158,8 +157,7 @@ def _conv(g: TaskGraph, layer: Conv, tensors: dict[str, str], names: _Names) -> 
     acc_lo, acc_hi = _acc_range(x, flat, bias)
     n = flat.shape[1]
     ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
-    scales = [Fraction(float(x.scale)) * Fraction(float(ws[j])) / Fraction(float(y.scale)) for j in range(n)]
-    mult, shift, proof = _requant(scales, acc_lo, acc_hi, y.rounding)
+    mult, shift, proof = _layer_requant(layer, ws, acc_lo, acc_hi)
     win = layer.window
     conv = g.conv2d(names(layer.name), _on_chip(g, tensors, x.name, names), w, shape=(win.height, win.width),
                     stride=(win.sh, win.sw), pads=(win.top, win.left, win.bottom, win.right),
@@ -248,6 +246,23 @@ def _add(g: TaskGraph, layer: Add, tensors: dict[str, str], names: _Names) -> La
                 zero_points=(a.zero_point, b.zero_point), zero_point=y.zero_point, out=y.dtype)  # fmt: skip
     tensors[y.name] = out
     return LayerReport(layer.label, out, out, (ma, mb), n, proof)
+
+
+def _layer_requant(
+    layer: Dense | Conv, ws: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[int | tuple, int | tuple, Proof]:
+    """A dense or conv layer's multiplier(s) and shift(s) for ``S[n] = x_scale · w_scale[n] / y_scale``, proved
+    against the exact rule — or, for a MatMulInteger / ConvInteger layer, against ONNX's float32 steps."""
+    x, y = layer.x, layer.y
+    if not layer.float32:
+        scales = [Fraction(float(x.scale)) * Fraction(float(w)) / Fraction(float(y.scale)) for w in ws]
+        return _requant(scales, lo, hi, y.rounding)
+    found = [best_float32_point(ws[j], y.scale, int(lo[j]), int(hi[j])) for j in range(len(ws))]
+    proof = Proof(sum(f[2].checked for f in found), sum(f[2].differing for f in found),
+                  max(f[2].max_diff for f in found))  # fmt: skip
+    if len({f[:2] for f in found}) == 1:
+        return found[0][0], found[0][1], proof
+    return tuple(f[0] for f in found), tuple(f[1] for f in found), proof
 
 
 def _requant(

@@ -9,6 +9,9 @@ formats and their mixtures:
   row), ``QLinearConv``, ``QLinearGlobalAveragePool`` (``com.microsoft``),
   and ``MaxPool``, ``Flatten``, ``Reshape`` on the integers — integer in,
   integer out;
+* **integer ops**: ``MatMulInteger | ConvInteger → Cast (to float) → Mul
+  (by a constant scale, per tensor or per column) [→ Relu] → QuantizeLinear``
+  — the int32 product requantized by ``scale / y_scale``;
 * **QDQ**: ``DequantizeLinear → MatMul | Gemm | Conv [→ Relu] → QuantizeLinear``
   and ``DequantizeLinear → MaxPool | GlobalAveragePool | Flatten | Reshape |
   Transpose → QuantizeLinear``; a MatMul (``QLinearMatMul``, or QDQ) of two
@@ -47,7 +50,8 @@ SUPPORTED = (
     "QuantizeLinear, DequantizeLinear, QLinearMatMul, QLinearConv, QGemm, QLinearAdd and "
     "QLinearGlobalAveragePool (com.microsoft), MatMul, Gemm, Conv, Add, MaxPool, GlobalAveragePool, Flatten and "
     "Reshape between DequantizeLinear and QuantizeLinear (QDQ), MaxPool, Flatten and Reshape of integers, MatMul "
-    "of two activations (QLinearMatMul, QDQ) with a 2-D Transpose as its second operand, QONNX Quant, Relu after "
+    "of two activations (QLinearMatMul, QDQ) with a 2-D Transpose as its second operand, MatMulInteger and "
+    "ConvInteger followed by Cast, Mul by a constant scale [, Relu] and QuantizeLinear, QONNX Quant, Relu after "
     "a MatMul, Gemm or Conv, Constant"
 )
 #: Ops that keep integers as they are (QOperator: on the integers; QDQ: the same encoding in and out) or pool.
@@ -77,6 +81,7 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
     qt: dict[str, QTensor] = {}  # integer tensors
     deq: dict[str, QTensor] = {}  # float tensors that are a dequantized integer tensor
     pending: dict[str, _Pending] = {}  # float outputs of QDQ dense layers
+    accs: dict[str, Dense | Conv] = {}  # int32 (or its float cast) outputs of MatMulInteger / ConvInteger
     for node in model.nodes:
         op = node.op_type
         if op == "Constant" or all(i in model.constants or not i for i in node.input):
@@ -89,6 +94,14 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             deq[node.output[0]] = q
             if node.output[0] in model.outputs:
                 out.outputs[node.output[0]] = q
+        elif op in ("MatMulInteger", "ConvInteger"):
+            accs[node.output[0]] = _integer_layer(model, node, qt)
+        elif op == "Cast" and node.input[0] in accs:
+            if model.attrs(node).get("to") != 1:  # TensorProto.FLOAT
+                raise ModelError(model.label(node), "casts an integer product to another type than float")
+            accs[node.output[0]] = accs.pop(node.input[0])
+        elif op == "Mul" and any(i in accs for i in node.input):
+            pending[node.output[0]] = _Pending(_scaled(model, node, accs))
         elif op == "QLinearMatMul" and node.input[3] in qt:  # two activations
             layer = _qoperator_matmul(model, node, qt)
             qt[layer.y.name] = layer.y
@@ -129,6 +142,8 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             pending[node.output[0]] = _Pending(replace(pending.pop(node.input[0]).layer, relu=True))
         else:
             raise ModelError(model.label(node), f"is not supported; hwgen imports {SUPPORTED}")
+    for layer in accs.values():
+        raise ModelError(layer.label, "its int32 product does not go on through Cast, Mul (the scale), QuantizeLinear")
     for layer in (p.layer for p in pending.values()):
         raise ModelError(layer.label, "its float output is not quantized by a QuantizeLinear")
     missing = [o for o in model.outputs if o not in out.outputs]
@@ -448,6 +463,45 @@ def _qoperator_gap(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Pool:
     pool = _shape_op(model, node, x)
     pool.y = _output(model, node, node.output[0], node.input[3], node.input[4], pool.y.shape)
     return pool
+
+
+def _integer_layer(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Dense | Conv:
+    """A MatMulInteger or ConvInteger: ``Σ (x − x_zp)·(W − w_zp)`` in int32, its scale still to come (the Mul
+    after its Cast): ``x`` carries the node's own zero point and scale 1, the weight scale is set by the Mul."""
+    ins = list(node.input) + ["", ""]
+    x = _activation(model, node, ins[0], qt)
+    xz = np.asarray(model.constant(ins[2], node, "the input zero point")) if ins[2] else np.zeros(())
+    x = replace(x, zero_point=int(_scalar(model, node, xz, "the input zero point")), scale=np.float32(1))
+    wz = np.asarray(model.constant(ins[3], node, "the weight zero point")) if ins[3] else np.zeros((), np.int64)
+    values = model.constant(ins[1], node, "the weight")
+    label, name = model.label(node), node.name or node.output[0]
+    one = np.ones((), np.float32)
+    if node.op_type == "ConvInteger":
+        w, ws, wz, window = _conv_weights(model, node, values, one, wz, x)
+        y = QTensor(node.output[0], x.dtype, one, 0, _conv_shape(window, w.shape[0]))
+        return Conv(label, x, w, ws, wz, None, y, window, name=name, float32=True)
+    w, ws, wz = _weights(model, node, values, one, wz, False)
+    y = QTensor(node.output[0], x.dtype, one, 0, (x.shape[0], w.shape[1]))
+    return Dense(label, x, w, ws, wz, None, y, name=name, float32=True)
+
+
+def _scaled(model: OnnxModel, node: Any, accs: dict[str, Dense | Conv]) -> Dense | Conv:
+    """The Mul that gives an integer product its real scale (a positive constant, per tensor or per output
+    column): the layer's weight scale (its input's is 1)."""
+    acc_in = next(i for i in node.input if i in accs)
+    other = next(i for i in node.input if i != acc_in)
+    layer = accs.pop(acc_in)
+    scale = np.asarray(model.constant(other, node, "the scale"), dtype=np.float32)
+    n = layer.weights.shape[0] if isinstance(layer, Conv) else layer.weights.shape[1]
+    per_column = scale.size == n and scale.size > 1 and (scale.ndim == 1 or scale.shape[:-1] == (1,) * (scale.ndim - 1))
+    if isinstance(layer, Conv) and scale.size > 1:
+        per_column = scale.reshape(-1).size == n and scale.shape[-2:] == (1, 1) and scale.ndim == 4
+    if scale.size != 1 and not per_column:
+        raise ModelError(model.label(node), f"scales by shape {scale.shape}: one value, or one per output channel")
+    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+        raise ModelError(model.label(node), "the scale must be positive and finite")
+    layer.w_scale = scale.reshape(-1) if scale.size > 1 else scale.reshape(())
+    return layer
 
 
 def _qoperator_matmul(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> MatMul:

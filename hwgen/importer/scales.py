@@ -90,6 +90,42 @@ def prove(scale: Fraction, m: int, n: int, lo: int, hi: int, rounding: str = "ha
     return Proof(hi - lo + 1, differing, worst)
 
 
+def float32_rule(acc: np.ndarray, scale: np.float32, y_scale: np.float32) -> np.ndarray:
+    """ONNX's ``Cast → Mul → QuantizeLinear`` of int32 accumulators, step by step in float32 (as onnxruntime
+    runs them): ``round_half_even(f32(f32(f32(acc) · scale) / y_scale))`` (before the zero point and clamp)."""
+    v = np.asarray(acc).astype(np.float32) * np.float32(scale)
+    return np.rint((v / np.float32(y_scale)).astype(np.float32)).astype(np.int64)
+
+
+def prove_float32(scale: np.float32, y_scale: np.float32, m: int, n: int, lo: int, hi: int) -> Proof:
+    """Compare ``round_shift(acc·m, n, half_even)`` with :func:`float32_rule` for every ``acc`` in ``lo..hi``."""
+    differing, worst = 0, 0
+    for start in range(lo, hi + 1, CHUNK):
+        acc = np.arange(start, min(start + CHUNK, hi + 1), dtype=np.int64)
+        d = np.abs(round_shift(acc * m, n, "half_even").astype(np.int64) - float32_rule(acc, scale, y_scale))
+        differing, worst = differing + int(np.count_nonzero(d)), max(worst, int(d.max(initial=0)))
+    return Proof(hi - lo + 1, differing, worst)
+
+
+def best_float32_point(
+    scale: np.float32, y_scale: np.float32, lo: int, hi: int, neighbours: int = 8
+) -> tuple[int, int, Proof]:
+    """``(M, n, proof)``: the fixed point nearest ``scale / y_scale``, or the neighbour ``M ± k`` that differs
+    from :func:`float32_rule` on the fewest accumulators in ``lo..hi`` (float32's own roundings make some
+    differences unavoidable where products are large)."""
+    m, n = fixed_point(Fraction(float(scale)) / Fraction(float(y_scale)))
+    best = (m, n, prove_float32(scale, y_scale, m, n, lo, hi))
+    for k in range(1, neighbours + 1):
+        if best[2].exact:
+            break
+        for cand in (m - k, m + k):
+            if 0 < cand <= MAX_MULTIPLIER:
+                p = prove_float32(scale, y_scale, cand, n, lo, hi)
+                if p.differing < best[2].differing:
+                    best = (cand, n, p)
+    return best
+
+
 def prove_add(sa: Fraction, sb: Fraction, ma: int, mb: int, n: int, da: np.ndarray, db: np.ndarray) -> Proof:
     """Compare ``round_shift(ma·da + mb·db, n, half_even)`` with ``round_half_even(sa·da + sb·db)`` for every
     pair of an element of ``da`` and one of ``db`` (the zero-point-shifted operands of a rescaling add; ONNX
