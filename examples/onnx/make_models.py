@@ -15,6 +15,7 @@ CNN on an 8×8×3 image (3×3 convs with a residual block, a stride-2 conv, MaxP
 GlobalAveragePool, Flatten, a Gemm classifier): cnn_qdq_pt.onnx, cnn_qdq_pc.onnx,
 cnn_qop_pt.onnx, cnn_qop_pc.onnx (QLinearConv, QLinearGlobalAveragePool), and the
 same without the head, its output the last feature map: cnn_features_qdq.onnx.
+Two MatMul branches joined by a Concat: cat_qdq.onnx, cat_qop.onnx (QLinearConcat).
 Integer-op models (MatMulInteger / ConvInteger → Cast → Mul → [Relu →]
 QuantizeLinear, power-of-two scales): mlp_int_ops.onnx, cnn_int_ops.onnx.
 An attention-like block of MatMuls of two activations (``q · kᵀ`` through a
@@ -294,6 +295,35 @@ def integer_ops(path: Path, conv: bool = False, scales: tuple[float, float, floa
     return path
 
 
+def float_concat(path: Path, rows: int = 4) -> Path:
+    """``y = concat(x·W0, x·W1) · W2`` (a 16 → 8 and a 16 → 4 branch, joined along the features)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    shapes = [(16, 8), (16, 4), (12, 6)]
+    inits = [
+        numpy_helper.from_array((rng.standard_normal(s) / 4).astype(np.float32), f"W{i}") for i, s in enumerate(shapes)
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "W0"], ["a"], name="a"),
+        helper.make_node("MatMul", ["x", "W1"], ["b"], name="b"),
+        helper.make_node("Concat", ["a", "b"], ["c"], name="cat", axis=1),
+        helper.make_node("MatMul", ["c", "W2"], ["y"], name="y"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "concat",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 6])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def resnet8(path: Path) -> Path:
     """A ResNet-8-like float model: 32×32×3, stages of 16, 32 and 64 channels, GlobalAveragePool, 10 classes."""
     return float_cnn(path, 32, 3, (16, 32, 64), maxpool=False)
@@ -334,6 +364,9 @@ def make_all(out: Path) -> dict[str, Path]:
     attention = float_attention(out / "attn_float.onnx")
     made["attn_qdq"] = quantize(attention, out / "attn_qdq.onnx", "QDQ", False)
     made["attn_qop"] = quantize(attention, out / "attn_qop.onnx", "QOperator", False)
+    joined = float_concat(out / "cat_float.onnx")
+    made["cat_qdq"] = quantize(joined, out / "cat_qdq.onnx", "QDQ", False)
+    made["cat_qop"] = quantize(joined, out / "cat_qop.onnx", "QOperator", True)
     made["mlp_int_ops"] = integer_ops(out / "mlp_int_ops.onnx")
     made["cnn_int_ops"] = integer_ops(out / "cnn_int_ops.onnx", conv=True)
     return made

@@ -18,6 +18,8 @@ few facts, in ONNX's own terms, before anything is lowered to a task graph:
   or ``GlobalAveragePool`` (``y = Q(mean(deq(x)))``);
 * :class:`Alias`: ``Flatten`` / ``Reshape`` that leave the integers as the
   hardware stores them (an image of one pixel becomes its feature row);
+* :class:`Concat`: tensors side by side along the features, each requantized
+  into the output's encoding;
 * :class:`MatMul`: the product of two activations, its second operand
   possibly a :class:`Transpose` (``q · kᵀ``).
 
@@ -154,7 +156,17 @@ class MatMul:
     name: str = ""
 
 
-Layer = Dense | Add | Conv | Pool | Alias | Transpose | MatMul
+@dataclass
+class Concat:
+    """``y = Q(deq(x_0) ‖ deq(x_1) ‖ …)`` along the features (an image's channels): ``QLinearConcat``, or QDQ."""
+
+    label: str
+    xs: list[QTensor]
+    y: QTensor
+    name: str = ""
+
+
+Layer = Dense | Add | Conv | Pool | Alias | Transpose | MatMul | Concat
 
 
 @dataclass

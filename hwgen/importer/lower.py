@@ -33,7 +33,7 @@ import numpy as np
 
 from ..numtype import Int, NumType
 from ..schedule import TaskGraph
-from .layers import Add, Alias, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape
+from .layers import Add, Alias, Concat, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape
 from .model import ModelError
 from .scales import Proof, best_add_point, best_fixed_point, best_float32_point
 
@@ -55,7 +55,7 @@ class LayerReport:
         if isinstance(self.multiplier, tuple) and isinstance(self.shift, int):  # a rescaling add
             rule = f"a·{self.multiplier[0]} + b·{self.multiplier[1]} >> {self.shift}"
         elif isinstance(self.multiplier, tuple):
-            rule = "per column"
+            rule = "per column (or input)"
         else:
             rule = f"x·{self.multiplier} >> {self.shift}"
         return {
@@ -113,6 +113,8 @@ def lower(layers: Layers, name: str) -> Lowered:
             transposed[layer.y.name] = tensors[layer.x.name]
         elif isinstance(layer, MatMul):
             reports.append(_matmul(g, layer, tensors, transposed, names))
+        elif isinstance(layer, Concat):
+            reports.append(_concat(g, layer, tensors, names))
         elif isinstance(layer, Alias):
             tensors[layer.y.name] = tensors[layer.x.name]
         elif isinstance(layer, Pool):
@@ -218,6 +220,27 @@ def _matmul(
                    rounding=y.rounding)  # fmt: skip
     tensors[y.name] = out
     return LayerReport(layer.label, out, out, mult, shift, proof)
+
+
+def _concat(g: TaskGraph, layer: Concat, tensors: dict[str, str], names: _Names) -> LayerReport:
+    """A concat: exact when every input has the output's encoding, else each input requantized by
+    ``x_scale / y_scale``, proved over all its values against ONNX's float32 ``QuantizeLinear(
+    DequantizeLinear(x))`` (:func:`.scales.float32_rule`)."""
+    y = layer.y
+    srcs = [tensors[x.name] for x in layer.xs]
+    same = all((x.scale, x.zero_point, x.dtype) == (y.scale, y.zero_point, y.dtype) for x in layer.xs)
+    if same:
+        out = g.concat(names(layer.name), srcs)
+        tensors[y.name] = out
+        return LayerReport(layer.label, out, out, 1, 0, Proof(0, 0, 0))
+    found = [best_float32_point(x.scale, y.scale, x.dtype.min - x.zero_point, x.dtype.max - x.zero_point)
+             for x in layer.xs]  # fmt: skip
+    rescale = [(mm, n, x.zero_point) for (mm, n, _), x in zip(found, layer.xs)]
+    out = g.concat(names(layer.name), srcs, rescale=rescale, zero_point=y.zero_point, out=y.dtype)
+    tensors[y.name] = out
+    proof = Proof(sum(f[2].checked for f in found), sum(f[2].differing for f in found),
+                  max(f[2].max_diff for f in found))  # fmt: skip
+    return LayerReport(layer.label, out, out, tuple(f[0] for f in found), tuple(f[1] for f in found), proof)
 
 
 def _on_chip(g: TaskGraph, tensors: dict[str, str], name: str, names: _Names) -> str:

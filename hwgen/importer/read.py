@@ -15,7 +15,9 @@ formats and their mixtures:
 * **QDQ**: ``DequantizeLinear → MatMul | Gemm | Conv [→ Relu] → QuantizeLinear``
   and ``DequantizeLinear → MaxPool | GlobalAveragePool | Flatten | Reshape |
   Transpose → QuantizeLinear``; a MatMul (``QLinearMatMul``, or QDQ) of two
-  activations, its second operand possibly a 2-D Transpose (``q · kᵀ``)
+  activations, its second operand possibly a 2-D Transpose (``q · kᵀ``);
+  ``DequantizeLinear ×n → Concat → QuantizeLinear`` and ``QLinearConcat``
+  along the features
   with the weights (per tensor or per output channel) and the int32 bias
   (scale ``x_scale · w_scale``, zero point 0) behind ``DequantizeLinear``
   nodes of constants; ``DequantizeLinear ×2 → Add → QuantizeLinear`` (an
@@ -43,14 +45,28 @@ import numpy as np
 from ..errors import ConfigError
 from ..numtype import NumType
 from ..schedule.window import Window
-from .layers import Add, Alias, Conv, Dense, Layers, MatMul, Pool, QTensor, Transpose, graph_shape, int_type
+from .layers import (
+    Add,
+    Alias,
+    Concat,
+    Conv,
+    Dense,
+    Layers,
+    MatMul,
+    Pool,
+    QTensor,
+    Transpose,
+    graph_shape,
+    int_type,
+)
 from .model import ModelError, OnnxModel
 
 SUPPORTED = (
     "QuantizeLinear, DequantizeLinear, QLinearMatMul, QLinearConv, QGemm, QLinearAdd and "
     "QLinearGlobalAveragePool (com.microsoft), MatMul, Gemm, Conv, Add, MaxPool, GlobalAveragePool, Flatten and "
     "Reshape between DequantizeLinear and QuantizeLinear (QDQ), MaxPool, Flatten and Reshape of integers, MatMul "
-    "of two activations (QLinearMatMul, QDQ) with a 2-D Transpose as its second operand, MatMulInteger and "
+    "of two activations (QLinearMatMul, QDQ) with a 2-D Transpose as its second operand, Concat (QLinearConcat, "
+    "QDQ) along the features, MatMulInteger and "
     "ConvInteger followed by Cast, Mul by a constant scale [, Relu] and QuantizeLinear, QONNX Quant, Relu after "
     "a MatMul, Gemm or Conv, Constant"
 )
@@ -94,6 +110,12 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             deq[node.output[0]] = q
             if node.output[0] in model.outputs:
                 out.outputs[node.output[0]] = q
+        elif op == "QLinearConcat":
+            layer = _qoperator_concat(model, node, qt)
+            qt[layer.y.name] = layer.y
+            out.layers.append(layer)
+        elif op == "Concat" and all(i in deq for i in node.input):
+            pending[node.output[0]] = _Pending(_concat(model, node, [deq[i] for i in node.input], None))
         elif op in ("MatMulInteger", "ConvInteger"):
             accs[node.output[0]] = _integer_layer(model, node, qt)
         elif op == "Cast" and node.input[0] in accs:
@@ -463,6 +485,30 @@ def _qoperator_gap(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Pool:
     pool = _shape_op(model, node, x)
     pool.y = _output(model, node, node.output[0], node.input[3], node.input[4], pool.y.shape)
     return pool
+
+
+def _concat(model: OnnxModel, node: Any, xs: list[QTensor], y: QTensor | None) -> Concat:
+    """A Concat along the features (axis 1 of ``[rows, features]`` or of an image's NCHW: its channels)."""
+    axis = model.attrs(node).get("axis", 1)
+    shapes = [x.shape for x in xs]
+    if axis not in (1, 1 - len(shapes[0])) or len({(s[0], *s[2:]) for s in shapes}) != 1:
+        raise ModelError(model.label(node), f"concatenates {shapes} on axis {axis}; hwgen joins features (axis 1)")
+    shape = (shapes[0][0], sum(s[1] for s in shapes), *shapes[0][2:])
+    y = y or QTensor(node.output[0], xs[0].dtype, np.float32(1), 0, shape)  # QDQ: its QuantizeLinear sets it
+    return Concat(model.label(node), xs, replace(y, shape=shape), node.name or node.output[0])
+
+
+def _qoperator_concat(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Concat:
+    """``QLinearConcat(y_scale, y_zero_point, (x, x_scale, x_zero_point)...)`` (com.microsoft)."""
+    ins = list(node.input)
+    if len(ins) < 5 or (len(ins) - 2) % 3:
+        raise ModelError(model.label(node), "expects y_scale, y_zero_point and (x, scale, zero point) triples")
+    xs = []
+    for k in range(2, len(ins), 3):
+        x = _activation(model, node, ins[k], qt)
+        _check_encoding(model, node, x, ins[k + 1], ins[k + 2])
+        xs.append(x)
+    return _concat(model, node, xs, _output(model, node, node.output[0], ins[0], ins[1], ()))
 
 
 def _integer_layer(model: OnnxModel, node: Any, qt: dict[str, QTensor]) -> Dense | Conv:

@@ -17,6 +17,8 @@ off-chip memory) and tasks that consume earlier tensors by name:
   ``a · bᵀ`` (ONNX ``QLinearMatMul``; ``b`` read whole);
 * ``gather``: rows of ``x`` picked by an index row (``x`` and the index read
   whole; e.g. the tokens a top-k keeps);
+* ``concat``: tensors side by side, row by row, each optionally requantized
+  into one encoding (ONNX ``QLinearConcat``);
 * ``copy``: ``x`` itself (brings a graph input on chip for an op that reads
   it whole: a conv's image, an attention's K and V);
 * ``relu``: ``max(zp, x)`` where ``zp`` is the zero point of ``x`` — that of
@@ -57,8 +59,8 @@ from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
 from .window import Window
 
-OPS = ("input", "gemm", "conv", "pool", "matmul", "gather", "copy", "relu", "requant", "add", *ROW_BLOCKS,
-       "attention")  # fmt: skip
+OPS = ("input", "gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "relu", "requant", "add",
+       *ROW_BLOCKS, "attention")  # fmt: skip
 #: Tasks that multiply by constant weights on the engine's cores (a conv: its im2col rows).
 MATMUL_OPS = ("gemm", "conv")
 #: Largest matrix dimensions a task may have (rows, and columns / reduction length).
@@ -137,7 +139,7 @@ class Task:
 class TaskGraph:
     """A DAG of tasks; build it with :meth:`input`, :meth:`gemm`, :meth:`relu`, :meth:`requant`, :meth:`add`,
     :meth:`conv2d`, :meth:`maxpool`, :meth:`avgpool`, :meth:`softmax`, :meth:`norm`, :meth:`activation`,
-    :meth:`topk`, :meth:`attention`, :meth:`matmul`, :meth:`gather`, :meth:`copy`.
+    :meth:`topk`, :meth:`attention`, :meth:`matmul`, :meth:`gather`, :meth:`concat`, :meth:`copy`.
 
     Every argument is checked when the task is added (a :class:`ConfigError` naming ``graph.<task>.<field>``):
     names are identifiers (they become Verilog and file names), sizes positive integers, number types
@@ -336,6 +338,37 @@ class TaskGraph:
         an error of the golden model (the hardware would read whatever is there)."""
         name = self._name(name, x, index)
         return self._add(Task(name, "gather", [x, index]))
+
+    def concat(
+        self,
+        name: str,
+        inputs: Sequence[str],
+        *,
+        rescale: Sequence[tuple[int, int, int]] | None = None,
+        zero_point: int = 0,
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_even",
+    ) -> str:
+        """The inputs side by side, row by row (columns of the first, then the second, ...; an image's
+        channels). Exact in the widest input type; or, with ``rescale`` = one ``(multiplier, shift, zero_in)``
+        per input, each value requantized into ``out``: ``clamp(zero_point + round_shift((x − zero_in) ·
+        multiplier, shift))`` (ONNX ``QLinearConcat``)."""
+        if not isinstance(inputs, list | tuple) or len(inputs) < 2:
+            raise ConfigError(f"graph.{name}.inputs", f"{inputs!r}: a list of two or more tensors")
+        name = self._name(name, *inputs)
+        params: dict[str, Any] = {}
+        if rescale is not None:
+            if not isinstance(rescale, list | tuple) or len(rescale) != len(inputs):
+                raise ConfigError(f"graph.{name}.rescale", f"{rescale!r}: one (multiplier, shift, zero_in) per input")
+            out = _int_type(out, f"graph.{name}.out")
+            for k, r in enumerate(rescale):
+                if not isinstance(r, list | tuple) or len(r) != 3:
+                    raise ConfigError(f"graph.{name}.rescale[{k}]", f"{r!r}: (multiplier, shift, zero_in)")
+                check_requant(f"graph.{name}.rescale[{k}]", r[0], r[1], zero_point, out, rounding)
+                integer(r[2], f"graph.{name}.rescale[{k}].zero_in", lo=-(1 << 31), hi=1 << 31)
+            params = {"rescale": [tuple(int(v) for v in r) for r in rescale], "zero_point": int(zero_point),
+                      "rounding": rounding}  # fmt: skip
+        return self._add(Task(name, "concat", list(inputs), dtype=out, params=params))
 
     def copy(self, name: str, x: str) -> str:
         """``x`` itself: a row-by-row copy that brings a graph input on chip for an op reading it whole."""
@@ -573,6 +606,13 @@ class TaskGraph:
                 t.rows, (t.cols, t.dtype) = x.rows, out_shape(t.op, cfg, x.cols)
             elif t.op == "attention":
                 self._check_attention(t, src)
+            elif t.op == "concat":
+                if len({s.rows for s in src}) != 1:
+                    rows = ", ".join(f"{s.name} {s.rows}" for s in src)
+                    raise ConfigError(f"graph.{t.name}", f"its inputs have different rows ({rows})")
+                t.rows, t.cols = x.rows, sum(s.cols for s in src)
+                if "rescale" not in t.params:
+                    t.dtype = NumType.fitting(min(s.dtype.min for s in src), max(s.dtype.max for s in src))
             elif t.op == "gather":
                 idx = src[1]
                 if idx.rows != 1:
@@ -679,6 +719,8 @@ class TaskGraph:
                 y = pool(x, t.params, self.tasks[t.inputs[0]].dtype, t.dtype)
             elif t.op == "matmul":
                 y = matmul(x, env[t.inputs[1]], t.params, t.dtype)
+            elif t.op == "concat":
+                y = concat([env[i] for i in t.inputs], t.params, t.dtype)
             elif t.op == "gather":
                 idx = env[t.inputs[1]][0]
                 if idx.min() < 0 or idx.max() >= x.shape[0]:
@@ -702,6 +744,14 @@ class TaskGraph:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
+
+
+def concat(parts: list[np.ndarray], p: dict[str, Any], out: NumType) -> np.ndarray:
+    """A concat (see :meth:`TaskGraph.concat`) on exact integers."""
+    if "rescale" in p:
+        parts = [requantize(np.asarray(x, dtype=object) - z, m, s, p["zero_point"], out, p["rounding"])
+                 for x, (m, s, z) in zip(parts, p["rescale"])]  # fmt: skip
+    return np.concatenate([np.asarray(x, dtype=object) for x in parts], axis=1)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.ndarray:

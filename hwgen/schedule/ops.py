@@ -1,6 +1,6 @@
 """The ops of a task graph: the units of work a schedule places, after fusing element-wise epilogues.
 
-Ops are the ``gemm``, ``conv``, ``pool``, ``matmul``, ``gather``, ``copy``, ``add``, row-op (``softmax``,
+Ops are the ``gemm``, ``conv``, ``pool``, ``matmul``, ``gather``, ``concat``, ``copy``, ``add``, row-op (``softmax``,
 ``norm``, ``activation``, ``topk``) and ``attention`` tasks. ``relu`` and ``requant`` are fused
 into the write-back of the op that produces their input (they cost no core
 and no cycles); an op's *output tensor* is the tensor at the end of its fused
@@ -17,7 +17,7 @@ from .graph import TaskGraph
 from .rowops import ROW_BLOCKS
 
 #: Task kinds that are ops (run on a unit); the others are fused.
-OP_KINDS = ("gemm", "conv", "pool", "matmul", "gather", "copy", "add", *ROW_BLOCKS, "attention")
+OP_KINDS = ("gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "add", *ROW_BLOCKS, "attention")
 
 
 @dataclass

@@ -54,7 +54,7 @@ from .controller import Controller
 from .plan import EnginePlan, OpPlan, plan_engine
 from .routers import build_routers
 from .sequencer import MemorySequencer
-from .units import build_cores, build_feeders, build_row_units, connect_units
+from .units import build_cores, build_feeders, build_row_units, concat_phases, connect_units
 
 
 def req_layout(plan: EnginePlan) -> data.StructLayout:
@@ -86,8 +86,9 @@ class ScheduleEngine(wiring.Component):
         bufs = EngineBuffers(m, plan)
         cores = build_cores(m, plan)
         rows = build_row_units(m, plan)
-        feeds = build_feeders(m, plan, ctrl, bufs, cores, rows)
-        producers = connect_units(m, plan, ctrl, bufs, cores, rows, feeds)
+        phases = concat_phases(plan)
+        feeds = build_feeders(m, plan, ctrl, bufs, cores, rows, phases)
+        producers = connect_units(m, plan, ctrl, bufs, cores, rows, feeds, phases)
         build_routers(m, plan, ctrl, bufs, producers)
         MemorySequencer(m, plan, ctrl, bufs, self).build()
         ctrl.step()

@@ -79,7 +79,7 @@ class OpPlan:
     slices: list[Slice]
     epilogue: Epilogue
     weights: np.ndarray | None
-    kind: str = "gemm"  # "gemm" (and conv) | "add" | "copy" | "row" | "pool" | "matmul" | "attention"
+    kind: str = "gemm"  # "gemm" (and conv) | "add" | "copy" | "concat" | "row" | "pool" | "matmul" | "attention"
     bias: np.ndarray | None = None  # gemm: one per column, or None
     block: BlockConfig | None = None  # row, attention: the unit's block
     window: Window | None = None  # a conv (kind "gemm") or pool: its input is read through this window

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Array, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 
-from ...arith import rescale_add
+from ...arith import requantize, rescale_add
 from ...blocks.gemm import RecordCore
 from ..rowops import PORT_FIELDS, takes_rows
 from .attention import build_attention
@@ -84,8 +84,10 @@ def build_feeders(
     bufs: EngineBuffers,
     cores: dict[int, RecordCore],
     rows: dict[str, wiring.Component],
+    phases: dict[str, Signal],
 ) -> dict[tuple[str, int], tuple[Signal, Value]]:
-    """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot."""
+    """Per op input ``(op, k)``: the ``(valid, data)`` of the row streamed to the op's units this slot (a
+    concat takes its inputs' words one input after another: its ``phases`` signal names the input)."""
     feeds = {}
     for o in plan.ops.values():
         if o.kind in ("attention", "matmul", "gather"):  # their drivers read the buffers themselves
@@ -101,7 +103,9 @@ def build_feeders(
             m.d.comb += taken.eq(rows[o.name].i.ready)
         else:
             m.d.comb += taken.eq(1)  # an adder takes both operands every cycle they are offered
+        takes = [taken if o.kind != "concat" else phases[o.name] == k for k in range(len(o.inputs))]
         for k, inp in enumerate(o.inputs):
+            taken = takes[k]
             start = ctrl.slot_start & ctrl.stage_is(o.stage) & ok
             name = f"feed_{o.name}_{k}"
             buf = bufs.feeding(o.name, k, inp)
@@ -158,6 +162,7 @@ def connect_units(
     cores: dict[int, RecordCore],
     rows: dict[str, wiring.Component],
     feeds: dict,
+    phases: dict[str, Signal],
 ) -> list[Producer]:
     """Drive every core from the feeder of the op it runs in the current stage, every row unit from its op's
     and every attention unit from its driver; build the adders; return every result producer (cores first,
@@ -188,6 +193,9 @@ def connect_units(
         elif o.kind == "gather":
             valid, word = build_gather(m, plan, ctrl, bufs, o)
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], valid, word))
+        elif o.kind == "concat":
+            valid, data = _concat(m, plan, o, feeds, phases[o.name])
+            producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], valid, data))
         elif o.kind == "copy":  # the row as it is read
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], *feeds[(o.name, 0)]))
         elif o.kind == "attention":
@@ -216,6 +224,36 @@ def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
     mults, zeros = (p["multiplier_a"], p["multiplier_b"]), (p["zero_a"], p["zero_b"])
     even = p["rounding"] == "half_even"
     return rescale_add(m, a, b, mults, zeros, p["shift"], p["zero_point"], out.min, out.max, even)
+
+
+def concat_phases(plan: EnginePlan) -> dict[str, Signal]:
+    """Per concat op, the register naming the input whose words it takes."""
+    return {o.name: Signal(range(max(len(o.inputs), 2)), name=f"concat_phase_{o.name}")
+            for o in plan.ops.values() if o.kind == "concat"}  # fmt: skip
+
+
+def _concat(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict, phase: Signal) -> tuple[Value, Value]:
+    """A concat unit: the inputs' rows one after another (``phase`` moves on after each input's columns),
+    each word requantized into the output's encoding when the op rescales."""
+    task = plan.graph.tasks[o.name]
+    cols = [plan.graph.tasks[i.tensor].cols for i in o.inputs]
+    col = Signal(range(max(max(cols), 2)), name=f"concat_col_{o.name}")
+    valid: Value | int = 0
+    data: Value | int = 0
+    for k, width in enumerate(cols):
+        v, x = feeds[(o.name, k)]
+        if "rescale" in task.params:
+            mult, shift, zero = task.params["rescale"][k]
+            even, out = task.params["rounding"] == "half_even", task.dtype
+            centred = Signal(signed(len(x) + zero.bit_length() + 2), name=f"concat_x{k}_{o.name}")
+            m.d.comb += centred.eq(x - zero)
+            x = requantize(m, centred, len(centred), mult, shift, task.params["zero_point"], out.min, out.max, even)
+        valid, data = Mux(phase == k, v, valid), Mux(phase == k, x, data)
+        with m.If((phase == k) & v):
+            m.d.sync += col.eq(Mux(col == width - 1, 0, col + 1))
+            with m.If(col == width - 1):
+                m.d.sync += phase.eq((k + 1) % len(cols))
+    return valid, data
 
 
 def _row_unit(m: Module, o: OpPlan, unit: wiring.Component, feed: tuple[Value, Value]) -> Value:
