@@ -51,6 +51,8 @@ EXPECT = {
     "mlp_res_qdq": (4, 1, [True] * 3),
     # QONNX: 4-bit weights (per column in the first layer), the output rounded half up
     "mlp_qonnx_w4": (2, 0, [True, False]),
+    # QONNX BipolarQuant: ±1 weights, a bipolar hidden activation (the sign of the accumulator)
+    "mlp_qonnx_bnn": (2, 0, [False, False]),
     # a CNN on 8×8×3: 4 convs (a residual block), MaxPool, GlobalAveragePool, a Gemm classifier
     "cnn_qdq_pt": (7, 1, [False] * 5),
     "cnn_qdq_pc": (7, 1, [True] * 5),
@@ -80,8 +82,8 @@ def test_golden_model_equals_the_reference_and_every_requantization_is_proved(mo
     assert len(m.layers) == layers
     assert sum(m.graph.tasks[r.gemm].op == "add" for r in m.layers) == adds
     for layer in m.layers:
-        # every reachable value: at least a 2×2 pool's 4·255 + 1 sums, or a two-input concat's 2·256 values
-        assert layer.proof.exact and layer.proof.checked >= 512, layer.summary()
+        # every reachable value: the fewest are a binarized layer's 2·64 + 1 sums of ±1 products
+        assert layer.proof.exact and layer.proof.checked >= 129, layer.summary()
     dense = [r for r in m.layers if m.graph.tasks[r.gemm].op in ("gemm", "conv")]
     assert [isinstance(r.multiplier, tuple) for r in dense] == per_channel
     for seed in range(10):
@@ -110,6 +112,7 @@ def test_a_wrong_scale_would_be_caught(models):
         ("mlp_bias_qop", 64),
         ("mlp_res_qdq", 64),
         ("mlp_qonnx_w4", 64),
+        ("mlp_qonnx_bnn", 64),
         ("cnn_qdq_pc", 10),
         ("cnn_qop_pt", 10),
         ("cnn_features_qdq", 256),

@@ -10,7 +10,8 @@ biases (MatMul layers): mlp_matmul_qop.onnx (QLinearMatMul), mlp_matmul_qdq_s8.o
 tensor, added by a rescaling add): mlp_bias_qop.onnx (QLinearAdd), mlp_bias_qdq.onnx;
 an MLP 32 -> 48 -> 48 -> 16 whose second layer adds its input back (a
 residual): mlp_res_qop.onnx, mlp_res_qdq.onnx; and a QONNX MLP 32 -> 64 -> 16 with
-4-bit weights (QONNX Quant nodes, as Brevitas exports): mlp_qonnx_w4.onnx; a small
+4-bit weights (QONNX Quant nodes, as Brevitas exports): mlp_qonnx_w4.onnx; a
+binarized QONNX MLP (BipolarQuant weights and hidden activation): mlp_qonnx_bnn.onnx; a small
 CNN on an 8×8×3 image (3×3 convs with a residual block, a stride-2 conv, MaxPool,
 GlobalAveragePool, Flatten, a Gemm classifier): cnn_qdq_pt.onnx, cnn_qdq_pc.onnx,
 cnn_qop_pt.onnx, cnn_qop_pc.onnx (QLinearConv, QLinearGlobalAveragePool), and the
@@ -336,6 +337,54 @@ def make_resnet8(out: Path, fmt: str = "QDQ", per_channel: bool = True) -> Path:
     return quantize(resnet8(out / "resnet8_float.onnx"), out / f"resnet8_{tag}.onnx", fmt, per_channel)
 
 
+def qonnx_bnn(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -> Path:
+    """A binarized QONNX MLP as FINN's BNN examples are written: an 8-bit input, ``BipolarQuant`` (±1) weights
+    (per output column in the first layer), a bipolar hidden activation (``BipolarQuant`` of the first
+    MatMul), and an 8-bit signed output. The weight scales are powers of two: qonnx's reference computes in
+    float32, and with other scales its sums round (a pre-activation of exactly 0 can come out ±tiny and flip
+    the sign), which no integer rule reproduces."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(6)
+    domain = "qonnx.custom_op.general"
+    inits: list = []
+
+    def const(name: str, value: np.ndarray | float) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        return name
+
+    def quant(src: str, dst: str, scale: float, bits: int) -> onnx.NodeProto:
+        ins = [src, const(f"{dst}_s", scale), const(f"{dst}_z", 0.0), const(f"{dst}_b", float(bits))]
+        return helper.make_node("Quant", ins, [dst], name=dst, domain=domain, signed=1, narrow=0, rounding_mode="ROUND")
+
+    def bipolar(src: str, dst: str, scale: np.ndarray | float) -> onnx.NodeProto:
+        return helper.make_node("BipolarQuant", [src, const(f"{dst}_s", scale)], [dst], name=dst, domain=domain)
+
+    nodes = [quant("x", "x_q", 1 / 32, 8)]
+    prev = "x_q"
+    for i, (k, n) in enumerate(zip(dims, dims[1:])):
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        mean = np.abs(w).mean(axis=0, keepdims=True) if i == 0 else np.abs(w).mean()
+        scale = (2.0 ** np.round(np.log2(mean))).astype(np.float32)  # powers of two: qonnx's float sums are exact
+        nodes.append(bipolar(const(f"W{i}", w), f"W{i}_q", scale))
+        nodes.append(helper.make_node("MatMul", [prev, f"W{i}_q"], [f"fc{i}"], name=f"fc{i}"))
+        last = i == len(dims) - 2
+        nodes.append(quant(f"fc{i}", "y", 0.5, 8) if last else bipolar(f"fc{i}", f"act{i}", 1.0))
+        prev = "y" if last else f"act{i}"
+    graph = helper.make_graph(
+        nodes,
+        "qonnx_bnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, dims[-1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def make_all(out: Path) -> dict[str, Path]:
     """Every model of the module docstring, written into ``out``; name -> path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -354,6 +403,7 @@ def make_all(out: Path) -> dict[str, Path]:
     made["mlp_res_qop"] = quantize(res, out / "mlp_res_qop.onnx", "QOperator", False)
     made["mlp_res_qdq"] = quantize(res, out / "mlp_res_qdq.onnx", "QDQ", True)
     made["mlp_qonnx_w4"] = qonnx_mlp(out / "mlp_qonnx_w4.onnx")
+    made["mlp_qonnx_bnn"] = qonnx_bnn(out / "mlp_qonnx_bnn.onnx")
     cnn = float_cnn(out / "cnn_float.onnx")
     for fmt, tag in (("QDQ", "qdq"), ("QOperator", "qop")):
         for pc in (False, True):

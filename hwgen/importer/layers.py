@@ -51,14 +51,23 @@ class QTensor:
     zero_point: int
     shape: tuple[int, ...] = ()
     rounding: str = "half_even"  # how reals are rounded into it (QONNX Quant may round half away from zero)
+    # "bipolar" (QONNX BipolarQuant): the integer b is 0 or 1 and stands for (2b − 1) · scale
+
+    @property
+    def bipolar(self) -> bool:
+        return self.rounding == "bipolar"
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
-        """ONNX ``DequantizeLinear`` in float32: ``(q − zero_point) · scale``."""
-        return ((np.asarray(q, dtype=np.int32) - self.zero_point).astype(np.float32) * self.scale).astype(np.float32)
+        """ONNX ``DequantizeLinear`` in float32: ``(q − zero_point) · scale`` (bipolar: ``(2b − 1) · scale``)."""
+        q = np.asarray(q, dtype=np.int32)
+        q = 2 * q - 1 if self.bipolar else q - self.zero_point
+        return (q.astype(np.float32) * self.scale).astype(np.float32)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """ONNX ``QuantizeLinear`` in float32: ``saturate(round(x / scale) + zero_point)``, ties to even (or
-        away from zero, QONNX ``HALF_UP``)."""
+        away from zero, QONNX ``HALF_UP``); bipolar: 1 where ``x ≥ 0``, else 0."""
+        if self.bipolar:
+            return (np.asarray(x, dtype=np.float32) >= 0).astype(np.int64)
         v = np.asarray(x, dtype=np.float32) / self.scale
         r = np.rint(v) if self.rounding == "half_even" else np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
         q = r + self.zero_point

@@ -109,6 +109,7 @@ def lower(layers: Layers, name: str) -> Lowered:
     transposed: dict[str, str] = {}  # a Transpose's output -> the graph tensor it transposes
     for layer in layers.layers:
         _check_transposes(layer, transposed)
+        _check_bipolar(layer)
         if isinstance(layer, Transpose):
             transposed[layer.y.name] = tensors[layer.x.name]
         elif isinstance(layer, MatMul):
@@ -132,18 +133,30 @@ def lower(layers: Layers, name: str) -> Lowered:
 
 
 def _dense(g: TaskGraph, layer: Dense, tensors: dict[str, str], names: _Names) -> LayerReport:
+    """A dense layer (see the module docstring). A bipolar input ``b`` stands for ``2b − 1``: the weights
+    double and ``Σ W'`` leaves the bias. A bipolar output is the sign of the accumulator: ``2·acc + 1`` (odd,
+    so never 0) clamped to ``−2..1``, then ReLU'd to ``b`` = 1 where ``acc ≥ 0``, else 0."""
     x, y = layer.x, layer.y
     w = layer.weights - np.broadcast_to(layer.w_zero, layer.weights.shape[1:])  # W' = W − w_zp per column
-    bias = (np.zeros(w.shape[1], np.int64) if layer.bias is None else layer.bias) - x.zero_point * w.sum(axis=0)
-    wt = NumType.fitting(int(w.min()), int(w.max()))
+    bias = np.zeros(w.shape[1], np.int64) if layer.bias is None else layer.bias
+    if x.bipolar:
+        w, bias = 2 * w, bias - w.sum(axis=0)
+    else:
+        bias = bias - x.zero_point * w.sum(axis=0)
     acc_lo, acc_hi = _acc_range(x, w, bias)
     n = w.shape[1]
     ws = np.broadcast_to(np.asarray(layer.w_scale, np.float32), (n,))
-    mult, shift, proof = _layer_requant(layer, ws, acc_lo, acc_hi)
+    if y.bipolar:
+        w, bias = 2 * w, 2 * bias + 1
+        mult, shift, proof = 1, 0, _prove_sign(int(acc_lo.min()), int(acc_hi.max()))
+    else:
+        mult, shift, proof = _layer_requant(layer, ws, acc_lo, acc_hi)
+    wt = NumType.fitting(int(w.min()), int(w.max()))
     gemm = g.gemm(names(layer.name), tensors[x.name], w, acc=ACC, weight=wt, bias=_wrap32(bias))
+    rounding = "half_even" if y.bipolar else y.rounding
     out = g.requant(names(layer.name, "_q"), gemm, multiplier=mult, shift=shift,
-                    zero_point=y.zero_point, out=y.dtype, rounding=y.rounding)  # fmt: skip
-    if layer.relu:
+                    zero_point=y.zero_point, out=y.dtype, rounding=rounding)  # fmt: skip
+    if layer.relu or y.bipolar:
         out = g.relu(names(layer.name, "_relu"), out)
     tensors[y.name] = out
     return LayerReport(layer.label, gemm, out, mult, shift, proof)
@@ -191,6 +204,15 @@ def _pool(g: TaskGraph, layer: Pool, tensors: dict[str, str], names: _Names) -> 
                     zero_points=(x.zero_point, y.zero_point), out=y.dtype, rounding=y.rounding)  # fmt: skip
     tensors[y.name] = out
     return LayerReport(layer.label, out, out, mult, shift, proof)
+
+
+def _check_bipolar(layer: object) -> None:
+    """Bipolar tensors (QONNX BipolarQuant) go into and come out of dense layers only."""
+    if isinstance(layer, Dense):
+        return
+    tensors = [getattr(layer, f) for f in ("x", "a", "b", "y") if hasattr(layer, f)] + getattr(layer, "xs", [])
+    if any(t.bipolar for t in tensors):
+        raise ModelError(layer.label, "reads or makes a bipolar tensor; hwgen builds those around MatMul / Gemm only")
 
 
 def _check_transposes(layer: object, transposed: dict[str, str]) -> None:
@@ -302,9 +324,18 @@ def _requant(
     return tuple(f[0] for f in found), tuple(f[1] for f in found), proof
 
 
+def _prove_sign(lo: int, hi: int) -> Proof:
+    """A bipolar output's rule against QONNX's ``acc ≥ 0``, over every accumulator in ``lo..hi``."""
+    acc = np.arange(lo, hi + 1, dtype=np.int64)
+    ours = np.maximum(np.clip(2 * acc + 1, -2, 1), 0)
+    differing = int(np.count_nonzero(ours != (acc >= 0)))
+    return Proof(hi - lo + 1, differing, 1 if differing else 0)
+
+
 def _acc_range(x: QTensor, w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, the least and greatest ``x · W' + bias'`` over every input row of ``x``'s type."""
-    a_lo, a_hi = x.dtype.min, x.dtype.max  # raw inputs; the zero point is in the bias
+    """Per column, the least and greatest ``x · W' + bias'`` over every input row of ``x``'s type (a bipolar
+    input: of 0 and 1)."""
+    a_lo, a_hi = (0, 1) if x.bipolar else (x.dtype.min, x.dtype.max)  # raw inputs; the zero point is in the bias
     lo = np.minimum(a_lo * w, a_hi * w).sum(axis=0) + bias
     hi = np.maximum(a_lo * w, a_hi * w).sum(axis=0) + bias
     return lo, hi

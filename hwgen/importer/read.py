@@ -73,7 +73,7 @@ SUPPORTED = (
 #: Ops that keep integers as they are (QOperator: on the integers; QDQ: the same encoding in and out) or pool.
 SHAPE_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose")
 #: Op types that mark a quantized model.
-QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm", "Quant")
+QUANTIZED = ("QuantizeLinear", "QLinearMatMul", "QGemm", "Quant", "BipolarQuant")
 #: QONNX rounding modes hwgen builds, as requant roundings.
 QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "HALF_UP": "half_away"}
 
@@ -155,7 +155,7 @@ def read_layers(model: OnnxModel, batch: int | None = None) -> Layers:
             pending[node.output[0]] = _Pending(_shape_op(model, node, deq[node.input[0]]))
         elif op == "Add":
             pending[node.output[0]] = _Pending(_qdq_add(model, node, deq))
-        elif op == "Quant":
+        elif op in ("Quant", "BipolarQuant"):
             q = _qonnx_quant(model, node, batch, out, pending)
             qt[q.name] = deq[q.name] = q
             if q.name in model.outputs:
@@ -298,7 +298,7 @@ def _dequantized_constant(model: OnnxModel, node: Any, name: str, what: str) -> 
     """``(values, scale, zero point, axis)`` of a DequantizeLinear (or QONNX Quant) of a constant feeding
     ``node``."""
     src = model.producer.get(name)
-    if src is not None and src.op_type == "Quant" and src.input[0] in model.constants:
+    if src is not None and src.op_type in ("Quant", "BipolarQuant") and src.input[0] in model.constants:
         return _qonnx_constant(model, src)
     if src is None or src.op_type != "DequantizeLinear" or src.input[0] not in model.constants:
         raise ModelError(model.label(node), f"{what} ({name!r}) must be a DequantizeLinear of an integer constant")
@@ -612,9 +612,14 @@ QOPERATOR = {
 
 # -- QONNX -----------------------------------------------------------------------------
 def _qonnx_params(model: OnnxModel, node: Any) -> tuple[np.ndarray, int, int, bool, bool, str]:
-    """A Quant node's ``(scale, zero point, bits, signed, narrow, rounding)``, checked."""
+    """A Quant node's ``(scale, zero point, bits, signed, narrow, rounding)``, checked (a BipolarQuant: its
+    scale, 0, 2, signed, not narrow, ``"bipolar"``)."""
     a = model.attrs(node)
     scale = np.asarray(model.constant(node.input[1], node, "the scale"), dtype=np.float32)
+    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+        raise ModelError(model.label(node), "scales must be positive and finite")
+    if node.op_type == "BipolarQuant":
+        return scale, 0, 2, True, False, "bipolar"
     zero = np.asarray(model.constant(node.input[2], node, "the zero point"))
     bits = np.asarray(model.constant(node.input[3], node, "the bit width"))
     if bits.size != 1 or bits.reshape(-1)[0] != int(bits.reshape(-1)[0]) or not 2 <= int(bits.reshape(-1)[0]) <= 32:
@@ -625,8 +630,6 @@ def _qonnx_params(model: OnnxModel, node: Any) -> tuple[np.ndarray, int, int, bo
                a.get("rounding_mode", "ROUND")).upper()  # fmt: skip
     if mode not in QONNX_ROUNDING:
         raise ModelError(model.label(node), f"rounding_mode {mode}: hwgen builds {', '.join(QONNX_ROUNDING)}")
-    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-        raise ModelError(model.label(node), "scales must be positive and finite")
     b, signed, narrow = int(bits.reshape(-1)[0]), bool(a.get("signed", 1)), bool(a.get("narrow", 0))
     return scale, int(zero.reshape(-1)[0]), b, signed, narrow, QONNX_ROUNDING[mode]
 
@@ -645,6 +648,8 @@ def _qonnx_constant(model: OnnxModel, node: Any) -> tuple[np.ndarray, ...]:
     except ValueError:
         raise ModelError(model.label(node), f"scale {scale.shape} does not broadcast to {x.shape}") from None
     r = np.rint(v) if rounding == "half_even" else np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+    if rounding == "bipolar":  # ±1 weights: QONNX's where(x ≥ 0, 1, −1)
+        r = np.where(x >= 0, 1, -1)
     ints = r.astype(np.int8 if signed else np.uint8)
     per_column = scale.reshape(-1) if scale.size > 1 else scale.reshape(())
     if scale.size > 1 and (scale.ndim != 2 or scale.shape[0] != 1):
@@ -660,8 +665,10 @@ def _qonnx_quant(model: OnnxModel, node: Any, batch: int | None, out: Layers, pe
         raise ModelError(model.label(node), "a narrow-range activation is not supported; use narrow=0")
     if scale.size != 1:
         raise ModelError(model.label(node), "an activation's scale must be one value per tensor")
-    dtype = NumType(bits, signed)
+    dtype = NumType(bits, signed)  # a bipolar activation: b of 0 or 1 in Int(2), standing for (2b − 1) · scale
     src = node.input[0]
+    if rounding == "bipolar" and src in pending and not isinstance(pending[src].layer, Dense):
+        raise ModelError(model.label(node), "a bipolar activation is built after a MatMul or Gemm only")
     if src in pending:
         layer = pending.pop(src).layer
         layer.y = QTensor(node.output[0], dtype, scale.reshape(())[()], zero, layer.y.shape, rounding)
