@@ -112,8 +112,9 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     if t.op == "pool":  # the window's values one a cycle, then one result per channel
         w = t.params["window"]
         return machine.feed_stages + w.length + w.channels + 2
-    if t.op == "gather":  # the index, then the row's words one a cycle
-        return t.cols + 3
+    if t.op == "gather":  # rows: the index, then the row's words; columns: per block its index, then its words
+        p = t.params
+        return t.cols + 3 if p["axis"] == 0 else (t.cols // p["block"]) * (p["block"] + 1) + 2
     if t.op == "matmul":  # one product a cycle: every output column's K of them, the last result + 2
         return opg.graph.tasks[opg.inputs[op][0]].cols * t.cols + 3
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)

@@ -332,12 +332,17 @@ class TaskGraph:
                   "shift": int(shift), "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
         return self._add(Task(name, "matmul", [a, b], dtype=out, params=params))
 
-    def gather(self, name: str, x: str, index: str) -> str:
-        """Rows of ``x`` picked by ``index`` ``[1, k]`` (e.g. a top-k's indices): row ``i`` of the result is row
-        ``index[0, i]`` of ``x``; ``[k, cols]``. Both are read whole (kept on chip); an index outside ``x`` is
-        an error of the golden model (the hardware would read whatever is there)."""
+    def gather(self, name: str, x: str, index: str, *, axis: int = 0, block: int = 1) -> str:
+        """Rows (``axis`` 0) or columns (``axis`` 1) of ``x`` picked by ``index`` ``[1, k]`` (e.g. a top-k's
+        indices), in blocks of ``block`` (e.g. a head's columns): block ``i`` of the result is block
+        ``index[0, i]`` of ``x`` — ``[k·block, cols]`` or ``[rows, k·block]``. The index is read whole, and
+        ``x`` too when rows are picked (both kept on chip); an index outside ``x`` is an error of the golden
+        model (the hardware would read whatever is there)."""
         name = self._name(name, x, index)
-        return self._add(Task(name, "gather", [x, index]))
+        if axis not in (0, 1):
+            raise ConfigError(f"graph.{name}.axis", f"{axis!r}: 0 (rows) or 1 (columns)")
+        block = integer(block, f"graph.{name}.block", lo=1, hi=MAX_COLS)
+        return self._add(Task(name, "gather", [x, index], params={"axis": axis, "block": block}))
 
     def concat(
         self,
@@ -617,7 +622,9 @@ class TaskGraph:
                 idx = src[1]
                 if idx.rows != 1:
                     raise ConfigError(f"graph.{t.name}", f"its index {idx.name} is {idx.rows}×{idx.cols}; one row")
-                t.rows, t.cols, t.dtype = idx.cols, x.cols, x.dtype
+                picked = idx.cols * t.params["block"]
+                t.rows, t.cols = (picked, x.cols) if t.params["axis"] == 0 else (x.rows, picked)
+                t.dtype = x.dtype
             elif t.op == "matmul":
                 b = src[1]
                 k, n = (b.cols, b.rows) if t.params["transpose_b"] else (b.rows, b.cols)
@@ -722,11 +729,16 @@ class TaskGraph:
             elif t.op == "concat":
                 y = concat([env[i] for i in t.inputs], t.params, t.dtype)
             elif t.op == "gather":
-                idx = env[t.inputs[1]][0]
-                if idx.min() < 0 or idx.max() >= x.shape[0]:
-                    bad = int(idx[(idx < 0) | (idx >= x.shape[0])][0])
-                    raise ConfigError(f"graph.{n}", f"index {bad} is outside {t.inputs[0]}'s {x.shape[0]} rows")
-                y = x[idx]
+                axis, block = t.params["axis"], t.params["block"]
+                idx = env[t.inputs[1]][0].astype(np.int64)
+                blocks = x.shape[axis] // block
+                if idx.min() < 0 or idx.max() >= blocks:
+                    bad = int(idx[(idx < 0) | (idx >= blocks)][0])
+                    what = f"{blocks} {'rows' if axis == 0 else 'columns'}" + (
+                        f" in blocks of {block}" if block > 1 else ""
+                    )
+                    raise ConfigError(f"graph.{n}", f"index {bad} is outside {t.inputs[0]}'s {what}")
+                y = np.take(x, (idx[:, None] * block + np.arange(block)).reshape(-1), axis=axis)
             elif t.op == "relu":
                 y = np.maximum(x, t.params["zero_point"])
             elif t.op == "requant":

@@ -51,8 +51,8 @@ class OpGraph:
         kind = self.graph.tasks[op].op
         if kind in ("attention", "matmul"):
             return self.inputs[op][1:]
-        if kind == "gather":
-            return self.inputs[op][:2]
+        if kind == "gather":  # the index; and the tensor when rows are picked
+            return self.inputs[op][:2] if self.graph.tasks[op].params["axis"] == 0 else self.inputs[op][1:2]
         return self.inputs[op][:1] if kind in ("conv", "pool") else []
 
     @property
