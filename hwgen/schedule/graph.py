@@ -29,7 +29,7 @@ off-chip memory) and tasks that consume earlier tensors by name:
   31-bit multiplier ``M0`` and right shift ``n``, one per tensor or one per
   column (per-channel scales); ``round_shift`` rounds ties away from zero, or
   to even with ``rounding="half_even"`` (ONNX);
-* ``add``: ``a + b`` (same shapes), exact, in the wider of the two types + 1 bit;
+* ``add``: ``a + b`` (same shapes), exact, in the narrowest type holding every sum of the two types;
   or, given multipliers, the rescaling add of two quantized tensors (ONNX
   ``QLinearAdd``): ``clamp(zp + round_shift((a − za)·Ma + (b − zb)·Mb, n))``
   in ``out``; ``b`` may be a constant row (one value per column, e.g. a
@@ -643,8 +643,8 @@ class TaskGraph:
                         f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {other} is {rows}×{cols}"
                     )
                 t.rows, t.cols = x.rows, x.cols
-                if not self.rescales(n):
-                    t.dtype = NumType(max(x.dtype.width, src[1].dtype.width) + 1, True)
+                if not self.rescales(n):  # every sum of the two types (UInt(8) + UInt(8): UInt(9), not Int(9))
+                    t.dtype = NumType.fitting(x.dtype.min + src[1].dtype.min, x.dtype.max + src[1].dtype.max)
         return order
 
     def _check_conv(self, t: Task, x: Task) -> None:

@@ -98,3 +98,25 @@ def test_rescaling_add_arguments_are_checked():
     g.add("s", "x", np.array([1, 2]), multipliers=(1, 1), shift=0, out="Int(16)")
     with pytest.raises(ConfigError, match=r"graph\.s: shape mismatch: x is 2×3, the constant row is 2×2"):
         g.validate()
+
+
+def test_an_exact_add_holds_every_sum_of_its_operand_types():
+    """UInt(8) + UInt(8) reaches 510: the result is UInt(9) (a signed 9-bit type would wrap it), and the
+    engine adds 255 + 255 exactly."""
+    from hwgen.schedule import Machine
+    from hwgen.schedule.run import run_schedule
+
+    g = TaskGraph("uadd")
+    g.input("x", 2, 4)
+    g.gemm("a", "x", 2 * np.eye(4, dtype=int), acc=Int(20))  # 2x + 1 clamps to 0..255
+    g.requant("a8", "a", multiplier=1 << 30, shift=30, zero_point=1, out="UInt(8)")
+    g.gemm("b", "x", 2 * np.eye(4, dtype=int), acc=Int(20))
+    g.requant("b8", "b", multiplier=1 << 30, shift=30, zero_point=1, out="UInt(8)")
+    g.add("s", "a8", "b8")
+    g.gemm("o", "s", np.eye(4, dtype=int), acc=Int(20))
+    g.validate()
+    assert str(g.tasks["s"].dtype) == "UInt(9)"
+    x = {"x": np.array([[127, 100, 0, -1], [50, 127, 127, 3]])}
+    assert g.run(x)["o"].tolist() == [[510, 402, 2, 0], [202, 510, 510, 14]]
+    m = Machine(cores=3, lanes=2, onchip_bytes=1024, offchip_bytes_per_cycle=2, offchip_latency=3)
+    assert run_schedule(g, m, "dataflow", x).compare({"o": g.run(x)["o"]}) == []

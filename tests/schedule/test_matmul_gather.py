@@ -68,23 +68,39 @@ def test_engine_runs_matmuls_exactly(policy):
     assert "k8" in run.schedule.onchip_tensors
 
 
-def pruned_layer(n=16, d=8, keep=8, seed=0, prune=True) -> TaskGraph:
-    """examples/pruning/cascade_pruning.py's two layers at a test's size."""
+def pruned_layer(n=16, d=8, keep=8, seed=0, prune=True, keeps=None) -> TaskGraph:
+    """examples/pruning/cascade_pruning.py's layers at a test's size (two, unless ``keeps`` says more)."""
     spec = importlib.util.spec_from_file_location("cascade", ROOT / "examples" / "pruning" / "cascade_pruning.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.cascade_graph(n, d, keep, seed, prune)
+    return module.cascade_graph(n, d, keeps or (keep,), seed, prune)
 
 
 def test_pruned_golden_model_keeps_the_most_important_tokens():
     g = pruned_layer()
     x = data(g)
     env = g.run(x)
-    total = env["p0"].astype(int) + env["p1"].astype(int)
+    total = env["p1h0"].astype(int) + env["p1h1"].astype(int)
     importance = total.sum(axis=0)
-    assert np.array_equal(env["importance"][0], importance)
-    assert np.array_equal(env["keep"][0], np.argsort(-importance, kind="stable")[:8])
-    assert np.array_equal(env["x2"], env["h1"][env["keep"][0]])
+    assert np.array_equal(env["importance1"][0], importance)
+    assert np.array_equal(env["keep1"][0], np.argsort(-importance, kind="stable")[:8])
+    assert np.array_equal(env["x2"], env["h1"][env["keep1"][0]])
+
+
+def test_importance_accumulates_across_layers():
+    """Three layers keeping 8 then 4 of 16 tokens: after layer 2 a token's importance is what it received
+    there plus its layer-1 importance, and layer 3 sees the 4 highest; the engine agrees."""
+    g = pruned_layer(keeps=(8, 4))
+    x = data(g)
+    env = g.run(x)
+    keep1 = env["keep1"][0]
+    received = (env["p2h0"].astype(int) + env["p2h1"].astype(int)).sum(axis=0)
+    cumulative = received + env["importance1"][0][keep1]
+    assert np.array_equal(env["cumulative2"][0], cumulative)
+    assert np.array_equal(env["keep2"][0], np.argsort(-cumulative, kind="stable")[:4])
+    assert g.tasks["h3"].rows == 4
+    run = run_schedule(g, MACHINE, "dataflow", x, sim="native")  # past the depth Amaranth's simulator compiles
+    assert run.compare({"h3": env["h3"]}) == []
 
 
 @pytest.mark.parametrize("policy", ["dataflow", "sequential"])  # auto: 17 free edges, past its exhaustive search
