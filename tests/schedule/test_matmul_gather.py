@@ -99,7 +99,7 @@ def test_importance_accumulates_across_layers():
     assert np.array_equal(env["cumulative2"][0], cumulative)
     assert np.array_equal(env["keep2"][0], np.argsort(-cumulative, kind="stable")[:4])
     assert g.tasks["h3"].rows == 4
-    run = run_schedule(g, MACHINE, "dataflow", x, sim="native")  # past the depth Amaranth's simulator compiles
+    run = run_schedule(g, MACHINE, "dataflow", x, sim="native")
     assert run.compare({"h3": env["h3"]}) == []
 
 

@@ -10,7 +10,7 @@ current slot.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, Value
 
 from .plan import EnginePlan
 
@@ -33,10 +33,13 @@ class Controller:
         self.busy: list[Value] = []
         self._rows_at: dict[int, tuple[Signal, Signal]] = {}
         self.stage_rows = Signal(range(plan.rows + 1), name="stage_rows")  # rows of the current stage
-        rows: Value | int = sp[0].rows
-        for s, x in enumerate(sp):
-            rows = Mux(self.stage_is(s), x.rows, rows)
-        m.d.comb += self.stage_rows.eq(rows)
+        m.d.comb += self.stage_rows.eq(self.per_stage([x.rows for x in sp]))
+
+    def per_stage(self, values: list[int]) -> Value:
+        """``values[stage]``: one table look-up (a chain of multiplexers nests as deep as there are stages,
+        deeper than Amaranth's simulator compiles for large engines)."""
+        padded = values + [values[-1]] * ((1 << len(self.stage)) - len(values))  # every index covered
+        return Array(Const(v, range(max(values) + 1)) for v in padded)[self.stage]
 
     def stage_is(self, s: int) -> Value:
         return self.stage == s
@@ -71,10 +74,7 @@ class Controller:
         m.d.comb += busy.eq(any_of(self.busy))
         T = Signal.like(self.timer, name="slot_len")
         NS = Signal.like(self.slot, name="slots_in_stage")
-        t_len, n_slots = sp[0].slot_cycles, sp[0].slots
-        for s, x in enumerate(sp):
-            t_len, n_slots = Mux(self.stage_is(s), x.slot_cycles, t_len), Mux(self.stage_is(s), x.slots, n_slots)
-        m.d.comb += [T.eq(t_len), NS.eq(n_slots)]
+        m.d.comb += [T.eq(self.per_stage([x.slot_cycles for x in sp])), NS.eq(self.per_stage([x.slots for x in sp]))]
         with m.If(~self.running & ~self.done):
             with m.If(self.switch > 1):
                 m.d.sync += self.switch.eq(self.switch - 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Module, Signal, Value
 
 from ..places import Place
 from .buffers import EngineBuffers
@@ -94,17 +94,14 @@ class MemorySequencer:
     def _decode(self) -> None:
         """The current action's row, whether it exists, its direction, tensor id and length."""
         m, p = self.m, self.plan
-        n_of_stage: Value | int = 0
-        for s, acts in enumerate(self.actions):
-            n_of_stage = Mux(self.ctrl.stage == s, len(acts), n_of_stage)
-        m.d.comb += self.n_act.eq(n_of_stage)
+        m.d.comb += self.n_act.eq(self.ctrl.per_stage([len(acts) for acts in self.actions]))
         decoded = [
             (self._here(s, i), self.ctrl.row_at(act.offset), act)
             for s, acts in enumerate(self.actions)
             for i, act in enumerate(acts)
         ]
-        for k, (cond, (r, ok), act) in enumerate(decoded):
-            with (m.If if k == 0 else m.Elif)(cond):
+        for cond, (r, ok), act in decoded:  # one condition at a time holds: flat Ifs, not a deep If/Elif chain
+            with m.If(cond):
                 m.d.comb += [
                     self.row.eq(r),
                     self.row_ok.eq(ok),
