@@ -35,6 +35,28 @@ from pathlib import Path
 import numpy as np
 
 
+def _save(
+    path: Path, name: str, nodes: list, inits: list, x_shape: list, y: str, y_shape: list, domain: str = ""
+) -> Path:
+    """The model of ``nodes`` (float input ``x``, float output ``y``; ONNX opset 17, and ``domain`` version 1
+    when given) written to ``path``."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info(y, TensorProto.FLOAT, y_shape)],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def float_mlp(
     path: Path,
     dims: tuple[int, ...] = (32, 64, 48, 16),
@@ -46,8 +68,7 @@ def float_mlp(
 ) -> Path:
     """A float MLP: Gemm layers (with bias), or MatMul layers (with ``bias``: MatMul then Add), ReLU between
     them; with ``residual`` the second layer's input is added to its output (equal widths needed)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(0)
     nodes, inits, prev = [], [], "x"
@@ -69,17 +90,7 @@ def float_mlp(
         if i < len(dims) - 2:
             nodes.append(helper.make_node("Relu", [prev], [f"relu{i}"], name=f"relu{i}"))
             prev = f"relu{i}"
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
-        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [rows, dims[-1]])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "mlp", nodes, inits, [rows, dims[0]], prev, [rows, dims[-1]])
 
 
 def quantize(src: Path, dst: Path, fmt: str, per_channel: bool, activations: str = "uint8") -> Path:
@@ -118,8 +129,7 @@ def qonnx_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -
     """A QONNX MLP as Brevitas exports one: float MatMul layers between QONNX ``Quant`` nodes — 8-bit signed
     input, 4-bit signed narrow-range weights (per output column in the first layer), ReLU and 8-bit unsigned
     activations, an 8-bit signed output rounded half up."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(2)
     domain = "qonnx.custom_op.general"
@@ -147,17 +157,7 @@ def qonnx_mlp(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -
             prev = quant(f"relu{i}", f"act{i}", 0.02, 8, 0)
         else:
             prev = quant(f"fc{i}", "y", 0.05, 8, 1, rounding="HALF_UP")
-    graph = helper.make_graph(
-        nodes,
-        "qonnx_mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, dims[-1]])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "qonnx_mlp", nodes, inits, [rows, dims[0]], "y", [rows, dims[-1]], domain)
 
 
 def float_cnn(
@@ -168,8 +168,7 @@ def float_cnn(
     width a residual block (conv-ReLU-conv, added to its input, ReLU) and, between widths, a 3×3 stride-2
     conv; a final stride-2 conv to twice the last width; with ``maxpool`` a 2×2 MaxPool; with ``head``
     GlobalAveragePool, Flatten and a Gemm to ``classes`` (else the output is the last feature map)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(0)
     nodes, inits = [], []
@@ -206,24 +205,13 @@ def float_cnn(
         inits.append(numpy_helper.from_array((rng.standard_normal(classes) * 0.1).astype(np.float32), "fc_b"))
         nodes.append(helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], name="fc"))
         prev, shape = "y", [1, classes]
-    graph = helper.make_graph(
-        nodes,
-        "cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, size, size])],
-        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, shape)],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "cnn", nodes, inits, [1, channels, size, size], prev, shape)
 
 
 def float_attention(path: Path, rows: int = 8, width: int = 16) -> Path:
     """``q, k, v = x·W0, x·W1, x·W2``; ``s = q · Transpose(k)``; ``c = s · v``; ``y = c · W3`` (no softmax: a
     MatMul of two activations, exactly as ONNX defines it)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(3)
     inits = [numpy_helper.from_array((rng.standard_normal((width, width)) / 4).astype(np.float32), f"W{i}")
@@ -235,17 +223,7 @@ def float_attention(path: Path, rows: int = 8, width: int = 16) -> Path:
         helper.make_node("MatMul", ["s", "v"], ["c"], name="c"),
         helper.make_node("MatMul", ["c", "W3"], ["y"], name="y"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "attention",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "attention", nodes, inits, [rows, width], "y", [rows, width])
 
 
 def integer_ops(path: Path, conv: bool = False, scales: tuple[float, float, float] = (2**-4, 2**-9, 2**-3)) -> Path:
@@ -254,7 +232,6 @@ def integer_ops(path: Path, conv: bool = False, scales: tuple[float, float, floa
     int8 weights, ``Cast`` to float, ``Mul`` by a constant scale, (``Relu`` after the first), ``QuantizeLinear``;
     a ``DequantizeLinear`` out. ``scales = (x, Mul, y)``: powers of two by default, so onnxruntime's float32
     steps are exact (other scales round in float32: see :func:`hwgen.importer.scales.float32_rule`)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(4)
@@ -283,23 +260,12 @@ def integer_ops(path: Path, conv: bool = False, scales: tuple[float, float, floa
         prev, zero = f"q{i}", out_zero
     nodes.append(helper.make_node("DequantizeLinear", [prev, "zs", "zz"], ["y"], name="dequant"))
     x_shape, y_shape = ([1, 2, 6, 6], [1, 3, 6, 6]) if conv else ([4, 16], [4, 24])
-    graph = helper.make_graph(
-        nodes,
-        "int_ops",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "int_ops", nodes, inits, x_shape, "y", y_shape)
 
 
 def float_concat(path: Path, rows: int = 4) -> Path:
     """``y = concat(x·W0, x·W1) · W2`` (a 16 → 8 and a 16 → 4 branch, joined along the features)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(5)
     shapes = [(16, 8), (16, 4), (12, 6)]
@@ -312,17 +278,7 @@ def float_concat(path: Path, rows: int = 4) -> Path:
         helper.make_node("Concat", ["a", "b"], ["c"], name="cat", axis=1),
         helper.make_node("MatMul", ["c", "W2"], ["y"], name="y"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "concat",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, 16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 6])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "concat", nodes, inits, [rows, 16], "y", [rows, 6])
 
 
 def resnet8(path: Path) -> Path:
@@ -344,7 +300,7 @@ def qonnx_bnn(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -
     float32, and with other scales its sums round (a pre-activation of exactly 0 can come out ±tiny and flip
     the sign), which no integer rule reproduces."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(6)
     domain = "qonnx.custom_op.general"
@@ -372,17 +328,7 @@ def qonnx_bnn(path: Path, dims: tuple[int, ...] = (32, 64, 16), rows: int = 4) -
         last = i == len(dims) - 2
         nodes.append(quant(f"fc{i}", "y", 0.5, 8) if last else bipolar(f"fc{i}", f"act{i}", 1.0))
         prev = "y" if last else f"act{i}"
-    graph = helper.make_graph(
-        nodes,
-        "qonnx_bnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, dims[0]])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, dims[-1]])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "qonnx_bnn", nodes, inits, [rows, dims[0]], "y", [rows, dims[-1]], domain)
 
 
 def make_all(out: Path) -> dict[str, Path]:

@@ -260,8 +260,7 @@ def _concat(g: TaskGraph, layer: Concat, tensors: dict[str, str], names: _Names)
     rescale = [(mm, n, x.zero_point) for (mm, n, _), x in zip(found, layer.xs)]
     out = g.concat(names(layer.name), srcs, rescale=rescale, zero_point=y.zero_point, out=y.dtype)
     tensors[y.name] = out
-    proof = Proof(sum(f[2].checked for f in found), sum(f[2].differing for f in found),
-                  max(f[2].max_diff for f in found))  # fmt: skip
+    proof = Proof.combine([f[2] for f in found])
     return LayerReport(layer.label, out, out, tuple(f[0] for f in found), tuple(f[1] for f in found), proof)
 
 
@@ -303,8 +302,7 @@ def _layer_requant(
         scales = [Fraction(float(x.scale)) * Fraction(float(w)) / Fraction(float(y.scale)) for w in ws]
         return _requant(scales, lo, hi, y.rounding)
     found = [best_float32_point(ws[j], y.scale, int(lo[j]), int(hi[j])) for j in range(len(ws))]
-    proof = Proof(sum(f[2].checked for f in found), sum(f[2].differing for f in found),
-                  max(f[2].max_diff for f in found))  # fmt: skip
+    proof = Proof.combine([f[2] for f in found])
     if len({f[:2] for f in found}) == 1:
         return found[0][0], found[0][1], proof
     return tuple(f[0] for f in found), tuple(f[1] for f in found), proof
@@ -320,7 +318,7 @@ def _requant(
         return m, s, p
     found = [best_fixed_point(sc, int(a), int(b), rounding=rounding) for sc, a, b in zip(scales, lo, hi)]
     proofs = [f[2] for f in found]
-    proof = Proof(sum(p.checked for p in proofs), sum(p.differing for p in proofs), max(p.max_diff for p in proofs))
+    proof = Proof.combine(proofs)
     return tuple(f[0] for f in found), tuple(f[1] for f in found), proof
 
 

@@ -16,6 +16,7 @@ the nearest one differs somewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -39,6 +40,12 @@ class Proof:
     @property
     def exact(self) -> bool:
         return self.differing == 0
+
+    @staticmethod
+    def combine(proofs: list[Proof]) -> Proof:
+        """The proofs of several columns (or inputs) as one."""
+        return Proof(sum(p.checked for p in proofs), sum(p.differing for p in proofs),
+                     max((p.max_diff for p in proofs), default=0))  # fmt: skip
 
 
 def fixed_point(scale: Fraction) -> tuple[int, int]:
@@ -114,16 +121,7 @@ def best_float32_point(
     from :func:`float32_rule` on the fewest accumulators in ``lo..hi`` (float32's own roundings make some
     differences unavoidable where products are large)."""
     m, n = fixed_point(Fraction(float(scale)) / Fraction(float(y_scale)))
-    best = (m, n, prove_float32(scale, y_scale, m, n, lo, hi))
-    for k in range(1, neighbours + 1):
-        if best[2].exact:
-            break
-        for cand in (m - k, m + k):
-            if 0 < cand <= MAX_MULTIPLIER:
-                p = prove_float32(scale, y_scale, cand, n, lo, hi)
-                if p.differing < best[2].differing:
-                    best = (cand, n, p)
-    return best
+    return _best_neighbour(m, n, neighbours, lambda cand: prove_float32(scale, y_scale, cand, n, lo, hi))
 
 
 def prove_add(sa: Fraction, sb: Fraction, ma: int, mb: int, n: int, da: np.ndarray, db: np.ndarray) -> Proof:
@@ -169,13 +167,19 @@ def best_fixed_point(
     """:func:`fixed_point`, or the neighbour ``M ± k`` (``k ≤ neighbours``) with the fewest differences
     over ``lo..hi`` when the nearest ``M`` differs somewhere; returns ``(M, n, proof)``."""
     m, n = fixed_point(scale)
-    best = (m, n, prove(scale, m, n, lo, hi, rounding))
+    return _best_neighbour(m, n, neighbours, lambda cand: prove(scale, cand, n, lo, hi, rounding))
+
+
+def _best_neighbour(m: int, n: int, neighbours: int, check: Callable[[int], Proof]) -> tuple[int, int, Proof]:
+    """``(M, n, proof)``: ``m``, or the multiplier ``m ± k`` (``k ≤ neighbours``, nearest first) whose ``check``
+    finds the fewest differences, searched only while the best so far differs somewhere."""
+    best = (m, n, check(m))
     for k in range(1, neighbours + 1):
         if best[2].exact:
             break
         for cand in (m - k, m + k):
             if 0 < cand <= MAX_MULTIPLIER:
-                p = prove(scale, cand, n, lo, hi, rounding)
+                p = check(cand)
                 if p.differing < best[2].differing:
                     best = (cand, n, p)
     return best

@@ -215,14 +215,7 @@ class TaskGraph:
         wt = _int_type(weight, f"graph.{name}.weight")
         w = integers(weights, f"graph.{name}.weights", lo=wt.min, hi=wt.max, ndim=4, nonempty=True)
         kh, kw, cin, _ = w.shape
-        height, width = _pair(shape, f"graph.{name}.shape", 1, MAX_ROWS)
-        sh, sw = _pair(stride, f"graph.{name}.stride", 1, 64)
-        pad = (pads,) * 4 if isinstance(pads, Integral) else pads
-        if not isinstance(pad, list | tuple) or len(pad) != 4:
-            raise ConfigError(f"graph.{name}.pads", f"{pads!r}: one integer or (top, left, bottom, right)")
-        top, left, bottom, right = (integer(p, f"graph.{name}.pads", lo=0, hi=64) for p in pad)
-        window = Window(height, width, cin, kh, kw, sh, sw, top, left, bottom, right)
-        window.check(f"graph.{name}")
+        window = self._window(name, shape, (kh, kw), stride, pads, cin)
         task = self._matmul("conv", name, x, w.reshape(kh * kw * cin, -1), acc, wt, overflow, bias)
         pad_value = integer(pad_value, f"graph.{name}.pad_value", lo=-(1 << 31), hi=1 << 31)
         task.params = {"window": window, "pad_value": pad_value}
@@ -259,7 +252,7 @@ class TaskGraph:
         """The maximum of each channel over ``kernel`` windows of the image ``x [H·W, C]`` (``shape = (H, W)``;
         ``stride`` the kernel's by default; padded positions never win), ``[Ho·Wo, C]`` of ``x``'s type."""
         name = self._name(name, x)
-        window = self._window(name, shape, kernel, None, stride, pads)
+        window = self._pool_window(name, shape, kernel, stride, pads)
         return self._add(Task(name, "pool", [x], params={"mode": "max", "window": window}))
 
     def avgpool(
@@ -281,7 +274,7 @@ class TaskGraph:
         shift))`` in ``out`` (``P`` values a window, ``zero_points = (zx, zo)``; ``multiplier / 2^shift`` is
         ``x_scale / (P · out_scale)``)."""
         name = self._name(name, x)
-        window = self._window(name, shape, kernel, shape, stride, 0)
+        window = self._pool_window(name, shape, kernel, stride, 0)
         out = _int_type(out, f"graph.{name}.out")
         zx = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
         check_requant(f"graph.{name}", multiplier, shift, zero_points[1], out, rounding)
@@ -289,18 +282,24 @@ class TaskGraph:
                   "zero_in": zx, "zero_point": int(zero_points[1]), "rounding": rounding}  # fmt: skip
         return self._add(Task(name, "pool", [x], dtype=out, params=params))
 
+    def _pool_window(self, name: str, shape: object, kernel: object, stride: object, pads: object) -> Window:
+        """A pooling window: ``kernel`` (the whole image when None), ``stride`` (the kernel's when None);
+        channels filled in with the graph."""
+        image = _pair(shape, f"graph.{name}.shape", 1, MAX_ROWS)
+        kh, kw = _pair(kernel if kernel is not None else image, f"graph.{name}.kernel", 1, 64)
+        return self._window(name, shape, (kh, kw), stride if stride is not None else (kh, kw), pads, 1)
+
     def _window(
-        self, name: str, shape: object, kernel: object, default: object, stride: object, pads: object
+        self, name: str, shape: object, kernel: tuple[int, int], stride: object, pads: object, channels: int
     ) -> Window:
-        """A pooling window (channels filled in with the graph)."""
+        """A conv's or pool's window, its image shape, stride and pads checked (``graph.<name>.<field>``)."""
         height, width = _pair(shape, f"graph.{name}.shape", 1, MAX_ROWS)
-        kh, kw = _pair(kernel if kernel is not None else default, f"graph.{name}.kernel", 1, 64)
-        sh, sw = _pair(stride if stride is not None else (kh, kw), f"graph.{name}.stride", 1, 64)
+        sh, sw = _pair(stride, f"graph.{name}.stride", 1, 64)
         pad = (pads,) * 4 if isinstance(pads, Integral) else pads
         if not isinstance(pad, list | tuple) or len(pad) != 4:
             raise ConfigError(f"graph.{name}.pads", f"{pads!r}: one integer or (top, left, bottom, right)")
         top, left, bottom, right = (integer(p, f"graph.{name}.pads", lo=0, hi=64) for p in pad)
-        window = Window(height, width, 1, kh, kw, sh, sw, top, left, bottom, right)
+        window = Window(height, width, channels, kernel[0], kernel[1], sh, sw, top, left, bottom, right)
         window.check(f"graph.{name}")
         return window
 
