@@ -693,6 +693,58 @@ def cascade_pruning() -> dict[str, Any]:
     return out
 
 
+@section
+def head_pruning() -> dict[str, Any]:
+    """Issue 16: SpAtten's cascade head pruning (examples/pruning/head_pruning.py: three attention layers of 4
+    heads over 16 tokens, keeping 2 then 1 head) against keeping every head (the same ops, keeps (4, 4)): cycles,
+    on-chip and off-chip bytes, each later layer's K+V bytes and attention stage, measured on the native bench."""
+    import importlib.util
+
+    from hwgen.schedule import compile_schedule
+    from hwgen.schedule.run import run_schedule
+
+    spec = importlib.util.spec_from_file_location("heads", ROOT / "examples" / "pruning" / "head_pruning.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    machine = example.machine
+    out: dict[str, Any] = {"machine": machine.__dict__.copy(), "tokens": 16, "heads": 4, "kept": [2, 1]}
+    for label, keeps in (("pruned", (2, 1)), ("all_heads", (4, 4))):
+        g = example.head_graph(keeps=keeps)
+        x = example.head_inputs(g, seed=3)
+        golden = {o: g.run(x)[o] for o in g.outputs()}
+        rows = {}
+        for policy in ("dataflow", "sequential"):
+            say(f"head_pruning: {label} / {policy}")
+            s = compile_schedule(g, machine, policy)
+            run = run_schedule(g, machine, policy, x, sim="native")
+            rows[policy] = {
+                "cycles": s.cycles,
+                "measured_cycles": run.cycles,
+                "exact": run.compare(golden) == [],
+                "onchip_bytes": s.onchip_bytes,
+                "offchip_bytes": s.offchip_bytes,
+                **{
+                    f"layer{n}_attention_stage_cycles": next(p for p in s.plans if f"a{n}" in p.ops).cycles
+                    for n in (2, 3)
+                },  # fmt: skip
+            }
+        kv = {
+            f"layer{n}_kv_bytes": sum(g.tasks[f"{t}{n}"].rows * g.tasks[f"{t}{n}"].cols for t in "kv") for n in (2, 3)
+        }
+        out[label] = {**kv, "policies": rows}
+    p, f = out["pruned"], out["all_heads"]
+    for n in (2, 3):
+        out[f"layer{n}_kv_bytes_ratio"] = round(p[f"layer{n}_kv_bytes"] / f[f"layer{n}_kv_bytes"], 3)
+    for policy in ("dataflow", "sequential"):
+        pp, fp = p["policies"][policy], f["policies"][policy]
+        out[f"{policy}_cycles_ratio"] = round(pp["cycles"] / fp["cycles"], 3)
+        out[f"{policy}_onchip_bytes_ratio"] = round(pp["onchip_bytes"] / fp["onchip_bytes"], 3)
+        for n in (2, 3):
+            key = f"layer{n}_attention_stage_cycles"
+            out[f"{policy}_layer{n}_attention_ratio"] = round(pp[key] / fp[key], 3)
+    return out
+
+
 def _synth_resources(cfg: Any, family: str) -> dict[str, Any]:
     """Yosys resources (non-zero counts) of a block configuration on ``family``."""
     from hwgen.estimate.synth import synthesize
