@@ -842,6 +842,60 @@ def attention_units() -> dict[str, Any]:
     return out | _decode_attention_rows(rng)
 
 
+@section
+def norm_units() -> dict[str, Any]:
+    """Issue 16: the integer LayerNorm / RMSNorm units' error against the float function (``(x − mean) /
+    sqrt(var)`` or ``x / sqrt(mean(x²))``, population statistics, clamped to the output's range like the unit)
+    over uniform rows, Gaussian rows and rows with one outlier, at the maximum length; cycles per full row and
+    resources (Yosys xc7 and ECP5)."""
+    import numpy as np
+
+    from hwgen.blocks import NormConfig
+
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(0)
+    for name, cfg in {
+        "layernorm_int8_len64": NormConfig(),
+        "rmsnorm_int8_len64": NormConfig(mode="rmsnorm"),
+        "layernorm_int8_len256_int12_f8": NormConfig(max_len=256, out=Int(12), out_frac=8),
+    }.items():
+        say(f"norm_units: {name}")
+        t, n, lsb = cfg.act, cfg.max_len, 2.0**-cfg.out_frac
+        errors = {}
+        for dist in ("uniform", "gaussian", "outlier"):
+            rows = [_norm_row(rng, dist, t, n) for _ in range(200)]
+            x = np.concatenate(rows)
+            y = cfg.model(x, np.tile(np.arange(n) == n - 1, len(rows)))["y"].reshape(len(rows), n) * lsb
+            r = np.array(rows, dtype=float)
+            centred = r - r.mean(axis=1, keepdims=True) if cfg.mode == "layernorm" else r
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f = np.nan_to_num(centred / np.sqrt((centred**2).mean(axis=1, keepdims=True)))
+            err = np.abs(y - np.clip(f, cfg.out.min * lsb, cfg.out.max * lsb))
+            errors[dist] = {"max_abs": round(float(err.max()), 5), "mean_abs": round(float(err.mean()), 6),
+                            "max_abs_lsb": round(float(err.max()) / lsb, 3)}  # fmt: skip
+        out[name] = {
+            "params": cfg.params(),
+            "output_lsb": lsb,
+            "error_vs_float": errors,
+            "cycles_per_full_row": 2 * n - 1 + cfg.row_latency(n),
+            "resources": {family: _synth_resources(cfg, family) for family in ("xc7", "ecp5")},
+        }
+    return out
+
+
+def _norm_row(rng: Any, dist: str, t: Any, n: int) -> Any:
+    """A row of ``n`` values of type ``t``: uniform, Gaussian (sd a quarter of the range's half), or Gaussian
+    with one value at the type's maximum (an outlier channel)."""
+    import numpy as np
+
+    if dist == "uniform":
+        return rng.integers(t.min, t.max + 1, n)
+    x = np.rint(rng.normal(0, t.max / 4, n))
+    if dist == "outlier":
+        x[rng.integers(n)] = t.max
+    return np.clip(x, t.min, t.max).astype(np.int64)
+
+
 def _decode_attention_rows(rng: Any) -> dict[str, Any]:
     """The decode-attention unit: its output's error against float softmax attention over the same shifted
     scores (random and peaked keys, KV lengths up to 256), its cycles per query against the KV length (the
