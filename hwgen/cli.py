@@ -354,15 +354,15 @@ def _in_file(path: str) -> Iterator[None]:
 def _prepare_schedule(path: str, args: argparse.Namespace) -> dict:
     """One schedule file: loaded, compiled under each policy, its engines generated (``--out``) or planned
     and its inputs and golden outputs ready (``--run``)."""
-    from .schedule import POLICIES, compile_schedule
+    from .schedule import compile_schedule
     from .schedule.engine import build_engine, plan_engine
     from .spec import load_schedule
     from .verilog import to_verilog
 
     graph, machine, inputs = load_schedule(path)
-    policies = POLICIES if args.policy == "all" else (args.policy,)
+    policies = ("auto", "dataflow", "sequential") if args.policy == "all" else (args.policy,)
     with _in_file(path):
-        costs = {p: compile_schedule(graph, machine, p) for p in policies}
+        costs = {p: compile_schedule(graph, machine, p, args.time_limit) for p in policies}
         files = {}
         for p, s in costs.items():
             if args.out:
@@ -414,6 +414,8 @@ def _print_costs(e: dict) -> None:
             f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
             f"  stages {s.stages}  [{choice}]"
         )
+        if s.solver is not None:
+            print(f"  {p:<10} {s.solver.describe()}")
     if "auto" in costs:
         for p in ("dataflow", "sequential"):
             if p in costs:
@@ -503,7 +505,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     model, machine = _import_model(args)
     graph = model.graph
-    schedule = compile_schedule(graph, machine, args.policy)
+    schedule = compile_schedule(graph, machine, args.policy, args.time_limit)
     floats = ints = None
     if args.run:  # inputs first: bad input files fail before anything is written
         floats = _model_inputs(model, args) if args.inputs else None
@@ -696,7 +698,13 @@ def parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schedule", help="InTAR schedules: cost report per policy; engine Verilog; end-to-end runs")
     sc.add_argument("files", nargs="+", help="schedule files (.py defining `graph`, `machine`, optional `inputs`)")
-    sc.add_argument("--policy", default="all", choices=["all", "auto", "dataflow", "sequential"])
+    sc.add_argument(
+        "--policy",
+        default="all",
+        choices=["all", "auto", "exhaustive", "dataflow", "sequential"],
+        help="all (default): auto, dataflow and sequential; exhaustive: every edge choice (<= 16 edges)",
+    )
+    sc.add_argument("--time-limit", type=float, default=60.0, help="seconds for the auto policy's solver (60)")
     sc.add_argument("--out", default=None, help="write each policy's engine Verilog and cost report (JSON) here")
     sc.add_argument("--run", action="store_true", help="simulate each engine against the off-chip memory model")
     sc.add_argument(
@@ -717,7 +725,8 @@ def parser() -> argparse.ArgumentParser:
 
     co = sub.add_parser("compile", help="a quantized ONNX model straight to the schedule engine's Verilog")
     co.add_argument("model", help="the .onnx file")
-    co.add_argument("--policy", default="auto", choices=["auto", "dataflow", "sequential"])
+    co.add_argument("--policy", default="auto", choices=["auto", "exhaustive", "dataflow", "sequential"])
+    co.add_argument("--time-limit", type=float, default=60.0, help="seconds for the auto policy's solver (60)")
     co.add_argument("--out", default="rtl_out", help="folder for the engine's Verilog and report (default rtl_out)")
     co.add_argument("--board", default=None, help="take the clock and FPGA family from this board")
     co.add_argument("--run", action="store_true", help="simulate the engine and compare with onnxruntime")

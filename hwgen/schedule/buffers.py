@@ -37,11 +37,8 @@ def layout(opg: OpGraph, st: StageLayout, sequential: list[str], onchip: set[str
     return buf
 
 
-def place_tensors(
-    opg: OpGraph, st: StageLayout, dataflow: EdgeChoice, onchip_bytes: int
-) -> tuple[set[str], dict[BufferKey, int]]:
-    """The sequential tensors kept on chip and the resulting buffers; raises when even the fixed buffers
-    (every sequential tensor off chip) exceed ``onchip_bytes``."""
+def check_floor(opg: OpGraph, onchip_bytes: int) -> None:
+    """Raises when ``onchip_bytes`` cannot hold even one 2-row buffer of the widest tensor."""
     tensors = list(opg.producer) + [i for op in opg.ops for i in opg.inputs[op]]
     widest = max((opg.row_bytes(t) for t in tensors), default=0)
     if onchip_bytes < 2 * widest:
@@ -50,8 +47,22 @@ def place_tensors(
             f"{onchip_bytes} bytes cannot hold even one 2-row buffer of the widest tensor ({2 * widest} bytes); "
             f"no schedule fits",
         )
+
+
+def place_tensors(
+    opg: OpGraph, st: StageLayout, dataflow: EdgeChoice, onchip_bytes: int, chosen: set[str] | None = None
+) -> tuple[set[str], dict[BufferKey, int]]:
+    """The sequential tensors kept on chip and the resulting buffers: ``chosen`` (the optimization model's
+    residency; it must fit), else greedily in production order; raises when even the fixed buffers (every
+    sequential tensor off chip) exceed ``onchip_bytes``."""
+    check_floor(opg, onchip_bytes)
     sequential = sequential_tensors(opg, dataflow)
     onchip: set[str] = set(opg.whole_tensors)
+    if chosen is not None:
+        buffers = layout(opg, st, sequential, onchip | chosen)
+        if not set(chosen) <= set(sequential) | onchip or sum(buffers.values()) > onchip_bytes:
+            raise ConfigError("schedule", f"the residency {sorted(chosen)} does not fit or names a tensor not kept")
+        return onchip | chosen, buffers
     need = sum(layout(opg, st, sequential, onchip).values())
     if onchip and need > onchip_bytes:
         sizes = ", ".join(f"{t} ({opg.tensor_bytes(t)} B)" for t in opg.whole_tensors)

@@ -67,12 +67,13 @@ order, as long as no stage needs more concurrent ops than there are cores.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import ConfigError
-from . import cost
-from .buffers import place_tensors, sequential_tensors
+from . import cost, optimize
+from .buffers import check_floor, place_tensors, sequential_tensors
 from .cost import StagePlan
 from .graph import TaskGraph
 from .machine import Machine
@@ -83,9 +84,13 @@ from .stages import EdgeChoice, partition
 from .support import check_buildable
 from .timing import machine_for_clock
 
-Policy = Literal["auto", "dataflow", "sequential"]
-POLICIES = ("auto", "dataflow", "sequential")
+Policy = Literal["auto", "exhaustive", "dataflow", "sequential"]
+POLICIES = ("auto", "exhaustive", "dataflow", "sequential")
 MAX_SEARCH_EDGES = 16
+
+
+class ScheduleWarning(UserWarning):
+    """The auto policy's solver stopped at its time limit with a feasible, not proven optimal, schedule."""
 
 
 @dataclass
@@ -108,6 +113,7 @@ class Schedule:
     switch_cycles: int = 0
     machine: Machine | None = None  # the machine compiled for, its core stages chosen for its clock
     timing_note: str = ""  # how they were chosen (empty: set by the machine)
+    solver: optimize.Solution | None = None  # the auto policy's model: status, gap, time
 
     @property
     def onchip_tensors(self) -> set[str]:
@@ -139,27 +145,38 @@ class Schedule:
                 "feed_stages": self.machine.feed_stages if self.machine else 0,
                 "chosen": self.timing_note,
             },
+            **({"solver": self.solver.report()} if self.solver else {}),
         }
 
 
-def compile_schedule(graph: TaskGraph, machine: Machine, policy: Policy = "auto") -> Schedule:
+def compile_schedule(
+    graph: TaskGraph, machine: Machine, policy: Policy = "auto", time_limit: float = 60.0, priority: str = "cycles"
+) -> Schedule:
     """Choose dataflow/sequential per op edge, stages, cores and records for ``graph`` on ``machine`` (its
-    ``None`` core stages chosen for its clock first: :func:`.timing.machine_for_clock`)."""
+    ``None`` core stages chosen for its clock first: :func:`.timing.machine_for_clock`). ``auto`` solves the
+    optimization model (:mod:`.optimize`) within ``time_limit`` seconds, least cycles first (``priority=
+    "offchip"``: least off-chip bytes first); ``exhaustive`` tries every edge choice (up to 16 free edges)."""
     machine.validate()
     if policy not in POLICIES:
         raise ConfigError("policy", f"{policy!r} is not one of {', '.join(POLICIES)}")
+    if priority not in optimize.PRIORITIES:
+        raise ConfigError("priority", f"{priority!r} is not one of {', '.join(optimize.PRIORITIES)}")
+    if isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or not time_limit > 0:
+        raise ConfigError("time_limit", f"{time_limit!r}: seconds, a number above 0")
     opg = op_graph(graph)
     check_buildable(opg)
     machine, note = machine_for_clock(graph, machine)
-    schedule = _compile(opg, machine, policy)
+    schedule = _compile(opg, machine, policy, time_limit, priority)
     schedule.machine, schedule.timing_note = machine, note
     return schedule
 
 
-def _compile(opg: OpGraph, machine: Machine, policy: Policy) -> Schedule:
+def _compile(opg: OpGraph, machine: Machine, policy: Policy, time_limit: float, priority: str) -> Schedule:
     edges = opg.edges
     free = [(a, b) for a, b in edges if opg.out_tensor[a] not in opg.whole_inputs(b)]  # the others: sequential
     if policy == "auto":
+        return _optimize(opg, machine, time_limit, priority)
+    if policy == "exhaustive":
         return _search(opg, machine, edges, free)
     if policy == "sequential":
         return evaluate(opg, machine, {e: False for e in edges}, policy)
@@ -202,10 +219,53 @@ def _search(opg: OpGraph, machine: Machine, edges: list[tuple[str, str]], free: 
     return best
 
 
-def evaluate(opg: OpGraph, machine: Machine, dataflow: EdgeChoice, policy: str) -> Schedule:
-    """The schedule and its exact costs for one choice of dataflow (True) / sequential (False) per edge."""
+def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str) -> Schedule:
+    """The optimization model's schedule (:mod:`.optimize`), evaluated by the cost functions; its three
+    costs must equal the model's."""
+    check_floor(opg, machine.onchip_bytes)
+    try:
+        sol = optimize.solve(opg, machine, time_limit, priority)
+    except optimize.Infeasible:
+        raise _nothing_fits(opg, machine, time_limit) from None
+    stage_of = {op: k for k, ops in enumerate(sol.stages) for op in ops}
+    choice = {(a, b): stage_of[a] == stage_of[b] for a, b in opg.edges}
+    s = evaluate(opg, machine, choice, "auto", sol.onchip)
+    if (s.cycles, s.offchip_bytes, s.onchip_bytes) != sol.objective:
+        raise RuntimeError(
+            f"hwgen bug: the optimization model counts {sol.objective} (cycles, off-chip, on-chip bytes) but the "
+            f"cost model {(s.cycles, s.offchip_bytes, s.onchip_bytes)} for stages {sol.stages}"
+        )
+    s.solver = sol
+    if sol.status != "optimal":  # a schedule, not proven best: say so (the CLI prints the same line)
+        warnings.warn(f"auto schedule: {sol.describe()}", ScheduleWarning, stacklevel=3)
+    return s
+
+
+def _nothing_fits(opg: OpGraph, machine: Machine, time_limit: float) -> ConfigError:
+    """The error when no schedule fits: the smallest schedule's on-chip bytes and its largest buffers."""
+    small = optimize.smallest(opg, machine, time_limit)
+    stage_of = {op: k for k, ops in enumerate(small.stages) for op in ops}
+    choice = {(a, b): stage_of[a] == stage_of[b] for a, b in opg.edges}
+    st = partition(opg, choice, machine.cores)
+    _, buffers = place_tensors(opg, st, choice, 1 << 62, small.onchip)
+    biggest = sorted(buffers.items(), key=lambda kv: -kv[1])[:3]
+    what = {BufferKind.INPUT: "{op}'s input buffer of {t}", BufferKind.SCRATCH: "the scratchpad of {t}",
+            BufferKind.WRITEBACK: "the write-back buffer of {t}"}  # fmt: skip
+    names = ", ".join(f"{what[k.kind].format(op=k.op, t=k.tensor)} ({v} B)" for k, v in biggest)
+    return ConfigError(
+        "machine.onchip_bytes",
+        f"{machine.onchip_bytes}: no schedule fits; the smallest needs {sum(buffers.values())} bytes on chip "
+        f"(its largest buffers: {names})",
+    )
+
+
+def evaluate(
+    opg: OpGraph, machine: Machine, dataflow: EdgeChoice, policy: str, onchip: set[str] | None = None
+) -> Schedule:
+    """The schedule and its exact costs for one choice of dataflow (True) / sequential (False) per edge, with
+    the tensors ``onchip`` on chip (None: as many as fit, in production order)."""
     st = partition(opg, dataflow, machine.cores)
-    onchip, buffers = place_tensors(opg, st, dataflow, machine.onchip_bytes)
+    onchip, buffers = place_tensors(opg, st, dataflow, machine.onchip_bytes, onchip)
     sequential = sequential_tensors(opg, dataflow)
     decisions = {e: _pattern(opg, e, df, onchip) for e, df in dataflow.items()}
     cores: dict[str, int] = {}
