@@ -18,6 +18,7 @@ is the block's cycle model for the row with the most entries
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,7 @@ def attention_golden(
     return y
 
 
+@lru_cache(maxsize=4096)  # configs are frozen; identical layers cost one evaluation
 def attention_cycles(cfg: DecodeAttentionConfig, heads: int, n: int) -> int:
     """Cycles the unit needs for one row of ``heads`` queries over ``n`` entries each, its words offered from
     cycle 1 of the slot (q, then each entry's key and value, head after head), until its last output is

@@ -224,7 +224,10 @@ def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str) 
     costs must equal the model's."""
     check_floor(opg, machine.onchip_bytes)
     try:
-        sol = optimize.solve(opg, machine, time_limit, priority)
+        if len(opg.ops) <= optimize.FULL_MODEL_OPS:
+            sol = optimize.solve(opg, machine, time_limit, priority)
+        else:
+            sol = optimize.solve_windows(opg, machine, time_limit, priority)
     except optimize.Infeasible:
         raise _nothing_fits(opg, machine, time_limit) from None
     stage_of = {op: k for k, ops in enumerate(sol.stages) for op in ops}
@@ -236,7 +239,7 @@ def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str) 
             f"cost model {(s.cycles, s.offchip_bytes, s.onchip_bytes)} for stages {sol.stages}"
         )
     s.solver = sol
-    if sol.status != "optimal":  # a schedule, not proven best: say so (the CLI prints the same line)
+    if sol.status == "feasible":  # stopped at the time limit: say so (the CLI prints the same line)
         warnings.warn(f"auto schedule: {sol.describe()}", ScheduleWarning, stacklevel=3)
     return s
 

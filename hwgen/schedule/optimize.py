@@ -39,9 +39,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ConfigError
+from ..progress import say
 from . import cost
 from .machine import Machine
 from .ops import OpGraph
@@ -81,15 +82,19 @@ class Solution:
     seconds: float
     objective: tuple[int, int, int]  # cycles, off-chip bytes, on-chip bytes as the model counts them
     candidates: int
+    bound: float | None = None  # the heuristic's lower bound on its first objective
 
     def describe(self) -> str:
-        """One line: optimal, or the best found at the time limit and its gap."""
-        how = "optimal" if self.status == "optimal" else f"best found at the time limit, gap {100 * self.gap:.1f} %"
+        """One line: optimal, the best found at the time limit, or the windowed heuristic, and the gap."""
+        how = {"optimal": "optimal", "feasible": "best found at the time limit",
+               "heuristic": "windowed heuristic"}[self.status]  # fmt: skip
+        if self.status != "optimal":
+            how += f", gap {100 * self.gap:.1f} % to the lower bound"
         return f"solver: {how} in {self.seconds:.2f} s ({self.candidates} candidate stages)"
 
     def report(self) -> dict:
         return {"status": self.status, "gap": self.gap, "seconds": round(self.seconds, 3),
-                "candidate_stages": self.candidates}  # fmt: skip
+                "candidate_stages": self.candidates, "lower_bound": self.bound}  # fmt: skip
 
 
 def free_edges(opg: OpGraph) -> list[tuple[str, str]]:
@@ -97,18 +102,20 @@ def free_edges(opg: OpGraph) -> list[tuple[str, str]]:
     return [(a, b) for a, b in opg.edges if opg.out_tensor[a] not in opg.whole_inputs(b)]
 
 
-def candidates(opg: OpGraph, machine: Machine) -> list[Candidate]:
-    """Every candidate stage: connected over free edges, at most ``machine.cores`` ops, no whole-read edge
-    inside, convex, one row count."""
-    free = set(free_edges(opg))
+def candidates(opg: OpGraph, machine: Machine, ops: list[str] | None = None) -> list[Candidate]:
+    """Every candidate stage of ``ops`` (default: all): connected over free edges, at most ``machine.cores``
+    ops, no whole-read edge inside, convex, one row count."""
+    window = set(opg.ops if ops is None else ops)
+    free = {(a, b) for a, b in free_edges(opg) if a in window and b in window}
     neighbours: dict[str, set[str]] = {op: set() for op in opg.ops}
     for a, b in free:
         neighbours[a].add(b)
         neighbours[b].add(a)
     index = {op: k for k, op in enumerate(opg.ops)}
-    below = _descendants(opg)
+    edges = opg.edges
+    below = _descendants(opg, edges)
     found: set[frozenset[str]] = set()
-    frontier = [frozenset([op]) for op in opg.ops]
+    frontier = [frozenset([op]) for op in opg.ops if op in window]
     found.update(frontier)
     while frontier:
         grown = []
@@ -117,7 +124,7 @@ def candidates(opg: OpGraph, machine: Machine) -> list[Candidate]:
                 continue
             for op in {n for m in s for n in neighbours[m]} - s:
                 t = s | {op}
-                if t not in found and _valid(opg, t, free, below):
+                if t not in found and _valid(opg, t, edges, free, below):
                     found.add(t)
                     grown.append(t)
         frontier = grown
@@ -128,19 +135,24 @@ def candidates(opg: OpGraph, machine: Machine) -> list[Candidate]:
     return [_candidate(opg, tuple(sorted(s, key=index.__getitem__)), machine) for s in found]
 
 
-def _descendants(opg: OpGraph) -> dict[str, set[str]]:
+def _descendants(opg: OpGraph, edges: list[tuple[str, str]]) -> dict[str, set[str]]:
+    children: dict[str, set[str]] = {op: set() for op in opg.ops}
+    for a, b in edges:
+        children[a].add(b)
     out: dict[str, set[str]] = {}
     for op in reversed(opg.ops):
-        kids = {b for a, b in opg.edges if a == op}
+        kids = children[op]
         out[op] = set(kids).union(*(out[k] for k in kids)) if kids else set()
     return out
 
 
-def _valid(opg: OpGraph, s: frozenset[str], free: set[tuple[str, str]], below: dict[str, set[str]]) -> bool:
+def _valid(
+    opg: OpGraph, s: frozenset[str], edges: list[tuple[str, str]], free: set[tuple[str, str]], below: dict
+) -> bool:
     """No non-free edge inside, one row count, convex (no op outside lies between two inside)."""
     if len({opg.rows(opg.out_tensor[op]) for op in s}) > 1:
         return False
-    for a, b in opg.edges:
+    for a, b in edges:
         if a in s and b in s and (a, b) not in free:
             return False
     outside_below = set().union(*(below[op] for op in s)) - s
@@ -206,24 +218,88 @@ def solve(opg: OpGraph, machine: Machine, time_limit: float = 60.0, priority: st
     return _solve(opg, machine, time_limit, PRIORITIES[priority], capacity=True)
 
 
+#: The full model covers graphs up to this many ops; larger ones are solved in windows (:func:`solve_windows`).
+FULL_MODEL_OPS = 32
+#: Ops per window of the heuristic.
+WINDOW_OPS = 16
+
+
+def solve_windows(
+    opg: OpGraph, machine: Machine, time_limit: float = 60.0, priority: str = "cycles", size: int = WINDOW_OPS
+) -> Solution:
+    """The heuristic for graphs past the full model: the ops in topological order cut into windows of ``size``,
+    each solved optimally in turn (the tensors of earlier windows on chip or not as decided there, the
+    on-chip buffer shared out by the windows' tensor bytes, what a window leaves unused passed on), the
+    stages and residencies joined. Its gap is against the full model's LP relaxation, a lower bound."""
+    started = time.monotonic()
+    windows = [opg.ops[i : i + size] for i in range(0, len(opg.ops), size)]
+    weights = [1 + sum(opg.tensor_bytes(opg.out_tensor[op]) for op in w) for w in windows]
+    remaining, stages, resident = machine.onchip_bytes, [], set()
+    total = [0, 0, 0]
+    status, n_cands = "optimal", 0
+    each = max(time_limit / len(windows), 5.0)
+    for k, ops in enumerate(windows):
+        share = remaining * weights[k] // sum(weights[k:])
+        try:
+            sol = _solve(opg, replace(machine, onchip_bytes=share), each, PRIORITIES[priority], True, ops, resident)
+        except Infeasible:  # its share is too small: the whole remainder
+            sol = _solve(opg, replace(machine, onchip_bytes=remaining), each, PRIORITIES[priority], True, ops, resident)
+        stages += sol.stages
+        resident |= sol.onchip
+        remaining -= sol.objective[2]
+        total = [a + b for a, b in zip(total, sol.objective)]
+        status = "optimal" if status == sol.status == "optimal" else "feasible"
+        n_cands += sol.candidates
+        say(f"schedule window {k + 1}/{len(windows)}: {sol.objective[0]} cycles")
+    bound = lower_bound(opg, machine, priority, time_limit)
+    first = total[0] if priority == "cycles" else total[1]
+    gap = (first - bound) / first if first else 0.0
+    return Solution(stages, resident, "heuristic", gap, time.monotonic() - started, tuple(total), n_cands, bound)
+
+
+def lower_bound(opg: OpGraph, machine: Machine, priority: str, time_limit: float) -> float:
+    """The first objective's least value in the full model's LP relaxation (every binary in [0, 1])."""
+    h, _, _, totals = _build(opg, machine, candidates(opg, machine), time_limit, opg.ops, set(), relax=True)
+    h.addConstr(totals["onchip"] <= machine.onchip_bytes)
+    first = PRIORITIES[priority][0]
+    h.minimize(totals[first])
+    return float(h.val(totals[first]))
+
+
 def smallest(opg: OpGraph, machine: Machine, time_limit: float = 60.0) -> Solution:
     """The schedule of least on-chip bytes, whatever the capacity (to explain an infeasible one)."""
     return _solve(opg, machine, time_limit, ("onchip",), capacity=False)
 
 
-def _solve(opg: OpGraph, machine: Machine, time_limit: float, objectives: tuple[str, ...], capacity: bool) -> Solution:
+def _solve(
+    opg: OpGraph,
+    machine: Machine,
+    time_limit: float,
+    objectives: tuple[str, ...],
+    capacity: bool,
+    ops: list[str] | None = None,
+    outside: set[str] = frozenset(),
+) -> Solution:
+    """The model over ``ops`` (all by default; tensors produced before them on chip when in ``outside``)."""
     started = time.monotonic()
-    cands = candidates(opg, machine)
-    h, x, y, totals = _build(opg, machine, cands, time_limit)
+    cands = candidates(opg, machine, ops)
+    h, x, y, totals = _build(opg, machine, cands, time_limit, ops or opg.ops, outside)
     if capacity:
         h.addConstr(totals["onchip"] <= machine.onchip_bytes)
     status, gap, best = "optimal", 0.0, []
     for k, name in enumerate(objectives):  # lexicographic: each optimum held while the next is minimized
+        t0 = time.monotonic()
         later, later_gap = _minimize(h, totals[name])
+        if os.environ.get("HWGEN_SOLVER_TRACE"):
+            print(
+                f"[solver] {name}: {later} {h.val(totals[name]):.0f} in {time.monotonic() - t0:.2f} s", file=sys.stderr
+            )
         status = "optimal" if status == later == "optimal" else "feasible"
         gap = later_gap if k == 0 else gap
         best.append(round(h.val(totals[name])))
+        start = h.getSolution()
         h.addConstr(totals[name] <= best[-1] + 0.01)  # integers at the optimum; no room to drift
+        h.setSolution(start)  # the next objective starts from this optimum
     values = {name: round(h.val(totals[name])) for name in totals}
     chosen = [c.ops for k, c in enumerate(cands) if h.val(x[k]) > 0.5]
     resident = {t for t, v in y.items() if h.val(v) > 0.5}
@@ -231,27 +307,45 @@ def _solve(opg: OpGraph, machine: Machine, time_limit: float, objectives: tuple[
                     (values["cycles"], values["offchip"], values["onchip"]), len(cands))  # fmt: skip
 
 
-def _build(opg: OpGraph, machine: Machine, cands: list[Candidate], time_limit: float) -> tuple:
-    """The model: ``(highs, x per candidate, y per tensor, {"cycles", "offchip", "onchip": expression})``."""
+def _build(
+    opg: OpGraph,
+    machine: Machine,
+    cands: list[Candidate],
+    time_limit: float,
+    ops: list[str],
+    outside: set[str],
+    relax: bool = False,
+) -> tuple:
+    """The model of the stages of ``ops``: ``(highs, x per candidate, y per tensor, {"cycles", "offchip",
+    "onchip": expression})``; a tensor produced by an op not in ``ops`` is on chip when in ``outside`` (its
+    scratchpad counted where it is produced)."""
     import highspy
 
     h = _quiet_highs()
+    # every objective is an integer: a gap under 1 proves optimality
     for option, value in (("output_flag", False), ("time_limit", float(time_limit)), ("mip_rel_gap", 0.0),
-                          ("random_seed", 0), ("threads", 1)):  # fmt: skip
+                          ("mip_abs_gap", 0.999), ("random_seed", 0), ("threads", 1)):  # fmt: skip
         h.setOptionValue(option, value)
-    x = [h.addBinary() for _ in cands]
-    for op in opg.ops:
-        h.addConstr(sum(x[k] for k, c in enumerate(cands) if op in c.ops) == 1)
+    kind = highspy.HighsVarType.kContinuous if relax else highspy.HighsVarType.kInteger
+    x = [h.addVariable(lb=0, ub=1, type=kind) for _ in cands]
+    covering: dict[str, list] = {op: [] for op in ops}
+    for k, c in enumerate(cands):
+        for op in c.ops:
+            covering[op].append(x[k])
+    for op in ops:
+        h.addConstr(sum(covering[op]) == 1)
     # tensors that may stay on chip: those some candidate makes cross; a tensor read whole must
     may = {t for c in cands for t in c.crossing}
     whole = set(opg.whole_tensors)
-    y = {t: h.addVariable(lb=1 if t in whole else 0, ub=1, type=highspy.HighsVarType.kInteger) for t in may}
+    y = {t: h.addVariable(lb=1 if t in whole else 0, ub=1, type=kind) for t in may}
     for t in may - whole:  # on chip only when its producer's stage makes it cross
         h.addConstr(y[t] <= sum(x[k] for k, c in enumerate(cands) if t in c.crossing))
-    _order_constraints(h, opg, cands, x)
-    terms = [_stage_terms(h, opg, machine, c, x[k], y) for k, c in enumerate(cands)]
+    mine = set(ops)
+    _order_constraints(h, opg, cands, x, mine)
+    before = {t: int(t in outside) for c in cands for t in c.reads if opg.producer.get(t) not in mine | {None}}
+    terms = [_stage_terms(h, opg, machine, c, x[k], y | before) for k, c in enumerate(cands)]
     onchip = [on for _, _, on in terms] + [opg.tensor_bytes(t) * y[t] for t in y]
-    for t in opg.finals:  # a graph output off chip has a 2-row write-back buffer
+    for t in (t for t in opg.finals if opg.producer.get(t) in mine):  # off chip: a 2-row write-back buffer
         if t in y:
             onchip.append(2 * opg.row_bytes(t) * (1 - y[t]))
         elif t in opg.producer:
@@ -276,17 +370,19 @@ def _quiet_highs() -> object:
         os.close(saved)
 
 
-def _order_constraints(h: object, opg: OpGraph, cands: list[Candidate], x: list) -> None:
-    """A potential per op: equal within a stage, at least one higher across each edge between stages."""
-    n = len(opg.ops)
-    p = {op: h.addVariable(lb=0, ub=n) for op in opg.ops}
+def _order_constraints(h: object, opg: OpGraph, cands: list[Candidate], x: list, mine: set[str]) -> None:
+    """A potential per op of ``mine``: equal within a stage, at least one higher across each edge between
+    stages."""
+    n = len(mine)
+    p = {op: h.addVariable(lb=0, ub=n) for op in mine}
+    edges = [(a, b) for a, b in opg.edges if a in mine and b in mine]
     together: dict[tuple[str, str], list[int]] = {}
     for k, c in enumerate(cands):
         members = set(c.ops)
-        for a, b in opg.edges:
+        for a, b in edges:
             if a in members and b in members:
                 together.setdefault((a, b), []).append(k)
-    for a, b in opg.edges:
+    for a, b in edges:
         same = sum(x[k] for k in together.get((a, b), []))
         h.addConstr(p[b] - p[a] >= 1 - same)
         h.addConstr(p[b] - p[a] <= n * (1 - same))
@@ -298,7 +394,10 @@ def _stage_terms(h: object, opg: OpGraph, machine: Machine, c: Candidate, x: obj
     off_bytes = []
     on_bytes = [c.ring_bytes * x]
     for t, depths in c.reads.items():
-        act = x if t not in y else _and_not(h, x, y[t])
+        known = y.get(t, 0)  # a variable, or 0 / 1 for a graph input or a tensor produced before the window
+        if isinstance(known, int) and known:  # on chip already: read in place
+            continue
+        act = x if isinstance(known, int) else _and_not(h, x, known)
         mem_terms.append(len(depths) * request_cycles(opg, t, machine, "read") * act)
         any_terms.append(act)
         off_bytes.append(c.rows * opg.row_bytes(t) * len(depths) * act)

@@ -19,6 +19,7 @@ the block's own cycle model (:func:`row_cycles`).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,7 @@ def _row_stream(kind: str, cfg: BlockConfig, x: np.ndarray, rows: int) -> dict[s
     return stream
 
 
+@lru_cache(maxsize=4096)  # configs are frozen; identical layers cost one evaluation
 def row_cycles(kind: str, cfg: BlockConfig, cols: int, feed_stages: int) -> int:
     """Cycles the unit needs for one row whose elements are offered one per cycle from cycle
     ``1 + feed_stages`` of the slot, until its last result is written and it is idle: the block's cycle
