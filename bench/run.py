@@ -745,6 +745,76 @@ def head_pruning() -> dict[str, Any]:
     return out
 
 
+@section
+def model_scale_schedules() -> dict[str, Any]:
+    """Issue 18: the auto policy's optimization model at model scale. A GPT-2-medium-shaped graph
+    (examples/models/gpt2_medium.py: d_model 1024, 16 heads, d_ffn 4096, 128 tokens) of one layer (the full
+    model, optimal) and of 24 layers (the windowed heuristic, its gap to the LP bound): compile time, cycles,
+    off-chip and on-chip bytes under auto (cycles first), auto with off-chip bytes first (COSMA's aim), the
+    greedy baseline (dataflow: every edge pipelined that fits, in graph order) and sequential; off-chip bytes
+    beyond the compulsory ones (the input read once, the output written once; the weights sit in on-chip
+    ROMs). And the InTAR examples: auto against today's exhaustive search (never worse)."""
+    import dataclasses
+    import importlib.util
+
+    from hwgen.schedule import compile_schedule
+    from hwgen.spec import load_schedule
+
+    spec = importlib.util.spec_from_file_location("gpt2", ROOT / "examples" / "models" / "gpt2_medium.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out: dict[str, Any] = {}
+    for layers, mib in ((1, 4), (24, 32)):  # the engine sums its buffers (no reuse): 24 layers need ~32 MiB
+        g = example.gpt2_graph(layers)
+        machine = dataclasses.replace(example.machine, onchip_bytes=mib << 20)
+        compulsory = sum(g.tasks[t].rows * g.tasks[t].cols for t in ["x", *g.outputs()])  # Int(8) tensors
+        rows: dict[str, Any] = {}
+        runs = (("auto", "auto", "cycles"), ("auto_offchip_first", "auto", "offchip"),
+                ("greedy_dataflow", "dataflow", "cycles"), ("sequential", "sequential", "cycles"))  # fmt: skip
+        for label, policy, priority in runs:
+            say(f"model_scale_schedules: GPT-2 medium, {layers} layer(s) / {label}")
+            start = time.monotonic()
+            s = compile_schedule(g, machine, policy, time_limit=600, priority=priority)
+            rows[label] = {
+                "compile_s": round(time.monotonic() - start, 2),
+                "cycles": s.cycles,
+                "offchip_bytes": s.offchip_bytes,
+                "noncompulsory_offchip_bytes": s.offchip_bytes - compulsory,
+                "onchip_bytes": s.onchip_bytes,
+                "stages": len(s.stages),
+                **({"solver": s.solver.report()} if s.solver else {}),
+            }
+        greedy = rows["greedy_dataflow"]
+        out[f"gpt2_medium_{layers}_layers"] = {
+            "ops": len(g.tasks),
+            "machine": machine.__dict__.copy(),
+            "compulsory_offchip_bytes": compulsory,
+            "policies": rows,
+            "auto_cycles_vs_greedy": round(rows["auto"]["cycles"] / greedy["cycles"], 4),
+            "auto_cycles_vs_sequential": round(rows["auto"]["cycles"] / rows["sequential"]["cycles"], 4),
+            "offchip_first_noncompulsory_vs_greedy": (
+                round(
+                    rows["auto_offchip_first"]["noncompulsory_offchip_bytes"] / greedy["noncompulsory_offchip_bytes"], 4
+                )
+                if greedy["noncompulsory_offchip_bytes"]
+                else None
+            ),
+        }
+    examples = {}
+    for example_name in ("attention", "mlp", "residual", "decoder_layer"):
+        g, machine, _ = load_schedule(ROOT / "examples" / "schedules" / f"{example_name}.py")
+        say(f"model_scale_schedules: {example_name}: auto vs exhaustive")
+        row = {}
+        for policy in ("auto", "exhaustive"):
+            start = time.monotonic()
+            s = compile_schedule(g, machine, policy)
+            row[policy] = {"compile_s": round(time.monotonic() - start, 3), "cycles": s.cycles,
+                           "offchip_bytes": s.offchip_bytes, "onchip_bytes": s.onchip_bytes}  # fmt: skip
+        examples[example_name] = row
+    out["examples_auto_vs_exhaustive"] = examples
+    return out
+
+
 def _synth_resources(cfg: Any, family: str) -> dict[str, Any]:
     """Yosys resources (non-zero counts) of a block configuration on ``family``."""
     from hwgen.estimate.synth import synthesize
