@@ -55,13 +55,16 @@ Off-chip bytes are every byte the sequencer moves; on-chip bytes are every
 buffer the engine allocates: an input ring buffer per op input that is a
 stream or off-chip data, a scratchpad per on-chip sequential tensor (all its rows),
 a 2-row write-back buffer per tensor written off-chip. The ``auto`` policy
-tries every assignment of the edges (up to 2^16) and keeps the cheapest
-(cycles, then off-chip bytes, then on-chip bytes), so it is never worse than
-``all-dataflow`` or ``all-sequential`` on this model; an edge into an input
-read whole (a conv's or pool's image, an attention's K and V) is always
-sequential and not searched. ``sequential`` makes
-every edge sequential; ``dataflow`` pipelines every edge it can, in graph
-order, as long as no stage needs more concurrent ops than there are cores.
+solves the optimization model of :mod:`.optimize` (stages and on-chip
+residency as one integer program over this exact cost model; windows of 16
+ops past 32 ops), ``exhaustive`` tries every assignment of the edges that may
+stream (up to 2^16) with greedy residency and keeps the cheapest (cycles,
+then off-chip bytes, then on-chip bytes); ``auto`` is never worse than it, nor
+than ``dataflow`` or ``sequential``; an edge into an input read whole (a
+conv's or pool's image, an attention's K and V) is always sequential.
+``sequential`` makes every edge sequential; ``dataflow`` pipelines every edge
+it can, in graph order, as long as no stage needs more concurrent ops than
+there are cores.
 """
 
 from __future__ import annotations

@@ -452,6 +452,8 @@ def _minimize(h: object, expr: object) -> tuple[str, float]:
     info = h.getInfo()
     if info.primal_solution_status != highspy.kSolutionStatusFeasible:
         raise ConfigError(
-            "policy", f"the schedule solver stopped ({h.modelStatusToString(status)}) without a feasible schedule"
+            "time_limit",
+            f"the schedule solver stopped ({h.modelStatusToString(status)}) without a feasible schedule; "
+            f"give it more time",
         )
     return "feasible", float(info.mip_gap)

@@ -206,3 +206,19 @@ def test_the_windowed_heuristic_runs_a_model_scale_graph_exactly():
     run = run_schedule(g, m, "auto", x, sim="native")
     assert run.compare({o: g.run(x)[o] for o in g.outputs()}) == []
     assert run.cycles == s.cycles
+
+
+def test_bad_policy_inputs():
+    g, m = random_case(5)
+    with pytest.raises(ConfigError, match=r"time_limit: the schedule solver stopped \(Time limit reached\) without"):
+        compile_schedule(g, m, "auto", time_limit=1e-9)
+    with pytest.raises(ConfigError, match=r"time_limit: 0: seconds, a number above 0"):
+        compile_schedule(g, m, "auto", time_limit=0)
+    with pytest.raises(ConfigError, match=r"priority: 'area' is not one of cycles, offchip"):
+        compile_schedule(g, m, "auto", priority="area")
+    cyclic = TaskGraph("cyclic")
+    cyclic.input("x", 2, 4)
+    cyclic.add("a", "x", "b")
+    cyclic.add("b", "a", "x")
+    with pytest.raises(ConfigError, match=r"graph\.a: the graph has a cycle: a -> b -> a"):
+        compile_schedule(cyclic, m, "auto")
