@@ -12,8 +12,8 @@ longest per-row time of its units:
 
 * a gemm slice of ``n`` columns on a core: :func:`core_row_cycles`;
 * the memory sequencer: :func:`memory_slot_cycles`;
-* an element-wise add (an adder unit, not a core), a copy or a concat (its
-  inputs' rows one after another): ``cols + 2``;
+* an element-wise add or mul (an adder or multiplier unit, not a core), a
+  copy or a concat (its inputs' rows one after another): ``cols + 2``;
 * a row op (softmax, norm, activation on its block's unit): the block's own
   cycle model for the row, + 2 (:func:`.rowops.row_cycles`);
 * a pool: its window's ``P·C`` values, one a cycle (+ feed), then its ``C``
@@ -120,7 +120,7 @@ def unit_row_cycles(opg: OpGraph, op: str, cores: int, machine: Machine) -> int:
     if t.op == "attention":  # the longest row: every KV entry (its words read straight from the buffers)
         kv_rows = opg.graph.tasks[opg.inputs[op][1]].rows
         return attention_cycles(opg.graph.row_block(op), t.params["fields"]["heads"], kv_rows)
-    return t.cols + 2 + machine.feed_stages  # an add, copy or concat unit: one word a cycle from cycle 1 (+ feed)
+    return t.cols + 2 + machine.feed_stages  # an add, mul, copy or concat unit: a word a cycle from cycle 1 (+ feed)
 
 
 def allocate_cores(opg: OpGraph, members: list[str], machine: Machine) -> dict[str, int]:

@@ -29,6 +29,7 @@ off-chip memory) and tasks that consume earlier tensors by name:
   31-bit multiplier ``M0`` and right shift ``n``, one per tensor or one per
   column (per-channel scales); ``round_shift`` rounds ties away from zero, or
   to even with ``rounding="half_even"`` (ONNX);
+* ``mul``: the element-wise product of two quantized tensors, requantized (ONNX ``QLinearMul``);
 * ``add``: ``a + b`` (same shapes), exact, in the narrowest type holding every sum of the two types;
   or, given multipliers, the rescaling add of two quantized tensors (ONNX
   ``QLinearAdd``): ``clamp(zp + round_shift((a − za)·Ma + (b − zb)·Mb, n))``
@@ -59,7 +60,7 @@ from .attention import attention_config, attention_golden
 from .rowops import ROW_BLOCKS, out_shape, row_config, row_golden
 from .window import Window
 
-OPS = ("input", "gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "relu", "requant", "add",
+OPS = ("input", "gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "relu", "requant", "add", "mul",
        *ROW_BLOCKS, "attention")  # fmt: skip
 #: Tasks that multiply by constant weights on the engine's cores (a conv: its im2col rows).
 MATMUL_OPS = ("gemm", "conv")
@@ -451,6 +452,31 @@ class TaskGraph:
             params["constant"] = integers(b, f"graph.{name}.b", lo=-(1 << 32), hi=1 << 32, ndim=1, nonempty=True)
         return self._add(Task(name, "add", [a] if const else [a, b], dtype=out, params=params))
 
+    def mul(
+        self,
+        name: str,
+        a: str,
+        b: str,
+        *,
+        zero_points: tuple[int, int] = (0, 0),
+        multiplier: int,
+        shift: int,
+        zero_point: int = 0,
+        out: NumType | str = Int(8),
+        rounding: Rounding = "half_even",
+    ) -> str:
+        """The element-wise product of two tensors of one shape (ONNX ``QLinearMul``; SwiGLU's gating):
+        ``clamp(zero_point + round_shift((a − za)·(b − zb) · multiplier, shift))`` in ``out`` (``zero_points =
+        (za, zb)``; ``multiplier / 2^shift`` is ``a_scale · b_scale / out_scale``)."""
+        name = self._name(name, a, b)
+        za = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
+        zb = integer(zero_points[1], f"graph.{name}.zero_points[1]", lo=-(1 << 31), hi=1 << 31)
+        out = _int_type(out, f"graph.{name}.out")
+        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
+        params = {"zero_a": za, "zero_b": zb, "multiplier": int(multiplier), "shift": int(shift),
+                  "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
+        return self._add(Task(name, "mul", [a, b], dtype=out, params=params))
+
     def softmax(self, name: str, x: str, *, scale: float = 0.0625, out: NumType | str = "UInt(8)") -> str:
         """The integer softmax of every row of ``x`` (:class:`~hwgen.blocks.softmax.SoftmaxConfig`: ``scale``
         is the real value of one LSB of ``x``; ``out`` unsigned, ``y / 2^out.width`` the probability)."""
@@ -633,6 +659,13 @@ class TaskGraph:
                         f"{b.rows}×{b.cols}{' (transposed)' if t.params['transpose_b'] else ''}"
                     )  # fmt: skip
                 t.rows, t.cols = x.rows, n
+            elif t.op == "mul":
+                if (x.rows, x.cols) != (src[1].rows, src[1].cols):
+                    raise ConfigError(
+                        f"graph.{n}", f"shape mismatch: {x.name} is {x.rows}×{x.cols}, {src[1].name} is "
+                        f"{src[1].rows}×{src[1].cols}"
+                    )  # fmt: skip
+                t.rows, t.cols = x.rows, x.cols
             elif t.op == "add":
                 const = t.params.get("constant")
                 rows, cols = (x.rows, len(const)) if const is not None else (src[1].rows, src[1].cols)
@@ -725,6 +758,8 @@ class TaskGraph:
                 y = pool(x, t.params, self.tasks[t.inputs[0]].dtype, t.dtype)
             elif t.op == "matmul":
                 y = matmul(x, env[t.inputs[1]], t.params, t.dtype)
+            elif t.op == "mul":
+                y = multiply(x, env[t.inputs[1]], t.params, t.dtype)
             elif t.op == "concat":
                 y = concat([env[i] for i in t.inputs], t.params, t.dtype)
             elif t.op == "gather":
@@ -769,6 +804,12 @@ def matmul(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.
     """The product of two activations (see :meth:`TaskGraph.matmul`) on exact integers."""
     bb = np.asarray(b, dtype=object) - p["zero_b"]
     total = (np.asarray(a, dtype=object) - p["zero_a"]) @ (bb.T if p["transpose_b"] else bb)
+    return requantize(total, p["multiplier"], p["shift"], p["zero_point"], out, p["rounding"])
+
+
+def multiply(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out: NumType) -> np.ndarray:
+    """The element-wise product (see :meth:`TaskGraph.mul`) on exact integers."""
+    total = (np.asarray(a, dtype=object) - p["zero_a"]) * (np.asarray(b, dtype=object) - p["zero_b"])
     return requantize(total, p["multiplier"], p["shift"], p["zero_point"], out, p["rounding"])
 
 

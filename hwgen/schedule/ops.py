@@ -17,7 +17,7 @@ from .graph import TaskGraph
 from .rowops import ROW_BLOCKS
 
 #: Task kinds that are ops (run on a unit); the others are fused.
-OP_KINDS = ("gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "add", *ROW_BLOCKS, "attention")
+OP_KINDS = ("gemm", "conv", "pool", "matmul", "gather", "concat", "copy", "add", "mul", *ROW_BLOCKS, "attention")
 
 
 @dataclass

@@ -4,8 +4,8 @@
   compute core the schedule uses; its records list, stage by stage, the gemm
   slice it runs (the task's weight columns ``n0:n1``, its fused requant and
   ReLU) and the rows;
-* **adders**: one element-wise adder per ``add`` task (a ``copy`` passes its
-  row through);
+* **adders** and **multipliers**: one element-wise unit per ``add`` or ``mul``
+  task (a ``copy`` passes its row through);
 * **row units**: one unit per row op, its block's component
   (:mod:`hwgen.schedule.rowops`), fed a row per slot (``last`` on its final
   element) and always ready for results; attention units, each driven by
@@ -176,9 +176,9 @@ def connect_units(
         m.d.comb += [comp.i.valid.eq(valid), comp.i.payload.eq(payload)]
     producers = [Producer(c, plan.core_programs[c], comp.o.valid, comp.o.payload) for c, comp in cores.items()]
     for o in plan.ops.values():
-        if o.kind == "add":
-            total = Signal(plan.widths[o.out_tensor].shape, name=f"sum_{o.name}")
-            m.d.comb += total.eq(_adder(m, plan, o, feeds))
+        if o.kind in ("add", "mul"):
+            total = Signal(plan.widths[o.out_tensor].shape, name=f"{o.kind}_{o.name}")
+            m.d.comb += total.eq(_adder(m, plan, o, feeds) if o.kind == "add" else _multiplier(m, plan, o, feeds))
             producers.append(Producer(o.slices[0].writer, [(o.stage, o.name, 0, o.n)], feeds[(o.name, 0)][0], total))
         elif o.kind == "row":
             result = _row_unit(m, o, rows[o.name], feeds[(o.name, 0)])
@@ -224,6 +224,19 @@ def _adder(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
     mults, zeros = (p["multiplier_a"], p["multiplier_b"]), (p["zero_a"], p["zero_b"])
     even = p["rounding"] == "half_even"
     return rescale_add(m, a, b, mults, zeros, p["shift"], p["zero_point"], out.min, out.max, even)
+
+
+def _multiplier(m: Module, plan: EnginePlan, o: OpPlan, feeds: dict) -> Value:
+    """A mul unit's result: ``clamp(zp + round_shift((a − za)·(b − zb)·M, shift))`` of the two streamed
+    operands (:meth:`~hwgen.schedule.graph.TaskGraph.mul`), combinational."""
+    p, out = plan.graph.tasks[o.name].params, plan.graph.tasks[o.name].dtype
+    a, b = feeds[(o.name, 0)][1], feeds[(o.name, 1)][1]
+    product = (a - p["zero_a"]) * (b - p["zero_b"])
+    width = len(product)
+    t = Signal(signed(width), name=f"product_{o.name}")
+    m.d.comb += t.eq(product)
+    return requantize(m, t, width, p["multiplier"], p["shift"], p["zero_point"], out.min, out.max,
+                      p["rounding"] == "half_even")  # fmt: skip
 
 
 def concat_phases(plan: EnginePlan) -> dict[str, Signal]:
