@@ -412,6 +412,7 @@ def _print_costs(e: dict) -> None:
         choice = ", ".join(f"{a}->{b} {d}" for (a, b), d in s.decisions.items()) or "no edges"
         print(
             f"  {p:<10} {s.cycles:>9} cycles  off-chip {s.offchip_bytes:>8} B  on-chip {s.onchip_bytes:>7} B"
+            f" (shared {s.shared_onchip_bytes} B)"
             f"  stages {s.stages}  [{choice}]"
         )
         if s.solver is not None:

@@ -76,6 +76,7 @@ from typing import Literal
 
 from ..errors import ConfigError
 from . import cost, optimize
+from .arena import Allocation, allocate, banks_of
 from .buffers import check_floor, place_tensors, sequential_tensors
 from .cost import StagePlan
 from .graph import TaskGraph
@@ -118,6 +119,14 @@ class Schedule:
     machine: Machine | None = None  # the machine compiled for, its core stages chosen for its clock
     timing_note: str = ""  # how they were chosen (empty: set by the machine)
     solver: optimize.Solution | None = None  # the auto policy's model: status, gap, time
+    allocation: Allocation | None = None  # the on-chip tensors' banks in shared scratchpad memories
+
+    @property
+    def shared_onchip_bytes(self) -> int:
+        """The engine's on-chip bytes: every buffer, the scratchpads as the allocation shares them (at most
+        ``onchip_bytes``, which counts every scratchpad on its own)."""
+        scratch = sum(v for k, v in self.buffers.items() if k.kind == BufferKind.SCRATCH)
+        return self.onchip_bytes - scratch + (self.allocation.bytes if self.allocation else scratch)
 
     @property
     def onchip_tensors(self) -> set[str]:
@@ -135,6 +144,7 @@ class Schedule:
             "compute_cycles": self.compute_cycles,
             "transfer_cycles": self.transfer_cycles,
             "onchip_bytes": self.onchip_bytes,
+            "shared_onchip_bytes": self.shared_onchip_bytes,
             "offchip_bytes": self.offchip_bytes,
             "stages": self.stages,
             "stage_cycles": self.stage_cycles,
@@ -150,6 +160,7 @@ class Schedule:
                 "chosen": self.timing_note,
             },
             **({"solver": self.solver.report()} if self.solver else {}),
+            **({"scratchpads": self.allocation.report()} if self.allocation else {}),
         }
 
 
@@ -172,6 +183,7 @@ def compile_schedule(
     machine, note = machine_for_clock(graph, machine)
     schedule = _compile(opg, machine, policy, time_limit, priority)
     schedule.machine, schedule.timing_note = machine, note
+    schedule.allocation = allocate_scratchpads(opg, schedule)
     return schedule
 
 
@@ -302,6 +314,19 @@ def evaluate(
         buffers=buffers,
         switch_cycles=machine.switch_cycles,
     )
+
+
+def allocate_scratchpads(opg: OpGraph, schedule: Schedule) -> Allocation:
+    """The on-chip tensors' banks in shared memories (:mod:`.arena`): live from their producer's stage to
+    their last reader's."""
+    stage_of = {op: k for k, ops in enumerate(schedule.stages) for op in ops}
+    banks = []
+    for t in sorted(schedule.onchip_tensors):
+        op = opg.producer[t]
+        last = max(stage_of[b] for b in opg.ops if t in opg.inputs[b])
+        cols = [r.cols for r in schedule.records if r.task == op] or [(0, opg.graph.tasks[t].cols)]
+        banks += banks_of(opg, t, cols, stage_of[op], last)
+    return allocate(banks, {t: opg.element_bytes(t) for t in schedule.onchip_tensors})
 
 
 def _pattern(opg: OpGraph, edge: tuple[str, str], dataflow: bool, onchip: set[str]) -> Pattern:

@@ -5,38 +5,59 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import memory
 
+from ..arena import Allocation
 from ..places import Place
-from .plan import MEMORY, EnginePlan, OpInput, Slice, Writer
+from .plan import MEMORY, EnginePlan, OpInput, Slice
 
 
 class Buffer:
     """A logical ``rows × cols`` buffer (a ring of 2, 4, ... rows, or all ``M`` rows for a scratchpad),
     stored as one memory bank per writer: each writer owns a column range and writes only its bank (one
     write port per memory, so synthesis can use block or distributed RAM). Readers stream a row's columns
-    in order across the banks."""
+    in order across the banks. A scratchpad's banks may sit at offsets of memories shared with other
+    tensors (``shared``, ``places``: the allocation's memory and offset of each bank)."""
 
-    def __init__(self, m: Module, name: str, shape: object, rows: int, banks: list[Slice], *, ring: bool = True):
+    def __init__(
+        self,
+        m: Module,
+        name: str,
+        shape: object,
+        rows: int,
+        banks: list[Slice],
+        *,
+        ring: bool = True,
+        shared: SharedMemories | None = None,
+        places: list[tuple[int, int]] | None = None,
+    ):
         self.m, self.name, self.rows, self.banks, self.ring = m, name, rows, banks, ring
         assert not ring or rows & (rows - 1) == 0, "ring buffers hold a power-of-two number of rows"
-        self.mems = []
-        for i, b in enumerate(banks):
-            mm = memory.Memory(shape=shape, depth=max(rows * (b.n1 - b.n0), 2), init=[])
-            m.submodules[f"{name}_b{i}"] = mm
-            self.mems.append(mm)
+        self.shared, self.places = shared, places
+        if shared is not None:
+            self.mems = [shared.mems[i] for i, _ in places]
+            self.bases = [off for _, off in places]
+        else:
+            self.mems, self.bases = [], [0] * len(banks)
+            for i, b in enumerate(banks):
+                mm = memory.Memory(shape=shape, depth=max(rows * (b.n1 - b.n0), 2), init=[])
+                m.submodules[f"{name}_b{i}"] = mm
+                self.mems.append(mm)
         self.cols = banks[-1].n1
         self._wports: dict[object, tuple] = {}
 
     def row_base(self, row: Value, width: int) -> Value | int:
-        """Address of ``row``'s first word in a bank ``width`` words wide (a ring keeps ``row mod rows``)."""
+        """Address of ``row``'s first word in a bank ``width`` words wide (a ring keeps ``row mod rows``),
+        from the bank's own start."""
         if self.ring:
             return row[: self.rows.bit_length() - 1] * width if self.rows > 1 else 0
         return row * width
 
-    def write_port(self, writer: Writer) -> tuple[memory.WritePort, int]:
-        """The write port of ``writer``'s bank and the bank's width (address = row_base + column in bank)."""
+    def write_port(self, writer: object) -> tuple[memory.WritePort, int, int]:
+        """The write port of ``writer``'s bank, the bank's width and its base address (address = base +
+        row_base + column in bank)."""
         if writer not in self._wports:
             i = next(k for k, b in enumerate(self.banks) if b.writer == writer)
-            self._wports[writer] = (self.mems[i].write_port(), self.banks[i].n1 - self.banks[i].n0)
+            port = self.shared.write_port(self.places[i][0]) if self.shared else self.mems[i].write_port()
+            self._wports[writer] = (port, self.banks[i].n1 - self.banks[i].n0, self.bases[i])
         return self._wports[writer]
 
     def reader(self, name: str, start: Value, row: Value, taken: Value) -> tuple[Signal, Value, Signal]:
@@ -80,7 +101,8 @@ class Buffer:
         words = []
         for i, (b, mm) in enumerate(zip(self.banks, self.mems)):
             rp = mm.read_port()
-            self.m.d.comb += [rp.addr.eq(self.row_base(row, b.n1 - b.n0) + col - b.n0), rp.en.eq(en)]
+            addr = self.bases[i] + self.row_base(row, b.n1 - b.n0) + col - b.n0
+            self.m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
             if i:
                 bank_of = Mux(col >= b.n0, i, bank_of)
             words.append(rp.data)
@@ -112,6 +134,24 @@ def select_bank(words: list[Value], bank: Value) -> Value:
     return data
 
 
+class SharedMemories:
+    """The scratchpad memories of the schedule's allocation (:mod:`hwgen.schedule.arena`), one write port
+    each (the banks in a memory are produced in different stages; each router writes only in its own)."""
+
+    def __init__(self, m: Module, allocation: Allocation):
+        self.mems = []
+        for i, mem in enumerate(allocation.memories):
+            mm = memory.Memory(shape=mem.dtype.shape, depth=max(mem.depth, 2), init=[])
+            m.submodules[f"scratch_m{i}"] = mm
+            self.mems.append(mm)
+        self._ports: dict[int, memory.WritePort] = {}
+
+    def write_port(self, i: int) -> memory.WritePort:
+        if i not in self._ports:
+            self._ports[i] = self.mems[i].write_port()
+        return self._ports[i]
+
+
 class EngineBuffers:
     """Every buffer the schedule needs: an input ring per op input that is a stream or off-chip data
     (``inputs[(op, k)]``), a scratchpad per on-chip tensor (``scratch``), a 2-row write-back buffer per
@@ -129,12 +169,14 @@ class EngineBuffers:
                     else:
                         banks = [Slice(MEMORY, 0, plan.graph.tasks[t].cols)]
                     self.inputs[(o.name, k)] = Buffer(m, f"in_{o.name}_{k}", plan.widths[t].shape, inp.rows, banks)
-        self.scratch = {
-            t: Buffer(
-                m, f"scratch_{t}", plan.widths[t].shape, plan.graph.tasks[t].rows, plan.producer(t).slices, ring=False
-            )
-            for t in sorted(plan.onchip)
-        }
+        alloc = plan.schedule.allocation
+        self.shared = SharedMemories(m, alloc)
+        self.scratch = {}
+        for t in sorted(plan.onchip):
+            slices = plan.producer(t).slices
+            places = [alloc.place[(t, k)] for k in range(len(slices))]
+            self.scratch[t] = Buffer(m, f"scratch_{t}", plan.widths[t].shape, plan.graph.tasks[t].rows, slices,
+                                     ring=False, shared=self.shared, places=places)  # fmt: skip
         self.writeback = {
             t: Buffer(m, f"wb_{t}", plan.widths[t].shape, 2, list(plan.producer(t).slices)) for t in plan.offchip_out
         }

@@ -49,10 +49,10 @@ def build_routers(
             with m.If(here & ctrl.running):
                 m.d.comb += pending.eq(rows_done < exp)
             for buf in _destinations(plan, bufs, o, s):
-                wp, width = buf.write_port(prod.writer)
+                wp, width, base = buf.write_port(prod.writer)
                 with m.If(here):
                     m.d.comb += [
-                        wp.addr.eq(buf.row_base(rows_done, width) + j),
+                        wp.addr.eq(base + buf.row_base(rows_done, width) + j),
                         wp.data.eq(prod.payload),
                         wp.en.eq(prod.valid),
                     ]

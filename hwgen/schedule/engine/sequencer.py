@@ -155,10 +155,10 @@ class MemorySequencer:
                     continue
                 for target in act.targets:
                     buf = self.bufs.inputs[target]
-                    wp, width = buf.write_port(MEMORY)
+                    wp, width, base = buf.write_port(MEMORY)
                     with m.If(self._here(s, i)):
                         m.d.comb += [
-                            wp.addr.eq(buf.row_base(self.cur_row, width) + self.count),
+                            wp.addr.eq(base + buf.row_base(self.cur_row, width) + self.count),
                             wp.data.eq(rd.payload),
                             wp.en.eq((state == SeqState.READ) & rd.valid),
                         ]
