@@ -626,6 +626,7 @@ def decoder_layer() -> dict[str, Any]:
             "exact": run.compare(golden) == [],
             "offchip_bytes": s.offchip_bytes,
             "onchip_bytes": s.onchip_bytes,
+            "shared_onchip_bytes": s.shared_onchip_bytes,
             "stages": [
                 {
                     "ops": list(p.ops),
