@@ -324,13 +324,8 @@ class TaskGraph:
         name = self._name(name, a, b)
         if not isinstance(transpose_b, bool):
             raise ConfigError(f"graph.{name}.transpose_b", f"{transpose_b!r}: True or False")
-        za = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
-        zb = integer(zero_points[1], f"graph.{name}.zero_points[1]", lo=-(1 << 31), hi=1 << 31)
-        out = _int_type(out, f"graph.{name}.out")
-        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
-        params = {"transpose_b": transpose_b, "zero_a": za, "zero_b": zb, "multiplier": int(multiplier),
-                  "shift": int(shift), "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
-        return self._add(Task(name, "matmul", [a, b], dtype=out, params=params))
+        out, params = _product_requant(name, zero_points, multiplier, shift, zero_point, out, rounding)
+        return self._add(Task(name, "matmul", [a, b], dtype=out, params={"transpose_b": transpose_b, **params}))
 
     def gather(self, name: str, x: str, index: str, *, axis: int = 0, block: int = 1) -> str:
         """Rows (``axis`` 0) or columns (``axis`` 1) of ``x`` picked by ``index`` ``[1, k]`` (e.g. a top-k's
@@ -469,12 +464,7 @@ class TaskGraph:
         ``clamp(zero_point + round_shift((a − za)·(b − zb) · multiplier, shift))`` in ``out`` (``zero_points =
         (za, zb)``; ``multiplier / 2^shift`` is ``a_scale · b_scale / out_scale``)."""
         name = self._name(name, a, b)
-        za = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
-        zb = integer(zero_points[1], f"graph.{name}.zero_points[1]", lo=-(1 << 31), hi=1 << 31)
-        out = _int_type(out, f"graph.{name}.out")
-        check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
-        params = {"zero_a": za, "zero_b": zb, "multiplier": int(multiplier), "shift": int(shift),
-                  "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
+        out, params = _product_requant(name, zero_points, multiplier, shift, zero_point, out, rounding)
         return self._add(Task(name, "mul", [a, b], dtype=out, params=params))
 
     def softmax(self, name: str, x: str, *, scale: float = 0.0625, out: NumType | str = "UInt(8)") -> str:
@@ -790,6 +780,18 @@ class TaskGraph:
                 y = x.astype(object) + env[t.inputs[1]].astype(object)
             env[n] = np.asarray(y).astype(t.dtype.dtype())
         return env
+
+
+def _product_requant(
+    name: str, zero_points: object, multiplier: object, shift: object, zero_point: object, out: object, rounding: object
+) -> tuple[NumType, dict[str, Any]]:
+    """A product's operand zero points and requantization into ``out``, checked: ``(out, params)``."""
+    za = integer(zero_points[0], f"graph.{name}.zero_points[0]", lo=-(1 << 31), hi=1 << 31)
+    zb = integer(zero_points[1], f"graph.{name}.zero_points[1]", lo=-(1 << 31), hi=1 << 31)
+    out = _int_type(out, f"graph.{name}.out")
+    check_requant(f"graph.{name}", multiplier, shift, zero_point, out, rounding)
+    return out, {"zero_a": za, "zero_b": zb, "multiplier": int(multiplier), "shift": int(shift),
+                 "zero_point": int(zero_point), "rounding": rounding}  # fmt: skip
 
 
 def concat(parts: list[np.ndarray], p: dict[str, Any], out: NumType) -> np.ndarray:
