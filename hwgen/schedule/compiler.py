@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..errors import ConfigError
@@ -165,12 +165,18 @@ class Schedule:
 
 
 def compile_schedule(
-    graph: TaskGraph, machine: Machine, policy: Policy = "auto", time_limit: float = 60.0, priority: str = "cycles"
+    graph: TaskGraph,
+    machine: Machine,
+    policy: Policy = "auto",
+    time_limit: float = 60.0,
+    priority: str = "cycles",
+    reuse: bool = True,
 ) -> Schedule:
     """Choose dataflow/sequential per op edge, stages, cores and records for ``graph`` on ``machine`` (its
     ``None`` core stages chosen for its clock first: :func:`.timing.machine_for_clock`). ``auto`` solves the
     optimization model (:mod:`.optimize`) within ``time_limit`` seconds, least cycles first (``priority=
-    "offchip"``: least off-chip bytes first); ``exhaustive`` tries every edge choice (up to 16 free edges)."""
+    "offchip"``: least off-chip bytes first), with the engine's shared scratchpads (``reuse``; else every buffer
+    on its own) within ``onchip_bytes``; ``exhaustive`` tries every edge choice (up to 16 free edges)."""
     machine.validate()
     if policy not in ALL_POLICIES:
         raise ConfigError("policy", f"{policy!r} is not one of {', '.join(ALL_POLICIES)}")
@@ -181,17 +187,17 @@ def compile_schedule(
     opg = op_graph(graph)
     check_buildable(opg)
     machine, note = machine_for_clock(graph, machine)
-    schedule = _compile(opg, machine, policy, time_limit, priority)
+    schedule = _compile(opg, machine, policy, time_limit, priority, reuse)
     schedule.machine, schedule.timing_note = machine, note
     schedule.allocation = allocate_scratchpads(opg, schedule)
     return schedule
 
 
-def _compile(opg: OpGraph, machine: Machine, policy: Policy, time_limit: float, priority: str) -> Schedule:
+def _compile(opg: OpGraph, machine: Machine, policy: Policy, time_limit: float, priority: str, reuse: bool) -> Schedule:
     edges = opg.edges
     free = [(a, b) for a, b in edges if opg.out_tensor[a] not in opg.whole_inputs(b)]  # the others: sequential
     if policy == "auto":
-        return _optimize(opg, machine, time_limit, priority)
+        return _optimize(opg, machine, time_limit, priority, reuse)
     if policy == "exhaustive":
         return _search(opg, machine, edges, free)
     if policy == "sequential":
@@ -235,9 +241,60 @@ def _search(opg: OpGraph, machine: Machine, edges: list[tuple[str, str]], free: 
     return best
 
 
-def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str) -> Schedule:
-    """The optimization model's schedule (:mod:`.optimize`), evaluated by the cost functions; its three
-    costs must equal the model's."""
+#: Bisection steps of the room the solver may count (see :func:`_optimize`).
+ROOM_STEPS = 6
+
+
+def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str, reuse: bool) -> Schedule:
+    """The optimization model's schedule. Without ``reuse`` the solver holds every buffer, each on its own,
+    under ``onchip_bytes``. With it the engine's shared scratchpads must fit: the model is solved with room
+    for everything; when the shared allocation of that schedule does not fit, the room is bisected between
+    ``onchip_bytes`` (always safe: shared bytes never exceed the sum) and that, keeping the best schedule
+    whose shared bytes fit."""
+    capacity = machine.onchip_bytes
+    check_floor(opg, capacity)
+    if not reuse:
+        return _warn_if_stopped(_model_schedule(opg, machine, time_limit, priority))
+    key = (lambda s: (s.cycles, s.offchip_bytes)) if priority == "cycles" else (lambda s: (s.offchip_bytes, s.cycles))
+    roomy = _model_schedule(opg, replace(machine, onchip_bytes=1 << 50), time_limit, priority)
+    roomy.allocation = allocate_scratchpads(opg, roomy)
+    if roomy.shared_onchip_bytes <= capacity:
+        return _warn_if_stopped(roomy)
+    best, lo, hi = None, capacity, roomy.onchip_bytes
+    try:
+        best = _model_schedule(opg, machine, time_limit, priority)
+    except ConfigError:
+        lo = capacity  # nothing fits counting every buffer on its own: only shared rooms may
+    for _ in range(ROOM_STEPS):
+        room = (lo + hi) // 2
+        if room <= lo:
+            break
+        try:
+            s = _model_schedule(opg, replace(machine, onchip_bytes=room), time_limit, priority)
+        except ConfigError:
+            lo = room
+            continue
+        s.allocation = allocate_scratchpads(opg, s)
+        if s.shared_onchip_bytes > capacity:
+            hi = room
+            continue
+        lo = room
+        if best is None or key(s) < key(best):
+            best = s
+    if best is None:
+        raise _nothing_fits(opg, machine, time_limit, shared=True)
+    return _warn_if_stopped(best)
+
+
+def _warn_if_stopped(s: Schedule) -> Schedule:
+    if s.solver is not None and s.solver.status == "feasible":  # stopped at the time limit (the CLI says so too)
+        warnings.warn(f"auto schedule: {s.solver.describe()}", ScheduleWarning, stacklevel=4)
+    return s
+
+
+def _model_schedule(opg: OpGraph, machine: Machine, time_limit: float, priority: str) -> Schedule:
+    """The optimization model's schedule (:mod:`.optimize`) within ``machine.onchip_bytes`` counting every
+    buffer on its own, evaluated by the cost functions; its three costs must equal the model's."""
     check_floor(opg, machine.onchip_bytes)
     try:
         if len(opg.ops) <= optimize.FULL_MODEL_OPS:
@@ -255,12 +312,10 @@ def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str) 
             f"cost model {(s.cycles, s.offchip_bytes, s.onchip_bytes)} for stages {sol.stages}"
         )
     s.solver = sol
-    if sol.status == "feasible":  # stopped at the time limit: say so (the CLI prints the same line)
-        warnings.warn(f"auto schedule: {sol.describe()}", ScheduleWarning, stacklevel=3)
     return s
 
 
-def _nothing_fits(opg: OpGraph, machine: Machine, time_limit: float) -> ConfigError:
+def _nothing_fits(opg: OpGraph, machine: Machine, time_limit: float, shared: bool = False) -> ConfigError:
     """The error when no schedule fits: the smallest schedule's on-chip bytes and its largest buffers."""
     small = optimize.smallest(opg, machine, time_limit)
     stage_of = {op: k for k, ops in enumerate(small.stages) for op in ops}
@@ -274,7 +329,8 @@ def _nothing_fits(opg: OpGraph, machine: Machine, time_limit: float) -> ConfigEr
     return ConfigError(
         "machine.onchip_bytes",
         f"{machine.onchip_bytes}: no schedule fits; the smallest needs {sum(buffers.values())} bytes on chip "
-        f"(its largest buffers: {names})",
+        f"counting every buffer on its own (its largest buffers: {names})"
+        + ("; with scratchpads shared, none of the schedules tried fits either" if shared else ""),
     )
 
 

@@ -105,15 +105,16 @@ DRIVEN = ["mem_req__ready", "mem_rd__valid", "mem_rd__payload", "mem_wr__ready"]
 def run_schedule(
     graph: TaskGraph,
     machine: Machine,
-    policy: str,
+    policy: str | Schedule,
     inputs: dict[str, np.ndarray],
     *,
     sim: str = "amaranth",
     name: str | None = None,
     memory_latency: int | None = None,
 ) -> EngineRun:
-    """Compile, build and simulate; ``sim`` is ``amaranth`` (Amaranth's simulator), ``native`` (the
-    generated Verilog in the native Verilator bench), or ``verilator`` / ``icarus`` (under cocotb).
+    """Compile (``policy``, or a schedule compiled already), build and simulate; ``sim`` is ``amaranth``
+    (Amaranth's simulator), ``native`` (the generated Verilog in the native Verilator bench), or ``verilator``
+    / ``icarus`` (under cocotb).
 
     ``memory_latency`` makes the simulated memory slower (or faster) than ``machine`` says: the engine
     must still compute the right outputs (its slots wait for late data), but its cycles then differ
@@ -121,7 +122,10 @@ def run_schedule(
     for n, t in graph.tasks.items():
         if t.op == "input" and n not in inputs:
             raise ConfigError(f"graph.{n}", "no data given for this input")
-    schedule = compile_schedule(graph, machine, policy)  # type: ignore[arg-type]
+    if isinstance(policy, Schedule):  # compiled already (e.g. with options)
+        schedule, policy = policy, policy.policy
+    else:
+        schedule = compile_schedule(graph, machine, policy)  # type: ignore[arg-type]
     engine = build_engine(graph, machine, schedule)
     spec = memory_spec(engine, inputs)
     if memory_latency is not None:
