@@ -32,6 +32,8 @@ The objectives are lexicographic, solved in turn: cycles, then off-chip bytes
 with the cycles held, then on-chip bytes with both held. The chosen partition
 and residency are then evaluated by the compiler's own cost functions, which
 must give the same three numbers (checked; a difference is a bug).
+``time_limit`` is one budget for all three. ``HWGEN_SOLVER_TRACE=1`` prints
+each objective's solve and its time.
 """
 
 from __future__ import annotations
@@ -287,13 +289,13 @@ def _solve(
     if capacity:
         h.addConstr(totals["onchip"] <= machine.onchip_bytes)
     status, gap, best = "optimal", 0.0, []
+    deadline = started + time_limit  # one budget for every objective
     for k, name in enumerate(objectives):  # lexicographic: each optimum held while the next is minimized
         t0 = time.monotonic()
+        h.setOptionValue("time_limit", max(deadline - t0, 1e-3))
         later, later_gap = _minimize(h, totals[name])
-        if os.environ.get("HWGEN_SOLVER_TRACE"):
-            print(
-                f"[solver] {name}: {later} {h.val(totals[name]):.0f} in {time.monotonic() - t0:.2f} s", file=sys.stderr
-            )
+        if os.environ.get("HWGEN_SOLVER_TRACE"):  # each objective's solve, for tuning
+            say(f"solver: {name} {later} {h.val(totals[name]):.0f} in {time.monotonic() - t0:.2f} s")
         status = "optimal" if status == later == "optimal" else "feasible"
         gap = later_gap if k == 0 else gap
         best.append(round(h.val(totals[name])))
