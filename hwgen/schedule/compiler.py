@@ -286,8 +286,30 @@ def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str, 
     return _warn_if_stopped(best)
 
 
+def _greedy_fallback(opg: OpGraph, machine: Machine, why: str) -> Schedule:
+    """When the solver found nothing in its time: the better (cycles, then off-chip bytes) of the dataflow and
+    sequential schedules, marked as such; an error when neither fits."""
+    found = []
+    for policy in ("dataflow", "sequential"):
+        try:
+            found.append(_compile(opg, machine, policy, 1.0, "cycles", False))
+        except ConfigError:
+            continue
+    if not found:
+        raise ConfigError(
+            "time_limit", f"the schedule solver stopped ({why}) without a feasible schedule; give it more time"
+        )
+    s = min(found, key=lambda f: (f.cycles, f.offchip_bytes, f.onchip_bytes))
+    s.policy = "auto"
+    s.solver = optimize.Solution(
+        [tuple(st) for st in s.stages], s.onchip_tensors, "greedy", None, 0.0,
+        (s.cycles, s.offchip_bytes, s.onchip_bytes), 0,
+    )  # fmt: skip
+    return s
+
+
 def _warn_if_stopped(s: Schedule) -> Schedule:
-    if s.solver is not None and s.solver.status == "feasible":  # stopped at the time limit (the CLI says so too)
+    if s.solver is not None and s.solver.status in ("feasible", "greedy"):  # stopped at the time limit
         warnings.warn(f"auto schedule: {s.solver.describe()}", ScheduleWarning, stacklevel=4)
     return s
 
@@ -303,6 +325,8 @@ def _model_schedule(opg: OpGraph, machine: Machine, time_limit: float, priority:
             sol = optimize.solve_windows(opg, machine, time_limit, priority)
     except optimize.Infeasible:
         raise _nothing_fits(opg, machine, time_limit) from None
+    except optimize.TimedOut as stopped:
+        return _greedy_fallback(opg, machine, str(stopped))
     stage_of = {op: k for k, ops in enumerate(sol.stages) for op in ops}
     choice = {(a, b): stage_of[a] == stage_of[b] for a, b in opg.edges}
     s = evaluate(opg, machine, choice, "auto", sol.onchip)

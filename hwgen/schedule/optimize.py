@@ -58,6 +58,10 @@ class Infeasible(Exception):
     """No partition into stages fits the on-chip buffer (the compiler explains why)."""
 
 
+class TimedOut(Exception):
+    """The solver stopped (its time limit) before it found any schedule."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A stage the model may choose: its ops (graph order) and the constants of its cost."""
@@ -80,7 +84,7 @@ class Solution:
     stages: list[tuple[str, ...]]
     onchip: set[str]
     status: str  # "optimal" or "feasible"
-    gap: float  # relative MIP gap of the cycle objective (0 when optimal)
+    gap: float | None  # relative gap of the first objective (0 when optimal; None: the greedy fallback)
     seconds: float
     objective: tuple[int, int, int]  # cycles, off-chip bytes, on-chip bytes as the model counts them
     candidates: int
@@ -89,8 +93,10 @@ class Solution:
     def describe(self) -> str:
         """One line: optimal, the best found at the time limit, or the windowed heuristic, and the gap."""
         how = {"optimal": "optimal", "feasible": "best found at the time limit",
-               "heuristic": "windowed heuristic"}[self.status]  # fmt: skip
-        if self.status != "optimal":
+               "heuristic": "windowed heuristic",
+               "greedy": "nothing found within the time limit; the better of the dataflow and sequential "
+                         "policies' schedules"}[self.status]  # fmt: skip
+        if self.status in ("feasible", "heuristic"):
             how += f", gap {100 * self.gap:.1f} % to the lower bound"
         return f"solver: {how} in {self.seconds:.2f} s ({self.candidates} candidate stages)"
 
@@ -453,9 +459,5 @@ def _minimize(h: object, expr: object) -> tuple[str, float]:
         raise Infeasible
     info = h.getInfo()
     if info.primal_solution_status != highspy.kSolutionStatusFeasible:
-        raise ConfigError(
-            "time_limit",
-            f"the schedule solver stopped ({h.modelStatusToString(status)}) without a feasible schedule; "
-            f"give it more time",
-        )
+        raise TimedOut(h.modelStatusToString(status))
     return "feasible", float(info.mip_gap)
