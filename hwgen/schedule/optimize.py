@@ -101,8 +101,9 @@ class Solution:
         return f"solver: {how} in {self.seconds:.2f} s ({self.candidates} candidate stages)"
 
     def report(self) -> dict:
-        return {"status": self.status, "gap": self.gap, "seconds": round(self.seconds, 3),
-                "candidate_stages": self.candidates, "lower_bound": self.bound}  # fmt: skip
+        """What the written report keeps (not the solve time: the same spec gives the same files)."""
+        return {"status": self.status, "gap": self.gap, "candidate_stages": self.candidates,
+                "lower_bound": self.bound}  # fmt: skip
 
 
 def free_edges(opg: OpGraph) -> list[tuple[str, str]]:
@@ -140,7 +141,8 @@ def candidates(opg: OpGraph, machine: Machine, ops: list[str] | None = None) -> 
             raise ConfigError(
                 "policy", f"more than {MAX_CANDIDATES} candidate stages; use the windowed heuristic or fewer cores"
             )
-    return [_candidate(opg, tuple(sorted(s, key=index.__getitem__)), machine) for s in found]
+    stages = sorted((tuple(sorted(s, key=index.__getitem__)) for s in found), key=lambda ops: [index[o] for o in ops])
+    return [_candidate(opg, ops, machine) for ops in stages]  # in a fixed order: the model never sees set order
 
 
 def _descendants(opg: OpGraph, edges: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -345,8 +347,8 @@ def _build(
     # tensors that may stay on chip: those some candidate makes cross; a tensor read whole must
     may = {t for c in cands for t in c.crossing}
     whole = set(opg.whole_tensors)
-    y = {t: h.addVariable(lb=1 if t in whole else 0, ub=1, type=kind) for t in may}
-    for t in may - whole:  # on chip only when its producer's stage makes it cross
+    y = {t: h.addVariable(lb=1 if t in whole else 0, ub=1, type=kind) for t in sorted(may)}
+    for t in sorted(may - whole):  # on chip only when its producer's stage makes it cross
         h.addConstr(y[t] <= sum(x[k] for k, c in enumerate(cands) if t in c.crossing))
     mine = set(ops)
     _order_constraints(h, opg, cands, x, mine)
@@ -382,7 +384,7 @@ def _order_constraints(h: object, opg: OpGraph, cands: list[Candidate], x: list,
     """A potential per op of ``mine``: equal within a stage, at least one higher across each edge between
     stages."""
     n = len(mine)
-    p = {op: h.addVariable(lb=0, ub=n) for op in mine}
+    p = {op: h.addVariable(lb=0, ub=n) for op in opg.ops if op in mine}
     edges = [(a, b) for a, b in opg.edges if a in mine and b in mine]
     together: dict[tuple[str, str], list[int]] = {}
     for k, c in enumerate(cands):

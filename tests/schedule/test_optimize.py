@@ -265,3 +265,28 @@ def test_shared_scratchpads_fit_a_model_that_separate_ones_cannot():
     x = {"x": np.random.default_rng(6).integers(-64, 64, (8, 16))}
     run = run_schedule(g, m, s, x, sim="native")
     assert run.compare({o: g.run(x)[o] for o in g.outputs()}) == [] and run.cycles == s.cycles
+
+
+SCRIPT = """
+import json, sys
+sys.path.insert(0, {root!r})
+from tests.schedule.test_optimize import random_case
+from hwgen.schedule import compile_schedule
+for seed in (9, 26, 58):
+    g, m = random_case(seed, capacities=(65536,))
+    print(json.dumps(compile_schedule(g, m).report(), sort_keys=True))
+"""
+
+
+def test_the_schedule_does_not_depend_on_the_hash_seed():
+    """Python's string hashes (set order) change per process: two processes give the same reports."""
+    import os
+    import subprocess
+    import sys
+
+    reports = [
+        subprocess.run([sys.executable, "-c", SCRIPT.format(root=str(ROOT))], capture_output=True, text=True,
+                       check=True, env={**os.environ, "PYTHONHASHSEED": seed, "HWGEN_QUIET": "1"}).stdout
+        for seed in ("1", "2")
+    ]  # fmt: skip
+    assert reports[0] == reports[1] and reports[0].count("\n") == 3
