@@ -9,6 +9,7 @@ partial run (``--only``) are merged into the existing JSON file.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -544,7 +545,6 @@ def onnx_import() -> dict[str, Any]:
     """Issue 15: quantized ONNX models (examples/onnx/make_models.py) imported and compiled: import time (the
     proofs included), compile time, cycles and off-chip bytes under the three policies, the auto engine run on
     the native Verilator bench and compared with the reference (onnxruntime / qonnx), Yosys resources (xc7)."""
-    import importlib.util
 
     from hwgen.estimate.synth import synthesize
     from hwgen.importer import import_onnx
@@ -553,9 +553,7 @@ def onnx_import() -> dict[str, Any]:
     from hwgen.schedule.run import run_schedule
     from hwgen.verilog import to_verilog
 
-    spec = importlib.util.spec_from_file_location("make_models", ROOT / "examples" / "onnx" / "make_models.py")
-    maker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(maker)
+    maker = _example("onnx", "make_models.py")
     small = Machine(cores=2, lanes=8, onchip_bytes=16384, offchip_bytes_per_cycle=4, offchip_latency=20)
     big = Machine(cores=4, lanes=16, onchip_bytes=192 * 1024, offchip_bytes_per_cycle=8, offchip_latency=30)
     out: dict[str, Any] = {"machine": small.__dict__.copy(), "resnet8_machine": big.__dict__.copy()}
@@ -652,14 +650,11 @@ def cascade_pruning() -> dict[str, Any]:
     """Issue 16: SpAtten's cascade token pruning (examples/pruning/cascade_pruning.py: two attention layers over
     32 tokens, layer 2 on the 16 most important): cycles, on-chip and off-chip bytes and layer 2's KV bytes with
     and without pruning, under dataflow and sequential, measured on the native bench."""
-    import importlib.util
 
     from hwgen.schedule import compile_schedule
     from hwgen.schedule.run import run_schedule
 
-    spec = importlib.util.spec_from_file_location("cascade", ROOT / "examples" / "pruning" / "cascade_pruning.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = _example("pruning", "cascade_pruning.py")
     machine, x = example.machine, example.inputs
     out: dict[str, Any] = {"machine": machine.__dict__.copy(), "tokens": 32, "kept": 16}
     for prune in (True, False):
@@ -699,14 +694,11 @@ def head_pruning() -> dict[str, Any]:
     """Issue 16: SpAtten's cascade head pruning (examples/pruning/head_pruning.py: three attention layers of 4
     heads over 16 tokens, keeping 2 then 1 head) against keeping every head (the same ops, keeps (4, 4)): cycles,
     on-chip and off-chip bytes, each later layer's K+V bytes and attention stage, measured on the native bench."""
-    import importlib.util
 
     from hwgen.schedule import compile_schedule
     from hwgen.schedule.run import run_schedule
 
-    spec = importlib.util.spec_from_file_location("heads", ROOT / "examples" / "pruning" / "head_pruning.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = _example("pruning", "head_pruning.py")
     machine = example.machine
     out: dict[str, Any] = {"machine": machine.__dict__.copy(), "tokens": 16, "heads": 4, "kept": [2, 1]}
     for label, keeps in (("pruned", (2, 1)), ("all_heads", (4, 4))):
@@ -756,15 +748,12 @@ def model_scale_schedules() -> dict[str, Any]:
     beyond the compulsory ones (the input read once, the output written once; the weights sit in on-chip
     ROMs). And the InTAR examples: auto against today's exhaustive search (never worse)."""
     import dataclasses
-    import importlib.util
 
     from hwgen.schedule import compile_schedule
     from hwgen.schedule.ops import op_graph
     from hwgen.spec import load_schedule
 
-    spec = importlib.util.spec_from_file_location("gpt2", ROOT / "examples" / "models" / "gpt2_medium.py")
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = _example("models", "gpt2_medium.py")
     out: dict[str, Any] = {}
     # auto counts the engine's shared scratchpads; the greedy policies count every buffer on its own, so at
     # 4 MiB 24 layers fit only under auto (their K and V alone are 6 MiB) — 32 MiB compares them all
@@ -822,6 +811,15 @@ def model_scale_schedules() -> dict[str, Any]:
         examples[example_name] = row
     out["examples_auto_vs_exhaustive"] = examples
     return out
+
+
+def _example(*parts: str) -> Any:
+    """The module ``examples/<parts...>``, executed."""
+    path = ROOT.joinpath("examples", *parts)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _synth_resources(cfg: Any, family: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ onnxruntime runs with graph optimizations disabled: ONNX's reference semantics a
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from fractions import Fraction
@@ -19,16 +18,13 @@ import pytest
 from hwgen.importer import ModelError, import_onnx
 from hwgen.importer.scales import best_fixed_point, fixed_point, prove
 from hwgen.requant import round_shift
+from tests.examples import load_example
 
-ROOT = Path(__file__).resolve().parents[1]
 HWGEN = [sys.executable, "-m", "hwgen.cli"]
 
 
 def _make_models():
-    spec = importlib.util.spec_from_file_location("make_models", ROOT / "examples" / "onnx" / "make_models.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("onnx", "make_models.py")
 
 
 @pytest.fixture(scope="module")

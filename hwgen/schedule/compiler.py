@@ -189,7 +189,8 @@ def compile_schedule(
     machine, note = machine_for_clock(graph, machine)
     schedule = _compile(opg, machine, policy, time_limit, priority, reuse)
     schedule.machine, schedule.timing_note = machine, note
-    schedule.allocation = allocate_scratchpads(opg, schedule)
+    if schedule.allocation is None:  # auto's search has placed its scratchpads already
+        schedule.allocation = allocate_scratchpads(opg, schedule)
     return schedule
 
 
@@ -264,7 +265,7 @@ def _optimize(opg: OpGraph, machine: Machine, time_limit: float, priority: str, 
     try:
         best = _model_schedule(opg, machine, time_limit, priority)
     except ConfigError:
-        lo = capacity  # nothing fits counting every buffer on its own: only shared rooms may
+        pass  # nothing fits counting every buffer on its own: only larger rooms, shared, may
     for _ in range(ROOM_STEPS):
         room = (lo + hi) // 2
         if room <= lo:

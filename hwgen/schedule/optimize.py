@@ -43,6 +43,8 @@ import sys
 import time
 from dataclasses import dataclass, replace
 
+import highspy
+
 from ..errors import ConfigError
 from ..progress import say
 from . import cost
@@ -329,8 +331,6 @@ def _build(
     """The model of the stages of ``ops``: ``(highs, x per candidate, y per tensor, {"cycles", "offchip",
     "onchip": expression})``; a tensor produced by an op not in ``ops`` is on chip when in ``outside`` (its
     scratchpad counted where it is produced)."""
-    import highspy
-
     h = _quiet_highs()
     # every objective is an integer: a gap under 1 proves optimality
     for option, value in (("output_flag", False), ("time_limit", float(time_limit)), ("mip_rel_gap", 0.0),
@@ -367,8 +367,6 @@ def _build(
 def _quiet_highs() -> object:
     """A HiGHS instance; its constructor prints a banner on the process's standard output, which goes to
     /dev/null (our output is the schedule)."""
-    import highspy
-
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -451,8 +449,6 @@ def _and_not(h: object, x: object, y: object) -> object:
 
 
 def _minimize(h: object, expr: object) -> tuple[str, float]:
-    import highspy
-
     h.minimize(expr)
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kOptimal:

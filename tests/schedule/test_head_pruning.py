@@ -5,25 +5,19 @@ time shrink by the keep ratio."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from hwgen.schedule import compile_schedule
 from hwgen.schedule.run import run_schedule
+from tests.examples import load_example
 
-ROOT = Path(__file__).resolve().parents[2]
 HEAD = 8
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("heads", ROOT / "examples" / "pruning" / "head_pruning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("pruning", "head_pruning.py")
 
 
 def head_columns(heads) -> np.ndarray:

@@ -5,9 +5,6 @@ cost model and in simulation; bad input."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -15,9 +12,9 @@ import hwgen.schedule.cost as cost
 from hwgen import ConfigError, Int
 from hwgen.schedule import Machine, TaskGraph, compile_schedule
 from hwgen.schedule.run import run_schedule
+from tests.examples import load_example
 from tests.references import round_to_even
 
-ROOT = Path(__file__).resolve().parents[2]
 MACHINE = Machine(cores=4, lanes=2, onchip_bytes=8192, offchip_bytes_per_cycle=2, offchip_latency=3)
 
 
@@ -70,10 +67,7 @@ def test_engine_runs_matmuls_exactly(policy):
 
 def pruned_layer(n=16, d=8, keep=8, seed=0, prune=True, keeps=None) -> TaskGraph:
     """examples/pruning/cascade_pruning.py's layers at a test's size (two, unless ``keeps`` says more)."""
-    spec = importlib.util.spec_from_file_location("cascade", ROOT / "examples" / "pruning" / "cascade_pruning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.cascade_graph(n, d, keeps or (keep,), seed, prune)
+    return load_example("pruning", "cascade_pruning.py").cascade_graph(n, d, keeps or (keep,), seed, prune)
 
 
 def test_pruned_golden_model_keeps_the_most_important_tokens():

@@ -5,7 +5,6 @@ schedule exactly; capacity sweeps; errors."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hwgen.schedule.buffers import sequential_tensors
 from hwgen.schedule.compiler import ScheduleWarning, evaluate
 from hwgen.schedule.ops import op_graph
 from hwgen.schedule.run import run_schedule
+from tests.examples import load_example
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,9 +147,7 @@ def test_auto_beats_the_greedy_residency_and_the_engine_runs_it_exactly():
 
 @pytest.mark.parametrize("example", ["mlp", "attention", "residual", "decoder_layer"])
 def test_auto_equals_exhaustive_on_the_examples(example):
-    spec = importlib.util.spec_from_file_location(example, ROOT / "examples" / "schedules" / f"{example}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("schedules", f"{example}.py")
     assert costs(module.graph, module.machine, "auto") == costs(module.graph, module.machine, "exhaustive")
 
 
@@ -195,10 +193,7 @@ def test_the_windowed_heuristic_runs_a_model_scale_graph_exactly():
     """Three small GPT-2-shaped layers (36 ops, past the full model's 32): solved in windows of 16 ops; its
     cycles sit above the LP lower bound within the reported gap and below both fixed policies; the engine
     runs the stitched schedule exactly, cycle for cycle."""
-    spec = importlib.util.spec_from_file_location("gpt2", ROOT / "examples" / "models" / "gpt2_medium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    g = module.gpt2_graph(layers=3, d=16, ffn=32, heads=2, tokens=8)
+    g = load_example("models", "gpt2_medium.py").gpt2_graph(layers=3, d=16, ffn=32, heads=2, tokens=8)
     m = Machine(cores=4, lanes=4, onchip_bytes=8192, offchip_bytes_per_cycle=4, offchip_latency=10)
     s = compile_schedule(g, m, "auto")
     assert s.solver.status == "heuristic" and s.solver.bound <= s.cycles
@@ -251,10 +246,7 @@ def test_shared_scratchpads_fit_a_model_that_separate_ones_cannot():
     """Three GPT-2-shaped layers: each layer's K and V are read whole, so counted on their own they overflow
     a small buffer; shared across layers (a layer's K and V die with its attention) they fit, and the engine
     runs the schedule exactly."""
-    spec = importlib.util.spec_from_file_location("gpt2", ROOT / "examples" / "models" / "gpt2_medium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    g = module.gpt2_graph(layers=3, d=16, ffn=32, heads=2, tokens=8)
+    g = load_example("models", "gpt2_medium.py").gpt2_graph(layers=3, d=16, ffn=32, heads=2, tokens=8)
     m = Machine(cores=4, lanes=4, onchip_bytes=2000, offchip_bytes_per_cycle=4, offchip_latency=10)
     with pytest.raises(ConfigError, match="no schedule fits; the smallest needs 2688 bytes"):
         compile_schedule(g, m, "auto", reuse=False)
